@@ -1,0 +1,37 @@
+"""Every Tortoise model of the domain, in one app named ``models``."""
+
+from engine.models.campaigns import (
+    Campaign,
+    CampaignMode,
+    CampaignStatus,
+    Participation,
+    Threshold,
+    ThresholdMetric,
+)
+from engine.models.events import DomainEvent
+from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange, ThresholdCrossing
+from engine.models.interactions import Comment, Pledge, Score, Vote
+from engine.models.members import Member
+from engine.models.tenants import ApiKey, KeyKind, Tenant
+
+__all__ = [
+    "ApiKey",
+    "Campaign",
+    "CampaignMode",
+    "CampaignStatus",
+    "Comment",
+    "DomainEvent",
+    "Idea",
+    "IdeaStatus",
+    "IdeaStatusChange",
+    "KeyKind",
+    "Member",
+    "Participation",
+    "Pledge",
+    "Score",
+    "Tenant",
+    "Threshold",
+    "ThresholdCrossing",
+    "ThresholdMetric",
+    "Vote",
+]

@@ -1,0 +1,26 @@
+"""The domain-event spine: one row per state change others care about, written in its transaction."""
+
+from __future__ import annotations
+
+from tortoise import fields
+
+from engine.tenancy import TenantModel
+
+
+class DomainEvent(TenantModel):
+    id = fields.BigIntField(primary_key=True)
+    # Public, stable id (the webhook-id on every delivery of this event).
+    public_id = fields.CharField(max_length=40, unique=True)
+    type = fields.CharField(max_length=64)
+    occurred_at = fields.DatetimeField()
+    campaign_id = fields.BigIntField(null=True)
+    idea_id = fields.BigIntField(null=True)
+    member_id = fields.BigIntField(null=True)
+    data = fields.JSONField()
+    # Set once every asynchronous consumer (reputation, live updates) has handled the event.
+    processed_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+
+    class Meta:
+        table = "domain_event"
+        indexes = (("processed_at", "id"), ("tenant_id", "type", "occurred_at"))

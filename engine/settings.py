@@ -1,0 +1,52 @@
+"""Process settings: every knob is an env var prefixed ``COSOURCE_`` (documented in the README)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COSOURCE_", extra="ignore")
+
+    # Storage and work transport.
+    database_url: str = "sqlite://./cosource.db"
+    redis_url: str | None = None
+    db_pool_max: int = 20
+
+    # HTTP server.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    debug: bool = False
+    graphiql: bool = True
+    introspection: bool = True
+    public_url: str = "http://127.0.0.1:8000"
+
+    # GraphQL limits.
+    max_query_depth: int = 12
+    max_query_tokens: int = 4000
+    max_aliases: int = 30
+    rate_limit_per_minute: int = 600
+
+    # Webhooks.
+    webhook_allow_networks: str = ""
+    webhook_schedule_scale: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = 15.0
+    webhook_retention_days: int = 30
+    webhook_disable_after_days: float = 5.0
+
+    # Background work.
+    sweep_interval_seconds: float = 5.0
+    job_timeout_seconds: int = 60
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change env vars between runs)."""
+    get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""Webhook tables (endpoints, deliveries, attempts); filled in with webhook delivery."""
