@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     # Storage and work transport.
     database_url: str = "sqlite://./cosource.db"
     redis_url: str | None = None
+    # Namespaces every Redis key and the arq queue, so several installs (or test runs) share a Redis.
+    redis_prefix: str = "cosource"
     db_pool_max: int = 20
 
     # HTTP server.

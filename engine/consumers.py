@@ -1,0 +1,47 @@
+"""Asynchronous consumers of domain events, run by a job per event and re-run by the sweeper.
+
+Each consumer must be idempotent by event id (the reputation ledger's unique source keys are); an
+event is marked processed only after all of them succeeded, so a crash re-runs the lot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from engine.clock import utcnow
+from engine.models.events import DomainEvent
+from engine.tenancy import tenant_scope
+
+log = logging.getLogger(__name__)
+
+Consumer = Callable[[DomainEvent], Awaitable[None]]
+
+# The engine's own consumers, in order. A static list, not a plug-in bus.
+CONSUMERS: list[Consumer] = []
+
+
+async def process_event(event_id: int) -> bool:
+    """Apply every consumer to one event; False when it was already processed or is gone."""
+    event = await DomainEvent.unscoped().get_or_none(id=event_id)
+    if event is None or event.processed_at is not None:
+        return False
+    with tenant_scope(event.tenant_id):
+        for consume in CONSUMERS:
+            await consume(event)
+        await DomainEvent.filter(id=event.id, processed_at=None).update(processed_at=utcnow())
+    return True
+
+
+async def pending_event_ids(older_than: timedelta, limit: int = 500) -> list[int]:
+    """Events no job has finished after ``older_than``: what the sweeper re-enqueues."""
+    cutoff = utcnow() - older_than
+    rows = (
+        await DomainEvent.unscoped()
+        .filter(processed_at=None, occurred_at__lt=cutoff)
+        .order_by("id")
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
+    return [int(r) for r in rows]

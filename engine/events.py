@@ -1,0 +1,150 @@
+"""The domain-event spine.
+
+A state change and its event are written in one transaction (:func:`unit_of_work` + :func:`record`).
+Hooks installed by the composition root see the events twice: ``before_commit`` inside the
+transaction (webhooks write one delivery row per subscribed endpoint there) and ``after_commit``
+(enqueue jobs, publish live updates, drop cached reads). Asynchronous consumers (reputation) run from a
+job per event and mark it processed; a sweeper re-runs anything left behind, so a lost enqueue only
+delays work. Event payloads are plain JSON data, never model objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from engine.clock import utcnow
+from engine.ids import event_id
+from engine.models.events import DomainEvent
+
+log = logging.getLogger(__name__)
+
+
+class EventType:
+    """Every event type the engine records; webhook-visible ones are in WEBHOOK_EVENT_TYPES."""
+
+    IDEA_CREATED = "idea.created"
+    IDEA_THRESHOLD_REACHED = "idea.threshold_reached"
+    IDEA_STATUS_CHANGED = "idea.status_changed"
+    IDEA_MERGED = "idea.merged"
+    IDEA_UNMERGED = "idea.unmerged"
+    IDEA_FLAGGED = "idea.flagged"
+    IDEA_VOTED = "idea.voted"
+    IDEA_SCORED = "idea.scored"
+    IDEA_PLEDGED = "idea.pledged"
+    COMMENT_CREATED = "comment.created"
+    CAMPAIGN_OPENED = "campaign.opened"
+    CAMPAIGN_CLOSED = "campaign.closed"
+    MEMBER_LEVEL_CHANGED = "member.level_changed"
+    MEMBER_BADGE_AWARDED = "member.badge_awarded"
+    ENDPOINT_DISABLED = "endpoint.disabled"
+    WEBHOOK_TEST = "webhook.test"
+
+
+# The types a webhook endpoint can subscribe to (DESIGN.md, "Webhooks"); the rest stay internal.
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
+    EventType.IDEA_CREATED,
+    EventType.IDEA_THRESHOLD_REACHED,
+    EventType.IDEA_STATUS_CHANGED,
+    EventType.IDEA_MERGED,
+    EventType.IDEA_FLAGGED,
+    EventType.CAMPAIGN_OPENED,
+    EventType.CAMPAIGN_CLOSED,
+    EventType.MEMBER_LEVEL_CHANGED,
+    EventType.MEMBER_BADGE_AWARDED,
+    EventType.ENDPOINT_DISABLED,
+    EventType.WEBHOOK_TEST,
+)
+
+
+class EventHooks(Protocol):
+    async def before_commit(
+        self, connection: BaseDBAsyncClient, events: Sequence[DomainEvent]
+    ) -> None: ...
+
+    async def after_commit(self, events: Sequence[DomainEvent]) -> None: ...
+
+
+_hooks: list[EventHooks] = []
+
+
+def install_hooks(*hooks: EventHooks) -> None:
+    """Set the hooks for this process (the API, the worker and the CLI each install theirs)."""
+    _hooks[:] = hooks
+
+
+def installed_hooks() -> tuple[EventHooks, ...]:
+    return tuple(_hooks)
+
+
+@dataclass
+class UnitOfWork:
+    connection: BaseDBAsyncClient
+    events: list[DomainEvent] = field(default_factory=list)
+
+
+_current_uow: ContextVar[UnitOfWork | None] = ContextVar("cosource_uow", default=None)
+
+
+@asynccontextmanager
+async def unit_of_work() -> AsyncIterator[UnitOfWork]:
+    """One transaction; events recorded in it reach the hooks. A nested call joins the outer one."""
+    outer = _current_uow.get()
+    if outer is not None:
+        yield outer
+        return
+    async with in_transaction() as connection:
+        uow = UnitOfWork(connection)
+        token = _current_uow.set(uow)
+        try:
+            yield uow
+            if uow.events:
+                for hook in _hooks:
+                    await hook.before_commit(connection, uow.events)
+        finally:
+            _current_uow.reset(token)
+    if uow.events:
+        await _after_commit(uow.events)
+
+
+async def _after_commit(events: Sequence[DomainEvent]) -> None:
+    # The change is committed: a failing hook must not turn it into an error for the caller.
+    # Whatever a hook failed to do, the sweeper finds from the rows.
+    for hook in _hooks:
+        try:
+            await hook.after_commit(events)
+        except Exception:
+            log.exception("after-commit hook %r failed; the sweeper will catch up", hook)
+
+
+async def record(
+    type: str,
+    data: dict[str, Any],
+    *,
+    campaign_id: int | None = None,
+    idea_id: int | None = None,
+    member_id: int | None = None,
+) -> DomainEvent:
+    """Write one event in the current unit of work (raises outside one: events never float free)."""
+    uow = _current_uow.get()
+    if uow is None:
+        raise RuntimeError("events.record() must run inside unit_of_work()")
+    event = await DomainEvent.create(
+        using_db=uow.connection,
+        public_id=event_id(),
+        type=type,
+        occurred_at=utcnow(),
+        campaign_id=campaign_id,
+        idea_id=idea_id,
+        member_id=member_id,
+        data=data,
+    )
+    uow.events.append(event)
+    return event

@@ -1,0 +1,37 @@
+"""Job functions shared by the arq worker and the in-process queue; each is idempotent."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from engine import consumers
+
+log = logging.getLogger(__name__)
+
+# An event still unprocessed after this long lost its job (Redis down, worker killed): re-enqueue.
+EVENT_GRACE = timedelta(seconds=10)
+
+
+async def process_events(ctx: dict[str, Any], event_ids: list[int]) -> int:
+    done = 0
+    for event_id in event_ids:
+        if await consumers.process_event(event_id):
+            done += 1
+    return done
+
+
+async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    """Find work whose job went missing and enqueue it again (the database is the source of truth)."""
+    queue = ctx["queue"]
+    event_ids = await consumers.pending_event_ids(EVENT_GRACE)
+    if event_ids:
+        await queue.enqueue("process_events", event_ids)
+    return {"events": len(event_ids)}
+
+
+JOBS: dict[str, Any] = {
+    "process_events": process_events,
+    "sweep": sweep,
+}

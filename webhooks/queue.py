@@ -1,0 +1,88 @@
+"""Where jobs go: arq on Redis when COSOURCE_REDIS_URL is set, otherwise tasks in this process.
+
+Both run the same job functions with an arq-shaped ``ctx``. Enqueueing never raises into a request:
+if Redis is down the rows stay due in the database and the sweeper enqueues them later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from arq.connections import ArqRedis
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[..., Awaitable[Any]]
+
+
+class JobQueue(Protocol):
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> bool: ...
+
+
+class ArqJobQueue:
+    def __init__(self, redis: ArqRedis, queue_name: str) -> None:
+        self.redis = redis
+        self.queue_name = queue_name
+
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> bool:
+        try:
+            job = await self.redis.enqueue_job(
+                function, *args, _job_id=job_id, _queue_name=self.queue_name, _defer_by=defer_by
+            )
+        except Exception as exc:  # Redis down or slow: the database still holds the work.
+            log.warning("enqueue %s failed (%s); the sweeper will pick it up", function, exc)
+            return False
+        return job is not None
+
+
+class InProcessJobQueue:
+    """Runs jobs as tasks of this event loop: the embedded default with no Redis configured."""
+
+    def __init__(self, functions: dict[str, JobFunction], ctx: dict[str, Any] | None = None) -> None:
+        self.functions = functions
+        self.ctx: dict[str, Any] = {"queue": self, **(ctx or {})}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[str] = set()
+
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> bool:
+        if job_id is not None and job_id in self._running:
+            return False
+        task = asyncio.create_task(self._run(function, args, job_id, defer_by or 0))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _run(self, name: str, args: tuple[Any, ...], job_id: str | None, delay: float) -> None:
+        if job_id is not None:
+            self._running.add(job_id)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            await self.functions[name](self.ctx, *args)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("in-process job %s%r failed; the sweeper retries what is due", name, args)
+        finally:
+            if job_id is not None:
+                self._running.discard(job_id)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until no job is running (tests and graceful shutdown)."""
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)

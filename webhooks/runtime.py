@@ -1,0 +1,72 @@
+"""Background work for one process: pick the queue, install the event hooks, run the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from engine import events
+from engine.settings import Settings, get_settings
+from webhooks import redis_keys
+from webhooks.jobs import JOBS, sweep
+from webhooks.outbox import OutboxHooks
+from webhooks.queue import ArqJobQueue, InProcessJobQueue, JobQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Background:
+    queue: JobQueue
+    redis: ArqRedis | None = None
+    extra_hooks: list[events.EventHooks] = field(default_factory=list)
+    _sweeper: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if isinstance(self.queue, InProcessJobQueue):
+            await self.queue.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+async def start_background(
+    settings: Settings | None = None, *, extra_hooks: list[events.EventHooks] | None = None
+) -> Background:
+    """With Redis: jobs go to arq (a `cosource worker` runs them). Without: run them here."""
+    settings = settings or get_settings()
+    queue: JobQueue
+    redis = None
+    if settings.redis_url:
+        redis = await create_pool(
+            RedisSettings.from_dsn(settings.redis_url), default_queue_name=redis_keys.queue_name()
+        )
+        queue = ArqJobQueue(redis, redis_keys.queue_name())
+    else:
+        queue = InProcessJobQueue(JOBS)
+    background = Background(queue=queue, redis=redis, extra_hooks=list(extra_hooks or []))
+    events.install_hooks(OutboxHooks(queue), *background.extra_hooks)
+    if isinstance(queue, InProcessJobQueue):
+        background._sweeper = asyncio.create_task(_sweep_forever(queue, settings.sweep_interval_seconds))
+    return background
+
+
+async def _sweep_forever(queue: InProcessJobQueue, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await sweep(queue.ctx)
+        except Exception:
+            log.exception("sweep failed")
+
+
+def arq_ctx_queue(ctx: dict[str, Any]) -> ArqJobQueue:
+    return ArqJobQueue(ctx["redis"], redis_keys.queue_name())
