@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from engine.settings import Settings, get_settings
 
@@ -12,7 +13,9 @@ from engine.settings import Settings, get_settings
 MODEL_MODULES = ["engine.models", "engine.reputation.models", "webhooks.models"]
 
 
-def tortoise_config(database_url: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
     settings = settings or get_settings()
     url = database_url or settings.database_url
     connection: str | dict[str, Any] = url
@@ -39,7 +42,12 @@ def is_postgres() -> bool:
 
 async def init_db(database_url: str | None = None, *, global_fallback: bool = True) -> None:
     """Connect Tortoise. The global fallback makes the context visible to Starlette request tasks."""
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=global_fallback)
+    # Tortoise caches built INSERT/DELETE SQL by connection *name*; a process that switches
+    # databases (the test session: SQLite, then PostgreSQL) would reuse the other dialect's SQL.
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(
+        config=tortoise_config(database_url), _enable_global_fallback=global_fallback
+    )
 
 
 async def close_db() -> None:

@@ -68,3 +68,11 @@ class NotFound(DomainError):
 
 class TenantScopeError(RuntimeError):
     """A tenant-scoped model was queried with no tenant in scope: a programming error, never user input."""
+
+
+class Unauthenticated(Exception):
+    """Credentials missing, unknown, forged or expired (the API answers UNAUTHENTICATED)."""
+
+
+class Forbidden(Exception):
+    """Authenticated, but this caller may not do this (the API answers FORBIDDEN)."""

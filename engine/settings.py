@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     introspection: bool = True
     public_url: str = "http://127.0.0.1:8000"
 
+    # Set by `cosource demo` only: the demo page's key, and the secret to mint visitors' tokens.
+    demo_publishable_key: str | None = None
+    demo_identity_secret: str | None = None
+
     # GraphQL limits.
     max_query_depth: int = 12
     max_query_tokens: int = 4000

@@ -83,5 +83,7 @@ class TenantModel(Model):
         if self.tenant_id is None:
             self.tenant_id = current_tenant_id()
         elif scoped is not None and scoped != self.tenant_id:
-            raise TenantScopeError(f"row of tenant {self.tenant_id} written in tenant {scoped}'s scope")
+            raise TenantScopeError(
+                f"row of tenant {self.tenant_id} written in tenant {scoped}'s scope"
+            )
         await super().save(*args, **kwargs)

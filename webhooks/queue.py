@@ -45,7 +45,9 @@ class ArqJobQueue:
 class InProcessJobQueue:
     """Runs jobs as tasks of this event loop: the embedded default with no Redis configured."""
 
-    def __init__(self, functions: dict[str, JobFunction], ctx: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, functions: dict[str, JobFunction], ctx: dict[str, Any] | None = None
+    ) -> None:
         self.functions = functions
         self.ctx: dict[str, Any] = {"queue": self, **(ctx or {})}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -61,7 +63,9 @@ class InProcessJobQueue:
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _run(self, name: str, args: tuple[Any, ...], job_id: str | None, delay: float) -> None:
+    async def _run(
+        self, name: str, args: tuple[Any, ...], job_id: str | None, delay: float
+    ) -> None:
         if job_id is not None:
             self._running.add(job_id)
         try:
@@ -76,9 +80,9 @@ class InProcessJobQueue:
             if job_id is not None:
                 self._running.discard(job_id)
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, within: float = 30.0) -> None:
         """Wait until no job is running (tests and graceful shutdown)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

@@ -55,7 +55,9 @@ async def start_background(
     background = Background(queue=queue, redis=redis, extra_hooks=list(extra_hooks or []))
     events.install_hooks(OutboxHooks(queue), *background.extra_hooks)
     if isinstance(queue, InProcessJobQueue):
-        background._sweeper = asyncio.create_task(_sweep_forever(queue, settings.sweep_interval_seconds))
+        background._sweeper = asyncio.create_task(
+            _sweep_forever(queue, settings.sweep_interval_seconds)
+        )
     return background
 
 

@@ -35,10 +35,14 @@ def _every(seconds: float) -> set[int]:
 def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Worker:
     settings = settings or get_settings()
     if not settings.redis_url:
-        raise RuntimeError("cosource worker needs COSOURCE_REDIS_URL (without it jobs run in-process)")
+        raise RuntimeError(
+            "cosource worker needs COSOURCE_REDIS_URL (without it jobs run in-process)"
+        )
     return Worker(
         functions=list(JOBS.values()),
-        cron_jobs=[cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=True)],
+        cron_jobs=[
+            cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=True)
+        ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         queue_name=redis_keys.queue_name(),
         on_startup=_startup,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-
 from typing import TYPE_CHECKING
 
 from tortoise import fields
@@ -89,7 +88,7 @@ class Participation(TenantModel):
         "models.Campaign", related_name="participations", on_delete=fields.CASCADE
     )
     campaign_id: int
-    member: fields.ForeignKeyRelation["Member"] = fields.ForeignKeyField(
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="participations", on_delete=fields.CASCADE
     )
     member_id: int

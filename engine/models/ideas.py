@@ -53,16 +53,19 @@ class Idea(TenantModel):
     pledgers = fields.IntField(default=0)
     pledged_quantity = fields.IntField(default=0)
     comment_count = fields.IntField(default=0)
-    # Sort keys kept beside the counters so every ordering is an index scan (engine.ranking).
+    # Sort keys kept beside the counters, recomputed with them (engine.ranking), so orderings
+    # are index scans instead of per-request arithmetic.
+    top_rank = fields.FloatField(default=0)
     hot_rank = fields.FloatField(default=0)
     controversy = fields.FloatField(default=0)
+    discover_rank = fields.FloatField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "idea"
         indexes = (
-            ("tenant_id", "campaign_id", "net_votes", "id"),
+            ("tenant_id", "campaign_id", "top_rank", "id"),
             ("tenant_id", "campaign_id", "hot_rank", "id"),
             ("tenant_id", "campaign_id", "created_at", "id"),
             ("tenant_id", "author_id"),

@@ -57,7 +57,7 @@ class Score(TenantModel):
 
 
 class Pledge(TenantModel):
-    """"I'd buy it": quantity 0 means withdrawn (the row stays for the audit trail)."""
+    """ "I'd buy it": quantity 0 means withdrawn (the row stays for the audit trail)."""
 
     id = fields.BigIntField(primary_key=True)
     idea: fields.ForeignKeyRelation[Idea] = fields.ForeignKeyField(

@@ -1,0 +1,136 @@
+"""The Starlette application: GraphQL, health, metrics, the widget and the demo page."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from tortoise import connections
+
+from api.auth import KEY_HEADER, authenticate
+from api.context import Context
+from api.errors import PublicError, forbidden, unauthenticated
+from api.schema import build_schema
+from engine import db
+from engine.errors import Forbidden, Unauthenticated
+from engine.settings import Settings, get_settings
+from engine.tenancy import enter_tenant
+from webhooks.runtime import Background, start_background
+
+log = logging.getLogger("cosource.api")
+STATIC = Path(__file__).parent / "static"
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    async def get_context(self, request: Any, response: Any) -> Context:
+        principal = None
+        error: PublicError | None = None
+        try:
+            principal = await authenticate(request.headers)
+        except Unauthenticated as exc:
+            error = unauthenticated(str(exc))
+        except Forbidden as exc:
+            error = forbidden(str(exc))
+        if principal is not None:
+            # Every query of this request is scoped to this tenant (engine.tenancy).
+            enter_tenant(principal.tenant_id)
+        return Context(request=request, response=response, principal=principal, auth_error=error)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+async def healthz(request: Request) -> Response:
+    checks: dict[str, str] = {}
+    healthy = True
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # report, never raise: this is what load balancers poll
+        checks["database"] = f"error: {type(exc).__name__}"
+        healthy = False
+    background: Background | None = getattr(request.app.state, "background", None)
+    if background is not None and background.redis is not None:
+        try:
+            await background.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+            healthy = False
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
+    )
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def widget(request: Request) -> Response:
+    return FileResponse(STATIC / "widget.js", media_type="application/javascript")
+
+
+async def demo(request: Request) -> Response:
+    return FileResponse(STATIC / "demo.html", media_type="text/html")
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+    """``manage_db=False`` when the caller (tests, the CLI) already connected Tortoise."""
+    settings = settings or get_settings()
+    graphql = GraphQLApp(
+        build_schema(settings),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_db:
+            await db.init_db(settings.database_url)
+        app.state.background = await start_background(settings)
+        try:
+            yield
+        finally:
+            await app.state.background.close()
+            if manage_db:
+                await db.close_db()
+
+    async def graphql_ws(websocket: WebSocket) -> None:
+        await graphql(websocket.scope, websocket.receive, websocket.send)
+
+    return Starlette(
+        debug=settings.debug,
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_ws),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            Route("/widget.js", widget),
+            Route("/demo", demo),
+        ],
+        middleware=[
+            # Any origin may call; a publishable key limited to origins is enforced by api.auth.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type", KEY_HEADER],
+                max_age=600,
+            )
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,115 @@
+"""Who is calling: a secret key, a publishable key, and optionally a member token with it.
+
+- ``Authorization: Bearer sk_...``: the brand's server, everything in its tenant.
+- ``X-Cosource-Key: pk_...``: public reads from allowed browser origins; with
+  ``Authorization: Bearer <member JWT>`` also the member's own actions.
+The tenant found here is put in scope for the whole request (engine.tenancy), which is what makes
+other tenants' rows unreachable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from starlette.datastructures import Headers
+
+from engine import keys, member_tokens
+from engine.errors import DomainError, Forbidden, Unauthenticated
+from engine.members import upsert_member
+from engine.models.members import Member
+from engine.models.tenants import ApiKey, KeyKind, Tenant
+from engine.tenancy import tenant_scope
+
+KEY_HEADER = "x-cosource-key"
+_CACHE_SECONDS = 30.0
+
+
+class Role(str, Enum):
+    SECRET = "SECRET"
+    PUBLIC = "PUBLIC"
+    MEMBER = "MEMBER"
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: Tenant
+    key: ApiKey
+    role: Role
+    member: Member | None = None
+
+    @property
+    def tenant_id(self) -> int:
+        return self.tenant.id
+
+
+# Keys are looked up on every request; a short in-process cache saves two queries per request.
+# Revocation takes effect within _CACHE_SECONDS.
+_key_cache: dict[str, tuple[float, ApiKey, Tenant]] = {}
+
+
+async def _lookup(raw: str) -> tuple[ApiKey, Tenant]:
+    digest = keys.hash_key(raw)
+    hit = _key_cache.get(digest)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1], hit[2]
+    key = await keys.find_key(raw)
+    if key is None:
+        raise Unauthenticated("unknown or revoked API key")
+    tenant = await Tenant.get(id=key.tenant_id)
+    if len(_key_cache) > 10_000:
+        _key_cache.clear()
+    _key_cache[digest] = (now + _CACHE_SECONDS, key, tenant)
+    return key, tenant
+
+
+def forget_cached_keys() -> None:
+    _key_cache.clear()
+
+
+def _bearer(headers: Headers) -> str | None:
+    value = headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+def origin_allowed(key: ApiKey, origin: str | None) -> bool:
+    """Browsers send Origin; a publishable key restricted to origins refuses the others."""
+    if origin is None or not key.allowed_origins:
+        return True
+    return origin.rstrip("/") in {o.rstrip("/") for o in key.allowed_origins}
+
+
+async def authenticate(headers: Headers) -> Principal | None:
+    """None when no credentials were sent (introspection may still run); raises on bad ones."""
+    bearer = _bearer(headers)
+    public_raw = headers.get(KEY_HEADER)
+    if bearer is not None and bearer.startswith("sk_"):
+        key, tenant = await _lookup(bearer)
+        if key.kind != KeyKind.SECRET:
+            raise Unauthenticated("unknown or revoked API key")
+        return Principal(tenant, key, Role.SECRET)
+    if public_raw is None:
+        if bearer is not None:
+            raise Unauthenticated(f"a member token needs the {KEY_HEADER} header")
+        return None
+    key, tenant = await _lookup(public_raw.strip())
+    if key.kind != KeyKind.PUBLISHABLE:
+        raise Unauthenticated(f"{KEY_HEADER} takes a publishable key (pk_...)")
+    if not origin_allowed(key, headers.get("origin")):
+        raise Forbidden("this publishable key may not be used from this origin")
+    if bearer is None:
+        return Principal(tenant, key, Role.PUBLIC)
+    claims = member_tokens.verify_member_token(tenant, bearer)
+    with tenant_scope(tenant.id):
+        try:
+            member = await upsert_member(claims)
+        except DomainError as exc:
+            raise Unauthenticated(f"member token claims are invalid: {exc}") from exc
+    return Principal(tenant, key, Role.MEMBER, member)

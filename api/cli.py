@@ -1,0 +1,190 @@
+"""The `cosource` command: serve, worker, migrate, tenant, demo, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from engine import db
+from engine.errors import DomainError
+from engine.settings import get_settings
+
+app = typer.Typer(
+    help="Cosource: customer-sourcing campaigns with signed webhooks.", no_args_is_help=True
+)
+tenant_app = typer.Typer(help="Manage tenants (brands).", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+console = Console()
+err = Console(stderr=True)
+
+
+def _logging() -> None:
+    level = logging.DEBUG if get_settings().debug else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+async def _migrate(url: str) -> None:
+    console.print(f"[bold]Migrating[/bold] {_redact(url)} ...")
+    await db.migrate(url)
+    await db.close_db()
+    console.print("[green]Database is up to date.[/green]")
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations (safe to run again)."""
+    asyncio.run(_migrate(get_settings().database_url))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (COSOURCE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (COSOURCE_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (needs Redis for jobs).")] = 1,
+) -> None:
+    """Run the HTTP API: /graphql, /healthz, /metrics, /widget.js, /demo."""
+    import uvicorn
+
+    settings = get_settings()
+    _logging()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="debug" if settings.debug else "info",
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    burst: Annotated[bool, typer.Option(help="Exit when the queue is empty.")] = False,
+) -> None:
+    """Run the arq worker: webhook deliveries, event consumers, the outbox sweeper."""
+    from webhooks.worker import build_worker
+
+    _logging()
+    settings = get_settings()
+    if not settings.redis_url:
+        err.print(
+            "[red]cosource worker needs COSOURCE_REDIS_URL.[/red] Without Redis, "
+            "`cosource serve` runs jobs in-process."
+        )
+        raise typer.Exit(2)
+    build_worker(settings, burst=burst).run()
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: str,
+    slug: Annotated[str | None, typer.Option(help="URL-safe id; defaults to the name.")] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Browser origin allowed for the publishable key (repeatable)."),
+    ] = None,
+) -> None:
+    """Create a tenant and print its keys and identity secret (shown only once)."""
+    from engine.tenants import create_tenant
+
+    async def run() -> None:
+        await db.init_db()
+        try:
+            new = await create_tenant(name, slug=slug, allowed_origins=origin or [])
+        finally:
+            await db.close_db()
+        console.print(
+            f"[bold green]Tenant created:[/bold green] {new.tenant.name} (slug {new.tenant.slug})"
+        )
+        console.print("Store these now; they are not shown again.")
+        console.print(f"  secret key       {new.secret_key}")
+        console.print(f"  publishable key  {new.publishable_key}")
+        console.print(f"  identity secret  {new.identity_secret}")
+
+    try:
+        asyncio.run(run())
+    except DomainError as exc:
+        for e in exc.errors:
+            err.print(f"[red]{e.field or 'error'}: {e.message}[/red]")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port (COSOURCE_PORT).")] = None,
+    seed_only: Annotated[bool, typer.Option(help="Seed, print the keys and exit.")] = False,
+) -> None:
+    """Migrate, seed the demo brand (once), print its keys, then serve with the demo page."""
+    import os
+
+    import uvicorn
+
+    from api.seed import seed_demo
+    from engine.settings import reset_settings
+
+    settings = get_settings()
+
+    async def prepare() -> None:
+        await _migrate(settings.database_url)
+        await db.init_db()
+        try:
+            console.print("[bold]Seeding the demo brand[/bold] ...")
+            result = await seed_demo()
+        finally:
+            await db.close_db()
+        # The demo page needs the publishable key, and mints member tokens for visitors.
+        os.environ["COSOURCE_DEMO_PUBLISHABLE_KEY"] = result.publishable_key
+        os.environ["COSOURCE_DEMO_IDENTITY_SECRET"] = result.identity_secret
+        reset_settings()
+        console.print(f"  tenant           {result.tenant.name} (slug {result.tenant.slug})")
+        console.print(f"  secret key       {result.secret_key}")
+        console.print(f"  publishable key  {result.publishable_key}")
+
+    asyncio.run(prepare())
+    if seed_only:
+        return
+    url = f"http://{settings.host}:{port or settings.port}"
+    console.print(
+        f"[bold green]Cosource demo[/bold green] at {url}/demo  (GraphiQL at {url}/graphql)"
+    )
+    _logging()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Print the GraphQL SDL (the checked-in schema.graphql must equal it)."""
+    from api.schema import export_sdl
+
+    sdl = export_sdl()
+    if output is None:
+        sys.stdout.write(sdl)
+    else:
+        output.write_text(sdl)
+        err.print(f"wrote {output}")
+
+
+def main() -> None:
+    app()

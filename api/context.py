@@ -1,0 +1,57 @@
+"""The per-request GraphQL context: who is calling, and the request's loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.types import Info as _Info
+
+from api.auth import Principal, Role
+from api.dataloaders import Loaders
+from api.errors import PublicError, forbidden, unauthenticated
+from engine.models.members import Member
+
+
+@dataclass
+class Context:
+    request: Any
+    response: Any
+    principal: Principal | None
+    auth_error: PublicError | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        member = self.principal.member if self.principal else None
+        self.loaders = Loaders(member.id if member else None)
+
+    # Root resolvers call one of these; each raises the right top-level error.
+    def require_principal(self) -> Principal:
+        if self.principal is None:
+            raise unauthenticated()
+        return self.principal
+
+    def require_secret(self) -> Principal:
+        principal = self.require_principal()
+        if principal.role != Role.SECRET:
+            raise forbidden("this needs a secret key (Authorization: Bearer sk_...)")
+        return principal
+
+    def require_member(self) -> Member:
+        principal = self.require_principal()
+        if principal.member is None:
+            if principal.role == Role.SECRET:
+                raise forbidden("member actions need a publishable key and a member token")
+            raise unauthenticated("this needs a member token (Authorization: Bearer <jwt>)")
+        return principal.member
+
+    @property
+    def is_secret(self) -> bool:
+        return self.principal is not None and self.principal.role == Role.SECRET
+
+    @property
+    def viewer(self) -> Member | None:
+        return self.principal.member if self.principal else None
+
+
+Info = _Info[Context, None]

@@ -1,0 +1,74 @@
+"""Per-request batch loaders: one query per kind of object per request, whatever the page size."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from engine.models.campaigns import Campaign, Threshold
+from engine.models.ideas import Idea, IdeaStatusChange
+from engine.models.interactions import Comment, Pledge, Score, Vote
+from engine.models.members import Member
+
+M = TypeVar("M")
+
+
+def _by_id(model: Any) -> Callable[[Sequence[int]], Awaitable[list[Any]]]:
+    async def load(ids: Sequence[int]) -> list[Any]:
+        rows = {row.id: row for row in await model.filter(id__in=list(set(ids)))}
+        return [rows.get(i) for i in ids]
+
+    return load
+
+
+def _grouped(rows: Iterable[Any], key: str, ids: Sequence[int]) -> list[list[Any]]:
+    groups: dict[int, list[Any]] = {i: [] for i in ids}
+    for row in rows:
+        groups[getattr(row, key)].append(row)
+    return [groups[i] for i in ids]
+
+
+class Loaders:
+    """Created per request (the member in the request decides what "viewer" loaders return)."""
+
+    def __init__(self, member_id: int | None) -> None:
+        self.member = DataLoader(_by_id(Member))
+        self.campaign = DataLoader(_by_id(Campaign))
+        self.idea = DataLoader(_by_id(Idea))
+        self.comment = DataLoader(_by_id(Comment))
+        self.thresholds = DataLoader(self._thresholds)
+        self.status_changes = DataLoader(self._status_changes)
+        self._member_id = member_id
+        self.viewer_vote = DataLoader(self._viewer(Vote, "value"))
+        self.viewer_score = DataLoader(self._viewer(Score, "value"))
+        self.viewer_pledge = DataLoader(self._viewer(Pledge, "quantity"))
+
+    def _viewer(self, model: Any, column: str) -> Callable[[Sequence[int]], Awaitable[list[int]]]:
+        async def load(idea_ids: Sequence[int]) -> list[int]:
+            if self._member_id is None:
+                return [0 for _ in idea_ids]
+            rows = await model.filter(
+                member_id=self._member_id, idea_id__in=list(set(idea_ids))
+            ).values_list("idea_id", column)
+            found = {int(i): int(v) for i, v in rows}
+            return [found.get(i, 0) for i in idea_ids]
+
+        return load
+
+    @staticmethod
+    async def _thresholds(campaign_ids: Sequence[int]) -> list[list[Threshold]]:
+        rows = await Threshold.filter(
+            campaign_id__in=list(set(campaign_ids)), archived_at=None
+        ).order_by("id")
+        return _grouped(rows, "campaign_id", campaign_ids)
+
+    @staticmethod
+    async def _status_changes(idea_ids: Sequence[int]) -> list[list[IdeaStatusChange]]:
+        rows = await IdeaStatusChange.filter(idea_id__in=list(set(idea_ids))).order_by("id")
+        return _grouped(rows, "idea_id", idea_ids)
+
+    def prime_ideas(self, ideas: Iterable[Idea]) -> None:
+        for idea in ideas:
+            self.idea.prime(idea.id, idea)

@@ -1,0 +1,47 @@
+"""GraphQL-level errors with a stable extensions.code, and the one place domain errors map to schema.
+
+Expected, user-correctable failures are ``userErrors`` in a payload (engine.errors.DomainError).
+Authentication, authorization and throttling are top-level errors with a code. Everything else is
+masked outside debug (see api.schema).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class Code(str, Enum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    RATE_LIMITED = "RATE_LIMITED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class PublicError(GraphQLError):
+    """An error whose message and code are safe to show: never masked."""
+
+    def __init__(self, message: str, code: Code, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code.value, **extensions})
+
+
+def unauthenticated(message: str = "a valid API key is required") -> PublicError:
+    return PublicError(message, Code.UNAUTHENTICATED)
+
+
+def forbidden(message: str) -> PublicError:
+    return PublicError(message, Code.FORBIDDEN)
+
+
+def is_public(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None:
+        # Parse and validation errors carry no original error: they describe the query, not us.
+        return True
+    return isinstance(original, PublicError)

@@ -1,0 +1,68 @@
+"""Schema extensions: refuse bad credentials before execution, and map every error in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import ExecutionResult, GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from api.errors import Code, PublicError
+from engine.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
+
+log = logging.getLogger("cosource.api")
+
+
+class Authentication(SchemaExtension):
+    """Credentials that were sent but are bad fail the whole operation with UNAUTHENTICATED."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        error = getattr(context, "auth_error", None)
+        if error is not None:
+            self.execution_context.result = ExecutionResult(data=None, errors=[error])
+        yield
+
+
+def _with_code(error: GraphQLError, message: str, code: Code, **extra: object) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={"code": code.value, **extra},
+    )
+
+
+def map_error(error: GraphQLError, *, debug: bool) -> GraphQLError:
+    original = error.original_error
+    if original is None or isinstance(original, PublicError):
+        return error  # query syntax/validation errors, and errors made public on purpose
+    if isinstance(original, DomainError):
+        first = original.errors[0]
+        code = Code.NOT_FOUND if first.code == ErrorCode.NOT_FOUND else Code.BAD_USER_INPUT
+        return _with_code(error, first.message, code, field=first.field, reason=first.code.value)
+    if isinstance(original, Unauthenticated):
+        return _with_code(error, str(original), Code.UNAUTHENTICATED)
+    if isinstance(original, Forbidden):
+        return _with_code(error, str(original), Code.FORBIDDEN)
+    log.error("unexpected error at %s", error.path, exc_info=original)
+    if debug:
+        return _with_code(
+            error, f"{type(original).__name__}: {original}", Code.INTERNAL_SERVER_ERROR
+        )
+    # No stack traces, no SQL, no internals: the log has them.
+    return _with_code(error, "Unexpected error.", Code.INTERNAL_SERVER_ERROR)
+
+
+class ErrorMapping(SchemaExtension):
+    debug = False
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [map_error(e, debug=self.debug) for e in result.errors]

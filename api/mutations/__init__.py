@@ -1,0 +1,14 @@
+"""Root mutation fields, one module per concept, merged into one Mutation type."""
+
+from strawberry.tools import merge_types
+
+from api.mutations.campaigns import CampaignMutations
+from api.mutations.ideas import IdeaMutations
+from api.mutations.interactions import InteractionMutations
+from api.mutations.members import MemberMutations
+
+Mutation = merge_types(
+    "Mutation", (IdeaMutations, InteractionMutations, CampaignMutations, MemberMutations)
+)
+
+__all__ = ["Mutation"]

@@ -1,0 +1,88 @@
+"""upsertMember and issueMemberToken (secret key): the brand's backend telling us about customers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import strawberry
+
+from api.context import Info
+from api.mutations.base import attempt
+from api.types.common import UserError
+from api.types.member import Member
+from engine import member_tokens, members
+from engine.clock import utcnow
+from engine.errors import DomainError, ErrorCode
+
+
+@strawberry.input
+class UpsertMemberInput:
+    external_id: str = strawberry.field(description="The customer id in your store or CRM.")
+    display_name: str | None = None
+    email: str | None = None
+    verified: bool | None = None
+    tier: str | None = None
+    customer_value_cents: int | None = None
+
+    def data(self) -> members.MemberData:
+        return members.MemberData(
+            external_id=self.external_id,
+            display_name=self.display_name,
+            email=self.email,
+            verified=self.verified,
+            tier=self.tier,
+            customer_value_cents=self.customer_value_cents,
+        )
+
+
+@strawberry.type
+class UpsertMemberPayload:
+    member: Member | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class IssueMemberTokenInput:
+    member: UpsertMemberInput
+    ttl_seconds: int = strawberry.field(default=3600, description="60 s to 30 days.")
+
+
+@strawberry.type
+class IssueMemberTokenPayload:
+    token: str | None = strawberry.field(description="Send as Authorization: Bearer <token>.")
+    expires_at: datetime | None
+    member: Member | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class MemberMutations:
+    @strawberry.mutation(description="Create or update a member from your customer data.")
+    async def upsert_member(self, info: Info, input: UpsertMemberInput) -> UpsertMemberPayload:
+        info.context.require_secret()
+        row, errors = await attempt(lambda: members.upsert_member(input.data()))
+        return UpsertMemberPayload(member=Member.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(description="A member token for backends that prefer not to sign JWTs.")
+    async def issue_member_token(
+        self, info: Info, input: IssueMemberTokenInput
+    ) -> IssueMemberTokenPayload:
+        principal = info.context.require_secret()
+        if not 60 <= input.ttl_seconds <= int(member_tokens.MAX_TTL.total_seconds()):
+            error = DomainError(
+                ErrorCode.OUT_OF_RANGE, "ttlSeconds must be 60 s to 30 days", "ttlSeconds"
+            )
+            return IssueMemberTokenPayload(
+                token=None, expires_at=None, member=None, user_errors=UserError.from_domain(error)
+            )
+        data = input.member.data()
+        row, errors = await attempt(lambda: members.upsert_member(data))
+        if row is None:
+            return IssueMemberTokenPayload(
+                token=None, expires_at=None, member=None, user_errors=errors
+            )
+        ttl = timedelta(seconds=input.ttl_seconds)
+        token = member_tokens.issue_member_token(principal.tenant, data, ttl)
+        return IssueMemberTokenPayload(
+            token=token, expires_at=utcnow() + ttl, member=Member.from_row(row), user_errors=[]
+        )

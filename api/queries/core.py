@@ -1,0 +1,139 @@
+"""Core root query fields: campaigns, ideas, members, node."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+from tortoise.expressions import Q
+
+from api.context import Info
+from api.types.campaign import Campaign, CampaignConnection, Threshold
+from api.types.comment import Comment
+from api.types.enums import CampaignStatusEnum, IdeaOrderEnum, IdeaStatusEnum
+from api.types.idea import Idea, IdeaConnection, idea_connection
+from api.types.ids import decode_id
+from api.types.member import Member, MemberConnection
+from engine import models as m
+from engine.errors import NotFound
+from engine.pagination import id_page
+
+NODE_TYPES: dict[str, type[relay.Node]] = {
+    "Campaign": Campaign,
+    "Comment": Comment,
+    "Idea": Idea,
+    "Member": Member,
+    "Threshold": Threshold,
+}
+
+
+@strawberry.type
+class CoreQueries:
+    @strawberry.field(description="Any object by its global id (null when it is not yours to see).")
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        info.context.require_principal()
+        try:
+            gid = relay.GlobalID.from_id(id)
+            node_type = NODE_TYPES[gid.type_name]
+            int(gid.node_id)
+        except (relay.GlobalIDValueError, KeyError, ValueError):
+            return None
+        found = await node_type.resolve_nodes(info=info, node_ids=[gid.node_id])
+        return found[0]
+
+    @strawberry.field(description="The member behind the member token, if any.")
+    def viewer(self, info: Info) -> Member | None:
+        info.context.require_principal()
+        member = info.context.viewer
+        return Member.from_row(member) if member else None
+
+    @strawberry.field(description="A campaign by global id or by slug.")
+    async def campaign(
+        self, info: Info, id: strawberry.ID | None = None, slug: str | None = None
+    ) -> Campaign | None:
+        info.context.require_principal()
+        if id is not None:
+            try:
+                row = await info.context.loaders.campaign.load(decode_id(id, "Campaign", "id"))
+            except NotFound:
+                return None
+        elif slug is not None:
+            row = await m.Campaign.get_or_none(slug=slug)
+        else:
+            return None
+        if row is None or (row.status == m.CampaignStatus.DRAFT and not info.context.is_secret):
+            return None
+        return Campaign.from_row(row)
+
+    @strawberry.field(description="Campaigns, newest first. Drafts are visible to the brand only.")
+    async def campaigns(
+        self,
+        info: Info,
+        status: CampaignStatusEnum | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> CampaignConnection:
+        info.context.require_principal()
+        query = m.Campaign.all()
+        if status is not None:
+            query = query.filter(status=status)
+        if not info.context.is_secret:
+            query = query.exclude(status=m.CampaignStatus.DRAFT)
+        page = await id_page(query, first, after)
+        return CampaignConnection.from_page(page, Campaign.from_row, query.count)
+
+    @strawberry.field
+    async def idea(self, info: Info, id: strawberry.ID) -> Idea | None:
+        info.context.require_principal()
+        try:
+            row = await info.context.loaders.idea.load(decode_id(id, "Idea", "id"))
+        except NotFound:
+            return None
+        return Idea.from_row(row) if row is not None and not row.hidden else None
+
+    @strawberry.field(description="Ideas, filtered and ordered; at most 100 per page.")
+    async def ideas(
+        self,
+        info: Info,
+        campaign_id: strawberry.ID | None = None,
+        order_by: IdeaOrderEnum = IdeaOrderEnum.TOP,
+        status: list[IdeaStatusEnum] | None = None,
+        search: str | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> IdeaConnection:
+        info.context.require_principal()
+        campaign_pk = decode_id(campaign_id, "Campaign", "campaignId") if campaign_id else None
+        return await idea_connection(
+            info,
+            campaign_id=campaign_pk,
+            order_by=order_by,
+            status=status,
+            search=search,
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field
+    async def member(self, info: Info, id: strawberry.ID) -> Member | None:
+        info.context.require_principal()
+        try:
+            row = await info.context.loaders.member.load(decode_id(id, "Member", "id"))
+        except NotFound:
+            return None
+        return Member.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Every member, newest first. Secret key only.")
+    async def members(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> MemberConnection:
+        info.context.require_secret()
+        query = m.Member.all()
+        if search and search.strip():
+            term = search.strip()[:200]
+            query = query.filter(Q(display_name__icontains=term) | Q(external_id=term))
+        page = await id_page(query, first, after)
+        return MemberConnection.from_page(page, Member.from_row, query.count)

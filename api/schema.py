@@ -1,0 +1,62 @@
+"""The Strawberry schema and its limits; `cosource export-schema` prints it as schema.graphql."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from api.extensions import Authentication, ErrorMapping
+from api.mutations import Mutation
+from api.queries import Query
+from api.types.campaign import Campaign, Threshold
+from api.types.comment import Comment
+from api.types.idea import Idea
+from api.types.member import Member
+from engine.settings import Settings, get_settings
+
+
+class CosourceSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry logs every error with a traceback; ErrorMapping logs the unexpected ones.
+        return None
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or get_settings()
+    extensions: list[Any] = [
+        Authentication,
+        type("ErrorMappingConfigured", (ErrorMapping,), {"debug": settings.debug}),
+        # Bounded: unique query strings must not grow memory without limit.
+        partial(ParserCache, maxsize=1000),
+        partial(ValidationCache, maxsize=1000),
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return CosourceSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Campaign, Threshold, Idea, Member, Comment],
+        extensions=extensions,
+    )
+
+
+def export_sdl() -> str:
+    """The SDL as checked in; built with default settings so env vars cannot change it."""
+    return build_schema(Settings()).as_str() + "\n"

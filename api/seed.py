@@ -1,0 +1,129 @@
+"""The demo brand: a coffee roaster with an open idea campaign and a design contest."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from engine import campaigns, ideas, keys, pledges, scores, votes
+from engine.members import MemberData, upsert_member
+from engine.models.campaigns import Campaign, CampaignMode, CampaignStatus, ThresholdMetric
+from engine.models.ideas import IdeaStatus
+from engine.models.tenants import KeyKind, Tenant
+from engine.tenancy import tenant_scope
+from engine.tenants import create_tenant
+from engine.thresholds import ThresholdSpec
+
+DEMO_SLUG = "demo"
+
+_MEMBERS = [
+    ("cus_1001", "Ada", True, "gold"),
+    ("cus_1002", "Grace", True, "silver"),
+    ("cus_1003", "Linus", False, None),
+    ("cus_1004", "Barbara", True, "gold"),
+    ("cus_1005", "Ken", True, None),
+    ("cus_1006", "Margaret", False, "silver"),
+    ("cus_1007", "Dennis", True, None),
+    ("cus_1008", "Frances", True, "gold"),
+]
+
+_IDEAS = [
+    ("Oat-milk cold brew in cans", "Ready to drink, for the commute."),
+    ("Refill station for beans", "Bring your own tin and save 10 %."),
+    ("Single-origin tasting flights", "Three small cups, three countries."),
+    ("Compostable pods", "The current pods end up in landfill."),
+    ("Decaf that tastes like coffee", "Swiss water process, medium roast."),
+    ("Loyalty card in the app", "Every 10th drink free, without paper."),
+]
+
+_DESIGNS = [
+    ("Bean constellation tee", "Coffee beans as star signs."),
+    ("Latte art wave", "A Hokusai wave made of milk foam."),
+    ("Roaster blueprint", "Technical drawing of a drum roaster."),
+]
+
+
+@dataclass(frozen=True)
+class Demo:
+    tenant: Tenant
+    secret_key: str | None
+    publishable_key: str
+    identity_secret: str
+
+
+async def seed_demo() -> Demo:
+    """Create the demo brand once; later runs reuse it and only mint a fresh key pair."""
+    existing = await Tenant.get_or_none(slug=DEMO_SLUG)
+    if existing is not None:
+        with tenant_scope(existing.id):
+            pk = await keys.issue_key(existing.id, KeyKind.PUBLISHABLE, label="demo")
+            sk = await keys.issue_key(existing.id, KeyKind.SECRET, label="demo")
+        return Demo(existing, sk.raw, pk.raw, existing.identity_secret)
+    new = await create_tenant("Demo Roasters", slug=DEMO_SLUG)
+    with tenant_scope(new.tenant.id):
+        await _populate()
+    return Demo(new.tenant, new.secret_key, new.publishable_key, new.identity_secret)
+
+
+async def _populate() -> None:
+    rng = random.Random(7)
+    people = [
+        await upsert_member(MemberData(external_id=e, display_name=n, verified=v, tier=t))
+        for e, n, v, t in _MEMBERS
+    ]
+    storm = await campaigns.create_campaign(
+        campaigns.CampaignInput(
+            title="What should we brew next?",
+            slug="brew-next",
+            description="Tell us what you would buy. Ideas with 5 net votes get a response.",
+            thresholds=(
+                ThresholdSpec(ThresholdMetric.NET_VOTES, 5, name="Team review"),
+                ThresholdSpec(ThresholdMetric.PLEDGED_QUANTITY, 20, name="Pre-order batch"),
+            ),
+        )
+    )
+    contest = await campaigns.create_campaign(
+        campaigns.CampaignInput(
+            title="Design our next tee",
+            slug="tee-contest",
+            mode=CampaignMode.CONTEST,
+            terms_text="You grant Demo Roasters a licence to print your design; credit is yours.",
+            rewards="The winning design is printed, and its designer gets 10 tees.",
+            thresholds=(ThresholdSpec(ThresholdMetric.AVERAGE_SCORE, 4.0, min_count=3),),
+        )
+    )
+    for campaign in (storm, contest):
+        await campaigns.set_campaign_status(campaign.id, CampaignStatus.OPEN)
+    await _ideas_with_votes(storm, people, rng)
+    await _designs_with_scores(contest, people, rng)
+
+
+async def _ideas_with_votes(campaign: Campaign, people: list, rng: random.Random) -> None:  # type: ignore[type-arg]
+    for index, (title, body) in enumerate(_IDEAS):
+        author = people[index % len(people)]
+        idea = await ideas.submit_idea(author, ideas.IdeaInput(campaign.id, title, body))
+        for voter in people:
+            if voter.id == author.id:
+                continue
+            roll = rng.random()
+            if roll < 0.55:
+                await votes.cast_vote(voter, idea.id, votes.VoteValue.UP)
+            elif roll < 0.7:
+                await votes.cast_vote(voter, idea.id, votes.VoteValue.DOWN)
+            if rng.random() < 0.3:
+                await pledges.pledge(voter, idea.id, rng.randint(1, 4))
+        if index == 0:
+            await ideas.set_idea_status(
+                idea.id, IdeaStatus.UNDER_REVIEW, "Our roasters are testing three recipes."
+            )
+
+
+async def _designs_with_scores(campaign: Campaign, people: list, rng: random.Random) -> None:  # type: ignore[type-arg]
+    for index, (title, body) in enumerate(_DESIGNS):
+        author = people[-1 - index]
+        idea = await ideas.submit_idea(
+            author, ideas.IdeaInput(campaign.id, title, body, accepted_terms_version=1)
+        )
+        for voter in people:
+            if voter.id != author.id and rng.random() < 0.8:
+                await scores.score_idea(voter, idea.id, rng.randint(2, 5))

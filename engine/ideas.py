@@ -1,0 +1,131 @@
+"""Ideas: submitted by members, moved through statuses by the brand with an official note."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine import events, payloads
+from engine.clock import utcnow
+from engine.counters import counters_of
+from engine.eligibility import ensure_can_participate
+from engine.errors import DomainError, ErrorCode, NotFound
+from engine.events import EventType
+from engine.models.campaigns import Campaign, CampaignMode
+from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange
+from engine.models.members import Member
+from engine.ranking import ranks
+from engine.text import BODY_MAX, NOTE_MAX, TITLE_MAX, check_text, clean, require_texts
+
+
+@dataclass(frozen=True)
+class IdeaInput:
+    campaign_id: int
+    title: str
+    body: str
+    # The terms version the member saw and accepted; required when the campaign has terms.
+    accepted_terms_version: int | None = None
+
+
+async def submit_idea(member: Member, data: IdeaInput) -> Idea:
+    require_texts(
+        check_text(data.title, field="title", max_len=TITLE_MAX, min_len=3),
+        check_text(data.body, field="body", max_len=BODY_MAX),
+    )
+    async with events.unit_of_work():
+        campaign = await Campaign.get_or_none(id=data.campaign_id)
+        if campaign is None:
+            raise NotFound("campaign", "campaignId")
+        ensure_can_participate(member, campaign)
+        _ensure_terms(campaign, data.accepted_terms_version)
+        now = utcnow()
+        idea = Idea(
+            campaign_id=campaign.id,
+            author_id=member.id,
+            title=clean(data.title),
+            body=clean(data.body),
+            terms_version=campaign.terms_version,
+            created_at=now,
+        )
+        for name, value in ranks(
+            counters_of(idea), now, contest=campaign.mode == CampaignMode.CONTEST
+        ).items():
+            setattr(idea, name, value)
+        await idea.save()
+        await events.record(
+            EventType.IDEA_CREATED,
+            {"idea": payloads.idea(idea, campaign, member, counters_of(idea))},
+            campaign_id=campaign.id,
+            idea_id=idea.id,
+            member_id=member.id,
+        )
+    return idea
+
+
+def _ensure_terms(campaign: Campaign, accepted: int | None) -> None:
+    if campaign.terms_version == 0:
+        return
+    if accepted is None:
+        raise DomainError(
+            ErrorCode.TERMS_NOT_ACCEPTED,
+            f"accept the contribution terms (version {campaign.terms_version}) to submit",
+            "acceptedTermsVersion",
+        )
+    if accepted != campaign.terms_version:
+        raise DomainError(
+            ErrorCode.TERMS_VERSION_MISMATCH,
+            f"the terms changed: version {campaign.terms_version} is current, you accepted {accepted}",
+            "acceptedTermsVersion",
+        )
+
+
+async def get_idea(idea_id: int, field: str = "id", *, for_update: bool = False) -> Idea:
+    query = Idea.filter(id=idea_id)
+    if for_update:
+        query = query.select_for_update()
+    idea = await query.first()
+    if idea is None:
+        raise NotFound("idea", field)
+    return idea
+
+
+async def set_idea_status(idea_id: int, status: IdeaStatus, note: str = "") -> IdeaStatusChange:
+    """Record the brand's official response; a same-status call adds a note without an event."""
+    require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
+    async with events.unit_of_work():
+        idea = await get_idea(idea_id, "ideaId", for_update=True)
+        previous = idea.status
+        change = await IdeaStatusChange.create(
+            idea_id=idea.id, from_status=previous, to_status=status, note=clean(note or "")
+        )
+        if status != previous:
+            idea.status = status
+            await idea.save(update_fields=["status", "updated_at"])
+            campaign = await Campaign.get(id=idea.campaign_id)
+            author = await Member.get(id=idea.author_id)
+            await events.record(
+                EventType.IDEA_STATUS_CHANGED,
+                {
+                    "idea": payloads.idea(idea, campaign, author, counters_of(idea)),
+                    "previousStatus": previous.value,
+                    "status": status.value,
+                    "note": change.note,
+                },
+                campaign_id=idea.campaign_id,
+                idea_id=idea.id,
+                member_id=idea.author_id,
+            )
+    return change
+
+
+async def interactable_idea(idea_id: int, member: Member) -> tuple[Idea, Campaign]:
+    """The idea, locked for this transaction, and its campaign, after the checks every action shares."""
+    idea = await get_idea(idea_id, "ideaId", for_update=True)
+    if idea.hidden:
+        raise NotFound("idea", "ideaId")
+    if idea.merged_into_id is not None:
+        raise DomainError(ErrorCode.IDEA_CLOSED, "this idea was merged into another", "ideaId")
+    if idea.frozen:
+        raise DomainError(ErrorCode.IDEA_FROZEN, "this idea is frozen pending review", "ideaId")
+    campaign = await Campaign.get(id=idea.campaign_id)
+    ensure_can_participate(member, campaign)
+    return idea, campaign

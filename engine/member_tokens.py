@@ -1,0 +1,66 @@
+"""Member tokens: HS256 JWTs signed with the tenant's identity secret by the brand's backend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+
+from engine.clock import utcnow
+from engine.errors import Unauthenticated
+from engine.members import MemberData
+from engine.models.tenants import Tenant
+
+DEFAULT_TTL = timedelta(hours=1)
+MAX_TTL = timedelta(days=30)
+_LEEWAY_SECONDS = 30
+
+
+def issue_member_token(tenant: Tenant, data: MemberData, ttl: timedelta = DEFAULT_TTL) -> str:
+    now = utcnow()
+    claims: dict[str, object] = {
+        "sub": data.external_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + min(ttl, MAX_TTL)).timestamp()),
+    }
+    if data.display_name is not None:
+        claims["name"] = data.display_name
+    if data.email is not None:
+        claims["email"] = data.email
+    if data.verified is not None:
+        claims["verified"] = data.verified
+    if data.tier is not None:
+        claims["tier"] = data.tier
+    return jwt.encode(claims, tenant.identity_secret, algorithm="HS256")
+
+
+def verify_member_token(tenant: Tenant, token: str) -> MemberData:
+    """Only HS256 with this tenant's secret; exp and sub required (so alg none and forgeries fail)."""
+    try:
+        claims = jwt.decode(
+            token,
+            tenant.identity_secret,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub"]},
+            leeway=_LEEWAY_SECONDS,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("member token expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated(f"invalid member token: {exc}") from exc
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip():
+        raise Unauthenticated("member token has no subject")
+
+    def text(name: str) -> str | None:
+        value = claims.get(name)
+        return value if isinstance(value, str) else None
+
+    verified = claims.get("verified")
+    return MemberData(
+        external_id=sub,
+        display_name=text("name"),
+        email=text("email"),
+        verified=verified if isinstance(verified, bool) else None,
+        tier=text("tier"),
+    )

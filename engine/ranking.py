@@ -1,0 +1,88 @@
+"""Sort keys for idea orderings, recomputed whenever an idea's counters change.
+
+TOP is net votes in IDEAS campaigns and a Bayesian average score in CONTEST campaigns (so one 5-star
+score does not beat fifty 4.8s). HOT is Reddit's: log-scaled net votes plus age, so new ideas get
+their chance and early winners do not lock in. DISCOVER favours recent ideas that few have seen yet.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+
+_EPOCH = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
+_HOT_DECAY_SECONDS = 45_000  # 12.5 hours per order of magnitude of votes
+_PRIOR_SCORE = 3.0
+_PRIOR_WEIGHT = 5
+
+
+class IdeaOrder(str, Enum):
+    TOP = "TOP"
+    HOT = "HOT"
+    NEW = "NEW"
+    CONTROVERSIAL = "CONTROVERSIAL"
+    DISCOVER = "DISCOVER"
+    PLEDGES = "PLEDGES"
+
+
+# The column each order sorts by (descending, ties broken by id descending).
+ORDER_COLUMN: dict[IdeaOrder, str] = {
+    IdeaOrder.TOP: "top_rank",
+    IdeaOrder.HOT: "hot_rank",
+    IdeaOrder.NEW: "created_at",
+    IdeaOrder.CONTROVERSIAL: "controversy",
+    IdeaOrder.DISCOVER: "discover_rank",
+    IdeaOrder.PLEDGES: "pledged_quantity",
+}
+
+
+@dataclass(frozen=True)
+class Counters:
+    upvotes: int
+    downvotes: int
+    net_votes: int
+    score_sum: int
+    score_count: int
+    pledgers: int
+    pledged_quantity: int
+    comment_count: int
+
+
+def ranks(counters: Counters, created_at: datetime, *, contest: bool) -> dict[str, float]:
+    return {
+        "top_rank": top_rank(counters, contest=contest),
+        "hot_rank": hot_rank(counters.net_votes, created_at),
+        "controversy": controversy(counters.upvotes, counters.downvotes),
+        "discover_rank": discover_rank(counters.upvotes + counters.downvotes, created_at),
+    }
+
+
+def top_rank(counters: Counters, *, contest: bool) -> float:
+    if not contest:
+        return float(counters.net_votes)
+    return round(
+        (_PRIOR_SCORE * _PRIOR_WEIGHT + counters.score_sum)
+        / (_PRIOR_WEIGHT + counters.score_count),
+        6,
+    )
+
+
+def hot_rank(net_votes: int, created_at: datetime) -> float:
+    order = math.log10(max(abs(net_votes), 1))
+    sign = (net_votes > 0) - (net_votes < 0)
+    return round(sign * order + (created_at.timestamp() - _EPOCH) / _HOT_DECAY_SECONDS, 7)
+
+
+def controversy(upvotes: int, downvotes: int) -> float:
+    if upvotes <= 0 or downvotes <= 0:
+        return 0.0
+    balance = min(upvotes, downvotes) / max(upvotes, downvotes)
+    return round(float((upvotes + downvotes) ** balance), 6)
+
+
+def discover_rank(total_votes: int, created_at: datetime) -> float:
+    return round(
+        (created_at.timestamp() - _EPOCH) / _HOT_DECAY_SECONDS - 2 * math.log10(1 + total_votes), 7
+    )

@@ -1,0 +1,78 @@
+"""An HTTP client on the real ASGI app (in-process jobs), plus GraphQL helpers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from engine.member_tokens import issue_member_token
+from engine.members import MemberData
+from engine.tenants import NewTenant
+from webhooks.runtime import Background, start_background
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    background: Background
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        sk: str | None = None,
+        pk: str | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        sent = dict(headers or {})
+        if sk:
+            sent["Authorization"] = f"Bearer {sk}"
+        if pk:
+            sent["X-Cosource-Key"] = pk
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
+        )
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, **auth: Any
+    ) -> dict[str, Any]:
+        response = await self.post(query, variables, **auth)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, **auth: Any
+    ) -> dict[str, Any]:
+        body = await self.gql(query, variables, **auth)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+async def api(database: str) -> AsyncIterator[Api]:
+    app = create_app(manage_db=False)
+    background = await start_background()
+    app.state.background = background
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Api(client, background)
+    await background.close()
+
+
+def member_token(tenant: NewTenant, external_id: str, **claims: Any) -> str:
+    data = MemberData(
+        external_id=external_id,
+        display_name=claims.pop("name", external_id),
+        verified=claims.pop("verified", True),
+        **claims,
+    )
+    return issue_member_token(tenant.tenant, data)

@@ -1,0 +1,129 @@
+"""Shared fixtures: a real database per backend (SQLite file and a private PostgreSQL database),
+a fresh tenant per test, and an HTTP client on the real ASGI app.
+
+Backends: COSOURCE_TEST_BACKENDS="sqlite,postgres" (the default runs both). PostgreSQL is reached at
+COSOURCE_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres); each session creates and drops
+its own database, so parallel runs never collide.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+import pytest
+from tortoise import Tortoise
+
+from engine import db, events
+from engine.settings import reset_settings
+from engine.tenancy import _current_tenant
+from engine.tenants import NewTenant, create_tenant
+
+BACKENDS = [b for b in os.environ.get("COSOURCE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+PG_ADMIN_URL = os.environ.get("COSOURCE_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_url(database: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+
+
+async def create_pg_database() -> str:
+    name = f"cosource_test_{os.getpid()}_{secrets.token_hex(3)}"
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings() -> Iterator[None]:
+    os.environ.setdefault("COSOURCE_REDIS_PREFIX", f"cosource-test-{os.getpid()}")
+    os.environ.pop("COSOURCE_REDIS_URL", None)
+    reset_settings()
+    yield
+    reset_settings()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated, connected database for the whole session, one per backend."""
+    backend = request.param
+    pg_name = None
+    if backend == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'cosource.db'}"
+    else:
+        pg_name = await create_pg_database()
+        url = pg_url(pg_name)
+    await db.migrate(url)
+    await Tortoise.close_connections()
+    await db.init_db(url)
+    try:
+        yield backend
+    finally:
+        events.install_hooks()
+        await Tortoise.close_connections()
+        if pg_name:
+            await drop_pg_database(pg_name)
+
+
+@pytest.fixture
+async def tenant(database: str) -> AsyncIterator[NewTenant]:
+    """A brand of its own per test, in scope for the test body: tests cannot see each other."""
+    new = await create_tenant(f"Brand {secrets.token_hex(4)}")
+    token = _current_tenant.set(new.tenant.id)
+    try:
+        yield new
+    finally:
+        _current_tenant.reset(token)
+
+
+@dataclass
+class QueryLog(logging.Handler):
+    statements: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not message.startswith(("Created connection", "Closed connection")):
+            self.statements.append(message)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@contextmanager
+def count_queries() -> Iterator[QueryLog]:
+    """Every SQL statement Tortoise sends inside the block (its db_client logger sees them all)."""
+    logger = logging.getLogger("tortoise.db_client")
+    handler = QueryLog()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
