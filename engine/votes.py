@@ -94,7 +94,10 @@ async def _check_budget(campaign: Campaign, member: Member, old: VoteValue, new:
     await Participation.get_or_create(campaign_id=campaign.id, member_id=member.id)
     await Participation.filter(campaign_id=campaign.id, member_id=member.id).select_for_update()
     active = (
-        await Vote.filter(member_id=member.id, idea__campaign_id=campaign.id)
+        # Votes on merged ideas were copied to their target: count each once.
+        await Vote.filter(
+            member_id=member.id, idea__campaign_id=campaign.id, idea__merged_into_id=None
+        )
         .exclude(value=0)
         .count()
     )

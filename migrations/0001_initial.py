@@ -2,6 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from engine.models.campaigns import CampaignMode, CampaignStatus, ThresholdMetric
 from engine.models.ideas import IdeaStatus
+from engine.models.merges import TransferKind
 from engine.models.tenants import KeyKind
 from orjson import loads
 from tortoise.fields.base import OnDelete
@@ -141,6 +142,20 @@ class Migration(migrations.Migration):
             bases=['TenantModel'],
         ),
         ops.CreateModel(
+            name='IdeaMerge',
+            fields=[
+                ('tenant_id', fields.BigIntField()),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('source', fields.ForeignKeyField('models.Idea', source_field='source_id', db_constraint=True, to_field='id', related_name='merges_out', on_delete=OnDelete.CASCADE)),
+                ('target', fields.ForeignKeyField('models.Idea', source_field='target_id', db_constraint=True, to_field='id', related_name='merges_in', on_delete=OnDelete.CASCADE)),
+                ('note', fields.TextField(default='', unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('undone_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'idea_merge', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'source_id']), Index(fields=['tenant_id', 'target_id'])], 'pk_attr': 'id'},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
             name='IdeaStatusChange',
             fields=[
                 ('tenant_id', fields.BigIntField()),
@@ -152,6 +167,22 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'idea_status_change', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'idea_id'])], 'pk_attr': 'id', 'table_description': "An official response: every status change with the brand's note, kept forever."},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
+            name='MergeTransfer',
+            fields=[
+                ('tenant_id', fields.BigIntField()),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('merge', fields.ForeignKeyField('models.IdeaMerge', source_field='merge_id', db_constraint=True, to_field='id', related_name='transfers', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharEnumField(description='VOTE: VOTE\nSCORE: SCORE\nPLEDGE: PLEDGE', enum_type=TransferKind, max_length=8)),
+                ('member_id', fields.BigIntField()),
+                ('target_row_id', fields.BigIntField()),
+                ('value', fields.IntField()),
+                ('previous_value', fields.IntField()),
+                ('version_after', fields.IntField(default=0)),
+            ],
+            options={'table': 'merge_transfer', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'merge_id'])], 'pk_attr': 'id', 'table_description': 'One vote, score or pledge a merge copied onto the target idea.'},
             bases=['TenantModel'],
         ),
         ops.CreateModel(

@@ -12,6 +12,7 @@ from engine.models.events import DomainEvent
 from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange, ThresholdCrossing
 from engine.models.interactions import Comment, Pledge, Score, Vote
 from engine.models.members import Member
+from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
 from engine.models.tenants import ApiKey, KeyKind, Tenant
 
 __all__ = [
@@ -22,10 +23,12 @@ __all__ = [
     "Comment",
     "DomainEvent",
     "Idea",
+    "IdeaMerge",
     "IdeaStatus",
     "IdeaStatusChange",
     "KeyKind",
     "Member",
+    "MergeTransfer",
     "Participation",
     "Pledge",
     "Score",
@@ -33,5 +36,6 @@ __all__ = [
     "Threshold",
     "ThresholdCrossing",
     "ThresholdMetric",
+    "TransferKind",
     "Vote",
 ]
