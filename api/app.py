@@ -18,12 +18,15 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from tortoise import connections
 
 from api.auth import KEY_HEADER, authenticate
 from api.context import Context
 from api.errors import PublicError, forbidden, unauthenticated
+from api.extensions import map_error
 from api.schema import build_schema
 from engine import db
 from engine.errors import Forbidden, Unauthenticated
@@ -36,6 +39,8 @@ STATIC = Path(__file__).parent / "static"
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    debug = False
+
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = None
         error: PublicError | None = None
@@ -52,6 +57,12 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Syntax errors never reach schema extensions; give them (and anything else) their code.
+        if result.errors:
+            result.errors = [map_error(e, debug=self.debug) for e in result.errors]
+        return await super().process_result(request, result)
 
 
 async def healthz(request: Request) -> Response:
@@ -96,6 +107,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
+    graphql.debug = settings.debug
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
