@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import socket
-from typing import Any
 
 import pytest
 
@@ -27,22 +24,6 @@ async def _refusal(url: str, allow: str = "") -> str:
     with pytest.raises(UnsafeTargetError) as caught:
         await resolve_target(url, allow)
     return caught.value.reason
-
-
-@pytest.fixture
-async def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Answer getaddrinfo from a table (unknown names fail) so no test depends on real DNS."""
-    table: dict[str, list[str]] = {}
-    loop = asyncio.get_running_loop()
-
-    async def getaddrinfo(host: str, port: int, **_: Any) -> list[tuple[Any, ...]]:
-        if host not in table:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        family = {True: socket.AF_INET6, False: socket.AF_INET}
-        return [(family[":" in ip], socket.SOCK_STREAM, 6, "", (ip, port)) for ip in table[host]]
-
-    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
-    return table
 
 
 # -- syntax ------------------------------------------------------------------------------------
