@@ -11,11 +11,12 @@ import contextlib
 import enum
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import cast
 
 import httpx
 
@@ -116,7 +117,9 @@ def _request(
 
 async def _read_excerpt(response: httpx.Response, into: bytearray) -> None:
     """At most ~1 KiB of the body; a small body is read to its end so the connection is reused."""
-    async with contextlib.aclosing(response.aiter_raw()) as chunks:
+    # aiter_raw is an async generator: close it when we stop early, not whenever GC gets to it.
+    chunks_gen = cast(AsyncGenerator[bytes, None], response.aiter_raw())
+    async with contextlib.aclosing(chunks_gen) as chunks:
         async for chunk in chunks:
             into += chunk
             if len(into) >= EXCERPT_BYTES:

@@ -90,7 +90,7 @@ async def test_a_redirect_is_a_failure_and_is_never_followed(
     assert result.outcome is Outcome.RETRY
     assert result.status_code == 302 and result.error is None
     # Even a client configured to follow redirects must not follow them for a delivery.
-    async with httpx.AsyncClient(follow_redirects=True) as following:
+    async with httpx.AsyncClient(follow_redirects=True, trust_env=False) as following:
         receiver.program(Reply.redirect(receiver.url("/elsewhere")), then=200)
         assert (await _send(receiver, following)).status_code == 302
     await asyncio.sleep(0.2)  # a followed redirect would have arrived by now
