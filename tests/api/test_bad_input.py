@@ -93,7 +93,7 @@ async def test_page_size_is_capped(api, tenant) -> None:  # type: ignore[no-unty
 async def test_closed_campaign_and_unverified_member(api, tenant) -> None:  # type: ignore[no-untyped-def]
     author = await factories.member()
     closed = await factories.campaign()
-    idea = await factories.idea(author, closed)
+    await factories.idea(author, closed)
     await campaigns.set_campaign_status(closed.id, CampaignStatus.CLOSED)
     idea_gid = (
         await api.data(

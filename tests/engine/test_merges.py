@@ -65,7 +65,7 @@ async def test_unmerge_reverts_copies_but_keeps_later_choices(tenant) -> None:  
 
 
 async def test_merge_refusals_write_nothing(tenant) -> None:  # type: ignore[no-untyped-def]
-    campaign, source, target, author, _ = await _ideas()
+    _campaign, source, target, author, _ = await _ideas()
     elsewhere = await factories.idea(author, await factories.campaign())
     cases = [
         (source.id, source.id, ErrorCode.INVALID),
