@@ -59,6 +59,9 @@ def _test_settings() -> Iterator[None]:
     reset_settings()
 
 
+_current_url: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -74,6 +77,7 @@ async def database(
     await db.migrate(url)
     await Tortoise.close_connections()
     await db.init_db(url)
+    _current_url["url"] = url
     try:
         yield backend
     finally:
@@ -81,6 +85,12 @@ async def database(
         await Tortoise.close_connections()
         if pg_name:
             await drop_pg_database(pg_name)
+
+
+@pytest.fixture
+def database_url(database: str) -> str:
+    """The URL of the session's database, for processes the test starts (a worker, the CLI)."""
+    return _current_url["url"]
 
 
 @pytest.fixture
