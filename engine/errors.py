@@ -27,6 +27,8 @@ class ErrorCode(str, Enum):
     IDEA_FROZEN = "IDEA_FROZEN"
     LEVEL_TOO_LOW = "LEVEL_TOO_LOW"
     UNSAFE_URL = "UNSAFE_URL"
+    ENDPOINT_DISABLED = "ENDPOINT_DISABLED"
+    LIMIT_REACHED = "LIMIT_REACHED"
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,15 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 15.0
     webhook_retention_days: int = 30
     webhook_disable_after_days: float = 5.0
+    # How long a worker owns an attempt; kept above the timeout so a live attempt is never stolen.
+    # A worker killed mid-attempt delays that delivery by about this long.
+    webhook_lease_seconds: float = Field(default=30.0, gt=0)
 
     # Background work.
     sweep_interval_seconds: float = 5.0
     job_timeout_seconds: int = 60
+    # `cosource worker` serves its own Prometheus metrics on this port when set.
+    worker_metrics_port: int | None = None
 
 
 @lru_cache(maxsize=1)
