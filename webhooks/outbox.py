@@ -1,23 +1,102 @@
-"""The transactional outbox: the engine's event hooks as seen from the webhook side."""
+"""The transactional outbox: the engine's event hooks as seen from the webhook side.
+
+Before commit, in the transaction that changed the state, each webhook event gets one delivery row
+per enabled endpoint of its tenant subscribed to its type: the event and its deliveries commit
+or vanish together. After commit, a job per delivery is enqueued so the first attempt starts at
+once; if that enqueue is lost (Redis down, process killed) the sweeper finds the row due.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from engine.events import WEBHOOK_EVENT_TYPES, EventType
 from engine.models.events import DomainEvent
+from webhooks import redis_keys
+from webhooks.endpoints import subscribes
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+# webhook.test goes to one endpoint, written by webhooks.replay.send_test_webhook itself.
+FANOUT_TYPES = frozenset(WEBHOOK_EVENT_TYPES) - {EventType.WEBHOOK_TEST}
+# Entries left by transactions that rolled back after before_commit; never grows past this.
+_MAX_UNCOMMITTED = 10_000
+
+
+async def write_deliveries(
+    connection: BaseDBAsyncClient, events: Sequence[DomainEvent]
+) -> list[int]:
+    """One PENDING delivery per (event, subscribed enabled endpoint); returns their ids."""
+    tenant_ids = {e.tenant_id for e in events}
+    endpoints = (
+        await WebhookEndpoint.unscoped()
+        .using_db(connection)
+        .filter(tenant_id__in=list(tenant_ids), enabled=True)
+        .values_list("id", "tenant_id", "event_types")
+    )
+    rows = [
+        WebhookDelivery(
+            tenant_id=event.tenant_id,
+            endpoint_id=endpoint_id,
+            event_id=event.id,
+            event_type=event.type,
+            next_attempt_at=event.occurred_at,
+        )
+        for event in events
+        for endpoint_id, tenant_id, types in endpoints
+        if tenant_id == event.tenant_id and subscribes(types, event.type)
+    ]
+    if not rows:
+        return []
+    if len(rows) == 1:  # the common case: one statement, the id comes back with it
+        await rows[0].save(using_db=connection)
+        return [rows[0].id]
+    await WebhookDelivery.unscoped().using_db(connection).bulk_create(rows)
+    ids = (
+        await WebhookDelivery.unscoped()
+        .using_db(connection)
+        .filter(event_id__in=[e.id for e in events])
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return [int(i) for i in ids]
+
+
+async def enqueue_deliveries(queue: JobQueue, delivery_ids: Sequence[int]) -> None:
+    """First attempts, now; job ids make a concurrent sweeper enqueue the same job, not a twin."""
+    for delivery_id in delivery_ids:
+        await queue.enqueue(
+            "deliver", delivery_id, job_id=redis_keys.delivery_job_id(delivery_id, 0)
+        )
 
 
 class OutboxHooks:
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
+        # event id -> delivery ids written for it, from before_commit to after_commit.
+        self._written: dict[int, list[int]] = {}
 
     async def before_commit(
         self, connection: BaseDBAsyncClient, events: Sequence[DomainEvent]
     ) -> None:
-        return None
+        # The hot path (votes, scores, comments) records no webhook type: no query at all.
+        wanted = [e for e in events if e.type in FANOUT_TYPES]
+        if not wanted:
+            return
+        ids = await write_deliveries(connection, wanted)
+        if ids:
+            if len(self._written) > _MAX_UNCOMMITTED:
+                self._written.clear()
+            self._written[wanted[0].id] = ids
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+        for event in events:
+            delivery_ids = self._written.pop(event.id, None)
+            if delivery_ids:
+                await enqueue_deliveries(self.queue, delivery_ids)
         await self.queue.enqueue("process_events", [event.id for event in events])

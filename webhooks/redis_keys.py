@@ -23,3 +23,17 @@ def rate_limit(key_id: int, window: int) -> str:
 
 def cache_generation(tenant_id: int) -> str:
     return f"{prefix()}:cachegen:{tenant_id}"
+
+
+def delivery_job_id(delivery_id: int, attempt_count: int) -> str:
+    """arq keeps job ids in one global namespace (``arq:job:<id>``): prefix them like our keys.
+
+    One id per (delivery, attempt) so the after-commit enqueue, a deferred retry and the sweeper
+    collapse into one job for the same attempt, and the next attempt is never blocked by this one.
+    """
+    return f"{prefix()}:deliver:{delivery_id}:{attempt_count}"
+
+
+def cron_name(function: str) -> str:
+    """Cron job names double as arq job ids: unprefixed, two installs would skip each other's ticks."""
+    return f"{prefix()}:cron:{function}"

@@ -10,15 +10,20 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import trustme
 
+from engine import events
+from engine.settings import reset_settings
 from tests.webhooks.receiver import Receiver
+from tests.webhooks.scenario import RecordingQueue
 from webhooks.client import make_client
+from webhooks.outbox import OutboxHooks
+from webhooks.runtime import Background, start_background
 from webhooks.signing import generate_secret
 from webhooks.ssrf import IPNetwork, parse_networks
 
@@ -93,3 +98,46 @@ async def tls_client(tls_ca: trustme.CA) -> AsyncIterator[httpx.AsyncClient]:
     tls_ca.configure_trust(context)
     async with make_client(ssl_context=context) as client:
         yield client
+
+
+# -- delivery through the database: settings for a test, in-process background work ------------
+
+
+@pytest.fixture
+def webhook_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """COSOURCE_* settings for one test: loopback allowed, schedule compressed 1000x.
+
+    Call the fixture's value to change more (``webhook_settings(webhook_timeout_seconds=1)``).
+    """
+
+    def apply(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"COSOURCE_{name.upper()}", str(value))
+        reset_settings()
+
+    apply(webhook_allow_networks="127.0.0.0/8,::1/128", webhook_schedule_scale=0.001)
+    yield apply
+    monkeypatch.undo()
+    reset_settings()
+
+
+@pytest.fixture
+async def background(
+    database: str, webhook_settings: Callable[..., None]
+) -> AsyncIterator[Background]:
+    """In-process jobs and event hooks, as the embedded default runs them (no Redis)."""
+    started = await start_background()
+    try:
+        yield started
+    finally:
+        await started.close()
+        events.install_hooks()
+
+
+@pytest.fixture
+def outbox(database: str, webhook_settings: Callable[..., None]) -> Iterator[RecordingQueue]:
+    """Event hooks that write delivery rows but run no job: the test drives delivery itself."""
+    queue = RecordingQueue()
+    events.install_hooks(OutboxHooks(queue))
+    yield queue
+    events.install_hooks()
