@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from engine import consumers
+from webhooks import metrics, retention, sweeper
+from webhooks.delivery import deliver
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,19 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     event_ids = await consumers.pending_event_ids(EVENT_GRACE)
     if event_ids:
         await queue.enqueue("process_events", event_ids)
-    return {"events": len(event_ids)}
+    deliveries = await sweeper.sweep_deliveries(queue)
+    await metrics.refresh_outbox_gauges()
+    return {"events": len(event_ids), "deliveries": deliveries}
+
+
+async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:
+    """Drop the delivery log past its retention (hourly)."""
+    return await retention.purge_expired()
 
 
 JOBS: dict[str, Any] = {
     "process_events": process_events,
+    "deliver": deliver,
     "sweep": sweep,
+    "cleanup": cleanup,
 }

@@ -16,6 +16,8 @@ from arq.connections import ArqRedis
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., Awaitable[Any]]
+# A worker's Redis client retries through outages; an enqueue must give up rather than wait.
+ENQUEUE_TIMEOUT = 2.0
 
 
 class JobQueue(Protocol):
@@ -33,9 +35,14 @@ class ArqJobQueue:
         self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> bool:
         try:
-            job = await self.redis.enqueue_job(
-                function, *args, _job_id=job_id, _queue_name=self.queue_name, _defer_by=defer_by
-            )
+            async with asyncio.timeout(ENQUEUE_TIMEOUT):
+                job = await self.redis.enqueue_job(
+                    function,
+                    *args,
+                    _job_id=job_id,
+                    _queue_name=self.queue_name,
+                    _defer_by=defer_by,
+                )
         except Exception as exc:  # Redis down or slow: the database still holds the work.
             log.warning("enqueue %s failed (%s); the sweeper will pick it up", function, exc)
             return False

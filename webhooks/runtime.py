@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from engine import events
 from engine.settings import Settings, get_settings
 from webhooks import redis_keys
-from webhooks.jobs import JOBS, sweep
+from webhooks.client import make_client
+from webhooks.jobs import JOBS, cleanup, sweep
 from webhooks.outbox import OutboxHooks
 from webhooks.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 
@@ -25,6 +28,7 @@ class Background:
     queue: JobQueue
     redis: ArqRedis | None = None
     extra_hooks: list[events.EventHooks] = field(default_factory=list)
+    http: httpx.AsyncClient | None = None  # sends in-process deliveries
     _sweeper: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
@@ -34,6 +38,8 @@ class Background:
                 await self._sweeper
         if isinstance(self.queue, InProcessJobQueue):
             await self.queue.close()
+        if self.http is not None:
+            await self.http.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -45,14 +51,18 @@ async def start_background(
     settings = settings or get_settings()
     queue: JobQueue
     redis = None
+    http = None
     if settings.redis_url:
         redis = await create_pool(
             RedisSettings.from_dsn(settings.redis_url), default_queue_name=redis_keys.queue_name()
         )
         queue = ArqJobQueue(redis, redis_keys.queue_name())
     else:
-        queue = InProcessJobQueue(JOBS)
-    background = Background(queue=queue, redis=redis, extra_hooks=list(extra_hooks or []))
+        http = make_client()
+        queue = InProcessJobQueue(JOBS, ctx={"http": http})
+    background = Background(
+        queue=queue, redis=redis, extra_hooks=list(extra_hooks or []), http=http
+    )
     events.install_hooks(OutboxHooks(queue), *background.extra_hooks)
     if isinstance(queue, InProcessJobQueue):
         background._sweeper = asyncio.create_task(
@@ -61,11 +71,18 @@ async def start_background(
     return background
 
 
+CLEANUP_INTERVAL = 3600.0
+
+
 async def _sweep_forever(queue: InProcessJobQueue, interval: float) -> None:
+    last_cleanup = time.monotonic()
     while True:
         await asyncio.sleep(interval)
         try:
             await sweep(queue.ctx)
+            if time.monotonic() - last_cleanup >= CLEANUP_INTERVAL:
+                last_cleanup = time.monotonic()
+                await cleanup(queue.ctx)
         except Exception:
             log.exception("sweep failed")
 

@@ -1,0 +1,291 @@
+"""The delivery job: signed requests, the attempt log, the schedule, 410, leases, the SSRF guard."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from engine.clock import utcnow
+from engine.events import EventType
+from engine.models import DomainEvent
+from tests.webhooks.receiver import Receiver, Reply
+from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
+from webhooks import delivery
+from webhooks.models import (
+    DeliveryStatus,
+    DisabledReason,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from webhooks.runtime import Background
+from webhooks.schedule import MAX_ATTEMPTS
+
+
+async def _attempts(delivery_id: int) -> list[WebhookAttempt]:
+    return await WebhookAttempt.filter(delivery_id=delivery_id).order_by("attempt_number")
+
+
+async def _only_delivery(endpoint_id: int) -> WebhookDelivery:
+    [row] = await WebhookDelivery.filter(endpoint_id=endpoint_id)
+    return row
+
+
+async def test_a_crossing_arrives_signed_with_the_event_id(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    created = await endpoint_for(receiver)
+    crossing = await idea_near_threshold()
+    await cross(crossing)
+    await background.queue.drain()
+    [request] = await receiver.wait_for_async(1)
+    [event] = await DomainEvent.filter(type=EventType.IDEA_THRESHOLD_REACHED)
+    assert request.verified, request.verify_error
+    Webhook(created.secret).verify(request.body, request.headers)  # the brand's own check
+    assert request.headers["webhook-id"] == event.public_id
+    body = request.json()
+    assert body["type"] == "idea.threshold_reached"
+    assert body["timestamp"].endswith("Z")
+    assert body["data"]["threshold"]["name"] == "pre-order"
+    assert {s["externalId"] for s in body["data"]["supporters"]} == {
+        v.external_id for v in crossing.voters
+    }
+    # No emails unless the endpoint allows them.
+    assert "email" not in request.body.decode()
+    row = await _only_delivery(created.endpoint.id)
+    assert (row.status, row.attempt_count, row.lease_token) == (DeliveryStatus.SUCCEEDED, 1, None)
+    [attempt] = await _attempts(row.id)
+    assert (attempt.outcome, attempt.status_code, attempt.response_excerpt) == (
+        "success",
+        200,
+        "ok",
+    )
+    assert attempt.remote_ip == "127.0.0.1" and attempt.duration_ms > 0
+
+
+async def test_emails_only_where_allowed(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    await endpoint_for(receiver, "/crm", include_emails=True)
+    await endpoint_for(receiver, "/shop")
+    crossing = await idea_near_threshold()
+    await cross(crossing)
+    await background.queue.drain()
+    requests = {r.path: r for r in await receiver.wait_for_async(2)}
+    crm = requests["/crm"].json()["data"]
+    assert {s["email"] for s in crm["supporters"]} == {v.email for v in crossing.voters}
+    assert "email" not in requests["/shop"].body.decode()
+    assert len(requests["/crm"].body) < 20_000
+
+
+async def test_500_500_200_is_three_attempts_and_one_success(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    created = await endpoint_for(receiver)
+    receiver.program(500, Reply(503, b"busy"), then=200)
+    await cross(await idea_near_threshold())
+    await background.queue.drain()
+    requests = await receiver.wait_for_async(3)
+    assert len({r.headers["webhook-id"] for r in requests}) == 1  # the same id on every retry
+    assert len({r.body for r in requests}) == 1  # and the same bytes
+    assert all(r.verified for r in requests)
+    row = await _only_delivery(created.endpoint.id)
+    assert (row.status, row.attempt_count) == (DeliveryStatus.SUCCEEDED, 3)
+    log = await _attempts(row.id)
+    assert [(a.attempt_number, a.status_code, a.outcome) for a in log] == [
+        (1, 500, "retry"),
+        (2, 503, "retry"),
+        (3, 200, "success"),
+    ]
+    assert log[1].response_excerpt == "busy"
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert endpoint.failing_since is None and endpoint.last_success_at is not None
+
+
+async def test_410_disables_the_endpoint_and_tells_the_others(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    gone = await endpoint_for(receiver, "/gone", event_types=(EventType.IDEA_THRESHOLD_REACHED,))
+    watcher = await endpoint_for(receiver, "/ops", event_types=(EventType.ENDPOINT_DISABLED,))
+    receiver.program(410)
+    await cross(await idea_near_threshold())
+    await background.queue.drain()
+    requests = await receiver.wait_for_async(2)
+    assert [r.path for r in requests] == ["/gone", "/ops"]
+    endpoint = await WebhookEndpoint.get(id=gone.endpoint.id)
+    assert (endpoint.enabled, endpoint.disabled_reason) == (False, DisabledReason.GONE)
+    row = await _only_delivery(gone.endpoint.id)
+    assert (row.status, row.attempt_count) == (DeliveryStatus.FAILED, 1)
+    notice = requests[1].json()
+    assert notice["type"] == "endpoint.disabled"
+    assert notice["data"]["reason"] == "GONE"
+    assert notice["data"]["endpoint"]["url"] == gone.endpoint.url
+    assert requests[1].verified
+    assert await WebhookDelivery.filter(endpoint_id=watcher.endpoint.id).count() == 1
+    # A disabled endpoint gets nothing more.
+    await cross(await idea_near_threshold())
+    await background.queue.drain()
+    assert await WebhookDelivery.filter(endpoint_id=gone.endpoint.id).count() == 1
+
+
+async def test_five_days_without_success_disables(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    failing = await endpoint_for(receiver, "/down", event_types=(EventType.IDEA_THRESHOLD_REACHED,))
+    watcher = await endpoint_for(receiver, "/ops", event_types=(EventType.ENDPOINT_DISABLED,))
+    await WebhookEndpoint.filter(id=failing.endpoint.id).update(
+        failing_since=utcnow() - timedelta(days=5, minutes=1)
+    )
+    receiver.program(500)
+    await cross(await idea_near_threshold())
+    await background.queue.drain()
+    endpoint = await WebhookEndpoint.get(id=failing.endpoint.id)
+    assert (endpoint.enabled, endpoint.disabled_reason) == (False, DisabledReason.FAILING)
+    row = await _only_delivery(failing.endpoint.id)
+    assert row.status == DeliveryStatus.FAILED and row.last_error == "endpoint_disabled"
+    notices = [r for r in receiver.requests if r.path == "/ops"]
+    assert [n.json()["data"]["reason"] for n in notices] == ["FAILING"]
+    assert await WebhookDelivery.filter(endpoint_id=watcher.endpoint.id).count() == 1
+
+
+async def test_a_first_failure_starts_the_clock_without_disabling(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    created = await endpoint_for(receiver)
+    receiver.program(500, then=200)
+    await cross(await idea_near_threshold())
+    await asyncio.sleep(0)
+    await receiver.wait_for_async(1)
+    await background.queue.drain()
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert endpoint.enabled and endpoint.failing_since is None  # cleared by the success
+
+
+async def test_a_redirect_is_a_failed_attempt_and_never_followed(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    created = await endpoint_for(receiver)
+    receiver.program(Reply.redirect(receiver.url("/elsewhere")), then=200)
+    await cross(await idea_near_threshold())
+    await background.queue.drain()
+    requests = await receiver.wait_for_async(2)
+    assert [r.path for r in requests] == ["/hook", "/hook"]
+    row = await _only_delivery(created.endpoint.id)
+    log = await _attempts(row.id)
+    assert [(a.status_code, a.outcome) for a in log] == [(302, "retry"), (200, "success")]
+
+
+async def test_the_schedule_runs_out(
+    tenant, receiver: Receiver, background: Background, webhook_settings
+) -> None:  # type: ignore[no-untyped-def]
+    webhook_settings(webhook_schedule_scale=0.00001)  # ~28 h of retries in ~1 s
+    created = await endpoint_for(receiver)
+    receiver.program(then=500)
+    await cross(await idea_near_threshold())
+    await background.queue.drain()
+    row = await _only_delivery(created.endpoint.id)
+    assert (row.status, row.attempt_count) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
+    assert row.next_attempt_at is None and row.completed_at is not None
+    assert len(receiver.requests) == MAX_ATTEMPTS
+
+
+async def test_refused_at_delivery_when_the_address_is_not_allowed(
+    tenant, receiver: Receiver, background: Background, webhook_settings, fake_dns
+) -> None:  # type: ignore[no-untyped-def]
+    fake_dns["hooks.brand.test"] = ["127.0.0.1"]
+    by_ip = await endpoint_for(receiver, "/ip")
+    by_name = await endpoint_for(receiver, "/name")
+    await WebhookEndpoint.filter(id=by_name.endpoint.id).update(
+        url=f"http://hooks.brand.test:{receiver.port}/name"
+    )
+    webhook_settings(webhook_allow_networks="")  # the allow-list is gone: loopback is refused
+    await cross(await idea_near_threshold())
+    await asyncio.sleep(0.2)
+    for created in (by_ip, by_name):
+        row = await _only_delivery(created.endpoint.id)
+        [first, *_] = await _attempts(row.id)
+        assert (first.outcome, first.error, first.status_code) == (
+            "retry",
+            "unsafe_target:loopback",
+            None,
+        )
+    assert receiver.requests == []
+
+
+async def _pending_delivery(receiver: Receiver) -> WebhookDelivery:
+    """A crossing whose delivery row exists but no job has run (no hooks to enqueue it)."""
+    created = await endpoint_for(receiver)
+    await cross(await idea_near_threshold())
+    return await _only_delivery(created.endpoint.id)
+
+
+async def test_concurrent_jobs_send_an_attempt_once(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    row = await _pending_delivery(receiver)
+    receiver.program(Reply.slow(0.2))
+    results = await asyncio.gather(
+        *(delivery.deliver({"http": webhook_client}, row.id) for _ in range(8))
+    )
+    assert sorted(results).count("success") == 1, results
+    assert len(receiver.requests) == 1
+    assert len(await _attempts(row.id)) == 1
+
+
+async def test_a_live_lease_is_respected_and_an_expired_one_recovered(
+    tenant, receiver: Receiver, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    row = await _pending_delivery(receiver)
+    now = utcnow()
+    held = await delivery.claim(row, now)  # a worker took attempt 1 ...
+    assert held is not None and held.attempt_number == 1
+    assert await delivery.claim(row, now) is None  # ... nobody else can
+    assert await delivery.deliver({}, row.id) == "leased"
+    # ... and died: once its lease runs out the attempt is taken over and the loss logged.
+    await WebhookDelivery.filter(id=row.id).update(lease_until=utcnow() - timedelta(seconds=1))
+    assert await delivery.deliver({}, row.id) == "success"
+    [request] = receiver.requests
+    log = await _attempts(row.id)
+    assert [(a.attempt_number, a.outcome, a.error) for a in log] == [
+        (1, "lost", "worker_lost"),
+        (2, "success", None),
+    ]
+    [event] = await DomainEvent.filter(id=row.event_id)
+    assert request.headers["webhook-id"] == event.public_id
+
+
+async def test_a_worker_that_lost_its_lease_cannot_overwrite_the_row(
+    tenant, receiver: Receiver, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    row = await _pending_delivery(receiver)
+    stale = await delivery.claim(row, utcnow())
+    assert stale is not None
+    await WebhookDelivery.filter(id=row.id).update(lease_until=utcnow() - timedelta(seconds=1))
+    fresh_row = await WebhookDelivery.get(id=row.id)
+    fresh = await delivery.claim(fresh_row, utcnow())
+    assert fresh is not None and fresh.attempt_number == 2
+    result = await delivery.client.send(
+        "http://127.0.0.1:9/", b"{}", {}, timeout=0.5, allow_networks="127.0.0.0/8"
+    )
+    row = await WebhookDelivery.get(id=row.id).select_related("endpoint")
+    assert await delivery._finish({}, row, stale, result) == "lease_lost"
+    after = await WebhookDelivery.get(id=row.id)
+    assert after.lease_token == fresh.token and after.status == DeliveryStatus.PENDING
+    assert [a.attempt_number for a in await _attempts(row.id)] == [1]  # still logged
+
+
+@pytest.mark.parametrize("reply", [429, Reply.slow(2.0)], ids=["429", "timeout"])
+async def test_throttled_retries_wait_at_least_a_minute(
+    tenant, receiver: Receiver, webhook_settings, outbox, reply, webhook_client: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    webhook_settings(webhook_schedule_scale=1, webhook_timeout_seconds=0.5)
+    row = await _pending_delivery(receiver)
+    receiver.program(reply)
+    await delivery.deliver({"http": webhook_client}, row.id)
+    row = await WebhookDelivery.get(id=row.id)
+    assert row.status == DeliveryStatus.PENDING
+    assert row.next_attempt_at - utcnow() >= timedelta(seconds=59)

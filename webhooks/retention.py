@@ -1,0 +1,46 @@
+"""Payload retention: the delivery log (and with it what was sent) is kept for 30 days.
+
+Deliveries that finished more than ``webhook_retention_days`` ago go with their attempts, in
+batches so no statement holds locks for long. The events themselves belong to the engine's
+spine; only ``webhook.test`` events, which exist just to be delivered, are removed here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from engine.clock import utcnow
+from engine.events import EventType
+from engine.models.events import DomainEvent
+from engine.settings import get_settings
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+
+BATCH = 1000
+MAX_BATCHES = 100  # per run; the next run continues
+
+
+async def purge_expired(retention_days: float | None = None) -> dict[str, int]:
+    days = get_settings().webhook_retention_days if retention_days is None else retention_days
+    cutoff = utcnow() - timedelta(days=days)
+    deliveries = 0
+    for _ in range(MAX_BATCHES):
+        ids = list(
+            await WebhookDelivery.unscoped()
+            .filter(created_at__lt=cutoff)
+            .exclude(status=DeliveryStatus.PENDING)
+            .order_by("id")
+            .limit(BATCH)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            break
+        await WebhookAttempt.unscoped().filter(delivery_id__in=ids).delete()
+        await WebhookDelivery.unscoped().filter(id__in=ids).delete()
+        deliveries += len(ids)
+    test_events = (
+        await DomainEvent.unscoped()
+        .filter(type=EventType.WEBHOOK_TEST, occurred_at__lt=cutoff)
+        .exclude(processed_at=None)
+        .delete()
+    )
+    return {"deliveries": deliveries, "test_events": test_events}
