@@ -32,6 +32,7 @@ from engine import db
 from engine.errors import Forbidden, Unauthenticated
 from engine.settings import Settings, get_settings
 from engine.tenancy import enter_tenant
+from webhooks.metrics import refresh_outbox_gauges
 from webhooks.runtime import Background, start_background
 
 log = logging.getLogger("cosource.api")
@@ -88,6 +89,10 @@ async def healthz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    try:
+        await refresh_outbox_gauges()  # the backlog as the database sees it, for every process
+    except Exception:  # a scrape must not fail because the database is down
+        log.warning("could not read the webhook outbox backlog", exc_info=True)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

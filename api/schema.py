@@ -24,6 +24,7 @@ from api.types.campaign import Campaign, Threshold
 from api.types.comment import Comment
 from api.types.idea import Idea
 from api.types.member import Member
+from api.types.webhook import WebhookDelivery, WebhookEndpoint
 from engine.settings import Settings, get_settings
 
 
@@ -52,7 +53,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return CosourceSchema(
         query=Query,
         mutation=Mutation,
-        types=[Campaign, Threshold, Idea, Member, Comment],
+        types=[Campaign, Threshold, Idea, Member, Comment, WebhookEndpoint, WebhookDelivery],
         extensions=extensions,
     )
 

@@ -3,7 +3,8 @@
 from strawberry.tools import merge_types
 
 from api.queries.core import CoreQueries
+from api.queries.webhooks import WebhookQueries
 
-Query = merge_types("Query", (CoreQueries,))
+Query = merge_types("Query", (CoreQueries, WebhookQueries))
 
 __all__ = ["Query"]

@@ -13,6 +13,14 @@ from api.app import create_app
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.tenants import NewTenant
+
+# Webhook fixtures (real receivers, fake DNS, settings) for the webhook mutation tests.
+from tests.webhooks.conftest import (  # noqa: F401
+    fake_dns,
+    receiver,
+    receiver_server,
+    webhook_settings,
+)
 from webhooks.runtime import Background, start_background
 
 
