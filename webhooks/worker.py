@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -9,9 +10,9 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 from prometheus_client import start_http_server
+from redis import exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, TimeoutError
 
 from engine import db, events
 from engine.settings import Settings, get_settings
@@ -22,6 +23,38 @@ from webhooks.outbox import OutboxHooks
 from webhooks.runtime import arq_ctx_queue
 
 log = logging.getLogger(__name__)
+
+_REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+_REDIS_RETRY_DELAY = 1.0
+
+
+class ResilientWorker(Worker):
+    """arq's worker, waiting out a Redis outage instead of exiting (arq alone would crash).
+
+    While Redis is away nothing is lost: deliveries are rows, and the sweeper enqueues what is
+    due once it is back. Jobs running meanwhile finish their database work.
+    """
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except _REDIS_DOWN as exc:
+            log.warning("Redis unavailable (%s); retrying in %.0f s", exc, _REDIS_RETRY_DELAY)
+            await self._reclaim_slots()
+            await asyncio.sleep(_REDIS_RETRY_DELAY)
+
+    async def _reclaim_slots(self) -> None:
+        """Give back job slots arq took for a job it was starting when Redis failed.
+
+        A slot (``job_counter`` and the semaphore, always moved together) is owned by a running
+        task until its done-callback runs; one taken while Redis failed has no task.
+        """
+        for _ in range(3):
+            await asyncio.sleep(0)  # let done-callbacks of finished tasks run first
+        owned = sum(1 for task in self.tasks.values() if not task.done())
+        for _ in range(max(0, self.job_counter - owned)):
+            self.job_counter -= 1
+            self.sem.release()
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
@@ -49,11 +82,11 @@ def _every(seconds: float) -> set[int]:
 
 
 def redis_settings(url: str) -> RedisSettings:
-    """The worker waits out a Redis outage instead of exiting (arq alone would crash on it)."""
+    """Commands retry through a blip; a longer outage is waited out by ResilientWorker."""
     settings = RedisSettings.from_dsn(url)
-    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=-1)
-    settings.retry_on_error = [ConnectionError, TimeoutError]
-    settings.conn_retries = 60
+    settings.retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3)
+    settings.retry_on_error = [redis_errors.ConnectionError, redis_errors.TimeoutError]
+    settings.conn_retries = 60  # at startup, 1 s apart
     return settings
 
 
@@ -63,7 +96,7 @@ def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Wo
         raise RuntimeError(
             "cosource worker needs COSOURCE_REDIS_URL (without it jobs run in-process)"
         )
-    return Worker(
+    return ResilientWorker(
         functions=list(JOBS.values()),
         cron_jobs=[
             cron(
