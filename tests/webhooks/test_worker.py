@@ -1,0 +1,274 @@
+"""Delivery through real processes: the API side enqueues to Redis, a `cosource worker` (arq)
+sends, receivers verify with `standardwebhooks`. Faults: Redis stopped, the worker SIGKILLed.
+
+PostgreSQL only: a worker process and the test process share the database, which SQLite does not
+do well; the embedded default (SQLite, in-process jobs) is covered in test_delivery.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from standardwebhooks.webhooks import Webhook
+
+from engine import events, votes
+from engine.events import EventType
+from engine.models import DomainEvent, ThresholdCrossing
+from engine.votes import VoteValue
+from tests import factories
+from tests.webhooks.processes import (
+    SHARED_REDIS_URL,
+    PrivateRedis,
+    WorkerProcess,
+    free_port,
+    redis_reachable,
+)
+from tests.webhooks.receiver import Receiver, Reply
+from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
+from webhooks import redis_keys
+from webhooks.models import (
+    DeliveryStatus,
+    DisabledReason,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from webhooks.runtime import Background, start_background
+
+
+@dataclass
+class ArqStack:
+    """This test's side (hooks enqueueing to arq) plus the worker processes it started."""
+
+    background: Background
+    redis_url: str
+    env: dict[str, str]
+    log_dir: Path
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    async def start_worker(self, **settings: object) -> WorkerProcess:
+        env = {**self.env, **{f"COSOURCE_{k.upper()}": str(v) for k, v in settings.items()}}
+        worker = WorkerProcess(env, self.log_dir).start()
+        self.workers.append(worker)
+        await worker.wait_ready(self.redis_url, redis_keys.queue_name())
+        return worker
+
+
+async def _forget_keys(redis_url: str, prefix: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for pattern in (f"{prefix}:*", f"arq:*:{prefix}:*"):
+            async for key in client.scan_iter(match=pattern, count=500):
+                await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def arq_stack(
+    database: str,
+    database_url: str,
+    webhook_settings: Callable[..., None],
+    tmp_path: Path,
+) -> AsyncIterator[Callable[..., Awaitable[ArqStack]]]:
+    """``await arq_stack(redis_url=None)``: jobs through arq on that Redis (the shared one by default)."""
+    if database != "postgres":
+        pytest.skip("worker processes share the database: PostgreSQL only")
+    stacks: list[tuple[ArqStack, str]] = []
+
+    async def make(redis_url: str | None = None, **settings: object) -> ArqStack:
+        url = redis_url or SHARED_REDIS_URL
+        if not await redis_reachable(url):
+            pytest.fail(f"Redis is not reachable at {url} (make services)")
+        prefix = f"cosource-test-{os.getpid()}-{secrets.token_hex(3)}"
+        values: dict[str, object] = {
+            "redis_url": url,
+            "redis_prefix": prefix,
+            "sweep_interval_seconds": 1,
+            "webhook_allow_networks": "127.0.0.0/8",
+            "webhook_schedule_scale": 0.001,
+            **settings,
+        }
+        webhook_settings(**values)
+        env = {f"COSOURCE_{k.upper()}": str(v) for k, v in values.items()}
+        env["COSOURCE_DATABASE_URL"] = database_url
+        env["COSOURCE_DB_POOL_MAX"] = "10"
+        stack = ArqStack(await start_background(), url, env, tmp_path)
+        stacks.append((stack, prefix))
+        return stack
+
+    yield make
+    for stack, prefix in stacks:
+        for worker in stack.workers:
+            worker.stop()
+        await stack.background.close()
+        if await redis_reachable(stack.redis_url):
+            await _forget_keys(stack.redis_url, prefix)
+    events.install_hooks()
+
+
+async def _wait_for_status(
+    delivery_id: int, status: DeliveryStatus, within: float = 15.0
+) -> WebhookDelivery:
+    deadline = time.monotonic() + within
+    while True:
+        row = await WebhookDelivery.get(id=delivery_id)
+        if row.status == status:
+            return row
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"delivery {delivery_id} is {row.status}, not {status}")
+        await asyncio.sleep(0.05)
+
+
+async def _wait_for_event(receiver: Receiver, event_id: str, count: int) -> None:
+    deadline = time.monotonic() + 15
+    while len([r for r in receiver.requests if r.headers["webhook-id"] == event_id]) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{event_id} did not arrive {count} times")
+        await asyncio.sleep(0.02)
+
+
+async def _deliveries(endpoint_id: int) -> list[WebhookDelivery]:
+    return await WebhookDelivery.filter(endpoint_id=endpoint_id).order_by("id")
+
+
+@pytest.mark.slow
+async def test_forty_members_at_once_across_a_threshold(
+    tenant, receiver: Receiver, arq_stack
+) -> None:  # type: ignore[no-untyped-def]
+    stack = await arq_stack()
+    await stack.start_worker()
+    shop = await endpoint_for(receiver, "/shop")
+    crm = await endpoint_for(receiver, "/crm", event_types=(), include_emails=True)
+    status_only = await endpoint_for(
+        receiver, "/status", event_types=(EventType.IDEA_STATUS_CHANGED,)
+    )
+    crossing = await idea_near_threshold(votes_needed=25)
+    crowd = await factories.members(40)
+    results = await asyncio.gather(
+        *(votes.cast_vote(m, crossing.idea.id, VoteValue.UP) for m in crowd),
+        return_exceptions=True,
+    )
+    assert not [r for r in results if isinstance(r, BaseException)]
+    [event] = await DomainEvent.filter(
+        type=EventType.IDEA_THRESHOLD_REACHED, idea_id=crossing.idea.id
+    )
+    assert await ThresholdCrossing.filter(idea_id=crossing.idea.id).count() == 1
+    await _wait_for_event(receiver, event.public_id, 2)
+    await asyncio.sleep(1.5)  # a duplicate would have arrived by now (sweeps run every second)
+    arrived = [r for r in receiver.requests if r.headers["webhook-id"] == event.public_id]
+    assert sorted(r.path for r in arrived) == ["/crm", "/shop"]
+    secrets_by_path = {"/shop": shop.secret, "/crm": crm.secret}
+    for request in arrived:
+        assert request.verified, request.verify_error
+        Webhook(secrets_by_path[request.path]).verify(request.body, request.headers)
+    assert not [r for r in receiver.requests if r.path == "/status"]
+    assert await WebhookDelivery.filter(endpoint_id=status_only.endpoint.id).count() == 0
+    crm_body = next(r for r in arrived if r.path == "/crm").json()["data"]
+    assert crm_body["counts"]["netVotes"] >= 25
+    assert all("email" in s for s in crm_body["supporters"])
+    for endpoint in (shop, crm):
+        [row] = await WebhookDelivery.filter(endpoint_id=endpoint.endpoint.id, event_id=event.id)
+        assert (row.status, row.attempt_count) == (DeliveryStatus.SUCCEEDED, 1)
+
+
+@pytest.mark.slow
+async def test_500_500_200_then_410_through_the_worker(
+    tenant, receiver: Receiver, arq_stack
+) -> None:  # type: ignore[no-untyped-def]
+    stack = await arq_stack()
+    metrics_port = free_port()
+    await stack.start_worker(worker_metrics_port=metrics_port)
+    flaky = await endpoint_for(receiver, "/flaky")
+    receiver.program(500, 500, then=200)
+    await cross(await idea_near_threshold())
+    [row] = await _deliveries(flaky.endpoint.id)
+    row = await _wait_for_status(row.id, DeliveryStatus.SUCCEEDED)
+    attempts = await WebhookAttempt.filter(delivery_id=row.id).order_by("attempt_number")
+    assert [(a.attempt_number, a.status_code, a.outcome) for a in attempts] == [
+        (1, 500, "retry"),
+        (2, 500, "retry"),
+        (3, 200, "success"),
+    ]
+    requests = receiver.requests
+    assert len(requests) == 3 and all(r.verified for r in requests)
+    assert len({r.headers["webhook-id"] for r in requests}) == 1
+    async with httpx.AsyncClient() as client:
+        scraped = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    assert 'cosource_webhook_attempts_total{outcome="retry"} 2.0' in scraped
+    assert 'cosource_webhook_deliveries_total{status="succeeded"} 1.0' in scraped
+
+    gone = await endpoint_for(receiver, "/gone")
+    await WebhookEndpoint.filter(id=flaky.endpoint.id).update(enabled=False)
+    receiver.program(410)
+    await cross(await idea_near_threshold())
+    [row] = await _deliveries(gone.endpoint.id)
+    row = await _wait_for_status(row.id, DeliveryStatus.FAILED)
+    endpoint = await WebhookEndpoint.get(id=gone.endpoint.id)
+    assert (endpoint.enabled, endpoint.disabled_reason) == (False, DisabledReason.GONE)
+    assert await DomainEvent.filter(type=EventType.ENDPOINT_DISABLED).count() == 1
+
+
+@pytest.mark.slow
+async def test_redis_stopped_while_a_threshold_is_crossed(
+    tenant, receiver: Receiver, arq_stack
+) -> None:  # type: ignore[no-untyped-def]
+    redis = await PrivateRedis().start()
+    stack = await arq_stack(redis_url=redis.url)
+    try:
+        await stack.start_worker()
+        created = await endpoint_for(receiver)
+        crossing = await idea_near_threshold()
+        await redis.stop()
+        await cross(crossing)  # the vote that crosses succeeds with Redis down
+        [event] = await DomainEvent.filter(
+            type=EventType.IDEA_THRESHOLD_REACHED, idea_id=crossing.idea.id
+        )
+        [row] = await _deliveries(created.endpoint.id)
+        assert (row.status, row.attempt_count) == (DeliveryStatus.PENDING, 0)  # in the outbox
+        await asyncio.sleep(1.5)
+        assert receiver.requests == []
+        row = await WebhookDelivery.get(id=row.id)
+        assert (row.status, row.attempt_count) == (DeliveryStatus.PENDING, 0)
+        await redis.start()  # same port, empty: the queued work is gone, the outbox is not
+        [request] = await receiver.wait_for_async(1, timeout=20)
+        assert request.verified and request.headers["webhook-id"] == event.public_id
+        await _wait_for_status(row.id, DeliveryStatus.SUCCEEDED)
+        assert stack.workers[0].process is not None and stack.workers[0].process.poll() is None
+    finally:
+        for worker in stack.workers:
+            worker.stop()  # before its Redis goes for good
+        await redis.close()
+
+
+@pytest.mark.slow
+async def test_worker_killed_mid_delivery(tenant, receiver: Receiver, arq_stack) -> None:  # type: ignore[no-untyped-def]
+    # A short timeout keeps the lease (timeout + 5 s) short: the test waits for it to run out.
+    stack = await arq_stack(webhook_timeout_seconds=1, webhook_lease_seconds=1)
+    worker = await stack.start_worker()
+    created = await endpoint_for(receiver)
+    receiver.program(Reply.slow(30), then=200)
+    await cross(await idea_near_threshold())
+    [first] = await receiver.wait_for_async(1, timeout=15)
+    worker.kill()  # mid-delivery: the receiver holds the request open
+    [row] = await _deliveries(created.endpoint.id)
+    assert row.lease_token is not None and row.status == DeliveryStatus.PENDING
+    await stack.start_worker()
+    second = (await receiver.wait_for_async(2, timeout=30))[1]
+    assert second.verified
+    assert second.headers["webhook-id"] == first.headers["webhook-id"]
+    row = await _wait_for_status(row.id, DeliveryStatus.SUCCEEDED)
+    attempts = await WebhookAttempt.filter(delivery_id=row.id).order_by("attempt_number")
+    assert [(a.attempt_number, a.outcome, a.error) for a in attempts] == [
+        (1, "lost", "worker_lost"),
+        (2, "success", None),
+    ]
