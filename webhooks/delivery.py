@@ -5,7 +5,8 @@ Claiming is a compare-and-set UPDATE on ``attempt_count`` that also takes a leas
 does nothing; a worker that dies mid-attempt loses the row when the lease runs out and the sweeper
 hands it to another. Finishing is fenced by the token, so a worker that lost its lease logs its
 attempt but cannot overwrite the state another worker now owns. The schedule lives in the row
-(``next_attempt_at``), never in arq's retry counter.
+(``next_attempt_at``), never in arq's retry counter. The per-attempt statements are in
+webhooks.leases.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from tortoise.expressions import Q
 
 from engine import events
 from engine.clock import utcnow
-from engine.models.events import DomainEvent
 from engine.settings import get_settings
 from engine.tenancy import tenant_scope
-from webhooks import client, metrics, payload, redis_keys, signing
+from webhooks import client, leases, metrics, payload, redis_keys, signing
 from webhooks.client import AttemptResult, Outcome
 from webhooks.endpoints import disable_endpoint, signing_secrets
+from webhooks.leases import Delivery, Finish
 from webhooks.models import (
     AttemptOutcome,
     DeliveryStatus,
@@ -64,80 +65,70 @@ class Claim:
     started_at: datetime
 
 
-async def claim(row: WebhookDelivery, now: datetime) -> Claim | None:
-    """Take attempt ``row.attempt_count + 1`` if nobody took it since ``row`` was read."""
+async def claim(delivery: Delivery, now: datetime) -> Claim | None:
+    """Take attempt ``attempt_count + 1`` if nobody took it since ``delivery`` was read."""
     token = secrets.token_hex(8)
-    taken = (
-        await WebhookDelivery.unscoped()
-        .filter(
-            Q(lease_until=None) | Q(lease_until__lt=now),
-            id=row.id,
-            status=DeliveryStatus.PENDING,
-            attempt_count=row.attempt_count,
-        )
-        .update(
-            attempt_count=row.attempt_count + 1,
-            lease_token=token,
-            lease_until=now + timedelta(seconds=lease_seconds()),
-            updated_at=now,
-        )
-    )
-    return Claim(token, row.attempt_count + 1, now) if taken else None
+    until = now + timedelta(seconds=lease_seconds())
+    if not await leases.claim(delivery, token, now, until):
+        return None
+    return Claim(token, delivery.attempt_count + 1, now)
 
 
-def render(event: DomainEvent, endpoint: WebhookEndpoint) -> bytes:
+def render(delivery: Delivery) -> bytes:
+    event = delivery.event
     return payload.render(
-        event.type, event.occurred_at, event.data, include_emails=endpoint.include_emails
+        event.type, event.occurred_at, event.data, include_emails=delivery.endpoint.include_emails
     )
 
 
 async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
     """The `deliver` job: at most one attempt of one delivery. Returns what happened, for logs."""
-    row = (
-        await WebhookDelivery.unscoped()
-        .filter(id=delivery_id)
-        .select_related("endpoint", "event")
-        .first()
-    )
-    if row is None or row.status != DeliveryStatus.PENDING or row.next_attempt_at is None:
+    delivery = await leases.load(delivery_id)
+    if (
+        delivery is None
+        or delivery.status != DeliveryStatus.PENDING
+        or delivery.next_attempt_at is None
+    ):
         return "not_pending"
     now = utcnow()
-    early = (row.next_attempt_at - now).total_seconds()
+    early = (delivery.next_attempt_at - now).total_seconds()
     if early > EARLY_WAIT:
         return "not_due"
     if early > 0:
         await asyncio.sleep(early)
         now = utcnow()
-    if row.lease_until is not None and row.lease_until > now:
+    if delivery.lease_until is not None and delivery.lease_until > now:
         return "leased"
-    endpoint = row.endpoint
-    if not endpoint.enabled:
-        await _fail_disabled(row, now)
+    if not delivery.endpoint.enabled:
+        await _fail_disabled(delivery, now)
         return "endpoint_disabled"
-    taken = await claim(row, now)
+    taken = await claim(delivery, now)
     if taken is None:
         return "taken"
-    with tenant_scope(row.tenant_id):
-        if row.lease_until is not None:
-            await _log_lost_attempt(row)
-        body = render(row.event, endpoint)
+    with tenant_scope(delivery.tenant_id):
+        if delivery.lease_until is not None:
+            await _log_lost_attempt(delivery)
+        body = render(delivery)
         headers = signing.headers(
-            row.event.public_id, int(time.time()), body, signing_secrets(endpoint, now)
+            delivery.event.public_id,
+            int(time.time()),
+            body,
+            signing_secrets(delivery.endpoint, now),
         )
-        result = await client.send(endpoint.url, body, headers, client=ctx.get("http"))
+        result = await client.send(delivery.endpoint.url, body, headers, client=ctx.get("http"))
         metrics.ATTEMPTS.labels(result.outcome.value).inc()
         metrics.ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
-        return await _finish(ctx, row, taken, result)
+        return await _finish(ctx, delivery, taken, result)
 
 
-async def _fail_disabled(row: WebhookDelivery, now: datetime) -> None:
+async def _fail_disabled(delivery: Delivery, now: datetime) -> None:
     await (
         WebhookDelivery.unscoped()
         .filter(
             Q(lease_until=None) | Q(lease_until__lt=now),
-            id=row.id,
+            id=delivery.id,
             status=DeliveryStatus.PENDING,
-            attempt_count=row.attempt_count,
+            attempt_count=delivery.attempt_count,
         )
         .update(
             status=DeliveryStatus.FAILED,
@@ -149,67 +140,69 @@ async def _fail_disabled(row: WebhookDelivery, now: datetime) -> None:
     )
 
 
-async def _log_lost_attempt(row: WebhookDelivery) -> None:
+async def _log_lost_attempt(delivery: Delivery) -> None:
     """The previous holder's lease ran out: its attempt may or may not have reached the receiver."""
     metrics.ATTEMPTS.labels(AttemptOutcome.LOST.value).inc()
     await WebhookAttempt.create(
-        delivery_id=row.id,
-        attempt_number=row.attempt_count,
-        started_at=row.updated_at,
+        delivery_id=delivery.id,
+        attempt_number=delivery.attempt_count,
+        started_at=delivery.updated_at,
         outcome=AttemptOutcome.LOST.value,
         error="worker_lost",
     )
 
 
 def _next_state(
-    row: WebhookDelivery, taken: Claim, result: AttemptResult, now: datetime
+    delivery: Delivery, taken: Claim, result: AttemptResult
 ) -> tuple[DeliveryStatus, float | None]:
     if result.outcome is Outcome.SUCCESS:
         return DeliveryStatus.SUCCEEDED, None
     if result.outcome is Outcome.GONE:
         return DeliveryStatus.FAILED, None
     delay = next_delay(
-        taken.attempt_number - row.schedule_base,
+        taken.attempt_number - delivery.schedule_base,
         result,
         scale=get_settings().webhook_schedule_scale,
     )
-    return (DeliveryStatus.FAILED, None) if delay is None else (DeliveryStatus.PENDING, delay)
+    return (DeliveryStatus.PENDING, delay) if delay is not None else (DeliveryStatus.FAILED, None)
+
+
+def _health_change(delivery: Delivery, result: AttemptResult, now: datetime) -> bool:
+    """Whether this outcome changes the endpoint (most attempts do not)."""
+    endpoint = delivery.endpoint
+    if result.outcome is Outcome.SUCCESS:
+        stale = endpoint.last_success_at is None or (
+            now - endpoint.last_success_at > _SUCCESS_STAMP_EVERY
+        )
+        return endpoint.failing_since is not None or stale
+    if result.outcome is Outcome.GONE or endpoint.failing_since is None:
+        return True
+    limit = timedelta(days=get_settings().webhook_disable_after_days)
+    return now - endpoint.failing_since >= limit
 
 
 async def _finish(
-    ctx: dict[str, Any], row: WebhookDelivery, taken: Claim, result: AttemptResult
+    ctx: dict[str, Any], delivery: Delivery, taken: Claim, result: AttemptResult
 ) -> str:
     now = utcnow()
-    status, delay = _next_state(row, taken, result, now)
-    next_at = now + timedelta(seconds=delay) if delay is not None else None
-    endpoint = row.endpoint
-    async with events.unit_of_work():
-        owned = await WebhookDelivery.filter(id=row.id, lease_token=taken.token).update(
-            status=status,
-            next_attempt_at=next_at,
-            lease_token=None,
-            lease_until=None,
-            last_status_code=result.status_code,
-            last_error=result.error,
-            updated_at=now,
-            completed_at=None if status is DeliveryStatus.PENDING else now,
-        )
-        if not owned and not await WebhookDelivery.filter(id=row.id).exists():
-            return "deleted"  # the endpoint was deleted mid-attempt, its log with it
-        await WebhookAttempt.create(
-            delivery_id=row.id,
-            attempt_number=taken.attempt_number,
-            started_at=taken.started_at,
-            duration_ms=round(result.duration_ms, 3),
-            outcome=result.outcome.value,
-            status_code=result.status_code,
-            response_excerpt=result.response_excerpt,
-            error=result.error,
-            remote_ip=result.remote_ip,
-        )
+    status, delay = _next_state(delivery, taken, result)
+    finish = Finish(
+        status=status,
+        next_attempt_at=now + timedelta(seconds=delay) if delay is not None else None,
+        attempt_number=taken.attempt_number,
+        started_at=taken.started_at,
+        now=now,
+    )
+    if _health_change(delivery, result, now):
+        owned = await _finish_with_health(delivery, taken, finish, result)
+    else:
+        owned = await leases.finish(delivery, taken.token, finish, result)
         if not owned:
-            return "lease_lost"  # someone else owns the row now; the attempt is logged
-        await _endpoint_health(endpoint, result, now)
+            owned = await _log_without_lease(delivery, taken, finish, result)
+    if owned is None:
+        return "deleted"  # the endpoint was deleted mid-attempt, its log with it
+    if not owned:
+        return "lease_lost"  # someone else owns the row now; the attempt is logged
     if status is not DeliveryStatus.PENDING:
         metrics.DELIVERIES.labels(status.value.lower()).inc()
     elif delay is not None and delay <= DEFER_LIMIT:
@@ -217,23 +210,56 @@ async def _finish(
         if queue is not None:
             await queue.enqueue(
                 "deliver",
-                row.id,
-                job_id=redis_keys.delivery_job_id(row.id, taken.attempt_number),
+                delivery.id,
+                job_id=redis_keys.delivery_job_id(delivery.id, taken.attempt_number),
                 defer_by=delay,
             )
     return result.outcome.value
 
 
-async def _endpoint_health(endpoint: WebhookEndpoint, result: AttemptResult, now: datetime) -> None:
+def _attempt_row(delivery: Delivery, finish: Finish, result: AttemptResult) -> WebhookAttempt:
+    return WebhookAttempt(
+        tenant_id=delivery.tenant_id,
+        delivery_id=delivery.id,
+        attempt_number=finish.attempt_number,
+        started_at=finish.started_at,
+        duration_ms=round(result.duration_ms, 3),
+        outcome=result.outcome.value,
+        status_code=result.status_code,
+        response_excerpt=result.response_excerpt.replace("\x00", "\ufffd"),
+        error=result.error,
+        remote_ip=result.remote_ip,
+    )
+
+
+async def _log_without_lease(
+    delivery: Delivery, taken: Claim, finish: Finish, result: AttemptResult
+) -> bool | None:
+    """The lease was lost (or the row deleted): log the attempt if the delivery still exists."""
+    if not await WebhookDelivery.unscoped().filter(id=delivery.id).exists():
+        return None
+    await _attempt_row(delivery, finish, result).save()
+    return False
+
+
+async def _finish_with_health(
+    delivery: Delivery, taken: Claim, finish: Finish, result: AttemptResult
+) -> bool | None:
+    """Finish and update the endpoint in one transaction (410, a failure run starting or ending)."""
+    async with events.unit_of_work() as uow:
+        owned = await leases.release_in(uow.connection, delivery, taken.token, finish, result)
+        if not owned:
+            return await _log_without_lease(delivery, taken, finish, result)
+        await _attempt_row(delivery, finish, result).save()
+        await _endpoint_health(delivery, result, finish.now)
+    return True
+
+
+async def _endpoint_health(delivery: Delivery, result: AttemptResult, now: datetime) -> None:
     """Track the endpoint's failure run; 410 or too long without a success disables it."""
+    endpoint = delivery.endpoint
     if result.outcome is Outcome.SUCCESS:
-        stale = endpoint.last_success_at is None or now - endpoint.last_success_at > (
-            _SUCCESS_STAMP_EVERY
-        )
-        if endpoint.failing_since is not None or stale:
-            await WebhookEndpoint.filter(id=endpoint.id).update(
-                failing_since=None, last_success_at=now
-            )
+        await WebhookEndpoint.filter(id=endpoint.id).update(failing_since=None, last_success_at=now)
         return
     if result.outcome is Outcome.GONE:
         await disable_endpoint(endpoint, DisabledReason.GONE)
@@ -241,6 +267,4 @@ async def _endpoint_health(endpoint: WebhookEndpoint, result: AttemptResult, now
     if endpoint.failing_since is None:
         await WebhookEndpoint.filter(id=endpoint.id, failing_since=None).update(failing_since=now)
         return
-    limit = timedelta(days=get_settings().webhook_disable_after_days)
-    if now - endpoint.failing_since >= limit:
-        await disable_endpoint(endpoint, DisabledReason.FAILING)
+    await disable_endpoint(endpoint, DisabledReason.FAILING)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.expressions import Q
 
@@ -57,6 +57,28 @@ class EndpointWithSecret:
     secret: str
 
 
+class SigningKeys(Protocol):
+    """An endpoint's secrets: the model, or the delivery job's view of it."""
+
+    @property
+    def secret(self) -> str: ...
+    @property
+    def previous_secret(self) -> str | None: ...
+    @property
+    def previous_secret_expires_at(self) -> datetime | None: ...
+
+
+class EndpointRef(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def failing_since(self) -> datetime | None: ...
+
+
 def global_id(endpoint_id: int) -> str:
     return payloads.global_id("WebhookEndpoint", endpoint_id)
 
@@ -96,7 +118,7 @@ def subscribes(endpoint_types: Sequence[str], event_type: str) -> bool:
     return not endpoint_types or event_type in endpoint_types
 
 
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+def signing_secrets(endpoint: SigningKeys, now: datetime) -> list[str]:
     """The secrets that sign now: the current one, and the previous one during a rotation."""
     secrets = [endpoint.secret]
     expires = endpoint.previous_secret_expires_at
@@ -210,7 +232,7 @@ async def _fail_pending(endpoint_id: int, error: str, now: datetime) -> None:
     )
 
 
-async def disable_endpoint(endpoint: WebhookEndpoint, reason: DisabledReason) -> bool:
+async def disable_endpoint(endpoint: EndpointRef, reason: DisabledReason) -> bool:
     """Disable an endpoint the receiver gave up on and tell the brand's other endpoints.
 
     Idempotent: of two workers seeing the same 410, one disables and emits ``endpoint.disabled``.

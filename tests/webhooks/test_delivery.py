@@ -12,9 +12,10 @@ from standardwebhooks.webhooks import Webhook
 from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import DomainEvent
+from engine.tenancy import tenant_scope
 from tests.webhooks.receiver import Receiver, Reply
 from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
-from webhooks import delivery
+from webhooks import delivery, leases
 from webhooks.models import (
     DeliveryStatus,
     DisabledReason,
@@ -241,9 +242,10 @@ async def test_a_live_lease_is_respected_and_an_expired_one_recovered(
 ) -> None:  # type: ignore[no-untyped-def]
     row = await _pending_delivery(receiver)
     now = utcnow()
-    held = await delivery.claim(row, now)  # a worker took attempt 1 ...
+    loaded = await leases.load(row.id)
+    held = await delivery.claim(loaded, now)  # a worker took attempt 1 ...
     assert held is not None and held.attempt_number == 1
-    assert await delivery.claim(row, now) is None  # ... nobody else can
+    assert await delivery.claim(loaded, now) is None  # ... nobody else can
     assert await delivery.deliver({}, row.id) == "leased"
     # ... and died: once its lease runs out the attempt is taken over and the loss logged.
     await WebhookDelivery.filter(id=row.id).update(lease_until=utcnow() - timedelta(seconds=1))
@@ -262,17 +264,17 @@ async def test_a_worker_that_lost_its_lease_cannot_overwrite_the_row(
     tenant, receiver: Receiver, outbox
 ) -> None:  # type: ignore[no-untyped-def]
     row = await _pending_delivery(receiver)
-    stale = await delivery.claim(row, utcnow())
+    stale_view = await leases.load(row.id)
+    stale = await delivery.claim(stale_view, utcnow())
     assert stale is not None
     await WebhookDelivery.filter(id=row.id).update(lease_until=utcnow() - timedelta(seconds=1))
-    fresh_row = await WebhookDelivery.get(id=row.id)
-    fresh = await delivery.claim(fresh_row, utcnow())
+    fresh = await delivery.claim(await leases.load(row.id), utcnow())
     assert fresh is not None and fresh.attempt_number == 2
     result = await delivery.client.send(
         "http://127.0.0.1:9/", b"{}", {}, timeout=0.5, allow_networks="127.0.0.0/8"
     )
-    row = await WebhookDelivery.get(id=row.id).select_related("endpoint")
-    assert await delivery._finish({}, row, stale, result) == "lease_lost"
+    with tenant_scope(row.tenant_id):
+        assert await delivery._finish({}, stale_view, stale, result) == "lease_lost"
     after = await WebhookDelivery.get(id=row.id)
     assert after.lease_token == fresh.token and after.status == DeliveryStatus.PENDING
     assert [a.attempt_number for a in await _attempts(row.id)] == [1]  # still logged
@@ -289,3 +291,20 @@ async def test_throttled_retries_wait_at_least_a_minute(
     row = await WebhookDelivery.get(id=row.id)
     assert row.status == DeliveryStatus.PENDING
     assert row.next_attempt_at - utcnow() >= timedelta(seconds=59)
+
+
+async def test_a_binary_answer_is_logged(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    created = await endpoint_for(receiver)
+    # PostgreSQL text cannot hold NUL: the excerpt must still be stored, on every finish path.
+    receiver.program(Reply(500, b"bad\x00one"), Reply(502, b"\x00\xff"), then=Reply(200, b"\x00"))
+    await cross(await idea_near_threshold())
+    await background.queue.drain()
+    row = await _only_delivery(created.endpoint.id)
+    log = await _attempts(row.id)
+    assert [(a.status_code, a.response_excerpt) for a in log] == [
+        (500, "bad\ufffdone"),
+        (502, "\ufffd\ufffd"),
+        (200, "\ufffd"),
+    ]
