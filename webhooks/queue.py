@@ -27,9 +27,10 @@ class JobQueue(Protocol):
 
 
 class ArqJobQueue:
-    def __init__(self, redis: ArqRedis, queue_name: str) -> None:
+    def __init__(self, redis: ArqRedis, queue_name: str, wake_channel: str | None = None) -> None:
         self.redis = redis
         self.queue_name = queue_name
+        self.wake_channel = wake_channel
 
     async def enqueue(
         self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
@@ -46,7 +47,17 @@ class ArqJobQueue:
         except Exception as exc:  # Redis down or slow: the database still holds the work.
             log.warning("enqueue %s failed (%s); the sweeper will pick it up", function, exc)
             return False
+        if job is not None and not defer_by and self.wake_channel:
+            await self._wake_workers()
         return job is not None
+
+    async def _wake_workers(self) -> None:
+        """Idle workers wait on this channel between polls: the job starts now, not at the next."""
+        try:
+            async with asyncio.timeout(ENQUEUE_TIMEOUT):
+                await self.redis.publish(self.wake_channel, b"1")  # type: ignore[arg-type]
+        except Exception as exc:  # the job is queued; it only waits for the next poll
+            log.debug("wake-up not published (%s)", exc)
 
 
 class InProcessJobQueue:

@@ -13,6 +13,11 @@ def queue_name() -> str:
     return f"{prefix()}:queue"
 
 
+def wake_channel() -> str:
+    """Published to when a job is enqueued to run now, so idle workers need not wait for a poll."""
+    return f"{prefix()}:wake"
+
+
 def live_channel(tenant_id: int) -> str:
     return f"{prefix()}:live:{tenant_id}"
 

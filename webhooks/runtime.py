@@ -56,7 +56,7 @@ async def start_background(
         redis = await create_pool(
             RedisSettings.from_dsn(settings.redis_url), default_queue_name=redis_keys.queue_name()
         )
-        queue = ArqJobQueue(redis, redis_keys.queue_name())
+        queue = ArqJobQueue(redis, redis_keys.queue_name(), redis_keys.wake_channel())
     else:
         http = make_client()
         queue = InProcessJobQueue(JOBS, ctx={"http": http})
@@ -88,4 +88,4 @@ async def _sweep_forever(queue: InProcessJobQueue, interval: float) -> None:
 
 
 def arq_ctx_queue(ctx: dict[str, Any]) -> ArqJobQueue:
-    return ArqJobQueue(ctx["redis"], redis_keys.queue_name())
+    return ArqJobQueue(ctx["redis"], redis_keys.queue_name(), redis_keys.wake_channel())
