@@ -76,6 +76,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 def make_client(
     *,
     max_connections: int = 100,
+    max_keepalive_connections: int = 20,
     max_pools: int = 128,
     ssl_context: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
@@ -83,9 +84,12 @@ def make_client(
 
     No redirects, no proxies or .netrc from the environment (a proxy would resolve names again),
     no cookie jar shared between tenants' receivers, a pool per TLS server name. ``ssl_context``
-    replaces the system CAs (private deployments, tests).
+    replaces the system CAs (private deployments, tests). Keep ``max_keepalive_connections`` at
+    the sender's concurrency: below it, busy receivers get a new connection for most requests.
     """
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
+    )
     return httpx.AsyncClient(
         transport=PoolPerServerName(limits=limits, max_pools=max_pools, ssl_context=ssl_context),
         follow_redirects=False,
