@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from engine.settings import Settings, get_settings
 
 # Model modules of the single Tortoise app; webhooks adds its tables to the same app.
 MODEL_MODULES = ["engine.models", "engine.reputation.models", "webhooks.models"]
+
+
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection returned to the pool without a session reset.
+
+    asyncpg's pool runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on
+    every release, and Tortoise releases after every statement outside a transaction: one extra
+    round trip per query. Cosource keeps no session state (no session-level advisory locks, SET,
+    LISTEN or cursors); an open transaction is still rolled back by asyncpg on release.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 def tortoise_config(
@@ -21,7 +36,11 @@ def tortoise_config(
     connection: str | dict[str, Any] = url
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgres://" + url.split("://", 1)[1]
-        connection = url + ("&" if "?" in url else "?") + f"maxsize={settings.db_pool_max}"
+        expanded = expand_db_url(
+            url + ("&" if "?" in url else "?") + f"maxsize={settings.db_pool_max}"
+        )
+        expanded["credentials"]["connection_class"] = PooledConnection
+        connection = expanded
     return {
         "connections": {"default": connection},
         "apps": {
