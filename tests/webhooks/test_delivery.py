@@ -197,23 +197,32 @@ async def test_the_schedule_runs_out(
 async def test_refused_at_delivery_when_the_address_is_not_allowed(
     tenant, receiver: Receiver, background: Background, webhook_settings, fake_dns
 ) -> None:  # type: ignore[no-untyped-def]
+    # Endpoints that passed the check at creation (allow-listed, or DNS answered otherwise then).
     fake_dns["hooks.brand.test"] = ["127.0.0.1"]
-    by_ip = await endpoint_for(receiver, "/ip")
-    by_name = await endpoint_for(receiver, "/name")
-    await WebhookEndpoint.filter(id=by_name.endpoint.id).update(
-        url=f"http://hooks.brand.test:{receiver.port}/name"
-    )
-    webhook_settings(webhook_allow_networks="")  # the allow-list is gone: loopback is refused
+    port = receiver.port
+    refused = {
+        f"http://127.0.0.1:{port}/a": "loopback",
+        f"http://10.0.0.1:{port}/b": "private",
+        f"http://169.254.169.254:{port}/latest/meta-data": "link_local",
+        f"http://[::ffff:127.0.0.1]:{port}/c": "loopback",
+        f"http://hooks.brand.test:{port}/d": "loopback",
+    }
+    ids = {}
+    for url in refused:
+        created = await endpoint_for(receiver)
+        await WebhookEndpoint.filter(id=created.endpoint.id).update(url=url)
+        ids[url] = created.endpoint.id
+    webhook_settings(webhook_allow_networks="")  # no allow-list: only public addresses
     await cross(await idea_near_threshold())
-    await asyncio.sleep(0.2)
-    for created in (by_ip, by_name):
-        row = await _only_delivery(created.endpoint.id)
+    await asyncio.sleep(0.3)
+    for url, reason in refused.items():
+        row = await _only_delivery(ids[url])
         [first, *_] = await _attempts(row.id)
         assert (first.outcome, first.error, first.status_code) == (
             "retry",
-            "unsafe_target:loopback",
+            f"unsafe_target:{reason}",
             None,
-        )
+        ), url
     assert receiver.requests == []
 
 

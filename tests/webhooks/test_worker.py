@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from arq.connections import RedisSettings, create_pool
+from arq.worker import func
 from standardwebhooks.webhooks import Webhook
 
 from engine import events, votes
@@ -35,6 +37,7 @@ from tests.webhooks.processes import (
 from tests.webhooks.receiver import Receiver, Reply
 from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
 from webhooks import redis_keys
+from webhooks.delivery import deliver
 from webhooks.models import (
     DeliveryStatus,
     DisabledReason,
@@ -42,7 +45,9 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from webhooks.queue import ArqJobQueue
 from webhooks.runtime import Background, start_background
+from webhooks.worker import ResilientWorker
 
 
 @dataclass
@@ -272,3 +277,48 @@ async def test_worker_killed_mid_delivery(tenant, receiver: Receiver, arq_stack)
         (1, "lost", "worker_lost"),
         (2, "success", None),
     ]
+
+
+async def test_an_enqueue_due_now_wakes_idle_workers(webhook_settings) -> None:  # type: ignore[no-untyped-def]
+    if not await redis_reachable(SHARED_REDIS_URL):
+        pytest.fail(f"Redis is not reachable at {SHARED_REDIS_URL} (make services)")
+    prefix = f"cosource-test-{os.getpid()}-{secrets.token_hex(3)}"
+    webhook_settings(redis_prefix=prefix)
+    pool = await create_pool(RedisSettings.from_dsn(SHARED_REDIS_URL))
+    queue = ArqJobQueue(pool, redis_keys.queue_name(), redis_keys.wake_channel())
+    listener = aioredis.Redis.from_url(SHARED_REDIS_URL)
+    try:
+        async with listener.pubsub() as pubsub:
+            await pubsub.subscribe(redis_keys.wake_channel())
+            await pubsub.get_message(timeout=1)  # the subscription confirmation
+            assert await queue.enqueue("deliver", 1, job_id=redis_keys.delivery_job_id(1, 0))
+            woken = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+            assert woken is not None and woken["type"] == "message"
+            # A retry due later wakes nobody: the worker's idle poll finds it when it is due.
+            job_id = redis_keys.delivery_job_id(1, 1)
+            assert await queue.enqueue("deliver", 1, job_id=job_id, defer_by=30)
+            assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3) is None
+    finally:
+        await listener.aclose()
+        await pool.aclose()
+        await _forget_keys(SHARED_REDIS_URL, prefix)
+
+
+async def test_job_slots_taken_while_redis_failed_are_given_back() -> None:
+    worker = ResilientWorker(
+        functions=[func(deliver, name="deliver")],
+        redis_settings=RedisSettings(),
+        handle_signals=False,
+        max_jobs=5,
+    )
+    running = asyncio.create_task(asyncio.sleep(10))
+    worker.tasks["running"] = running
+    for _ in range(3):  # one slot owned by the running task, two taken by failed starts
+        await worker.sem.acquire()
+        worker.job_counter += 1
+    try:
+        await worker._reclaim_slots()
+        assert worker.job_counter == 1
+        assert worker.sem._value == 5  # max_jobs + 1 slots, one held
+    finally:
+        running.cancel()
