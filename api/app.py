@@ -25,8 +25,9 @@ from tortoise import connections
 
 from api.auth import KEY_HEADER, authenticate
 from api.context import Context
-from api.errors import PublicError, forbidden, unauthenticated
+from api.errors import Code, PublicError, forbidden, unauthenticated
 from api.extensions import map_error
+from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.schema import build_schema
 from engine import db
 from engine.errors import Forbidden, Unauthenticated
@@ -40,6 +41,7 @@ STATIC = Path(__file__).parent / "static"
 
 class GraphQLApp(GraphQL[Context, None]):
     debug = False
+    limiter: RateLimiter | None = None
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = None
@@ -53,7 +55,23 @@ class GraphQLApp(GraphQL[Context, None]):
         if principal is not None:
             # Every query of this request is scoped to this tenant (engine.tenancy).
             enter_tenant(principal.tenant_id)
+            error = await self._throttle(principal.key.id, response)
         return Context(request=request, response=response, principal=principal, auth_error=error)
+
+    async def _throttle(self, key_id: int, response: Any) -> PublicError | None:
+        if self.limiter is None or response is None or not hasattr(response, "headers"):
+            return None
+        verdict = await self.limiter.hit(key_id)
+        response.headers["X-RateLimit-Remaining"] = str(verdict.remaining)
+        if verdict.allowed:
+            return None
+        response.status_code = 429
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return PublicError(
+            f"rate limit exceeded; retry in {verdict.retry_after} s",
+            Code.RATE_LIMITED,
+            retryAfter=verdict.retry_after,
+        )
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -99,6 +117,17 @@ async def demo(request: Request) -> Response:
     return FileResponse(STATIC / "demo.html", media_type="text/html")
 
 
+def install_limiter(graphql: GraphQLApp, background: Background, settings: Settings) -> None:
+    """Redis-backed when Redis is configured (shared by all API processes), else in memory."""
+    limit = settings.rate_limit_per_minute
+    if limit <= 0:
+        graphql.limiter = None
+    elif background.redis is not None:
+        graphql.limiter = RedisRateLimiter(background.redis, limit)
+    else:
+        graphql.limiter = MemoryRateLimiter(limit)
+
+
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
     """``manage_db=False`` when the caller (tests, the CLI) already connected Tortoise."""
     settings = settings or get_settings()
@@ -114,6 +143,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         if manage_db:
             await db.init_db(settings.database_url)
         app.state.background = await start_background(settings)
+        install_limiter(graphql, app.state.background, settings)
         try:
             yield
         finally:
@@ -124,7 +154,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     async def graphql_ws(websocket: WebSocket) -> None:
         await graphql(websocket.scope, websocket.receive, websocket.send)
 
-    return Starlette(
+    app = Starlette(
         debug=settings.debug,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -146,3 +176,5 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         ],
         lifespan=lifespan,
     )
+    app.state.graphql = graphql
+    return app
