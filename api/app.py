@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -31,6 +31,9 @@ from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.schema import build_schema
 from engine import db
 from engine.errors import Forbidden, Unauthenticated
+from engine.member_tokens import issue_member_token
+from engine.members import MemberData
+from engine.models.tenants import Tenant
 from engine.settings import Settings, get_settings
 from engine.tenancy import enter_tenant
 from webhooks.runtime import Background, start_background
@@ -114,7 +117,25 @@ async def widget(request: Request) -> Response:
 
 
 async def demo(request: Request) -> Response:
-    return FileResponse(STATIC / "demo.html", media_type="text/html")
+    key = get_settings().demo_publishable_key
+    if not key:
+        return HTMLResponse(
+            "<p>The demo page needs the demo brand: run <code>cosource demo</code>.</p>",
+            status_code=404,
+        )
+    page = (STATIC / "demo.html").read_text().replace("__COSOURCE_DEMO_KEY__", key)
+    return HTMLResponse(page)
+
+
+async def demo_token(request: Request) -> Response:
+    """Stands in for the brand's backend in the demo only: signs a token for a demo customer."""
+    settings = get_settings()
+    customer = request.query_params.get("customer", "")
+    if not settings.demo_identity_secret or not customer.startswith("cus_") or len(customer) > 40:
+        return JSONResponse({"error": "not available"}, status_code=404)
+    tenant = Tenant(identity_secret=settings.demo_identity_secret)
+    token = issue_member_token(tenant, MemberData(external_id=customer, verified=True))
+    return JSONResponse({"token": token})
 
 
 def install_limiter(graphql: GraphQLApp, background: Background, settings: Settings) -> None:
@@ -163,6 +184,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/metrics", metrics),
             Route("/widget.js", widget),
             Route("/demo", demo),
+            Route("/demo/token", demo_token),
         ],
         middleware=[
             # Any origin may call; a publishable key limited to origins is enforced by api.auth.
