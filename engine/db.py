@@ -37,7 +37,7 @@ def tortoise_config(
 
 
 def is_postgres() -> bool:
-    return connections.get("default").capabilities.dialect == "postgres"
+    return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
 async def init_db(database_url: str | None = None, *, global_fallback: bool = True) -> None:
