@@ -6,9 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,73 +15,25 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types import ExecutionResult
 from tortoise import connections
 
-from api.auth import KEY_HEADER, authenticate
-from api.context import Context
-from api.errors import Code, PublicError, forbidden, unauthenticated
-from api.extensions import map_error
-from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api.auth import KEY_HEADER
+from api.cache import ResultCache
+from api.persisted import PersistedQueries
+from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from api.schema import build_schema
-from engine import db
-from engine.errors import Forbidden, Unauthenticated
+from api.view import GraphQLView
+from engine import db, events
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.models.tenants import Tenant
 from engine.settings import Settings, get_settings
-from engine.tenancy import enter_tenant
+from webhooks.freshness import FreshnessHooks, MemoryGenerations, RedisGenerations
 from webhooks.runtime import Background, start_background
 
 log = logging.getLogger("cosource.api")
 STATIC = Path(__file__).parent / "static"
-
-
-class GraphQLApp(GraphQL[Context, None]):
-    debug = False
-    limiter: RateLimiter | None = None
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        principal = None
-        error: PublicError | None = None
-        try:
-            principal = await authenticate(request.headers)
-        except Unauthenticated as exc:
-            error = unauthenticated(str(exc))
-        except Forbidden as exc:
-            error = forbidden(str(exc))
-        if principal is not None:
-            # Every query of this request is scoped to this tenant (engine.tenancy).
-            enter_tenant(principal.tenant_id)
-            error = await self._throttle(principal.key.id, response)
-        return Context(request=request, response=response, principal=principal, auth_error=error)
-
-    async def _throttle(self, key_id: int, response: Any) -> PublicError | None:
-        if self.limiter is None or response is None or not hasattr(response, "headers"):
-            return None
-        verdict = await self.limiter.hit(key_id)
-        response.headers["X-RateLimit-Remaining"] = str(verdict.remaining)
-        if verdict.allowed:
-            return None
-        response.status_code = 429
-        response.headers["Retry-After"] = str(verdict.retry_after)
-        return PublicError(
-            f"rate limit exceeded; retry in {verdict.retry_after} s",
-            Code.RATE_LIMITED,
-            retryAfter=verdict.retry_after,
-        )
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
-        # Syntax errors never reach schema extensions; give them (and anything else) their code.
-        if result.errors:
-            result.errors = [map_error(e, debug=self.debug) for e in result.errors]
-        return await super().process_result(request, result)
 
 
 async def healthz(request: Request) -> Response:
@@ -138,21 +88,29 @@ async def demo_token(request: Request) -> Response:
     return JSONResponse({"token": token})
 
 
-def install_limiter(graphql: GraphQLApp, background: Background, settings: Settings) -> None:
-    """Redis-backed when Redis is configured (shared by all API processes), else in memory."""
+def configure_view(view: GraphQLView, background: Background, settings: Settings) -> None:
+    """Limits, persisted queries and the result cache: shared through Redis when it is configured."""
+    redis = background.redis
     limit = settings.rate_limit_per_minute
     if limit <= 0:
-        graphql.limiter = None
-    elif background.redis is not None:
-        graphql.limiter = RedisRateLimiter(background.redis, limit)
+        view.limiter = None
+    elif redis is not None:
+        view.limiter = RedisRateLimiter(redis, limit)
     else:
-        graphql.limiter = MemoryRateLimiter(limit)
+        view.limiter = MemoryRateLimiter(limit)
+    view.persisted = PersistedQueries(redis)
+    view.generations = RedisGenerations(redis) if redis is not None else MemoryGenerations()
+    view.cache = (
+        ResultCache(ttl=settings.result_cache_seconds) if settings.result_cache_seconds else None
+    )
+    # Every commit in this process bumps its tenant's generation, emptying the cache for it.
+    events.install_hooks(*events.installed_hooks(), FreshnessHooks(view.generations))
 
 
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
     """``manage_db=False`` when the caller (tests, the CLI) already connected Tortoise."""
     settings = settings or get_settings()
-    graphql = GraphQLApp(
+    graphql = GraphQLView(
         build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
@@ -164,7 +122,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         if manage_db:
             await db.init_db(settings.database_url)
         app.state.background = await start_background(settings)
-        install_limiter(graphql, app.state.background, settings)
+        configure_view(graphql, app.state.background, settings)
         try:
             yield
         finally:

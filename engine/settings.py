@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_query_tokens: int = 4000
     max_aliases: int = 30
     rate_limit_per_minute: int = 600
+    # Anonymous persisted reads are cached this long at most (0 disables the result cache).
+    result_cache_seconds: float = 30.0
 
     # Webhooks.
     webhook_allow_networks: str = ""
