@@ -104,7 +104,7 @@ async def test_cache_hit_runs_no_sql_and_revalidates_with_304(api, tenant) -> No
 
 
 async def test_a_vote_invalidates_the_cached_read(api, tenant) -> None:  # type: ignore[no-untyped-def]
-    gid, idea, voter = await _setup(api, tenant)
+    gid, _idea, voter = await _setup(api, tenant)
     pk = tenant.publishable_key
     await api.client.post(
         "/graphql",
