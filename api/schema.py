@@ -25,6 +25,7 @@ from api.types.campaign import Campaign, Threshold
 from api.types.comment import Comment
 from api.types.idea import Idea
 from api.types.member import Member
+from api.types.moderation import Flag
 from engine.settings import Settings, get_settings
 
 
@@ -58,7 +59,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return CosourceSchema(
         query=Query,
         mutation=Mutation,
-        types=[Campaign, Threshold, Idea, Member, Comment],
+        types=[Campaign, Threshold, Idea, Member, Comment, Flag],
         extensions=extensions,
     )
 

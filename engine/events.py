@@ -37,6 +37,8 @@ class EventType:
     IDEA_MERGED = "idea.merged"
     IDEA_UNMERGED = "idea.unmerged"
     IDEA_FLAGGED = "idea.flagged"
+    IDEA_UNFROZEN = "idea.unfrozen"
+    FLAG_RESOLVED = "flag.resolved"
     IDEA_VOTED = "idea.voted"
     IDEA_SCORED = "idea.scored"
     IDEA_PLEDGED = "idea.pledged"

@@ -3,7 +3,8 @@
 from strawberry.tools import merge_types
 
 from api.queries.core import CoreQueries
+from api.queries.moderation import ModerationQueries
 
-Query = merge_types("Query", (CoreQueries,))
+Query = merge_types("Query", (CoreQueries, ModerationQueries))
 
 __all__ = ["Query"]
