@@ -20,6 +20,7 @@ from tortoise import connections
 
 from api.auth import KEY_HEADER
 from api.cache import ResultCache
+from api.live import Broadcaster, LiveHooks
 from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from api.schema import build_schema
@@ -103,8 +104,12 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
     view.cache = (
         ResultCache(ttl=settings.result_cache_seconds) if settings.result_cache_seconds else None
     )
-    # Every commit in this process bumps its tenant's generation, emptying the cache for it.
-    events.install_hooks(*events.installed_hooks(), FreshnessHooks(view.generations))
+    view.live = Broadcaster(redis)
+    # Every commit in this process bumps its tenant's generation (emptying its cached reads) and
+    # tells subscribers which ideas changed.
+    events.install_hooks(
+        *events.installed_hooks(), FreshnessHooks(view.generations), LiveHooks(view.live)
+    )
 
 
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
@@ -123,9 +128,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             await db.init_db(settings.database_url)
         app.state.background = await start_background(settings)
         configure_view(graphql, app.state.background, settings)
+        await graphql.live.start()
         try:
             yield
         finally:
+            await graphql.live.close()
             await app.state.background.close()
             if manage_db:
                 await db.close_db()

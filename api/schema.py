@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 from api.extensions import Authentication, ErrorMapping
 from api.mutations import Mutation
 from api.queries import Query
+from api.subscriptions import Subscription
 from api.types.campaign import Campaign, Threshold
 from api.types.comment import Comment
 from api.types.idea import Idea
@@ -59,6 +60,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return CosourceSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Campaign, Threshold, Idea, Member, Comment, Flag],
         extensions=extensions,
     )

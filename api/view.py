@@ -14,6 +14,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
@@ -22,6 +23,7 @@ from api.cache import CachedResult, ResultCache, cache_key
 from api.context import Context
 from api.errors import Code, PublicError, forbidden, unauthenticated
 from api.extensions import map_error
+from api.live import Broadcaster
 from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.ratelimit import RateLimiter, Verdict
 from engine.errors import Forbidden, Unauthenticated
@@ -54,6 +56,7 @@ class GraphQLView(GraphQL[Context, None]):
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None
     generations: Generations | None = None
+    live: Broadcaster | None = None
 
     async def authenticate(self, headers: Headers) -> RequestAuth:
         try:
@@ -200,8 +203,29 @@ class GraphQLView(GraphQL[Context, None]):
                 response.status_code = 429
                 response.headers["Retry-After"] = str(auth.verdict.retry_after)
         return Context(
-            request=request, response=response, principal=auth.principal, auth_error=auth.error
+            request=request,
+            response=response,
+            principal=auth.principal,
+            auth_error=auth.error,
+            live=self.live,
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Browsers cannot set websocket headers: keys may come in connection_init instead."""
+        params = context.connection_params or {}
+        if context.principal is None and params:
+            headers = Headers({k.lower(): str(v) for k, v in params.items() if isinstance(v, str)})
+            auth = await self.authenticate(headers)
+            if auth.error is not None:
+                raise ConnectionRejectionError(
+                    {"message": auth.error.message, "code": auth.error.extensions["code"]}
+                )
+            context.principal, context.auth_error = auth.principal, None
+            if auth.principal is not None:
+                enter_tenant(auth.principal.tenant_id)
+        elif context.auth_error is not None:
+            raise ConnectionRejectionError({"message": context.auth_error.message})
+        return await super().on_ws_connect(context)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
