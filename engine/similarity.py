@@ -36,7 +36,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 def _trigrams(words: frozenset[str]) -> frozenset[str]:
-    grams = set()
+    grams: set[str] = set()
     for word in words:
         padded = f"  {word} "
         grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
