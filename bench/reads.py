@@ -145,5 +145,9 @@ def run(seconds: int) -> None:
         asyncio.run(drop_database(name))
 
 
-if __name__ == "__main__":
+def main() -> None:
     run(int(os.environ.get("COSOURCE_BENCH_SECONDS", "8")))
+
+
+if __name__ == "__main__":
+    main()
