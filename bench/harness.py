@@ -73,8 +73,15 @@ def server(app: str, env: dict[str, str], *, factory: bool = True) -> Iterator[s
     ]
     if factory:
         cmd.append("--factory")
+    with process(cmd, env, port, "/healthz") as base:
+        yield base
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[str]:
+    """Any HTTP server on the server core; ready once ``ready_path`` answers below 500."""
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
+    child = subprocess.Popen(
         _pinned(cmd, SERVER_CORE), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
@@ -82,17 +89,17 @@ def server(app: str, env: dict[str, str], *, factory: bool = True) -> Iterator[s
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}{ready_path}", timeout=1).status_code < 500:
                     break
             except httpx.HTTPError:
                 pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{app} did not start:\n{Path(log.name).read_text()}")
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{cmd[0]} did not start:\n{Path(log.name).read_text()}")
             time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        child.terminate()
+        child.wait(timeout=30)
         log.close()
 
 

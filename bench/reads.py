@@ -13,14 +13,27 @@ import asyncio
 import base64
 import os
 import random
+import shutil
+import subprocess
 import tempfile
+from pathlib import Path
 
 import httpx
 import orjson
 from tortoise import Tortoise
 
 from api.persisted import digest
-from bench.harness import create_database, drop_database, pg_url, ratio_row, server, wrk
+from bench.harness import (
+    WrkResult,
+    create_database,
+    drop_database,
+    free_port,
+    pg_url,
+    process,
+    ratio_row,
+    server,
+    wrk,
+)
 from engine import db, votes
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
@@ -118,6 +131,7 @@ def run(seconds: int) -> None:
                 headers={**key, "Authorization": f"Bearer {token}"},
                 seconds=seconds,
             )
+        peer = measure_postgraphile(url, info, seconds)
         with tempfile.NamedTemporaryFile("wb", delete=False) as body_file:
             body_file.write(body_bytes)
         floor_env = {
@@ -138,11 +152,78 @@ def run(seconds: int) -> None:
         print(" vs SQL floor (one hand-written query + orjson):")
         print(ratio_row("GraphQL POST, anonymous, uncached", results["uncached"], sql_floor))
         print(ratio_row("GraphQL POST, member token (dataloaders)", results["personal"], sql_floor))
+        if peer is not None:
+            print(ratio_row("PostGraphile 4, same read (peer)", peer, sql_floor))
+            print(
+                ratio_row("Cosource uncached, relative to PostGraphile", results["uncached"], peer)
+            )
+        else:
+            print("  (PostGraphile peer skipped: needs node and npm)")
         print(" vs HTTP floor (same bytes, no SQL):")
         print(ratio_row("persisted GET, cache hit", results["cached"], http_floor))
         print(ratio_row("SQL floor itself", sql_floor, http_floor))
     finally:
         asyncio.run(drop_database(name))
+
+
+PEER_DIR = Path(__file__).parent / ".peer"
+PEER_QUERY = """query Hot($c: BigInt!, $t: BigInt!) { allIdeas(first: 20, orderBy: [TOP_RANK_DESC, ID_DESC],
+  condition: {campaignId: $c, tenantId: $t, hidden: false, mergedIntoId: null}) { nodes {
+  id title netVotes upvotes downvotes pledgedQuantity memberByAuthorId { displayName } } } }"""
+
+
+def measure_postgraphile(url: str, info: dict[str, object], seconds: int) -> WrkResult | None:
+    """The same read from PostGraphile 4 on the same database (installed from npm on first use)."""
+    if not shutil.which("npm") or os.environ.get("COSOURCE_BENCH_PEER") == "0":
+        return None
+    binary = PEER_DIR / "node_modules" / ".bin" / "postgraphile"
+    if not binary.exists():
+        print("installing postgraphile@4 into bench/.peer (once) ...", flush=True)
+        PEER_DIR.mkdir(exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(PEER_DIR),
+                "postgraphile@4",
+            ],
+            check=True,
+        )
+    port = free_port()
+    cmd = [
+        str(binary),
+        "-c",
+        url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--schema",
+        "public",
+        "--disable-default-mutations",
+        "--disable-query-log",
+    ]
+    body = orjson.dumps(
+        {"query": PEER_QUERY, "variables": {"c": str(info["campaign"]), "t": str(info["tenant"])}}
+    ).decode()
+    with process(cmd, {}, port, "/graphql") as base:
+        check = httpx.post(
+            f"{base}/graphql", content=body, headers={"Content-Type": "application/json"}
+        ).json()
+        nodes = check["data"]["allIdeas"]["nodes"]
+        assert len(nodes) == 20, check
+        print("measuring PostGraphile ...", flush=True)
+        return wrk(
+            f"{base}/graphql",
+            method="POST",
+            body=body,
+            headers={"Content-Type": "application/json"},
+            seconds=seconds,
+        )
 
 
 def main() -> None:

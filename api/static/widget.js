@@ -46,6 +46,14 @@
     return node;
   }
 
+  function sha256(text) {
+    return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)).then(function (buffer) {
+      return Array.prototype.map.call(new Uint8Array(buffer), function (b) {
+        return ("0" + b.toString(16)).slice(-2);
+      }).join("");
+    });
+  }
+
   function Widget(root, options) {
     this.root = root;
     this.key = options.key;
@@ -55,6 +63,7 @@
     this.order = options.order || "TOP";
     this.first = options.first || 20;
     this.state = { campaign: null, ideas: [], error: null, notice: null };
+    this.hashes = {};
   }
 
   Widget.prototype.gql = function (query, variables, withToken) {
@@ -77,9 +86,43 @@
     });
   };
 
+  // Reads go out as persisted-query GETs: anonymous ones are then served from Cosource's result
+  // cache (and any CDN in front of it) with ETags; the full query is sent once, when asked for.
+  Widget.prototype.persisted = function (query, variables, operationName) {
+    var self = this;
+    var hashed = this.hashes[query] ? Promise.resolve(this.hashes[query]) : sha256(query).then(function (h) {
+      self.hashes[query] = h;
+      return h;
+    });
+    return Promise.all([hashed, this.getToken()]).then(function (parts) {
+      var extensions = { persistedQuery: { version: 1, sha256Hash: parts[0] } };
+      var headers = { "x-cosource-key": self.key };
+      if (parts[1]) headers.authorization = "Bearer " + parts[1];
+      var url = self.api + "?operationName=" + encodeURIComponent(operationName) +
+        "&variables=" + encodeURIComponent(JSON.stringify(variables)) +
+        "&extensions=" + encodeURIComponent(JSON.stringify(extensions));
+      return fetch(url, { headers: headers }).then(function (r) { return r.json(); }).then(function (body) {
+        var missing = body.errors && body.errors[0] && (body.errors[0].extensions || {}).code === "PERSISTED_QUERY_NOT_FOUND";
+        if (!missing) return body;
+        headers["content-type"] = "application/json";
+        return fetch(self.api, {
+          method: "POST", headers: headers,
+          body: JSON.stringify({ query: query, variables: variables, extensions: extensions, operationName: operationName }),
+        }).then(function (r) { return r.json(); });
+      });
+    }).then(function (body) {
+      if (body.errors && body.errors.length) {
+        var error = new Error(body.errors[0].message);
+        error.code = (body.errors[0].extensions || {}).code;
+        throw error;
+      }
+      return body.data;
+    });
+  };
+
   Widget.prototype.load = function () {
     var self = this;
-    return this.gql(CAMPAIGN_QUERY, { slug: this.slug, order: this.order, first: this.first }, true)
+    return this.persisted(CAMPAIGN_QUERY, { slug: this.slug, order: this.order, first: this.first }, "Widget")
       .then(function (data) {
         self.state.campaign = data.campaign;
         self.state.ideas = data.campaign ? data.campaign.ideas.edges.map(function (e) { return e.node; }) : [];

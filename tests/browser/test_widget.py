@@ -99,6 +99,28 @@ def _idea(page: Page, title: str):  # type: ignore[no-untyped-def]
     return page.locator("#brew .cs-idea", has=page.locator(".cs-title", has_text=title))
 
 
+async def test_guest_reads_are_persisted_gets_served_from_the_cache(
+    browser: Browser, demo_server: str
+) -> None:
+    await _open(browser, demo_server)  # registers the persisted query
+    page = await browser.new_page()
+    reads: list[tuple[str, int, str | None]] = []
+    page.on(
+        "response",
+        lambda r: (
+            reads.append((r.request.method, r.status, r.headers.get("etag")))
+            if "/graphql" in r.url
+            else None
+        ),
+    )
+    await page.goto(f"{demo_server}/demo")
+    await page.wait_for_selector("#brew .cs-idea")
+    await page.wait_for_selector("#tees .cs-idea")
+    gets = [r for r in reads if r[0] == "GET"]
+    assert len(gets) == 2 and all(status == 200 and etag for _, status, etag in gets), reads
+    assert not [r for r in reads if r[0] == "POST"], reads
+
+
 async def test_guest_sees_ideas_and_is_asked_to_sign_in(browser: Browser, demo_server: str) -> None:
     page = await _open(browser, demo_server)
     assert await page.locator("#brew .cs-idea").count() == 6
