@@ -19,6 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
 from api.auth import KEY_HEADER
+from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
 from api.live import Broadcaster, LiveHooks
 from api.persisted import PersistedQueries
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/demo/token", demo_token),
         ],
         middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             # Any origin may call; a publishable key limited to origins is enforced by api.auth.
             Middleware(
                 CORSMiddleware,
@@ -159,7 +161,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["authorization", "content-type", KEY_HEADER],
                 max_age=600,
-            )
+            ),
         ],
         lifespan=lifespan,
     )

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     demo_identity_secret: str | None = None
 
     # GraphQL limits.
+    max_body_bytes: int = 256 * 1024
     max_query_depth: int = 12
     max_query_tokens: int = 4000
     max_aliases: int = 30
