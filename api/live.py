@@ -16,9 +16,8 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from tortoise.backends.base.client import BaseDBAsyncClient
 
-from engine.events import EventType
+from engine.events import AfterCommitHook, EventType
 from engine.models.events import DomainEvent
 from webhooks import redis_keys
 
@@ -109,14 +108,9 @@ class Broadcaster:
                 await asyncio.sleep(1)
 
 
-class LiveHooks:
+class LiveHooks(AfterCommitHook):
     def __init__(self, broadcaster: Broadcaster) -> None:
         self.broadcaster = broadcaster
-
-    async def before_commit(
-        self, connection: BaseDBAsyncClient, events: Sequence[DomainEvent]
-    ) -> None:
-        return None
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
         seen: set[int] = set()

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
+
+from engine import db
 
 PG_ADMIN = os.environ.get("COSOURCE_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 SERVER_CORE = os.environ.get("COSOURCE_BENCH_SERVER_CORE", "0")
@@ -25,25 +26,17 @@ LOAD_CORE = os.environ.get("COSOURCE_BENCH_LOAD_CORE", "1")
 
 
 def pg_url(name: str) -> str:
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    return db.sibling_url(PG_ADMIN, name)
 
 
 async def create_database() -> str:
     name = f"cosource_bench_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    await db.create_postgres_database(PG_ADMIN, name)
     return name
 
 
 async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await db.drop_postgres_database(PG_ADMIN, name)
 
 
 def free_port() -> int:

@@ -75,6 +75,18 @@ class EventHooks(Protocol):
     async def after_commit(self, events: Sequence[DomainEvent]) -> None: ...
 
 
+class AfterCommitHook:
+    """Base for hooks that only act once the change is committed (cache, live updates)."""
+
+    async def before_commit(
+        self, connection: BaseDBAsyncClient, events: Sequence[DomainEvent]
+    ) -> None:
+        return None
+
+    async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+        raise NotImplementedError
+
+
 _hooks: list[EventHooks] = []
 
 

@@ -10,6 +10,7 @@ source's history stays as it was.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from engine import counters, events, payloads
 from engine.clock import utcnow
@@ -21,6 +22,7 @@ from engine.models.ideas import Idea
 from engine.models.interactions import Pledge, Score, Vote
 from engine.models.members import Member
 from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
+from engine.ranking import Counters
 from engine.text import NOTE_MAX, check_text, clean, require_texts
 from engine.thresholds import record_crossings
 
@@ -57,33 +59,20 @@ async def merge_ideas(source_id: int, target_id: int, note: str = "") -> IdeaMer
         ]
         if transfers:
             await MergeTransfer.bulk_create(transfers)
-        campaign = await Campaign.get(id=target.campaign_id)
-        contest = campaign.mode == CampaignMode.CONTEST
-        new_counters = await counters.bump(target.id, target.created_at, contest=contest, **deltas)
+        campaign, new_counters = await _bump_target(target, deltas)
         source.merged_into_id = target.id
         await source.save(update_fields=["merged_into_id", "updated_at"])
-        authors = {
-            m.id: m for m in await Member.filter(id__in=[source.author_id, target.author_id])
-        }
-        kinds = Counter(t.kind.value for t in transfers)
-        await events.record(
+        await _record(
             EventType.IDEA_MERGED,
-            {
-                "mergeId": merge.id,
-                "idea": payloads.idea(
-                    source, campaign, authors[source.author_id], counters.counters_of(source)
-                ),
-                "into": payloads.idea(target, campaign, authors[target.author_id], new_counters),
-                "moved": {
-                    "votes": kinds["VOTE"],
-                    "scores": kinds["SCORE"],
-                    "pledges": kinds["PLEDGE"],
-                },
-                "note": merge.note,
-            },
-            campaign_id=campaign.id,
-            idea_id=source.id,
-            member_id=source.author_id,
+            merge,
+            source,
+            target,
+            campaign,
+            new_counters,
+            target_key="into",
+            tally_key="moved",
+            tally=Counter(t.kind.value for t in transfers),
+            note=merge.note,
         )
         await record_crossings(target, campaign, new_counters, _ALL_METRICS)
     return merge
@@ -233,35 +222,64 @@ async def unmerge_idea(source_id: int) -> IdeaMerge:
         for transfer in await MergeTransfer.filter(merge_id=merge.id).order_by("id"):
             if await _revert(transfer, deltas):
                 reverted[transfer.kind.value] += 1
-        campaign = await Campaign.get(id=target.campaign_id)
-        contest = campaign.mode == CampaignMode.CONTEST
-        new_counters = await counters.bump(target.id, target.created_at, contest=contest, **deltas)
+        campaign, new_counters = await _bump_target(target, deltas)
         source.merged_into_id = None
         await source.save(update_fields=["merged_into_id", "updated_at"])
         merge.undone_at = utcnow()
         await merge.save(update_fields=["undone_at"])
-        authors = {
-            m.id: m for m in await Member.filter(id__in=[source.author_id, target.author_id])
-        }
-        await events.record(
+        await _record(
             EventType.IDEA_UNMERGED,
-            {
-                "mergeId": merge.id,
-                "idea": payloads.idea(
-                    source, campaign, authors[source.author_id], counters.counters_of(source)
-                ),
-                "from": payloads.idea(target, campaign, authors[target.author_id], new_counters),
-                "reverted": {
-                    "votes": reverted["VOTE"],
-                    "scores": reverted["SCORE"],
-                    "pledges": reverted["PLEDGE"],
-                },
-            },
-            campaign_id=campaign.id,
-            idea_id=source.id,
-            member_id=source.author_id,
+            merge,
+            source,
+            target,
+            campaign,
+            new_counters,
+            target_key="from",
+            tally_key="reverted",
+            tally=reverted,
         )
     return merge
+
+
+async def _bump_target(target: Idea, deltas: Counter[str]) -> tuple[Campaign, Counters]:
+    campaign = await Campaign.get(id=target.campaign_id)
+    contest = campaign.mode == CampaignMode.CONTEST
+    return campaign, await counters.bump(target.id, target.created_at, contest=contest, **deltas)
+
+
+async def _record(
+    type_: str,
+    merge: IdeaMerge,
+    source: Idea,
+    target: Idea,
+    campaign: Campaign,
+    target_counters: Counters,
+    *,
+    target_key: str,
+    tally_key: str,
+    tally: Counter[str],
+    **extra: Any,
+) -> None:
+    authors = {m.id: m for m in await Member.filter(id__in=[source.author_id, target.author_id])}
+    await events.record(
+        type_,
+        {
+            "mergeId": merge.id,
+            "idea": payloads.idea(
+                source, campaign, authors[source.author_id], counters.counters_of(source)
+            ),
+            target_key: payloads.idea(target, campaign, authors[target.author_id], target_counters),
+            tally_key: {
+                "votes": tally["VOTE"],
+                "scores": tally["SCORE"],
+                "pledges": tally["PLEDGE"],
+            },
+            **extra,
+        },
+        campaign_id=campaign.id,
+        idea_id=source.id,
+        member_id=source.author_id,
+    )
 
 
 async def _revert(transfer: MergeTransfer, deltas: Counter[str]) -> bool:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
-from tortoise.backends.base.client import BaseDBAsyncClient
 
+from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.tenancy import current_tenant_id_or_none
 from webhooks import redis_keys
@@ -60,16 +60,11 @@ class RedisGenerations:
             log.warning("could not bump the generation of tenant %s: %s", tenant_id, exc)
 
 
-class FreshnessHooks:
+class FreshnessHooks(AfterCommitHook):
     """Event hooks that bump the committing tenant's generation after every unit of work."""
 
     def __init__(self, generations: Generations) -> None:
         self.generations = generations
-
-    async def before_commit(
-        self, connection: BaseDBAsyncClient, events: Sequence[DomainEvent]
-    ) -> None:
-        return None
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
         tenant_ids = {event.tenant_id for event in events}

@@ -40,6 +40,18 @@ async def _setup(api, tenant):  # type: ignore[no-untyped-def]
     return gid, idea, voter
 
 
+async def _register(api, pk: str, gid: str):  # type: ignore[no-untyped-def]
+    return await api.client.post(
+        "/graphql",
+        headers={"X-Cosource-Key": pk},
+        json={
+            "query": HOT,
+            "variables": {"c": gid},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": HASH}},
+        },
+    )
+
+
 async def _get(api, pk: str, variables: dict, **headers: str):  # type: ignore[no-untyped-def]
     return await api.client.get(
         "/graphql", params=_params(variables), headers={"X-Cosource-Key": pk, **headers}
@@ -85,15 +97,7 @@ async def test_hash_mismatch_is_refused(api, tenant) -> None:  # type: ignore[no
 async def test_cache_hit_runs_no_sql_and_revalidates_with_304(api, tenant) -> None:  # type: ignore[no-untyped-def]
     gid, _, _ = await _setup(api, tenant)
     pk = tenant.publishable_key
-    await api.client.post(
-        "/graphql",
-        headers={"X-Cosource-Key": pk},
-        json={
-            "query": HOT,
-            "variables": {"c": gid},
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": HASH}},
-        },
-    )
+    await _register(api, pk, gid)
     first = await _get(api, pk, {"c": gid})
     with count_queries() as log:
         second = await _get(api, pk, {"c": gid})
@@ -106,15 +110,7 @@ async def test_cache_hit_runs_no_sql_and_revalidates_with_304(api, tenant) -> No
 async def test_a_vote_invalidates_the_cached_read(api, tenant) -> None:  # type: ignore[no-untyped-def]
     gid, _idea, voter = await _setup(api, tenant)
     pk = tenant.publishable_key
-    await api.client.post(
-        "/graphql",
-        headers={"X-Cosource-Key": pk},
-        json={
-            "query": HOT,
-            "variables": {"c": gid},
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": HASH}},
-        },
-    )
+    await _register(api, pk, gid)
     before = await _get(api, pk, {"c": gid})
     assert before.json()["data"]["ideas"]["edges"][0]["node"]["counts"]["netVotes"] == 0
     idea_gid = before.json()["data"]["ideas"]["edges"][0]["node"]["id"]
