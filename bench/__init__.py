@@ -1,1 +1,1 @@
-"""Benchmarks (not part of the test suite); each module runs with `python -m bench.<name>`."""
+"""Benchmarks: each prints ratios against a raw floor measured in the same run (never absolute goals)."""

@@ -10,6 +10,7 @@ source's history stays as it was.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from engine import counters, events, payloads
 from engine.clock import utcnow
@@ -21,6 +22,7 @@ from engine.models.ideas import Idea
 from engine.models.interactions import Pledge, Score, Vote
 from engine.models.members import Member
 from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
+from engine.ranking import Counters
 from engine.text import NOTE_MAX, check_text, clean, require_texts
 from engine.thresholds import record_crossings
 
@@ -51,39 +53,26 @@ async def merge_ideas(source_id: int, target_id: int, note: str = "") -> IdeaMer
         merge = await IdeaMerge.create(source_id=source.id, target_id=target.id, note=clean(note))
         deltas: Counter[str] = Counter()
         transfers = [
-            *await _copy_votes(merge, source, target, deltas),
-            *await _copy_scores(merge, source, target, deltas),
-            *await _copy_pledges(merge, source, target, deltas),
+            *await _copy(TransferKind.VOTE, merge, source, target, deltas),
+            *await _copy(TransferKind.SCORE, merge, source, target, deltas),
+            *await _copy(TransferKind.PLEDGE, merge, source, target, deltas),
         ]
         if transfers:
             await MergeTransfer.bulk_create(transfers)
-        campaign = await Campaign.get(id=target.campaign_id)
-        contest = campaign.mode == CampaignMode.CONTEST
-        new_counters = await counters.bump(target.id, target.created_at, contest=contest, **deltas)
+        campaign, new_counters = await _bump_target(target, deltas)
         source.merged_into_id = target.id
         await source.save(update_fields=["merged_into_id", "updated_at"])
-        authors = {
-            m.id: m for m in await Member.filter(id__in=[source.author_id, target.author_id])
-        }
-        kinds = Counter(t.kind.value for t in transfers)
-        await events.record(
+        await _record(
             EventType.IDEA_MERGED,
-            {
-                "mergeId": merge.id,
-                "idea": payloads.idea(
-                    source, campaign, authors[source.author_id], counters.counters_of(source)
-                ),
-                "into": payloads.idea(target, campaign, authors[target.author_id], new_counters),
-                "moved": {
-                    "votes": kinds["VOTE"],
-                    "scores": kinds["SCORE"],
-                    "pledges": kinds["PLEDGE"],
-                },
-                "note": merge.note,
-            },
-            campaign_id=campaign.id,
-            idea_id=source.id,
-            member_id=source.author_id,
+            merge,
+            source,
+            target,
+            campaign,
+            new_counters,
+            target_key="into",
+            tally_key="moved",
+            tally=Counter(t.kind.value for t in transfers),
+            note=merge.note,
         )
         await record_crossings(target, campaign, new_counters, _ALL_METRICS)
     return merge
@@ -100,119 +89,69 @@ def _check_mergeable(source: Idea, target: Idea) -> None:
         )
 
 
-async def _copy_votes(
-    merge: IdeaMerge, source: Idea, target: Idea, deltas: Counter[str]
-) -> list[MergeTransfer]:
-    moved: list[MergeTransfer] = []
-    source_votes = await Vote.filter(idea_id=source.id).exclude(value=0).order_by("id")
-    members = [v.member_id for v in source_votes]
-    existing = {
-        v.member_id: v
-        for v in await Vote.filter(idea_id=target.id, member_id__in=members).select_for_update()
-    }
-    for vote in source_votes:
-        if vote.member_id == target.author_id:
-            continue
-        on_target = existing.get(vote.member_id)
-        if on_target is not None and on_target.value != 0:
-            continue  # their own vote on the target counts; never twice
-        if on_target is None:
-            on_target = await Vote.create(
-                idea_id=target.id, member_id=vote.member_id, value=vote.value, version=1
-            )
-        else:
-            on_target.value = vote.value
-            on_target.version += 1
-            await on_target.save(update_fields=["value", "version", "updated_at"])
-        deltas["upvotes"] += vote.value == 1
-        deltas["downvotes"] += vote.value == -1
-        deltas["net_votes"] += vote.value
-        moved.append(
-            MergeTransfer(
-                tenant_id=merge.tenant_id,
-                merge_id=merge.id,
-                kind=TransferKind.VOTE,
-                member_id=vote.member_id,
-                target_row_id=on_target.id,
-                value=vote.value,
-                previous_value=0,
-                version_after=on_target.version,
-            )
-        )
-    return moved
+def _deltas(kind: TransferKind, value: int, sign: int = 1) -> Counter[str]:
+    """How one vote, score or pledge of ``value`` moves the idea counters (sign -1 takes it back)."""
+    if kind == TransferKind.VOTE:
+        changes = {"upvotes": value == 1, "downvotes": value == -1, "net_votes": value}
+    elif kind == TransferKind.SCORE:
+        changes = {"score_sum": value, "score_count": 1}
+    else:
+        changes = {"pledgers": 1, "pledged_quantity": value}
+    return Counter({name: sign * int(amount) for name, amount in changes.items()})
 
 
-async def _copy_scores(
-    merge: IdeaMerge, source: Idea, target: Idea, deltas: Counter[str]
+# Per kind: the model, the column holding the value, and whether the target's author may hold one
+# (pledging for your own idea is fine; voting or scoring it is not).
+_KINDS: dict[TransferKind, tuple[Any, str, bool]] = {
+    TransferKind.VOTE: (Vote, "value", False),
+    TransferKind.SCORE: (Score, "value", False),
+    TransferKind.PLEDGE: (Pledge, "quantity", True),
+}
+
+
+async def _copy(
+    kind: TransferKind, merge: IdeaMerge, source: Idea, target: Idea, deltas: Counter[str]
 ) -> list[MergeTransfer]:
-    moved: list[MergeTransfer] = []
-    rows = await Score.filter(idea_id=source.id).exclude(value=0).order_by("id")
+    """Copy each supporter's row onto the target unless they already have their own there."""
+    model, column, author_may = _KINDS[kind]
+    rows = await model.filter(idea_id=source.id).exclude(**{column: 0}).order_by("id")
     existing = {
-        s.member_id: s
-        for s in await Score.filter(
+        r.member_id: r
+        for r in await model.filter(
             idea_id=target.id, member_id__in=[r.member_id for r in rows]
         ).select_for_update()
     }
-    for score in rows:
-        on_target = existing.get(score.member_id)
-        if score.member_id == target.author_id or (on_target is not None and on_target.value):
-            continue
-        if on_target is None:
-            on_target = await Score.create(
-                idea_id=target.id, member_id=score.member_id, value=score.value
-            )
-        else:
-            on_target.value = score.value
-            await on_target.save(update_fields=["value", "updated_at"])
-        deltas["score_sum"] += score.value
-        deltas["score_count"] += 1
-        moved.append(
-            MergeTransfer(
-                tenant_id=merge.tenant_id,
-                merge_id=merge.id,
-                kind=TransferKind.SCORE,
-                member_id=score.member_id,
-                target_row_id=on_target.id,
-                value=score.value,
-                previous_value=0,
-            )
-        )
-    return moved
-
-
-async def _copy_pledges(
-    merge: IdeaMerge, source: Idea, target: Idea, deltas: Counter[str]
-) -> list[MergeTransfer]:
     moved: list[MergeTransfer] = []
-    rows = await Pledge.filter(idea_id=source.id, quantity__gt=0).order_by("id")
-    existing = {
-        p.member_id: p
-        for p in await Pledge.filter(
-            idea_id=target.id, member_id__in=[r.member_id for r in rows]
-        ).select_for_update()
-    }
-    for pledge in rows:
-        on_target = existing.get(pledge.member_id)
-        if on_target is not None and on_target.quantity > 0:
-            continue
+    for row in rows:
+        value = getattr(row, column)
+        on_target = existing.get(row.member_id)
+        if (row.member_id == target.author_id and not author_may) or (
+            on_target is not None and getattr(on_target, column)
+        ):
+            continue  # no self-votes; their own choice on the target counts, never twice
         if on_target is None:
-            on_target = await Pledge.create(
-                idea_id=target.id, member_id=pledge.member_id, quantity=pledge.quantity
+            extra = {"version": 1} if kind == TransferKind.VOTE else {}
+            on_target = await model.create(
+                idea_id=target.id, member_id=row.member_id, **{column: value}, **extra
             )
         else:
-            on_target.quantity = pledge.quantity
-            await on_target.save(update_fields=["quantity", "updated_at"])
-        deltas["pledgers"] += 1
-        deltas["pledged_quantity"] += pledge.quantity
+            setattr(on_target, column, value)
+            fields = [column, "updated_at"]
+            if kind == TransferKind.VOTE:
+                on_target.version += 1
+                fields.append("version")
+            await on_target.save(update_fields=fields)
+        deltas.update(_deltas(kind, value))
         moved.append(
             MergeTransfer(
                 tenant_id=merge.tenant_id,
                 merge_id=merge.id,
-                kind=TransferKind.PLEDGE,
-                member_id=pledge.member_id,
+                kind=kind,
+                member_id=row.member_id,
                 target_row_id=on_target.id,
-                value=pledge.quantity,
+                value=value,
                 previous_value=0,
+                version_after=on_target.version if kind == TransferKind.VOTE else 0,
             )
         )
     return moved
@@ -233,64 +172,79 @@ async def unmerge_idea(source_id: int) -> IdeaMerge:
         for transfer in await MergeTransfer.filter(merge_id=merge.id).order_by("id"):
             if await _revert(transfer, deltas):
                 reverted[transfer.kind.value] += 1
-        campaign = await Campaign.get(id=target.campaign_id)
-        contest = campaign.mode == CampaignMode.CONTEST
-        new_counters = await counters.bump(target.id, target.created_at, contest=contest, **deltas)
+        campaign, new_counters = await _bump_target(target, deltas)
         source.merged_into_id = None
         await source.save(update_fields=["merged_into_id", "updated_at"])
         merge.undone_at = utcnow()
         await merge.save(update_fields=["undone_at"])
-        authors = {
-            m.id: m for m in await Member.filter(id__in=[source.author_id, target.author_id])
-        }
-        await events.record(
+        await _record(
             EventType.IDEA_UNMERGED,
-            {
-                "mergeId": merge.id,
-                "idea": payloads.idea(
-                    source, campaign, authors[source.author_id], counters.counters_of(source)
-                ),
-                "from": payloads.idea(target, campaign, authors[target.author_id], new_counters),
-                "reverted": {
-                    "votes": reverted["VOTE"],
-                    "scores": reverted["SCORE"],
-                    "pledges": reverted["PLEDGE"],
-                },
-            },
-            campaign_id=campaign.id,
-            idea_id=source.id,
-            member_id=source.author_id,
+            merge,
+            source,
+            target,
+            campaign,
+            new_counters,
+            target_key="from",
+            tally_key="reverted",
+            tally=reverted,
         )
     return merge
 
 
+async def _bump_target(target: Idea, deltas: Counter[str]) -> tuple[Campaign, Counters]:
+    campaign = await Campaign.get(id=target.campaign_id)
+    contest = campaign.mode == CampaignMode.CONTEST
+    return campaign, await counters.bump(target.id, target.created_at, contest=contest, **deltas)
+
+
+async def _record(
+    type_: str,
+    merge: IdeaMerge,
+    source: Idea,
+    target: Idea,
+    campaign: Campaign,
+    target_counters: Counters,
+    *,
+    target_key: str,
+    tally_key: str,
+    tally: Counter[str],
+    **extra: Any,
+) -> None:
+    authors = {m.id: m for m in await Member.filter(id__in=[source.author_id, target.author_id])}
+    await events.record(
+        type_,
+        {
+            "mergeId": merge.id,
+            "idea": payloads.idea(
+                source, campaign, authors[source.author_id], counters.counters_of(source)
+            ),
+            target_key: payloads.idea(target, campaign, authors[target.author_id], target_counters),
+            tally_key: {
+                "votes": tally["VOTE"],
+                "scores": tally["SCORE"],
+                "pledges": tally["PLEDGE"],
+            },
+            **extra,
+        },
+        campaign_id=campaign.id,
+        idea_id=source.id,
+        member_id=source.author_id,
+    )
+
+
 async def _revert(transfer: MergeTransfer, deltas: Counter[str]) -> bool:
     """Undo one copy if the row still holds what the merge put there; members' later choices stay."""
-    if transfer.kind == TransferKind.VOTE:
-        vote = await Vote.filter(id=transfer.target_row_id).select_for_update().first()
-        if vote is None or vote.version != transfer.version_after or vote.value != transfer.value:
-            return False
-        vote.value = transfer.previous_value
-        vote.version += 1
-        await vote.save(update_fields=["value", "version", "updated_at"])
-        deltas["upvotes"] -= transfer.value == 1
-        deltas["downvotes"] -= transfer.value == -1
-        deltas["net_votes"] -= transfer.value
-        return True
-    if transfer.kind == TransferKind.SCORE:
-        score = await Score.filter(id=transfer.target_row_id).select_for_update().first()
-        if score is None or score.value != transfer.value:
-            return False
-        score.value = transfer.previous_value
-        await score.save(update_fields=["value", "updated_at"])
-        deltas["score_sum"] -= transfer.value
-        deltas["score_count"] -= 1
-        return True
-    pledge = await Pledge.filter(id=transfer.target_row_id).select_for_update().first()
-    if pledge is None or pledge.quantity != transfer.value:
+    model, column, _ = _KINDS[transfer.kind]
+    row = await model.filter(id=transfer.target_row_id).select_for_update().first()
+    if row is None or getattr(row, column) != transfer.value:
         return False
-    pledge.quantity = transfer.previous_value
-    await pledge.save(update_fields=["quantity", "updated_at"])
-    deltas["pledgers"] -= 1
-    deltas["pledged_quantity"] -= transfer.value
+    fields = [column, "updated_at"]
+    if transfer.kind == TransferKind.VOTE:
+        if row.version != transfer.version_after:
+            return False  # changed and changed back since: it is the member's choice now
+        row.version += 1
+        fields.append("version")
+    setattr(row, column, transfer.previous_value)
+    await row.save(update_fields=fields)
+    deltas.update(_deltas(transfer.kind, transfer.value, sign=-1))
     return True

@@ -3,6 +3,7 @@ from tortoise.migrations import operations as ops
 from engine.models.campaigns import CampaignMode, CampaignStatus, ThresholdMetric
 from engine.models.ideas import IdeaStatus
 from engine.models.merges import TransferKind
+from engine.models.moderation import FlagReason, FlagStatus, ModerationAction
 from engine.models.tenants import KeyKind
 from orjson import loads
 from tortoise.fields.base import OnDelete
@@ -72,6 +73,24 @@ class Migration(migrations.Migration):
                 ('attempts', fields.IntField(default=0)),
             ],
             options={'table': 'domain_event', 'app': 'models', 'indexes': [Index(fields=['processed_at', 'id']), Index(fields=['tenant_id', 'type', 'occurred_at'])], 'pk_attr': 'id'},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
+            name='Flag',
+            fields=[
+                ('tenant_id', fields.BigIntField()),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('idea_id', fields.BigIntField()),
+                ('comment_id', fields.BigIntField(null=True)),
+                ('reporter_id', fields.BigIntField()),
+                ('reason', fields.CharEnumField(description='SPAM: SPAM\nABUSE: ABUSE\nIP_INFRINGEMENT: IP_INFRINGEMENT\nDUPLICATE: DUPLICATE\nOTHER: OTHER', enum_type=FlagReason, max_length=16)),
+                ('note', fields.TextField(default='', unique=False)),
+                ('status', fields.CharEnumField(default=FlagStatus.OPEN, description='OPEN: OPEN\nUPHELD: UPHELD\nDISMISSED: DISMISSED', enum_type=FlagStatus, max_length=16)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('resolved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('resolution_note', fields.TextField(default='', unique=False)),
+            ],
+            options={'table': 'flag', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'status', 'id']), Index(fields=['tenant_id', 'idea_id'])], 'pk_attr': 'id', 'table_description': "One member's report on an idea or a comment, open until the brand resolves it."},
             bases=['TenantModel'],
         ),
         ops.CreateModel(
@@ -183,6 +202,22 @@ class Migration(migrations.Migration):
                 ('version_after', fields.IntField(default=0)),
             ],
             options={'table': 'merge_transfer', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'merge_id'])], 'pk_attr': 'id', 'table_description': 'One vote, score or pledge a merge copied onto the target idea.'},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
+            name='ModerationEntry',
+            fields=[
+                ('tenant_id', fields.BigIntField()),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('action', fields.CharEnumField(description='FLAGGED: FLAGGED\nAUTO_HIDDEN: AUTO_HIDDEN\nFROZEN: FROZEN\nUNFROZEN: UNFROZEN\nHIDDEN: HIDDEN\nUNHIDDEN: UNHIDDEN\nUPHELD: UPHELD\nDISMISSED: DISMISSED', enum_type=ModerationAction, max_length=16)),
+                ('idea_id', fields.BigIntField()),
+                ('comment_id', fields.BigIntField(null=True)),
+                ('flag_id', fields.BigIntField(null=True)),
+                ('actor_member_id', fields.BigIntField(null=True)),
+                ('note', fields.TextField(default='', unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'moderation_entry', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'id'])], 'pk_attr': 'id', 'table_description': 'The audit log: every moderation step, by whom, on what, never edited.'},
             bases=['TenantModel'],
         ),
         ops.CreateModel(

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import asyncpg
 import pytest
 from tortoise import Tortoise
 
@@ -29,25 +28,17 @@ PG_ADMIN_URL = os.environ.get("COSOURCE_TEST_PG", "postgres://postgres@127.0.0.1
 
 
 def pg_url(database: str) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+    return db.sibling_url(PG_ADMIN_URL, database)
 
 
 async def create_pg_database() -> str:
     name = f"cosource_test_{os.getpid()}_{secrets.token_hex(3)}"
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    await db.create_postgres_database(PG_ADMIN_URL, name)
     return name
 
 
 async def drop_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await db.drop_postgres_database(PG_ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -95,6 +95,8 @@ class OutboxHooks:
             self._written[wanted[0].id] = ids
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+        if not events:
+            return  # a commit without events (hooks now run after every commit)
         for event in events:
             delivery_ids = self._written.pop(event.id, None)
             if delivery_ids:

@@ -30,6 +30,10 @@ def cache_generation(tenant_id: int) -> str:
     return f"{prefix()}:cachegen:{tenant_id}"
 
 
+def persisted_query(query_hash: str) -> str:
+    return f"{prefix()}:pq:{query_hash}"
+
+
 def delivery_job_id(delivery_id: int, attempt_count: int) -> str:
     """arq keeps job ids in one global namespace (``arq:job:<id>``): prefix them like our keys.
 

@@ -19,6 +19,7 @@ from engine import db, events
 from engine.settings import Settings, get_settings
 from webhooks import redis_keys
 from webhooks.client import make_client
+from webhooks.freshness import FreshnessHooks, RedisGenerations
 from webhooks.jobs import JOBS, cleanup, sweep
 from webhooks.outbox import OutboxHooks
 from webhooks.runtime import arq_ctx_queue
@@ -118,7 +119,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["queue"] = arq_ctx_queue(ctx)
     # One client for every send of this process: connection reuse is most of throughput.
     ctx["http"] = make_client(max_keepalive_connections=MAX_JOBS)
-    events.install_hooks(OutboxHooks(ctx["queue"]))
+    # Commits made by jobs (reputation, webhooks) also invalidate the API's cached reads.
+    events.install_hooks(OutboxHooks(ctx["queue"]), FreshnessHooks(RedisGenerations(ctx["redis"])))
     port = get_settings().worker_metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")

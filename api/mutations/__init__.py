@@ -6,6 +6,7 @@ from api.mutations.campaigns import CampaignMutations
 from api.mutations.ideas import IdeaMutations, MergeMutations
 from api.mutations.interactions import InteractionMutations
 from api.mutations.members import MemberMutations
+from api.mutations.moderation import ModerationMutations
 from api.mutations.webhooks import WebhookMutations
 
 Mutation = merge_types(
@@ -16,6 +17,7 @@ Mutation = merge_types(
         InteractionMutations,
         CampaignMutations,
         MemberMutations,
+        ModerationMutations,
         WebhookMutations,
     ),
 )

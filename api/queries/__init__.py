@@ -3,8 +3,10 @@
 from strawberry.tools import merge_types
 
 from api.queries.core import CoreQueries
+from api.queries.insights import InsightQueries
+from api.queries.moderation import ModerationQueries
 from api.queries.webhooks import WebhookQueries
 
-Query = merge_types("Query", (CoreQueries, WebhookQueries))
+Query = merge_types("Query", (CoreQueries, InsightQueries, ModerationQueries, WebhookQueries))
 
 __all__ = ["Query"]

@@ -13,6 +13,13 @@ from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange, ThresholdCro
 from engine.models.interactions import Comment, Pledge, Score, Vote
 from engine.models.members import Member
 from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
+from engine.models.moderation import (
+    Flag,
+    FlagReason,
+    FlagStatus,
+    ModerationAction,
+    ModerationEntry,
+)
 from engine.models.tenants import ApiKey, KeyKind, Tenant
 
 __all__ = [
@@ -22,6 +29,9 @@ __all__ = [
     "CampaignStatus",
     "Comment",
     "DomainEvent",
+    "Flag",
+    "FlagReason",
+    "FlagStatus",
     "Idea",
     "IdeaMerge",
     "IdeaStatus",
@@ -29,6 +39,8 @@ __all__ = [
     "KeyKind",
     "Member",
     "MergeTransfer",
+    "ModerationAction",
+    "ModerationEntry",
     "Participation",
     "Pledge",
     "Score",

@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
+from api.app import configure_view, create_app
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
+from engine.settings import get_settings
 from engine.tenants import NewTenant
 
 # Webhook fixtures (real receivers, fake DNS, settings) for the webhook mutation tests.
@@ -70,6 +71,7 @@ async def api(database: str) -> AsyncIterator[Api]:
     app = create_app(manage_db=False)
     background = await start_background()
     app.state.background = background
+    configure_view(app.state.graphql, background, get_settings())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(client, background)

@@ -84,3 +84,27 @@ async def test_merge_refusals_write_nothing(tenant) -> None:  # type: ignore[no-
     assert caught.value.code == ErrorCode.INVALID_TRANSITION
     assert await DomainEvent.filter(type="idea.merged").count() == 1
     assert await Pledge.all().count() == 0
+
+
+async def test_contest_merge_moves_scores_and_unmerge_takes_them_back(tenant) -> None:  # type: ignore[no-untyped-def]
+    from engine import scores
+    from engine.models import CampaignMode, Score
+
+    a, b = await factories.members(2)
+    judges = await factories.members(3)
+    campaign = await factories.campaign(mode=CampaignMode.CONTEST)
+    source = await factories.idea(a, campaign)
+    target = await factories.idea(b, campaign)
+    await scores.score_idea(judges[0], source.id, 5)
+    await scores.score_idea(judges[1], source.id, 3)
+    await scores.score_idea(judges[1], target.id, 4)  # already scored the target: kept
+    await scores.score_idea(b, source.id, 1)  # the target's author: never copied
+    await pledges.pledge(b, source.id, 2)  # but the author's own pledge may move
+    await merges.merge_ideas(source.id, target.id)
+    t = await Idea.get(id=target.id)
+    assert (t.score_sum, t.score_count) == (4 + 5, 2)
+    assert (t.pledgers, t.pledged_quantity) == (1, 2)
+    assert not await Score.filter(idea_id=target.id, member_id=b.id).exists()
+    await merges.unmerge_idea(source.id)
+    t = await Idea.get(id=target.id)
+    assert (t.score_sum, t.score_count, t.pledgers, t.pledged_quantity) == (4, 1, 0, 0)
