@@ -8,11 +8,12 @@ Prints, measured in one run:
   sequential), as ratios; medians of alternating rounds.
 
 Processes: the receiver (uvicorn, verifies every request with `standardwebhooks`) and this driver
-are pinned to core 0, the worker and the floor to core 1 (`taskset`, when there are 2+ cores).
+are pinned to COSOURCE_BENCH_LOAD_CORE (1), the worker and the floor to COSOURCE_BENCH_SERVER_CORE
+(0) with `taskset` when there are 2+ cores.
 PostgreSQL and Redis are the machine's, unpinned. A fresh database is created and dropped.
 
 Options: --crossings 300 --rate 20 --deliveries 2000 --rounds 3 --concurrency 50; env COSOURCE_BENCH_PG
-(admin URL, default postgres://postgres@127.0.0.1:5432/postgres), COSOURCE_BENCH_REDIS.
+(admin URL, see bench.harness), COSOURCE_BENCH_REDIS.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,14 +34,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 
+from bench.harness import LOAD_CORE, SERVER_CORE, create_database, drop_database, free_port, pg_url
 from webhooks.worker import MAX_JOBS
 
-PG_ADMIN = os.environ.get("COSOURCE_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("COSOURCE_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+# The system under test (the worker) and the floor share one core; receiver and driver the other.
+WORKER_CORE = int(SERVER_CORE)
+DRIVER_CORE = int(LOAD_CORE)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -153,12 +155,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _wait_http(url: str, within: float = 20) -> None:
     deadline = time.monotonic() + within
     async with httpx.AsyncClient(trust_env=False) as client:
@@ -217,7 +213,12 @@ class _DeliveriesOnly:
             await enqueue_deliveries(self.outbox.queue, self.outbox._written.pop(event.id, []))
 
 
-async def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] = ()) -> None:
+    """Entry point for `python -m bench` (no arguments) and `python -m bench.webhooks ...`."""
+    asyncio.run(_main(argv))
+
+
+async def _main(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.webhooks")
     parser.add_argument("--crossings", type=int, default=300)
     parser.add_argument("--rate", type=float, default=20.0, help="crossings per second")
@@ -226,11 +227,8 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=MAX_JOBS)
     args = parser.parse_args(argv)
 
-    db_name = f"cosource_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{db_name}"')
-    await admin.close()
-    database_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db_name
+    db_name = await create_database()
+    database_url = pg_url(db_name)
     prefix = f"cosource-bench-{secrets.token_hex(3)}"
     env = {
         "COSOURCE_DATABASE_URL": database_url,
@@ -256,9 +254,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         await db.close_db()
-        admin = await asyncpg.connect(PG_ADMIN)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(db_name)
         shutil.rmtree(logs, ignore_errors=True)
 
 
@@ -283,15 +279,15 @@ async def _run(
     from webhooks.runtime import start_background
 
     reset_settings()
-    if _pin(0):
-        os.sched_setaffinity(0, {0})  # the driver shares core 0 with the receiver
+    if _pin(DRIVER_CORE):
+        os.sched_setaffinity(0, {DRIVER_CORE})  # the driver shares its core with the receiver
     await db.migrate(env["COSOURCE_DATABASE_URL"])
     await db.close_db()
     await db.init_db(env["COSOURCE_DATABASE_URL"])
     brand = await create_tenant(f"Bench {secrets.token_hex(3)}")
     enter_tenant(brand.tenant.id)
 
-    port = _free_port()
+    port = free_port()
     # The endpoint first (its secret is generated here), then the receiver that verifies it.
     endpoint_url = f"http://127.0.0.1:{port}/hook"
     created = await create_endpoint(
@@ -300,7 +296,7 @@ async def _run(
     python = sys.executable
     receiver = _spawn(
         [
-            *_pin(0),
+            *_pin(DRIVER_CORE),
             python,
             "-c",
             f"from bench.webhooks import run_receiver; run_receiver({port}, {created.secret!r})",
@@ -312,7 +308,7 @@ async def _run(
     await _wait_http(stats_url)
 
     cosource = str(Path(python).with_name("cosource"))
-    worker = _spawn([*_pin(1), cosource, "worker"], logs / "worker.log")
+    worker = _spawn([*_pin(WORKER_CORE), cosource, "worker"], logs / "worker.log")
     processes.append(worker)
     background = await start_background()
     clock = CommitClock()
@@ -396,7 +392,7 @@ async def _run(
         for key, concurrency in (("floor", args.concurrency), ("floor1", 1)):
             result = _run_floor(
                 [
-                    *_pin(1),
+                    *_pin(WORKER_CORE),
                     python,
                     "-c",
                     "import asyncio, json, sys; from bench.webhooks import floor; "
@@ -414,7 +410,7 @@ async def _run(
     floor1_rate = statistics.median(rounds["floor1"])
     body_size = len(floor_body)
 
-    print(f"webhook delivery bench ({os.cpu_count()} cores; pinned: {bool(_pin(1))})")
+    print(f"webhook delivery bench ({os.cpu_count()} cores; pinned: {bool(_pin(WORKER_CORE))})")
     print(
         f"latency, commit of the crossing vote -> receiver's 2xx, {len(latencies)} crossings "
         f"at {args.rate:g}/s, warm worker:"
@@ -458,4 +454,4 @@ def _rates(values: list[float]) -> str:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main(sys.argv[1:])
