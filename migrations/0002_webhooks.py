@@ -44,7 +44,8 @@ class Migration(migrations.Migration):
                 ('endpoint', fields.ForeignKeyField('models.WebhookEndpoint', source_field='endpoint_id', db_constraint=True, to_field='id', related_name='deliveries', on_delete=OnDelete.CASCADE)),
                 ('event', fields.ForeignKeyField('models.DomainEvent', source_field='event_id', db_constraint=True, to_field='id', related_name='webhook_deliveries', on_delete=OnDelete.CASCADE)),
                 ('event_type', fields.CharField(max_length=64)),
-                ('status', fields.CharEnumField(default=DeliveryStatus.PENDING, description='PENDING: PENDING\nSUCCEEDED: SUCCEEDED\nFAILED: FAILED', enum_type=DeliveryStatus, max_length=16)),
+                ('idea_id', fields.BigIntField(null=True)),
+                ('status', fields.CharEnumField(default=DeliveryStatus.PENDING, description='PENDING: PENDING\nHELD: HELD\nSUCCEEDED: SUCCEEDED\nFAILED: FAILED', enum_type=DeliveryStatus, max_length=16)),
                 ('attempt_count', fields.IntField(default=0)),
                 ('schedule_base', fields.IntField(default=0)),
                 ('next_attempt_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
@@ -56,7 +57,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('completed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'webhook_delivery', 'app': 'models', 'unique_together': (('endpoint_id', 'event_id'),), 'indexes': [Index(fields=['status', 'next_attempt_at']), Index(fields=['tenant_id', 'endpoint_id', 'status', 'created_at']), Index(fields=['tenant_id', 'event_type', 'id']), Index(fields=['event_id']), Index(fields=['created_at'])], 'pk_attr': 'id', 'table_description': 'One event to one endpoint: status, schedule and lease of its attempts.'},
+            options={'table': 'webhook_delivery', 'app': 'models', 'unique_together': (('endpoint_id', 'event_id'),), 'indexes': [Index(fields=['status', 'next_attempt_at']), Index(fields=['tenant_id', 'endpoint_id', 'status', 'created_at']), Index(fields=['tenant_id', 'event_type', 'id']), Index(fields=['event_id']), Index(fields=['idea_id', 'status']), Index(fields=['created_at'])], 'pk_attr': 'id', 'table_description': 'One event to one endpoint: status, schedule and lease of its attempts.'},
             bases=['TenantModel'],
         ),
         ops.CreateModel(

@@ -20,9 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from engine import events
 from engine.clock import utcnow
+from engine.events import EventType
 from engine.settings import get_settings
 from engine.tenancy import tenant_scope
 from webhooks import client, leases, metrics, payload, redis_keys, signing
@@ -49,6 +51,8 @@ EARLY_WAIT = 2.0
 DEFER_LIMIT = 600.0
 # The leased attempt must outlive its own timeout, whatever the settings say.
 _LEASE_MARGIN = 5.0
+# The report of a flag is news for the brand even though it froze the idea: never held.
+NEVER_HELD = frozenset({EventType.IDEA_FLAGGED})
 # A success refreshes the endpoint's last_success_at at most this often (it costs an UPDATE).
 _SUCCESS_STAMP_EVERY = timedelta(seconds=60)
 
@@ -102,6 +106,9 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
     if not delivery.endpoint.enabled:
         await _fail_disabled(delivery, now)
         return "endpoint_disabled"
+    if delivery.idea_frozen and delivery.event.type not in NEVER_HELD:
+        await _hold(delivery, now)
+        return "held"
     taken = await claim(delivery, now)
     if taken is None:
         return "taken"
@@ -121,22 +128,30 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
         return await _finish(ctx, delivery, taken, result)
 
 
+def _unclaimed(delivery: Delivery, now: datetime) -> QuerySet[WebhookDelivery]:
+    """The row as ``delivery`` read it, if no worker took an attempt since."""
+    return WebhookDelivery.unscoped().filter(
+        Q(lease_until=None) | Q(lease_until__lt=now),
+        id=delivery.id,
+        status=DeliveryStatus.PENDING,
+        attempt_count=delivery.attempt_count,
+    )
+
+
 async def _fail_disabled(delivery: Delivery, now: datetime) -> None:
-    await (
-        WebhookDelivery.unscoped()
-        .filter(
-            Q(lease_until=None) | Q(lease_until__lt=now),
-            id=delivery.id,
-            status=DeliveryStatus.PENDING,
-            attempt_count=delivery.attempt_count,
-        )
-        .update(
-            status=DeliveryStatus.FAILED,
-            next_attempt_at=None,
-            last_error="endpoint_disabled",
-            completed_at=now,
-            updated_at=now,
-        )
+    await _unclaimed(delivery, now).update(
+        status=DeliveryStatus.FAILED,
+        next_attempt_at=None,
+        last_error="endpoint_disabled",
+        completed_at=now,
+        updated_at=now,
+    )
+
+
+async def _hold(delivery: Delivery, now: datetime) -> None:
+    """Nothing about a frozen idea goes out; idea.unfrozen releases it (webhooks.outbox)."""
+    await _unclaimed(delivery, now).update(
+        status=DeliveryStatus.HELD, next_attempt_at=None, last_error="idea_frozen", updated_at=now
     )
 
 

@@ -129,6 +129,8 @@ class Delivery:
     updated_at: datetime
     endpoint: Endpoint
     event: Event
+    # The event's idea is frozen by an IP report: its webhooks are held (engine.moderation).
+    idea_frozen: bool = False
 
 
 _DELIVERY = (
@@ -160,11 +162,13 @@ _LOAD = Statement(
         [f"d.{f} AS d_{f}" for f in _DELIVERY]
         + [f"e.{f} AS e_{f}" for f in _ENDPOINT]
         + [f"v.{f} AS v_{f}" for f in _EVENT]
+        + ["i.frozen AS i_frozen"]
     )
     + """
     FROM webhook_delivery d
     JOIN webhook_endpoint e ON e.id = d.endpoint_id
     JOIN domain_event v ON v.id = d.event_id
+    LEFT JOIN idea i ON i.id = d.idea_id
     WHERE d.id = :id
     """
 )
@@ -186,6 +190,7 @@ async def load(delivery_id: int) -> Delivery | None:
         **_python(WebhookDelivery, row, "d", _DELIVERY),
         endpoint=Endpoint(**_python(WebhookEndpoint, row, "e", _ENDPOINT)),
         event=Event(**_python(DomainEvent, row, "v", _EVENT)),
+        idea_frozen=bool(row["i_frozen"]),
     )
 
 

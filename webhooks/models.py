@@ -26,6 +26,7 @@ class DisabledReason(str, Enum):
 
 class DeliveryStatus(str, Enum):
     PENDING = "PENDING"  # an attempt is due at next_attempt_at (or one is in flight)
+    HELD = "HELD"  # about an idea frozen by an IP report: sent once the idea is unfrozen
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"  # schedule exhausted, 410, or the endpoint was disabled
 
@@ -79,6 +80,8 @@ class WebhookDelivery(TenantModel):
     )
     event_id: int
     event_type = fields.CharField(max_length=64)
+    # The event's idea, if any: what a frozen idea's held deliveries are found by.
+    idea_id = fields.BigIntField(null=True)
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)
     attempt_count = fields.IntField(default=0)
     # The retry schedule restarts after a manual retry: it counts from this attempt number.
@@ -101,6 +104,7 @@ class WebhookDelivery(TenantModel):
             ("tenant_id", "endpoint_id", "status", "created_at"),
             ("tenant_id", "event_type", "id"),
             ("event_id",),
+            ("idea_id", "status"),
             ("created_at",),
         )
 

@@ -2,7 +2,7 @@
 
 Before commit, in the transaction that changed the state, each webhook event gets one delivery row
 per enabled endpoint of its tenant subscribed to its type: the event and its deliveries commit
-or vanish together. After commit, a job per delivery is enqueued so the first attempt starts at
+or vanish together. An ``idea.unfrozen`` event releases the deliveries held for that idea. After commit, a job per delivery is enqueued so the first attempt starts at
 once; if that enqueue is lost (Redis down, process killed) the sweeper finds the row due.
 """
 
@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from engine.clock import utcnow
 from engine.events import WEBHOOK_EVENT_TYPES, EventType
 from engine.models.events import DomainEvent
 from webhooks import redis_keys
 from webhooks.endpoints import subscribes
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from webhooks.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ async def write_deliveries(
             endpoint_id=endpoint_id,
             event_id=event.id,
             event_type=event.type,
+            idea_id=event.idea_id,
             next_attempt_at=event.occurred_at,
         )
         for event in events
@@ -67,6 +69,25 @@ async def write_deliveries(
     return [int(i) for i in ids]
 
 
+async def release_held(connection: BaseDBAsyncClient, events: Sequence[DomainEvent]) -> list[int]:
+    """Deliveries held for ideas now unfrozen become due again, in the unfreezing transaction."""
+    now = utcnow()
+    ids: list[int] = []
+    for event in events:
+        held = (
+            WebhookDelivery.unscoped()
+            .using_db(connection)
+            .filter(tenant_id=event.tenant_id, idea_id=event.idea_id, status=DeliveryStatus.HELD)
+        )
+        found = [int(i) for i in await held.order_by("id").values_list("id", flat=True)]
+        if found:
+            await held.update(
+                status=DeliveryStatus.PENDING, next_attempt_at=now, last_error=None, updated_at=now
+            )
+            ids += found
+    return ids
+
+
 async def enqueue_deliveries(queue: JobQueue, delivery_ids: Sequence[int]) -> None:
     """First attempts, now; job ids make a concurrent sweeper enqueue the same job, not a twin."""
     for delivery_id in delivery_ids:
@@ -86,13 +107,16 @@ class OutboxHooks:
     ) -> None:
         # The hot path (votes, scores, comments) records no webhook type: no query at all.
         wanted = [e for e in events if e.type in FANOUT_TYPES]
-        if not wanted:
+        unfrozen = [e for e in events if e.type == EventType.IDEA_UNFROZEN]
+        if not wanted and not unfrozen:
             return
-        ids = await write_deliveries(connection, wanted)
+        ids = await write_deliveries(connection, wanted) if wanted else []
+        if unfrozen:
+            ids += await release_held(connection, unfrozen)
         if ids:
             if len(self._written) > _MAX_UNCOMMITTED:
                 self._written.clear()
-            self._written[wanted[0].id] = ids
+            self._written[(wanted or unfrozen)[0].id] = ids
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
         if not events:

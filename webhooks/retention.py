@@ -1,7 +1,8 @@
 """Payload retention: the delivery log (and with it what was sent) is kept for 30 days.
 
-Deliveries that finished more than ``webhook_retention_days`` ago go with their attempts, in
-batches so no statement holds locks for long. The events themselves belong to the engine's
+Deliveries created more than ``webhook_retention_days`` ago go with their attempts, unless an
+attempt is still due (held ones go too: the idea stayed frozen), in batches so no statement
+holds locks for long. The events themselves belong to the engine's
 spine; only ``webhook.test`` events, which exist just to be delivered, are removed here.
 """
 

@@ -9,10 +9,14 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from engine import moderation
 from engine.clock import utcnow
 from engine.events import EventType
-from engine.models import DomainEvent
+from engine.ideas import set_idea_status
+from engine.models import DomainEvent, FlagReason, IdeaStatus, Member
+from engine.moderation import Decision
 from engine.tenancy import tenant_scope
+from tests import factories
 from tests.webhooks.receiver import Receiver, Reply
 from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
 from webhooks import delivery, leases
@@ -317,3 +321,33 @@ async def test_a_binary_answer_is_logged(
         (502, "\ufffd\ufffd"),
         (200, "\ufffd"),
     ]
+
+
+async def test_a_frozen_ideas_webhooks_are_held_until_it_is_unfrozen(
+    tenant, receiver: Receiver, background: Background
+) -> None:  # type: ignore[no-untyped-def]
+    created = await endpoint_for(
+        receiver, event_types=(EventType.IDEA_STATUS_CHANGED, EventType.IDEA_FLAGGED)
+    )
+    author, reporter = await factories.members(2)
+    await Member.filter(id=reporter.id).update(level=1)  # flagging is a level-1 privilege
+    reporter.level = 1
+    idea = await factories.idea(author, await factories.campaign())
+    flag = await moderation.flag(reporter, idea.id, FlagReason.IP_INFRINGEMENT, "our logo")
+    await set_idea_status(idea.id, IdeaStatus.ACCEPTED, "we will make it")
+    await background.queue.drain()
+    # The report itself goes out; news about the frozen idea waits.
+    assert [r.json()["type"] for r in receiver.requests] == ["idea.flagged"]
+    held = await WebhookDelivery.get(
+        endpoint_id=created.endpoint.id, event_type=EventType.IDEA_STATUS_CHANGED
+    )
+    assert (held.status, held.attempt_count, held.last_error) == (
+        DeliveryStatus.HELD,
+        0,
+        "idea_frozen",
+    )
+    await moderation.resolve_flag(flag.id, Decision.DISMISS, "licensed")
+    await background.queue.drain()
+    requests = await receiver.wait_for_async(2)
+    assert requests[1].json()["type"] == "idea.status_changed" and requests[1].verified
+    assert (await WebhookDelivery.get(id=held.id)).status == DeliveryStatus.SUCCEEDED
