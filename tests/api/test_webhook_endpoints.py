@@ -3,12 +3,15 @@ sendTestWebhook, and the webhookEndpoints query."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from engine.clock import utcnow
+from engine.tenancy import _current_tenant
+from engine.tenants import create_tenant
 from tests.api.conftest import member_token
 from tests.webhooks.receiver import Receiver
 from webhooks.models import WebhookDelivery
@@ -177,3 +180,46 @@ async def test_rotation_signs_with_both_secrets_for_a_day(
     Webhook(old).verify(request.body, request.headers)  # a receiver not yet switched
     Webhook(new).verify(request.body, request.headers)  # a receiver already switched
     assert await WebhookDelivery.all().count() == 1
+
+
+async def test_another_brand_cannot_see_or_touch_endpoints_and_deliveries(
+    api, tenant, webhook_settings, receiver: Receiver
+) -> None:  # type: ignore[no-untyped-def]
+    created = await _create(api, tenant, url=receiver.url())
+    endpoint_id = created["endpoint"]["id"]
+    sent = await api.data(TEST, {"id": endpoint_id}, sk=tenant.secret_key)
+    delivery_id = sent["sendTestWebhook"]["delivery"]["id"]
+    await api.background.queue.drain()
+    token = _current_tenant.set(None)
+    try:
+        other = await create_tenant(f"Rival {secrets.token_hex(3)}")
+    finally:
+        _current_tenant.reset(token)
+    sk = other.secret_key
+    seen = await api.data(
+        """query($e: ID!, $d: ID!) { e: node(id: $e) { id } d: node(id: $d) { id }
+             webhookEndpoints { totalCount } webhookDeliveries { totalCount } }""",
+        {"e": endpoint_id, "d": delivery_id},
+        sk=sk,
+    )
+    assert seen == {
+        "e": None,
+        "d": None,
+        "webhookEndpoints": {"totalCount": 0},
+        "webhookDeliveries": {"totalCount": 0},
+    }
+    for mutation, variables in (
+        (UPDATE, {"input": {"id": endpoint_id, "enabled": False}}),
+        (ROTATE, {"id": endpoint_id}),
+        (DELETE, {"id": endpoint_id}),
+        (TEST, {"id": endpoint_id}),
+        (
+            "mutation($id: ID!) { retryWebhookDelivery(input: {id: $id}) { userErrors { code } } }",
+            {"id": delivery_id},
+        ),
+    ):
+        data = await api.data(mutation, variables, sk=sk)
+        [payload] = data.values()
+        assert [e["code"] for e in payload["userErrors"]] == ["NOT_FOUND"], mutation
+    mine = await api.data(LIST, sk=tenant.secret_key)
+    assert mine["webhookEndpoints"]["edges"][0]["node"]["enabled"] is True
