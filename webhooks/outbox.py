@@ -2,13 +2,13 @@
 
 Before commit, in the transaction that changed the state, each webhook event gets one delivery row
 per enabled endpoint of its tenant subscribed to its type: the event and its deliveries commit
-or vanish together. An ``idea.unfrozen`` event releases the deliveries held for that idea. After commit, a job per delivery is enqueued so the first attempt starts at
-once; if that enqueue is lost (Redis down, process killed) the sweeper finds the row due.
+or vanish together; an ``idea.unfrozen`` event releases the deliveries held for that idea. After
+commit, a job per delivery is enqueued so the first attempt starts at once; if that enqueue is
+lost (Redis down, process killed) the sweeper finds the row due.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -20,8 +20,6 @@ from webhooks import redis_keys
 from webhooks.endpoints import subscribes
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from webhooks.queue import JobQueue
-
-log = logging.getLogger(__name__)
 
 # webhook.test goes to one endpoint, written by webhooks.replay.send_test_webhook itself.
 FANOUT_TYPES = frozenset(WEBHOOK_EVENT_TYPES) - {EventType.WEBHOOK_TEST}

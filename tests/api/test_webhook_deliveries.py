@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 
 from engine.clock import utcnow
 from tests.api.conftest import member_token
+from tests.conftest import count_queries
 from tests.webhooks.receiver import Receiver, Reply
 from webhooks.models import WebhookDelivery
 
@@ -206,3 +207,28 @@ async def test_the_outbox_lag_is_read_from_the_database_at_scrape_time(
     assert _sample("cosource_webhook_outbox_lag_seconds") >= 120
     assert _sample("cosource_webhook_outbox_due") >= 1
     await WebhookDelivery.filter(id=row.id).update(status="SUCCEEDED", next_attempt_at=None)
+
+
+async def test_the_log_costs_the_same_statements_for_2_or_20_deliveries(
+    api, tenant, webhook_settings, receiver: Receiver
+) -> None:  # type: ignore[no-untyped-def]
+    endpoint_id = await _endpoint(api, tenant, receiver)
+    receiver.program(500, then=200)  # attempts to list, not just deliveries
+    for _ in range(20):
+        await api.data(
+            "mutation($id: ID!) { sendTestWebhook(input: {id: $id}) { userErrors { code } } }",
+            {"id": endpoint_id},
+            sk=tenant.secret_key,
+        )
+    await api.background.queue.drain()
+    query = DELIVERIES.replace("first: 10", "first: $n").replace(
+        "$id: String)", "$id: String, $n: Int)"
+    )
+    counts = {}
+    for size in (2, 20):
+        with count_queries() as log:
+            data = await api.data(query, {"e": endpoint_id, "n": size}, sk=tenant.secret_key)
+        assert len(data["webhookDeliveries"]["edges"]) == size
+        counts[size] = log.count
+    assert counts[2] == counts[20], counts
+    assert counts[20] <= 4, counts  # page (with endpoint and event), attempts, count, key
