@@ -122,6 +122,8 @@
 
   Widget.prototype.load = function () {
     var self = this;
+    // data-state lets host pages (and tests) know when a (re)load has rendered.
+    this.root.setAttribute("data-state", "loading");
     return this.persisted(CAMPAIGN_QUERY, { slug: this.slug, order: this.order, first: this.first }, "Widget")
       .then(function (data) {
         self.state.campaign = data.campaign;
@@ -237,6 +239,7 @@
       if (state.campaign.isOpen) children.push(this.formView());
     }
     this.root.replaceChildren(el("div", { class: "cosource-widget" }, children));
+    this.root.setAttribute("data-state", "ready");
   };
 
   var STYLE =

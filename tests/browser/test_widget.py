@@ -84,13 +84,20 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+async def _sign_in(page: Page, customer: str) -> None:
+    """Switch the demo's customer and wait until both widgets re-rendered for them."""
+    await page.select_option("#customer", customer)  # sets data-state=loading synchronously
+    await page.wait_for_selector('#brew[data-state="ready"]')
+    await page.wait_for_selector('#tees[data-state="ready"]')
+
+
 async def _open(browser: Browser, base: str) -> Page:
     page = await browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.goto(f"{base}/demo")
-    await page.wait_for_selector("#brew .cs-idea")
-    await page.wait_for_selector("#tees .cs-idea")
+    await page.wait_for_selector('#brew[data-state="ready"] .cs-idea')
+    await page.wait_for_selector('#tees[data-state="ready"] .cs-idea')
     page.errors = errors  # type: ignore[attr-defined]
     return page
 
@@ -136,8 +143,7 @@ async def test_member_votes_and_the_count_moves_in_the_database(
     browser: Browser, demo_server: str
 ) -> None:
     page = await _open(browser, demo_server)
-    await page.select_option("#customer", "cus_1003")  # Linus
-    await page.wait_for_timeout(300)
+    await _sign_in(page, "cus_1003")  # Linus
     idea = _idea(page, "Compostable pods")  # by Barbara
     before = int(await idea.locator(".cs-net").inner_text())
     was_up = "cs-on" in (await idea.locator(".cs-up").get_attribute("class") or "")
@@ -158,8 +164,7 @@ async def test_submitted_idea_appears_and_markup_is_not_executed(
     browser: Browser, demo_server: str
 ) -> None:
     page = await _open(browser, demo_server)
-    await page.select_option("#customer", "cus_1005")
-    await page.wait_for_timeout(300)
+    await _sign_in(page, "cus_1005")
     title = "<img src=x onerror=window.__pwned=1> zebra latte"
     await page.fill("#brew input[name=title]", title)
     await page.fill("#brew textarea[name=body]", "<script>window.__pwned=2</script>")
