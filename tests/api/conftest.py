@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from engine import events
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.tenants import NewTenant
@@ -66,6 +67,9 @@ async def api(database: str) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(client, background)
     await background.close()
+    # start_background installed hooks for this process: later engine tests must not enqueue
+    # their events to this closed queue (its jobs would race the test's own processing).
+    events.install_hooks()
 
 
 def member_token(tenant: NewTenant, external_id: str, **claims: Any) -> str:
