@@ -12,8 +12,6 @@ import logging
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from tortoise.expressions import Case, When
-
 from engine import events
 from engine.errors import DomainError, ErrorCode, FieldError
 from engine.models.members import Member
@@ -260,13 +258,11 @@ async def update_rules(patch: RulesPatch) -> Rules:
 
 
 async def recompute_levels(rules: Rules) -> None:
-    """One UPDATE: each member's level from their stored total under the given thresholds."""
-    whens = [
-        When(reputation__gte=level.threshold, then=number)
-        for number, level in reversed(list(enumerate(rules.levels)))
-        if number > 0
-    ]
-    if not whens:
-        await Member.all().update(level=0)
-        return
-    await Member.all().update(level=Case(*whens, default=0))
+    """Each member's level from their stored total: one UPDATE per level band, changed rows only."""
+    for number, level in enumerate(rules.levels):
+        band = Member.filter(level__not=number)
+        if number > 0:
+            band = band.filter(reputation__gte=level.threshold)
+        if number + 1 < len(rules.levels):
+            band = band.filter(reputation__lt=rules.levels[number + 1].threshold)
+        await band.update(level=number)

@@ -14,6 +14,7 @@ from engine import events
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.tenants import NewTenant
+from webhooks.queue import InProcessJobQueue
 from webhooks.runtime import Background, start_background
 
 
@@ -66,6 +67,10 @@ async def api(database: str) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(client, background)
+    # Let running jobs finish: cancelling one inside a SQLite transaction can leave Tortoise's
+    # connection lock held, which hangs every later test.
+    if isinstance(background.queue, InProcessJobQueue):
+        await background.queue.drain()
     await background.close()
     # start_background installed hooks for this process: later engine tests must not enqueue
     # their events to this closed queue (its jobs would race the test's own processing).
