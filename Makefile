@@ -24,6 +24,7 @@ services:
 test: venv services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy engine
 	$(BIN)/pytest
 
 lint: venv

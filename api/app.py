@@ -6,52 +6,36 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
-from api.auth import KEY_HEADER, authenticate
-from api.context import Context
-from api.errors import PublicError, forbidden, unauthenticated
+from api.auth import KEY_HEADER
+from api.body_limit import BodySizeLimit
+from api.cache import ResultCache
+from api.live import Broadcaster, LiveHooks
+from api.persisted import PersistedQueries
+from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from api.schema import build_schema
-from engine import db
-from engine.errors import Forbidden, Unauthenticated
+from api.view import GraphQLView
+from engine import db, events
+from engine.member_tokens import issue_member_token
+from engine.members import MemberData
+from engine.models.tenants import Tenant
 from engine.settings import Settings, get_settings
-from engine.tenancy import enter_tenant
+from webhooks.freshness import FreshnessHooks, MemoryGenerations, RedisGenerations
 from webhooks.runtime import Background, start_background
 
 log = logging.getLogger("cosource.api")
 STATIC = Path(__file__).parent / "static"
-
-
-class GraphQLApp(GraphQL[Context, None]):
-    async def get_context(self, request: Any, response: Any) -> Context:
-        principal = None
-        error: PublicError | None = None
-        try:
-            principal = await authenticate(request.headers)
-        except Unauthenticated as exc:
-            error = unauthenticated(str(exc))
-        except Forbidden as exc:
-            error = forbidden(str(exc))
-        if principal is not None:
-            # Every query of this request is scoped to this tenant (engine.tenancy).
-            enter_tenant(principal.tenant_id)
-        return Context(request=request, response=response, principal=principal, auth_error=error)
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
 
 
 async def healthz(request: Request) -> Response:
@@ -85,26 +69,71 @@ async def widget(request: Request) -> Response:
 
 
 async def demo(request: Request) -> Response:
-    return FileResponse(STATIC / "demo.html", media_type="text/html")
+    key = get_settings().demo_publishable_key
+    if not key:
+        return HTMLResponse(
+            "<p>The demo page needs the demo brand: run <code>cosource demo</code>.</p>",
+            status_code=404,
+        )
+    page = (STATIC / "demo.html").read_text().replace("__COSOURCE_DEMO_KEY__", key)
+    return HTMLResponse(page)
+
+
+async def demo_token(request: Request) -> Response:
+    """Stands in for the brand's backend in the demo only: signs a token for a demo customer."""
+    settings = get_settings()
+    customer = request.query_params.get("customer", "")
+    if not settings.demo_identity_secret or not customer.startswith("cus_") or len(customer) > 40:
+        return JSONResponse({"error": "not available"}, status_code=404)
+    tenant = Tenant(identity_secret=settings.demo_identity_secret)
+    token = issue_member_token(tenant, MemberData(external_id=customer, verified=True))
+    return JSONResponse({"token": token})
+
+
+def configure_view(view: GraphQLView, background: Background, settings: Settings) -> None:
+    """Limits, persisted queries and the result cache: shared through Redis when it is configured."""
+    redis = background.redis
+    limit = settings.rate_limit_per_minute
+    if limit <= 0:
+        view.limiter = None
+    elif redis is not None:
+        view.limiter = RedisRateLimiter(redis, limit)
+    else:
+        view.limiter = MemoryRateLimiter(limit)
+    view.persisted = PersistedQueries(redis)
+    view.generations = RedisGenerations(redis) if redis is not None else MemoryGenerations()
+    view.cache = (
+        ResultCache(ttl=settings.result_cache_seconds) if settings.result_cache_seconds else None
+    )
+    view.live = Broadcaster(redis)
+    # Every commit in this process bumps its tenant's generation (emptying its cached reads) and
+    # tells subscribers which ideas changed.
+    events.install_hooks(
+        *events.installed_hooks(), FreshnessHooks(view.generations), LiveHooks(view.live)
+    )
 
 
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
     """``manage_db=False`` when the caller (tests, the CLI) already connected Tortoise."""
     settings = settings or get_settings()
-    graphql = GraphQLApp(
+    graphql = GraphQLView(
         build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
+    graphql.debug = settings.debug
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_db:
             await db.init_db(settings.database_url)
         app.state.background = await start_background(settings)
+        configure_view(graphql, app.state.background, settings)
+        await graphql.live.start()
         try:
             yield
         finally:
+            await graphql.live.close()
             await app.state.background.close()
             if manage_db:
                 await db.close_db()
@@ -112,7 +141,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     async def graphql_ws(websocket: WebSocket) -> None:
         await graphql(websocket.scope, websocket.receive, websocket.send)
 
-    return Starlette(
+    app = Starlette(
         debug=settings.debug,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -121,8 +150,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/metrics", metrics),
             Route("/widget.js", widget),
             Route("/demo", demo),
+            Route("/demo/token", demo_token),
         ],
         middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             # Any origin may call; a publishable key limited to origins is enforced by api.auth.
             Middleware(
                 CORSMiddleware,
@@ -130,7 +161,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["authorization", "content-type", KEY_HEADER],
                 max_age=600,
-            )
+            ),
         ],
         lifespan=lifespan,
     )
+    app.state.graphql = graphql
+    return app

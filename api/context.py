@@ -10,6 +10,7 @@ from strawberry.types import Info as _Info
 from api.auth import Principal, Role
 from api.dataloaders import Loaders
 from api.errors import PublicError, forbidden, unauthenticated
+from api.live import Broadcaster
 from engine.models.members import Member
 
 
@@ -19,6 +20,9 @@ class Context:
     response: Any
     principal: Principal | None
     auth_error: PublicError | None = None
+    live: Broadcaster | None = None
+    # Set by strawberry from a websocket's connection_init payload (keys for browsers).
+    connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

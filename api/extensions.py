@@ -39,8 +39,13 @@ def _with_code(error: GraphQLError, message: str, code: Code, **extra: object) -
 
 def map_error(error: GraphQLError, *, debug: bool) -> GraphQLError:
     original = error.original_error
-    if original is None or isinstance(original, PublicError):
-        return error  # query syntax/validation errors, and errors made public on purpose
+    if isinstance(original, PublicError):
+        return error
+    if original is None or (isinstance(original, GraphQLError) and error.path is None):
+        # The query itself is wrong (syntax, unknown field, bad enum value, variable types).
+        if error.extensions and "code" in error.extensions:
+            return error
+        return _with_code(error, error.message, Code.GRAPHQL_VALIDATION_FAILED)
     if isinstance(original, DomainError):
         first = original.errors[0]
         code = Code.NOT_FOUND if first.code == ErrorCode.NOT_FOUND else Code.BAD_USER_INPUT

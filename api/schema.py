@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -20,10 +21,12 @@ from strawberry.types import ExecutionContext
 from api.extensions import Authentication, ErrorMapping
 from api.mutations import Mutation
 from api.queries import Query
+from api.subscriptions import Subscription
 from api.types.campaign import Campaign, Threshold
 from api.types.comment import Comment
 from api.types.idea import Idea
 from api.types.member import Member
+from api.types.moderation import Flag
 from engine.settings import Settings, get_settings
 
 
@@ -37,22 +40,28 @@ class CosourceSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
+    # The depth and alias limiters make a new rule class per instance, and extensions are built per
+    # request, so ValidationCache (keyed on the rules) would never hit. Build the rules once.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     extensions: list[Any] = [
         Authentication,
         type("ErrorMappingConfigured", (ErrorMapping,), {"debug": settings.debug}),
         # Bounded: unique query strings must not grow memory without limit.
         partial(ParserCache, maxsize=1000),
+        partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=1000),
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return CosourceSchema(
         query=Query,
         mutation=Mutation,
-        types=[Campaign, Threshold, Idea, Member, Comment],
+        subscription=Subscription,
+        types=[Campaign, Threshold, Idea, Member, Comment, Flag],
         extensions=extensions,
     )
 

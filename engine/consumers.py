@@ -45,4 +45,4 @@ async def pending_event_ids(older_than: timedelta, limit: int = 500) -> list[int
         .limit(limit)
         .values_list("id", flat=True)
     )
-    return [int(r) for r in rows]
+    return [int(r) for r in rows]  # type: ignore[call-overload]

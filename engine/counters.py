@@ -7,10 +7,12 @@ threshold checks see a consistent value.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tortoise.expressions import F
 
+from engine.models.campaigns import Threshold
 from engine.models.ideas import Idea
 from engine.ranking import Counters, ranks
 
@@ -42,3 +44,14 @@ async def bump(idea_id: int, created_at: datetime, *, contest: bool, **deltas: i
 
 def counters_of(idea: Idea) -> Counters:
     return Counters(**{name: getattr(idea, name) for name in _COUNTER_FIELDS})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a vote, score or pledge did: the idea's counters after it, and thresholds it crossed."""
+
+    idea: Idea
+    counters: Counters
+    value: int
+    changed: bool
+    crossed: list[Threshold] = field(default_factory=list)

@@ -37,7 +37,7 @@ def tortoise_config(
 
 
 def is_postgres() -> bool:
-    return connections.get("default").capabilities.dialect == "postgres"
+    return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
 async def init_db(database_url: str | None = None, *, global_fallback: bool = True) -> None:
@@ -66,3 +66,30 @@ def __getattr__(name: str) -> Any:
     if name == "TORTOISE_ORM":
         return tortoise_config()
     raise AttributeError(name)
+
+
+def sibling_url(admin_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server ``admin_url`` points at."""
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def create_postgres_database(admin_url: str, name: str) -> str:
+    """Create a throwaway database (tests, benches); returns its URL."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return sibling_url(admin_url, name)
+
+
+async def drop_postgres_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

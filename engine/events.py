@@ -3,7 +3,8 @@
 A state change and its event are written in one transaction (:func:`unit_of_work` + :func:`record`).
 Hooks installed by the composition root see the events twice: ``before_commit`` inside the
 transaction (webhooks write one delivery row per subscribed endpoint there) and ``after_commit``
-(enqueue jobs, publish live updates, drop cached reads). Asynchronous consumers (reputation) run from a
+(enqueue jobs, publish live updates, drop cached reads; called after every commit, possibly with
+no events). Asynchronous consumers (reputation) run from a
 job per event and mark it processed; a sweeper re-runs anything left behind, so a lost enqueue only
 delays work. Event payloads are plain JSON data, never model objects.
 """
@@ -36,6 +37,8 @@ class EventType:
     IDEA_MERGED = "idea.merged"
     IDEA_UNMERGED = "idea.unmerged"
     IDEA_FLAGGED = "idea.flagged"
+    IDEA_UNFROZEN = "idea.unfrozen"
+    FLAG_RESOLVED = "flag.resolved"
     IDEA_VOTED = "idea.voted"
     IDEA_SCORED = "idea.scored"
     IDEA_PLEDGED = "idea.pledged"
@@ -70,6 +73,18 @@ class EventHooks(Protocol):
     ) -> None: ...
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None: ...
+
+
+class AfterCommitHook:
+    """Base for hooks that only act once the change is committed (cache, live updates)."""
+
+    async def before_commit(
+        self, connection: BaseDBAsyncClient, events: Sequence[DomainEvent]
+    ) -> None:
+        return None
+
+    async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+        raise NotImplementedError
 
 
 _hooks: list[EventHooks] = []
@@ -110,8 +125,8 @@ async def unit_of_work() -> AsyncIterator[UnitOfWork]:
                     await hook.before_commit(connection, uow.events)
         finally:
             _current_uow.reset(token)
-    if uow.events:
-        await _after_commit(uow.events)
+    # Hooks run after every commit, events or not: a campaign edit also makes cached reads stale.
+    await _after_commit(uow.events)
 
 
 async def _after_commit(events: Sequence[DomainEvent]) -> None:

@@ -8,6 +8,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from engine.errors import DomainError, ErrorCode, FieldError
+from engine.events import unit_of_work
 from engine.models.members import Member
 from engine.text import NAME_MAX, check_text, clean, require_texts
 
@@ -65,7 +66,8 @@ async def upsert_member(data: MemberData) -> Member:
     member = await Member.get_or_none(external_id=external_id)
     if member is None:
         try:
-            async with in_transaction():
+            # A savepoint inside: losing the creation race must not abort an enclosing transaction.
+            async with unit_of_work(), in_transaction():
                 return await Member.create(
                     external_id=external_id,
                     display_name=clean(data.display_name or "") or _default_name(external_id),
@@ -78,7 +80,8 @@ async def upsert_member(data: MemberData) -> Member:
             member = await Member.get(external_id=external_id)
     changes = _changes(member, data)
     if changes:
-        await Member.filter(id=member.id).update(**changes)
+        async with unit_of_work():  # names and tiers show in cached reads: announce the commit
+            await Member.filter(id=member.id).update(**changes)
         for key, value in changes.items():
             setattr(member, key, value)
     return member

@@ -7,18 +7,15 @@ closed: it is the customer's purchase intent, not a vote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from engine import counters, events
 from engine.eligibility import ensure_can_participate
 from engine.errors import DomainError, ErrorCode, NotFound
 from engine.events import EventType
 from engine.ideas import get_idea
 from engine.models.campaigns import Campaign, CampaignMode, Threshold
-from engine.models.ideas import Idea, IdeaStatus
+from engine.models.ideas import IdeaStatus
 from engine.models.interactions import Pledge
 from engine.models.members import Member
-from engine.ranking import Counters
 from engine.thresholds import PLEDGE_METRICS, record_crossings
 
 MAX_QUANTITY = 1000
@@ -26,16 +23,7 @@ _PRODUCED = frozenset({IdeaStatus.IN_PROGRESS, IdeaStatus.SHIPPED})
 _NOT_WANTED = frozenset({IdeaStatus.SHIPPED, IdeaStatus.DECLINED})
 
 
-@dataclass(frozen=True)
-class PledgeOutcome:
-    idea: Idea
-    counters: Counters
-    quantity: int
-    changed: bool
-    crossed: list[Threshold] = field(default_factory=list)
-
-
-async def pledge(member: Member, idea_id: int, quantity: int) -> PledgeOutcome:
+async def pledge(member: Member, idea_id: int, quantity: int) -> counters.Outcome:
     if not 0 <= quantity <= MAX_QUANTITY:
         raise DomainError(ErrorCode.OUT_OF_RANGE, f"quantity must be 0-{MAX_QUANTITY}", "quantity")
     async with events.unit_of_work():
@@ -46,7 +34,7 @@ async def pledge(member: Member, idea_id: int, quantity: int) -> PledgeOutcome:
         row = await Pledge.filter(idea_id=idea.id, member_id=member.id).select_for_update().first()
         old = row.quantity if row else 0
         if quantity == old:
-            return PledgeOutcome(idea, counters.counters_of(idea), quantity, changed=False)
+            return counters.Outcome(idea, counters.counters_of(idea), quantity, changed=False)
         if quantity > old:
             if idea.merged_into_id is not None:
                 raise DomainError(
@@ -97,4 +85,4 @@ async def pledge(member: Member, idea_id: int, quantity: int) -> PledgeOutcome:
         crossed: list[Threshold] = []
         if quantity > old:
             crossed = await record_crossings(idea, campaign, new_counters, PLEDGE_METRICS)
-    return PledgeOutcome(idea, new_counters, quantity, changed=True, crossed=crossed)
+    return counters.Outcome(idea, new_counters, quantity, changed=True, crossed=crossed)

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from engine import counters, events
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
 from engine.ideas import interactable_idea
-from engine.models.campaigns import CampaignMode, Threshold
-from engine.models.ideas import Idea
+from engine.models.campaigns import CampaignMode
 from engine.models.interactions import Score
 from engine.models.members import Member
-from engine.ranking import Counters
 from engine.thresholds import SCORE_METRICS, record_crossings
 
 MIN_SCORE, MAX_SCORE = 1, 5
 
 
-@dataclass(frozen=True)
-class ScoreOutcome:
-    idea: Idea
-    counters: Counters
-    value: int
-    changed: bool
-    crossed: list[Threshold] = field(default_factory=list)
-
-
-async def score_idea(member: Member, idea_id: int, value: int) -> ScoreOutcome:
+async def score_idea(member: Member, idea_id: int, value: int) -> counters.Outcome:
     if not MIN_SCORE <= value <= MAX_SCORE:
         raise DomainError(ErrorCode.OUT_OF_RANGE, "a score is a whole number from 1 to 5", "score")
     async with events.unit_of_work():
@@ -43,7 +30,7 @@ async def score_idea(member: Member, idea_id: int, value: int) -> ScoreOutcome:
         score = await Score.filter(idea_id=idea.id, member_id=member.id).select_for_update().first()
         old = score.value if score else 0
         if old == value:
-            return ScoreOutcome(idea, counters.counters_of(idea), value, changed=False)
+            return counters.Outcome(idea, counters.counters_of(idea), value, changed=False)
         if score is None:
             score = await Score.create(idea_id=idea.id, member_id=member.id, value=value)
         else:
@@ -73,4 +60,4 @@ async def score_idea(member: Member, idea_id: int, value: int) -> ScoreOutcome:
             member_id=member.id,
         )
         crossed = await record_crossings(idea, campaign, new_counters, SCORE_METRICS)
-    return ScoreOutcome(idea, new_counters, value, changed=True, crossed=crossed)
+    return counters.Outcome(idea, new_counters, value, changed=True, crossed=crossed)

@@ -31,10 +31,13 @@ class Settings(BaseSettings):
     demo_identity_secret: str | None = None
 
     # GraphQL limits.
+    max_body_bytes: int = 256 * 1024
     max_query_depth: int = 12
     max_query_tokens: int = 4000
     max_aliases: int = 30
     rate_limit_per_minute: int = 600
+    # Anonymous persisted reads are cached this long at most (0 disables the result cache).
+    result_cache_seconds: float = 30.0
 
     # Webhooks.
     webhook_allow_networks: str = ""

@@ -59,7 +59,7 @@ class TenantManager(Manager):
 
 
 class TenantModel(Model):
-    """Base of every tenant-owned table: a ``tenant_id`` column and scoped queries."""
+    """Base of every tenant-owned table: a tenant_id column and scoped queries."""
 
     tenant_id = fields.BigIntField()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, TypeAlias, TypeVar, Union
 
 
 class _Unset(Enum):
@@ -15,4 +15,4 @@ class _Unset(Enum):
 
 UNSET: Final = _Unset.UNSET
 T = TypeVar("T")
-Maybe = T | Literal[_Unset.UNSET]
+Maybe: TypeAlias = Union[T, Literal[_Unset.UNSET]]  # noqa: UP007 (a generic alias needs Union)

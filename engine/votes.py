@@ -6,18 +6,15 @@ writer follows it, so concurrent votes serialise per idea without deadlocks and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum
 
 from engine import counters, events
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
 from engine.ideas import interactable_idea
-from engine.models.campaigns import Campaign, CampaignMode, Participation, Threshold
-from engine.models.ideas import Idea
+from engine.models.campaigns import Campaign, CampaignMode, Participation
 from engine.models.interactions import Vote
 from engine.models.members import Member
-from engine.ranking import Counters
 from engine.thresholds import VOTE_METRICS, record_crossings
 
 
@@ -27,16 +24,7 @@ class VoteValue(IntEnum):
     DOWN = -1
 
 
-@dataclass(frozen=True)
-class VoteOutcome:
-    idea: Idea
-    counters: Counters
-    value: VoteValue
-    changed: bool
-    crossed: list[Threshold] = field(default_factory=list)
-
-
-async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> VoteOutcome:
+async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.Outcome:
     async with events.unit_of_work():
         idea, campaign = await interactable_idea(idea_id, member)
         if campaign.mode != CampaignMode.IDEAS:
@@ -50,7 +38,7 @@ async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> VoteOutco
         vote = await Vote.filter(idea_id=idea.id, member_id=member.id).select_for_update().first()
         old = VoteValue(vote.value) if vote else VoteValue.NONE
         if old == value:
-            return VoteOutcome(idea, counters.counters_of(idea), value, changed=False)
+            return counters.Outcome(idea, counters.counters_of(idea), value, changed=False)
         if campaign.vote_budget is not None:
             await _check_budget(campaign, member, old, value)
         if vote is None:
@@ -88,7 +76,7 @@ async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> VoteOutco
             member_id=member.id,
         )
         crossed = await record_crossings(idea, campaign, new_counters, VOTE_METRICS)
-    return VoteOutcome(idea, new_counters, value, changed=True, crossed=crossed)
+    return counters.Outcome(idea, new_counters, value, changed=True, crossed=crossed)
 
 
 async def _check_budget(campaign: Campaign, member: Member, old: VoteValue, new: VoteValue) -> None:
@@ -98,7 +86,10 @@ async def _check_budget(campaign: Campaign, member: Member, old: VoteValue, new:
     await Participation.get_or_create(campaign_id=campaign.id, member_id=member.id)
     await Participation.filter(campaign_id=campaign.id, member_id=member.id).select_for_update()
     active = (
-        await Vote.filter(member_id=member.id, idea__campaign_id=campaign.id)
+        # Votes on merged ideas were copied to their target: count each once.
+        await Vote.filter(
+            member_id=member.id, idea__campaign_id=campaign.id, idea__merged_into_id=None
+        )
         .exclude(value=0)
         .count()
     )

@@ -2,6 +2,8 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from engine.models.campaigns import CampaignMode, CampaignStatus, ThresholdMetric
 from engine.models.ideas import IdeaStatus
+from engine.models.merges import TransferKind
+from engine.models.moderation import FlagReason, FlagStatus, ModerationAction
 from engine.models.tenants import KeyKind
 from orjson import loads
 from tortoise.fields.base import OnDelete
@@ -74,6 +76,24 @@ class Migration(migrations.Migration):
             bases=['TenantModel'],
         ),
         ops.CreateModel(
+            name='Flag',
+            fields=[
+                ('tenant_id', fields.BigIntField()),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('idea_id', fields.BigIntField()),
+                ('comment_id', fields.BigIntField(null=True)),
+                ('reporter_id', fields.BigIntField()),
+                ('reason', fields.CharEnumField(description='SPAM: SPAM\nABUSE: ABUSE\nIP_INFRINGEMENT: IP_INFRINGEMENT\nDUPLICATE: DUPLICATE\nOTHER: OTHER', enum_type=FlagReason, max_length=16)),
+                ('note', fields.TextField(default='', unique=False)),
+                ('status', fields.CharEnumField(default=FlagStatus.OPEN, description='OPEN: OPEN\nUPHELD: UPHELD\nDISMISSED: DISMISSED', enum_type=FlagStatus, max_length=16)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('resolved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('resolution_note', fields.TextField(default='', unique=False)),
+            ],
+            options={'table': 'flag', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'status', 'id']), Index(fields=['tenant_id', 'idea_id'])], 'pk_attr': 'id', 'table_description': "One member's report on an idea or a comment, open until the brand resolves it."},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
             name='Member',
             fields=[
                 ('tenant_id', fields.BigIntField()),
@@ -141,6 +161,20 @@ class Migration(migrations.Migration):
             bases=['TenantModel'],
         ),
         ops.CreateModel(
+            name='IdeaMerge',
+            fields=[
+                ('tenant_id', fields.BigIntField()),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('source', fields.ForeignKeyField('models.Idea', source_field='source_id', db_constraint=True, to_field='id', related_name='merges_out', on_delete=OnDelete.CASCADE)),
+                ('target', fields.ForeignKeyField('models.Idea', source_field='target_id', db_constraint=True, to_field='id', related_name='merges_in', on_delete=OnDelete.CASCADE)),
+                ('note', fields.TextField(default='', unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('undone_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'idea_merge', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'source_id']), Index(fields=['tenant_id', 'target_id'])], 'pk_attr': 'id'},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
             name='IdeaStatusChange',
             fields=[
                 ('tenant_id', fields.BigIntField()),
@@ -152,6 +186,38 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'idea_status_change', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'idea_id'])], 'pk_attr': 'id', 'table_description': "An official response: every status change with the brand's note, kept forever."},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
+            name='MergeTransfer',
+            fields=[
+                ('tenant_id', fields.BigIntField()),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('merge', fields.ForeignKeyField('models.IdeaMerge', source_field='merge_id', db_constraint=True, to_field='id', related_name='transfers', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharEnumField(description='VOTE: VOTE\nSCORE: SCORE\nPLEDGE: PLEDGE', enum_type=TransferKind, max_length=8)),
+                ('member_id', fields.BigIntField()),
+                ('target_row_id', fields.BigIntField()),
+                ('value', fields.IntField()),
+                ('previous_value', fields.IntField()),
+                ('version_after', fields.IntField(default=0)),
+            ],
+            options={'table': 'merge_transfer', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'merge_id'])], 'pk_attr': 'id', 'table_description': 'One vote, score or pledge a merge copied onto the target idea.'},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
+            name='ModerationEntry',
+            fields=[
+                ('tenant_id', fields.BigIntField()),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('action', fields.CharEnumField(description='FLAGGED: FLAGGED\nAUTO_HIDDEN: AUTO_HIDDEN\nFROZEN: FROZEN\nUNFROZEN: UNFROZEN\nHIDDEN: HIDDEN\nUNHIDDEN: UNHIDDEN\nUPHELD: UPHELD\nDISMISSED: DISMISSED', enum_type=ModerationAction, max_length=16)),
+                ('idea_id', fields.BigIntField()),
+                ('comment_id', fields.BigIntField(null=True)),
+                ('flag_id', fields.BigIntField(null=True)),
+                ('actor_member_id', fields.BigIntField(null=True)),
+                ('note', fields.TextField(default='', unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'moderation_entry', 'app': 'models', 'indexes': [Index(fields=['tenant_id', 'id'])], 'pk_attr': 'id', 'table_description': 'The audit log: every moderation step, by whom, on what, never edited.'},
             bases=['TenantModel'],
         ),
         ops.CreateModel(

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import asyncpg
 import pytest
 from tortoise import Tortoise
 
@@ -29,25 +28,17 @@ PG_ADMIN_URL = os.environ.get("COSOURCE_TEST_PG", "postgres://postgres@127.0.0.1
 
 
 def pg_url(database: str) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+    return db.sibling_url(PG_ADMIN_URL, database)
 
 
 async def create_pg_database() -> str:
     name = f"cosource_test_{os.getpid()}_{secrets.token_hex(3)}"
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    await db.create_postgres_database(PG_ADMIN_URL, name)
     return name
 
 
 async def drop_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await db.drop_postgres_database(PG_ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,6 +48,9 @@ def _test_settings() -> Iterator[None]:
     reset_settings()
     yield
     reset_settings()
+
+
+_current_url: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -74,6 +68,7 @@ async def database(
     await db.migrate(url)
     await Tortoise.close_connections()
     await db.init_db(url)
+    _current_url["url"] = url
     try:
         yield backend
     finally:
@@ -81,6 +76,12 @@ async def database(
         await Tortoise.close_connections()
         if pg_name:
             await drop_pg_database(pg_name)
+
+
+@pytest.fixture
+def database_url(database: str) -> str:
+    """The URL of the session's database, for processes the test starts (a worker, the CLI)."""
+    return _current_url["url"]
 
 
 @pytest.fixture

@@ -20,4 +20,6 @@ class OutboxHooks:
         return None
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+        if not events:
+            return
         await self.queue.enqueue("process_events", [event.id for event in events])

@@ -23,3 +23,7 @@ def rate_limit(key_id: int, window: int) -> str:
 
 def cache_generation(tenant_id: int) -> str:
     return f"{prefix()}:cachegen:{tenant_id}"
+
+
+def persisted_query(query_hash: str) -> str:
+    return f"{prefix()}:pq:{query_hash}"

@@ -11,6 +11,7 @@ from arq.worker import Worker
 from engine import db, events
 from engine.settings import Settings, get_settings
 from webhooks import redis_keys
+from webhooks.freshness import FreshnessHooks, RedisGenerations
 from webhooks.jobs import JOBS, sweep
 from webhooks.outbox import OutboxHooks
 from webhooks.runtime import arq_ctx_queue
@@ -20,7 +21,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
     # arq runs jobs in tasks that inherit this context, so no global fallback is needed here.
     await db.init_db(global_fallback=False)
     ctx["queue"] = arq_ctx_queue(ctx)
-    events.install_hooks(OutboxHooks(ctx["queue"]))
+    # Commits made by jobs (reputation, webhooks) also invalidate the API's cached reads.
+    events.install_hooks(OutboxHooks(ctx["queue"]), FreshnessHooks(RedisGenerations(ctx["redis"])))
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:

@@ -3,12 +3,21 @@
 from strawberry.tools import merge_types
 
 from api.mutations.campaigns import CampaignMutations
-from api.mutations.ideas import IdeaMutations
+from api.mutations.ideas import IdeaMutations, MergeMutations
 from api.mutations.interactions import InteractionMutations
 from api.mutations.members import MemberMutations
+from api.mutations.moderation import ModerationMutations
 
 Mutation = merge_types(
-    "Mutation", (IdeaMutations, InteractionMutations, CampaignMutations, MemberMutations)
+    "Mutation",
+    (
+        IdeaMutations,
+        MergeMutations,
+        InteractionMutations,
+        CampaignMutations,
+        MemberMutations,
+        ModerationMutations,
+    ),
 )
 
 __all__ = ["Mutation"]

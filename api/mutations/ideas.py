@@ -10,7 +10,7 @@ from api.types.common import UserError
 from api.types.enums import IdeaStatusEnum
 from api.types.idea import Idea, OfficialResponse
 from api.types.ids import decode_id
-from engine import ideas
+from engine import ideas, merges
 from engine import models as m
 
 
@@ -87,4 +87,59 @@ class IdeaMutations:
                 created_at=change.created_at,
             ),
             user_errors=[],
+        )
+
+
+@strawberry.input
+class MergeIdeaInput:
+    idea_id: strawberry.ID = strawberry.field(description="The duplicate, which closes.")
+    into_idea_id: strawberry.ID = strawberry.field(description="The idea that receives support.")
+    note: str = ""
+
+
+@strawberry.input
+class UnmergeIdeaInput:
+    idea_id: strawberry.ID
+
+
+@strawberry.type
+class MergeIdeaPayload:
+    idea: Idea | None
+    into: Idea | None
+    user_errors: list[UserError]
+
+
+async def _merge_payload(merge: m.IdeaMerge | None, errors: list[UserError]) -> MergeIdeaPayload:
+    if merge is None:
+        return MergeIdeaPayload(idea=None, into=None, user_errors=errors)
+    rows = {i.id: i for i in await m.Idea.filter(id__in=[merge.source_id, merge.target_id])}
+    return MergeIdeaPayload(
+        idea=Idea.from_row(rows[merge.source_id]),
+        into=Idea.from_row(rows[merge.target_id]),
+        user_errors=[],
+    )
+
+
+@strawberry.type
+class MergeMutations:
+    @strawberry.mutation(
+        description="Merge a duplicate into another idea: supporters move, each counted once."
+    )
+    async def merge_idea(self, info: Info, input: MergeIdeaInput) -> MergeIdeaPayload:
+        info.context.require_secret()
+        return await _merge_payload(
+            *await attempt(
+                lambda: merges.merge_ideas(
+                    decode_id(input.idea_id, "Idea", "ideaId"),
+                    decode_id(input.into_idea_id, "Idea", "intoIdeaId"),
+                    input.note,
+                )
+            )
+        )
+
+    @strawberry.mutation(description="Undo a merge: the idea reopens, copied support goes back.")
+    async def unmerge_idea(self, info: Info, input: UnmergeIdeaInput) -> MergeIdeaPayload:
+        info.context.require_secret()
+        return await _merge_payload(
+            *await attempt(lambda: merges.unmerge_idea(decode_id(input.idea_id, "Idea", "ideaId")))
         )

@@ -3,7 +3,9 @@
 from strawberry.tools import merge_types
 
 from api.queries.core import CoreQueries
+from api.queries.insights import InsightQueries
+from api.queries.moderation import ModerationQueries
 
-Query = merge_types("Query", (CoreQueries,))
+Query = merge_types("Query", (CoreQueries, InsightQueries, ModerationQueries))
 
 __all__ = ["Query"]

@@ -13,6 +13,7 @@ from api.types.enums import CampaignStatusEnum, IdeaOrderEnum, IdeaStatusEnum
 from api.types.idea import Idea, IdeaConnection, idea_connection
 from api.types.ids import decode_id
 from api.types.member import Member, MemberConnection
+from api.types.moderation import Flag
 from engine import models as m
 from engine.errors import NotFound
 from engine.pagination import id_page
@@ -23,6 +24,7 @@ NODE_TYPES: dict[str, type[relay.Node]] = {
     "Idea": Idea,
     "Member": Member,
     "Threshold": Threshold,
+    "Flag": Flag,
 }
 
 

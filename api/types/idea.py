@@ -50,6 +50,9 @@ class Idea(relay.Node):
     status: IdeaStatusEnum
     counts: IdeaCounts
     accepted_terms_version: int
+    frozen: bool = strawberry.field(
+        description="Under review for an IP infringement report: no votes, pledges or comments."
+    )
     created_at: datetime
     _row: strawberry.Private[m.Idea]
 
@@ -73,6 +76,7 @@ class Idea(relay.Node):
                 comments=row.comment_count,
             ),
             accepted_terms_version=row.terms_version,
+            frozen=row.frozen,
             created_at=row.created_at,
             _row=row,
         )
@@ -90,6 +94,10 @@ class Idea(relay.Node):
 
         row = await info.context.loaders.campaign.load(self._row.campaign_id)
         return Campaign.from_row(row)
+
+    @strawberry.field(description="Hidden by moderation. Brand (secret key) only.")
+    def hidden(self, info: Info) -> bool | None:
+        return self._row.hidden if info.context.is_secret else None
 
     @strawberry.field(description="Set when this idea was merged into another.")
     async def merged_into(self, info: Info) -> Idea | None:

@@ -12,6 +12,14 @@ from engine.models.events import DomainEvent
 from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange, ThresholdCrossing
 from engine.models.interactions import Comment, Pledge, Score, Vote
 from engine.models.members import Member
+from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
+from engine.models.moderation import (
+    Flag,
+    FlagReason,
+    FlagStatus,
+    ModerationAction,
+    ModerationEntry,
+)
 from engine.models.tenants import ApiKey, KeyKind, Tenant
 
 __all__ = [
@@ -21,11 +29,18 @@ __all__ = [
     "CampaignStatus",
     "Comment",
     "DomainEvent",
+    "Flag",
+    "FlagReason",
+    "FlagStatus",
     "Idea",
+    "IdeaMerge",
     "IdeaStatus",
     "IdeaStatusChange",
     "KeyKind",
     "Member",
+    "MergeTransfer",
+    "ModerationAction",
+    "ModerationEntry",
     "Participation",
     "Pledge",
     "Score",
@@ -33,5 +48,6 @@ __all__ = [
     "Threshold",
     "ThresholdCrossing",
     "ThresholdMetric",
+    "TransferKind",
     "Vote",
 ]

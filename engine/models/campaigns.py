@@ -35,7 +35,7 @@ class Campaign(TenantModel):
     closes_at = fields.DatetimeField(null=True)
     # Eligibility.
     verified_only = fields.BooleanField(default=False)
-    allowed_tiers = fields.JSONField(default=list)
+    allowed_tiers: list[str] = fields.JSONField(default=list)
     min_level = fields.IntField(default=0)
     # Contribution terms: the version increments whenever the text changes; 0 means no terms.
     terms_text = fields.TextField(default="")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 
 from engine.tenancy import TenantModel
@@ -16,7 +18,7 @@ class DomainEvent(TenantModel):
     campaign_id = fields.BigIntField(null=True)
     idea_id = fields.BigIntField(null=True)
     member_id = fields.BigIntField(null=True)
-    data = fields.JSONField()
+    data: dict[str, Any] = fields.JSONField()
     # Set once every asynchronous consumer (reputation, live updates) has handled the event.
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -19,7 +20,7 @@ class Tenant(Model):
     # HS256 secret the brand's backend signs member tokens with; must be readable to verify them.
     identity_secret = fields.CharField(max_length=128)
     # Per-tenant overrides of the reputation rules (defaults live in engine.reputation.rules).
-    reputation_rules = fields.JSONField(null=True)
+    reputation_rules: dict[str, Any] | None = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -39,7 +40,7 @@ class ApiKey(TenantModel):
     key_hash = fields.CharField(max_length=64, unique=True)
     label = fields.CharField(max_length=100, default="")
     # Browser origins a publishable key may be used from; empty means any.
-    allowed_origins = fields.JSONField(default=list)
+    allowed_origins: list[str] = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
 

@@ -9,10 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
+from api.app import configure_view, create_app
 from engine import events
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
+from engine.settings import get_settings
 from engine.tenants import NewTenant
 from webhooks.queue import InProcessJobQueue
 from webhooks.runtime import Background, start_background
@@ -64,6 +65,7 @@ async def api(database: str) -> AsyncIterator[Api]:
     app = create_app(manage_db=False)
     background = await start_background()
     app.state.background = background
+    configure_view(app.state.graphql, background, get_settings())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(client, background)

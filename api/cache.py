@@ -1,0 +1,67 @@
+"""Result cache for anonymous persisted reads (the widget's hot query), with ETags.
+
+Keyed by tenant, persisted query hash, operation name, variables and the tenant's generation
+(webhooks.freshness): any commit in the tenant makes old entries unreachable. Entries also expire
+after a short TTL, which bounds staleness if a generation bump was lost. Only publishable-key
+requests without a member token are cached: their answer does not depend on who asks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+DEFAULT_TTL = 30.0
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    body: bytes
+    etag: str
+    expires_at: float
+
+
+def cache_key(
+    tenant_id: int,
+    query_hash: str,
+    operation: str | None,
+    variables: dict[str, Any] | None,
+    generation: int,
+) -> str:
+    canonical = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+    return f"{tenant_id}:{generation}:{query_hash}:{operation or ''}:{canonical.decode()}"
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+class ResultCache:
+    def __init__(self, capacity: int = 10_000, ttl: float = DEFAULT_TTL) -> None:
+        self.capacity = capacity
+        self.ttl = ttl
+        self._entries: OrderedDict[str, CachedResult] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> CachedResult | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.expires_at < time.monotonic():
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def put(self, key: str, body: bytes) -> CachedResult:
+        entry = CachedResult(body, etag_for(body), time.monotonic() + self.ttl)
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+        return entry

@@ -1,0 +1,34 @@
+"""similarIdeas (anyone with a key) and campaignInsights (secret key)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.context import Info
+from api.types.idea import Idea
+from api.types.ids import decode_id
+from api.types.insights import CampaignInsights, DayActivity, SimilarIdea
+from engine import insights, similarity
+
+
+@strawberry.type
+class InsightQueries:
+    @strawberry.field(description="Likely duplicates of a draft idea, best first (at most 5).")
+    async def similar_ideas(
+        self, info: Info, campaign_id: strawberry.ID, text: str
+    ) -> list[SimilarIdea]:
+        info.context.require_principal()
+        found = await similarity.similar_ideas(
+            decode_id(campaign_id, "Campaign", "campaignId"), text
+        )
+        return [SimilarIdea(idea=Idea.from_row(s.idea), score=s.score) for s in found]
+
+    @strawberry.field(
+        description="Participation and herding over the last 14 days. Secret key only."
+    )
+    async def campaign_insights(self, info: Info, campaign_id: strawberry.ID) -> CampaignInsights:
+        info.context.require_secret()
+        result = await insights.campaign_insights(decode_id(campaign_id, "Campaign", "campaignId"))
+        values = dict(result.__dict__)
+        values["daily"] = [DayActivity(**d.__dict__) for d in result.daily]
+        return CampaignInsights(**values)

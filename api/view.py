@@ -1,0 +1,237 @@
+"""The GraphQL HTTP view: authentication and throttling once per request, persisted queries,
+the anonymous result cache with ETags, and error codes on every response.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from api.auth import Principal, Role, authenticate
+from api.cache import CachedResult, ResultCache, cache_key
+from api.context import Context
+from api.errors import Code, PublicError, forbidden, unauthenticated
+from api.extensions import map_error
+from api.live import Broadcaster
+from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
+from api.ratelimit import RateLimiter, Verdict
+from engine.errors import Forbidden, Unauthenticated
+from engine.tenancy import enter_tenant
+from webhooks.freshness import Generations
+
+log = logging.getLogger("cosource.api")
+
+_persisted_query: ContextVar[str | None] = ContextVar("cosource_persisted_query", default=None)
+# Lets a CDN hold anonymous persisted reads briefly; ETags make revalidation cheap.
+CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+VARY = "X-Cosource-Key, Authorization, Origin"
+
+
+@dataclass(frozen=True)
+class RequestAuth:
+    principal: Principal | None
+    error: PublicError | None
+    verdict: Verdict | None = None
+
+
+def _error_response(message: str, code: Code, status: int = 200) -> Response:
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+class GraphQLView(GraphQL[Context, None]):
+    debug = False
+    limiter: RateLimiter | None = None
+    persisted: PersistedQueries = PersistedQueries()
+    cache: ResultCache | None = None
+    generations: Generations | None = None
+    live: Broadcaster | None = None
+
+    async def authenticate(self, headers: Headers) -> RequestAuth:
+        try:
+            principal = await authenticate(headers)
+        except Unauthenticated as exc:
+            return RequestAuth(None, unauthenticated(str(exc)))
+        except Forbidden as exc:
+            return RequestAuth(None, forbidden(str(exc)))
+        if principal is None or self.limiter is None:
+            return RequestAuth(principal, None)
+        verdict = await self.limiter.hit(principal.key.id)
+        if verdict.allowed:
+            return RequestAuth(principal, None, verdict)
+        error = PublicError(
+            f"rate limit exceeded; retry in {verdict.retry_after} s",
+            Code.RATE_LIMITED,
+            retryAfter=verdict.retry_after,
+        )
+        return RequestAuth(principal, error, verdict)
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        if not isinstance(request, Request) or request.scope["type"] != "http":
+            return await super().run(request)  # websockets authenticate in get_context
+        auth = await self.authenticate(request.headers)
+        request.state.cosource_auth = auth
+        payload = await self._payload(request)
+        persisted: PersistedQuery | None = None
+        if payload is not None and isinstance(payload.get("extensions"), dict):
+            found = await self._persisted(payload)
+            if isinstance(found, Response):
+                return found
+            persisted = found
+        key = await self._cache_key(auth, persisted, payload)
+        if key is not None and self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return self._cacheable(request, hit, auth)
+        token = _persisted_query.set(persisted.query if persisted else None)
+        try:
+            response = await super().run(request)
+        finally:
+            _persisted_query.reset(token)
+        if key is not None and self.cache is not None and response.status_code == 200:
+            body = bytes(response.body)
+            if "errors" not in orjson.loads(body):
+                return self._cacheable(request, self.cache.put(key, body), auth)
+        return response
+
+    async def _payload(self, request: Request) -> dict[str, Any] | None:
+        try:
+            if request.method == "GET":
+                params = dict(request.query_params)
+                if "extensions" not in params:
+                    return None
+                return self.parse_query_params(request.query_params)
+            if request.method == "POST" and "json" in request.headers.get("content-type", ""):
+                data = orjson.loads(await request.body())
+                return data if isinstance(data, dict) else None
+        except (orjson.JSONDecodeError, ValueError):
+            return None  # strawberry answers malformed bodies itself
+        return None
+
+    async def _persisted(self, payload: dict[str, Any]) -> PersistedQuery | Response | None:
+        spec = payload["extensions"].get("persistedQuery")
+        if not isinstance(spec, dict):
+            return None
+        query_hash = spec.get("sha256Hash")
+        if spec.get("version") != 1 or not isinstance(query_hash, str) or len(query_hash) != 64:
+            return _error_response("unsupported persistedQuery", Code.BAD_USER_INPUT, 400)
+        query = payload.get("query")
+        if isinstance(query, str):
+            try:
+                return await self.persisted.put(query_hash, query)
+            except HashMismatch as exc:
+                return _error_response(str(exc), Code.BAD_USER_INPUT, 400)
+        found = await self.persisted.get(query_hash.lower())
+        if found is None:
+            return _error_response("PersistedQueryNotFound", Code.PERSISTED_QUERY_NOT_FOUND)
+        return found
+
+    async def _cache_key(
+        self, auth: RequestAuth, persisted: PersistedQuery | None, payload: dict[str, Any] | None
+    ) -> str | None:
+        principal = auth.principal
+        if (
+            self.cache is None
+            or self.generations is None
+            or persisted is None
+            or not persisted.read_only
+            or auth.error is not None
+            or principal is None
+            or principal.role != Role.PUBLIC
+            or payload is None
+        ):
+            return None
+        generation = await self.generations.current(principal.tenant_id)
+        if generation is None:
+            return None
+        variables = payload.get("variables")
+        return cache_key(
+            principal.tenant_id,
+            persisted.hash,
+            payload.get("operationName"),
+            variables if isinstance(variables, dict) else None,
+            generation,
+        )
+
+    def _cacheable(self, request: Request, entry: CachedResult, auth: RequestAuth) -> Response:
+        headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
+        if auth.verdict is not None:
+            headers["X-RateLimit-Remaining"] = str(auth.verdict.remaining)
+        if request.headers.get("if-none-match") == entry.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(entry.body, media_type="application/json", headers=headers)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Only a browser asking for a page gets GraphiQL; a persisted-query GET gets JSON.
+        return (
+            request.method == "GET"
+            and request.query_params.get("query") is None
+            and request.query_params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        query = _persisted_query.get()
+        if query is not None and isinstance(data, GraphQLRequestData) and data.query is None:
+            data.query = query
+        return data
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        auth: RequestAuth | None = None
+        if isinstance(request, Request):
+            auth = getattr(request.state, "cosource_auth", None)
+        if auth is None:
+            auth = await self.authenticate(request.headers)
+        if auth.principal is not None:
+            # Every query of this request is scoped to this tenant (engine.tenancy).
+            enter_tenant(auth.principal.tenant_id)
+        if auth.verdict is not None and response is not None and hasattr(response, "headers"):
+            response.headers["X-RateLimit-Remaining"] = str(auth.verdict.remaining)
+            if not auth.verdict.allowed:
+                response.status_code = 429
+                response.headers["Retry-After"] = str(auth.verdict.retry_after)
+        return Context(
+            request=request,
+            response=response,
+            principal=auth.principal,
+            auth_error=auth.error,
+            live=self.live,
+        )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Browsers cannot set websocket headers: keys may come in connection_init instead."""
+        params = context.connection_params or {}
+        if context.principal is None and params:
+            headers = Headers({k.lower(): str(v) for k, v in params.items() if isinstance(v, str)})
+            auth = await self.authenticate(headers)
+            if auth.error is not None:
+                raise ConnectionRejectionError(
+                    {"message": auth.error.message, "code": auth.error.extensions["code"]}
+                )
+            context.principal, context.auth_error = auth.principal, None
+            if auth.principal is not None:
+                enter_tenant(auth.principal.tenant_id)
+        elif context.auth_error is not None:
+            raise ConnectionRejectionError({"message": context.auth_error.message})
+        return await super().on_ws_connect(context)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Syntax errors never reach schema extensions; give them (and anything else) their code.
+        if result.errors:
+            result.errors = [map_error(e, debug=self.debug) for e in result.errors]
+        return await super().process_result(request, result)

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints ratios against a raw floor measured in the same run (never absolute goals)."""

@@ -1,0 +1,83 @@
+"""The raw floors the read bench compares Cosource with, as a bare Starlette app.
+
+- ``/sql``: the widget's hot read with one hand-written SQL statement and orjson, same JSON shape.
+- ``/bytes``: the same response bytes with no SQL at all (the limit for a cache hit).
+Configured by env: BENCH_DSN, BENCH_TENANT, BENCH_CAMPAIGN, BENCH_BODY (a file with the bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+HOT_SQL = """
+SELECT i.id, i.title, i.net_votes, i.upvotes, i.downvotes, i.pledged_quantity, m.display_name
+FROM idea i JOIN member m ON m.id = i.author_id
+WHERE i.tenant_id = $1 AND i.campaign_id = $2 AND i.merged_into_id IS NULL AND NOT i.hidden
+ORDER BY i.top_rank DESC, i.id DESC
+LIMIT 20
+"""
+
+
+def _gid(kind: str, pk: int) -> str:
+    return base64.b64encode(f"{kind}:{pk}".encode()).decode()
+
+
+def create_app() -> Starlette:
+    tenant, campaign = int(os.environ["BENCH_TENANT"]), int(os.environ["BENCH_CAMPAIGN"])
+    body = Path(os.environ["BENCH_BODY"]).read_bytes()
+    state: dict[str, asyncpg.Pool] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state["pool"] = await asyncpg.create_pool(os.environ["BENCH_DSN"], min_size=4, max_size=16)
+        yield
+        await state["pool"].close()
+
+    async def sql(request: Request) -> Response:
+        async with state["pool"].acquire() as conn:
+            rows = await conn.fetch(HOT_SQL, tenant, campaign)
+        edges = [
+            {
+                "node": {
+                    "id": _gid("Idea", r["id"]),
+                    "title": r["title"],
+                    "counts": {
+                        "netVotes": r["net_votes"],
+                        "upvotes": r["upvotes"],
+                        "downvotes": r["downvotes"],
+                        "pledgedQuantity": r["pledged_quantity"],
+                    },
+                    "author": {"displayName": r["display_name"]},
+                }
+            }
+            for r in rows
+        ]
+        return Response(
+            orjson.dumps({"data": {"ideas": {"edges": edges}}}), media_type="application/json"
+        )
+
+    async def raw(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    async def healthz(request: Request) -> Response:
+        return Response(b"ok")
+
+    return Starlette(
+        routes=[
+            Route("/sql", sql, methods=["GET", "POST"]),
+            Route("/bytes", raw, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+        ],
+        lifespan=lifespan,
+    )

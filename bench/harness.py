@@ -1,0 +1,158 @@
+"""Shared bench plumbing: a throwaway PostgreSQL database, servers pinned to a core, wrk runs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from engine import db
+
+PG_ADMIN = os.environ.get("COSOURCE_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
+SERVER_CORE = os.environ.get("COSOURCE_BENCH_SERVER_CORE", "0")
+LOAD_CORE = os.environ.get("COSOURCE_BENCH_LOAD_CORE", "1")
+
+
+def pg_url(name: str) -> str:
+    return db.sibling_url(PG_ADMIN, name)
+
+
+async def create_database() -> str:
+    name = f"cosource_bench_{secrets.token_hex(4)}"
+    await db.create_postgres_database(PG_ADMIN, name)
+    return name
+
+
+async def drop_database(name: str) -> None:
+    await db.drop_postgres_database(PG_ADMIN, name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pinned(cmd: list[str], core: str) -> list[str]:
+    return (["taskset", "-c", core] if shutil.which("taskset") else []) + cmd
+
+
+@contextlib.contextmanager
+def server(app: str, env: dict[str, str], *, factory: bool = True) -> Iterator[str]:
+    """Run `uvicorn app` on the server core; yields the base URL once /healthz answers."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    if factory:
+        cmd.append("--factory")
+    with process(cmd, env, port, "/healthz") as base:
+        yield base
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[str]:
+    """Any HTTP server on the server core; ready once ``ready_path`` answers below 500."""
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+    child = subprocess.Popen(
+        _pinned(cmd, SERVER_CORE), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}{ready_path}", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{cmd[0]} did not start:\n{Path(log.name).read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        log.close()
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(
+    url: str,
+    *,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str],
+    seconds: int = 8,
+    connections: int = 16,
+) -> WrkResult:
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append(f"wrk.body = [[{body}]]")
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines) + "\n")
+    out = subprocess.run(
+        _pinned(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            LOAD_CORE,
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0)
+
+
+def ratio_row(name: str, result: WrkResult, floor: WrkResult) -> str:
+    """Throughput as a share of the floor's, latency as a multiple of the floor's."""
+    line = (
+        f"  {name:<46} throughput {result.requests_per_second / floor.requests_per_second:5.2f}x"
+        f"   p50 {result.p50_ms / floor.p50_ms:5.2f}x   p99 {result.p99_ms / floor.p99_ms:5.2f}x"
+    )
+    return line + (f"   ({result.non_2xx} non-2xx!)" if result.non_2xx else "")

@@ -1,0 +1,250 @@
+"""Merging duplicate ideas, reversibly.
+
+A merge copies each supporter's vote, score and pledge from the source idea onto the target, unless
+that member already has their own on the target (each member is counted once) or authored the
+target (no self-votes). Every copy is recorded as a MergeTransfer; unmerge reverts exactly those
+copies that nobody changed since, and reopens the source. Source rows are left untouched, so the
+source's history stays as it was.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from engine import counters, events, payloads
+from engine.clock import utcnow
+from engine.errors import DomainError, ErrorCode
+from engine.events import EventType
+from engine.ideas import get_idea
+from engine.models.campaigns import Campaign, CampaignMode, ThresholdMetric
+from engine.models.ideas import Idea
+from engine.models.interactions import Pledge, Score, Vote
+from engine.models.members import Member
+from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
+from engine.ranking import Counters
+from engine.text import NOTE_MAX, check_text, clean, require_texts
+from engine.thresholds import record_crossings
+
+_ALL_METRICS = frozenset(ThresholdMetric)
+
+
+async def _lock_pair(source_id: int, target_id: int) -> tuple[Idea, Idea]:
+    # Always lock the lower id first: two merges of the same pair cannot deadlock.
+    locked = {}
+    for idea_id, field in sorted([(source_id, "ideaId"), (target_id, "intoIdeaId")]):
+        locked[idea_id] = await get_idea(idea_id, field, for_update=True)
+    return locked[source_id], locked[target_id]
+
+
+async def merge_ideas(source_id: int, target_id: int, note: str = "") -> IdeaMerge:
+    require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
+    if source_id == target_id:
+        raise DomainError(ErrorCode.INVALID, "an idea cannot be merged into itself", "intoIdeaId")
+    async with events.unit_of_work():
+        source, target = await _lock_pair(source_id, target_id)
+        _check_mergeable(source, target)
+        if await Idea.filter(merged_into_id=source.id).exists():
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION,
+                "other ideas were merged into this one; unmerge them first",
+                "ideaId",
+            )
+        merge = await IdeaMerge.create(source_id=source.id, target_id=target.id, note=clean(note))
+        deltas: Counter[str] = Counter()
+        transfers = [
+            *await _copy(TransferKind.VOTE, merge, source, target, deltas),
+            *await _copy(TransferKind.SCORE, merge, source, target, deltas),
+            *await _copy(TransferKind.PLEDGE, merge, source, target, deltas),
+        ]
+        if transfers:
+            await MergeTransfer.bulk_create(transfers)
+        campaign, new_counters = await _bump_target(target, deltas)
+        source.merged_into_id = target.id
+        await source.save(update_fields=["merged_into_id", "updated_at"])
+        await _record(
+            EventType.IDEA_MERGED,
+            merge,
+            source,
+            target,
+            campaign,
+            new_counters,
+            target_key="into",
+            tally_key="moved",
+            tally=Counter(t.kind.value for t in transfers),
+            note=merge.note,
+        )
+        await record_crossings(target, campaign, new_counters, _ALL_METRICS)
+    return merge
+
+
+def _check_mergeable(source: Idea, target: Idea) -> None:
+    if source.campaign_id != target.campaign_id:
+        raise DomainError(ErrorCode.INVALID, "only ideas of the same campaign merge", "intoIdeaId")
+    if source.merged_into_id is not None:
+        raise DomainError(ErrorCode.IDEA_CLOSED, "this idea is already merged", "ideaId")
+    if target.merged_into_id is not None:
+        raise DomainError(
+            ErrorCode.IDEA_CLOSED, "the target was itself merged into another idea", "intoIdeaId"
+        )
+
+
+def _deltas(kind: TransferKind, value: int, sign: int = 1) -> Counter[str]:
+    """How one vote, score or pledge of ``value`` moves the idea counters (sign -1 takes it back)."""
+    if kind == TransferKind.VOTE:
+        changes = {"upvotes": value == 1, "downvotes": value == -1, "net_votes": value}
+    elif kind == TransferKind.SCORE:
+        changes = {"score_sum": value, "score_count": 1}
+    else:
+        changes = {"pledgers": 1, "pledged_quantity": value}
+    return Counter({name: sign * int(amount) for name, amount in changes.items()})
+
+
+# Per kind: the model, the column holding the value, and whether the target's author may hold one
+# (pledging for your own idea is fine; voting or scoring it is not).
+_KINDS: dict[TransferKind, tuple[Any, str, bool]] = {
+    TransferKind.VOTE: (Vote, "value", False),
+    TransferKind.SCORE: (Score, "value", False),
+    TransferKind.PLEDGE: (Pledge, "quantity", True),
+}
+
+
+async def _copy(
+    kind: TransferKind, merge: IdeaMerge, source: Idea, target: Idea, deltas: Counter[str]
+) -> list[MergeTransfer]:
+    """Copy each supporter's row onto the target unless they already have their own there."""
+    model, column, author_may = _KINDS[kind]
+    rows = await model.filter(idea_id=source.id).exclude(**{column: 0}).order_by("id")
+    existing = {
+        r.member_id: r
+        for r in await model.filter(
+            idea_id=target.id, member_id__in=[r.member_id for r in rows]
+        ).select_for_update()
+    }
+    moved: list[MergeTransfer] = []
+    for row in rows:
+        value = getattr(row, column)
+        on_target = existing.get(row.member_id)
+        if (row.member_id == target.author_id and not author_may) or (
+            on_target is not None and getattr(on_target, column)
+        ):
+            continue  # no self-votes; their own choice on the target counts, never twice
+        if on_target is None:
+            extra = {"version": 1} if kind == TransferKind.VOTE else {}
+            on_target = await model.create(
+                idea_id=target.id, member_id=row.member_id, **{column: value}, **extra
+            )
+        else:
+            setattr(on_target, column, value)
+            fields = [column, "updated_at"]
+            if kind == TransferKind.VOTE:
+                on_target.version += 1
+                fields.append("version")
+            await on_target.save(update_fields=fields)
+        deltas.update(_deltas(kind, value))
+        moved.append(
+            MergeTransfer(
+                tenant_id=merge.tenant_id,
+                merge_id=merge.id,
+                kind=kind,
+                member_id=row.member_id,
+                target_row_id=on_target.id,
+                value=value,
+                previous_value=0,
+                version_after=on_target.version if kind == TransferKind.VOTE else 0,
+            )
+        )
+    return moved
+
+
+async def unmerge_idea(source_id: int) -> IdeaMerge:
+    """Reopen a merged idea and take back the copies its merge made that are still as copied."""
+    async with events.unit_of_work():
+        source = await get_idea(source_id, "ideaId")
+        if source.merged_into_id is None:
+            raise DomainError(ErrorCode.INVALID_TRANSITION, "this idea is not merged", "ideaId")
+        source, target = await _lock_pair(source.id, source.merged_into_id)
+        merge = await IdeaMerge.filter(source_id=source.id, undone_at=None).order_by("-id").first()
+        if merge is None or source.merged_into_id != target.id:
+            raise DomainError(ErrorCode.INVALID_TRANSITION, "this idea is not merged", "ideaId")
+        deltas: Counter[str] = Counter()
+        reverted = Counter[str]()
+        for transfer in await MergeTransfer.filter(merge_id=merge.id).order_by("id"):
+            if await _revert(transfer, deltas):
+                reverted[transfer.kind.value] += 1
+        campaign, new_counters = await _bump_target(target, deltas)
+        source.merged_into_id = None
+        await source.save(update_fields=["merged_into_id", "updated_at"])
+        merge.undone_at = utcnow()
+        await merge.save(update_fields=["undone_at"])
+        await _record(
+            EventType.IDEA_UNMERGED,
+            merge,
+            source,
+            target,
+            campaign,
+            new_counters,
+            target_key="from",
+            tally_key="reverted",
+            tally=reverted,
+        )
+    return merge
+
+
+async def _bump_target(target: Idea, deltas: Counter[str]) -> tuple[Campaign, Counters]:
+    campaign = await Campaign.get(id=target.campaign_id)
+    contest = campaign.mode == CampaignMode.CONTEST
+    return campaign, await counters.bump(target.id, target.created_at, contest=contest, **deltas)
+
+
+async def _record(
+    type_: str,
+    merge: IdeaMerge,
+    source: Idea,
+    target: Idea,
+    campaign: Campaign,
+    target_counters: Counters,
+    *,
+    target_key: str,
+    tally_key: str,
+    tally: Counter[str],
+    **extra: Any,
+) -> None:
+    authors = {m.id: m for m in await Member.filter(id__in=[source.author_id, target.author_id])}
+    await events.record(
+        type_,
+        {
+            "mergeId": merge.id,
+            "idea": payloads.idea(
+                source, campaign, authors[source.author_id], counters.counters_of(source)
+            ),
+            target_key: payloads.idea(target, campaign, authors[target.author_id], target_counters),
+            tally_key: {
+                "votes": tally["VOTE"],
+                "scores": tally["SCORE"],
+                "pledges": tally["PLEDGE"],
+            },
+            **extra,
+        },
+        campaign_id=campaign.id,
+        idea_id=source.id,
+        member_id=source.author_id,
+    )
+
+
+async def _revert(transfer: MergeTransfer, deltas: Counter[str]) -> bool:
+    """Undo one copy if the row still holds what the merge put there; members' later choices stay."""
+    model, column, _ = _KINDS[transfer.kind]
+    row = await model.filter(id=transfer.target_row_id).select_for_update().first()
+    if row is None or getattr(row, column) != transfer.value:
+        return False
+    fields = [column, "updated_at"]
+    if transfer.kind == TransferKind.VOTE:
+        if row.version != transfer.version_after:
+            return False  # changed and changed back since: it is the member's choice now
+        row.version += 1
+        fields.append("version")
+    setattr(row, column, transfer.previous_value)
+    await row.save(update_fields=fields)
+    deltas.update(_deltas(transfer.kind, transfer.value, sign=-1))
+    return True

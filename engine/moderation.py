@@ -1,0 +1,275 @@
+"""Flags and moderation: members report, the brand decides, every step is in the audit log.
+
+An IP_INFRINGEMENT flag freezes the idea at once (no interactions; its webhooks are held) until the
+brand resolves it: the DataPortability logo lesson. Enough distinct SPAM or ABUSE reports hide the
+target pending review. Flagging is a privilege of members from level 1 (reputation levels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from engine import counters, events, payloads
+from engine.clock import iso, utcnow
+from engine.errors import DomainError, ErrorCode, NotFound
+from engine.events import EventType
+from engine.ideas import get_idea
+from engine.models.campaigns import Campaign, CampaignMode
+from engine.models.ideas import Idea
+from engine.models.interactions import Comment
+from engine.models.members import Member
+from engine.models.moderation import (
+    Flag,
+    FlagReason,
+    FlagStatus,
+    ModerationAction,
+    ModerationEntry,
+)
+from engine.text import NOTE_MAX, check_text, clean, require_texts
+
+FLAG_MIN_LEVEL = 1
+AUTO_HIDE_AFTER = 5
+_HIDING_REASONS = (FlagReason.SPAM, FlagReason.ABUSE)
+
+
+class Decision(str, Enum):
+    UPHOLD = "UPHOLD"
+    DISMISS = "DISMISS"
+
+
+def can_flag(member: Member) -> bool:
+    return member.level >= FLAG_MIN_LEVEL
+
+
+@dataclass(frozen=True)
+class _Target:
+    idea: Idea
+    comment: Comment | None
+
+    @property
+    def hidden(self) -> bool:
+        return self.comment.hidden if self.comment else self.idea.hidden
+
+    @property
+    def author_id(self) -> int:
+        return self.comment.author_id if self.comment else self.idea.author_id
+
+
+async def _target(idea_id: int, comment_id: int | None) -> _Target:
+    idea = await get_idea(idea_id, "ideaId", for_update=True)
+    comment = None
+    if comment_id is not None:
+        comment = await Comment.filter(id=comment_id, idea_id=idea.id).select_for_update().first()
+        if comment is None:
+            raise NotFound("comment", "commentId")
+    return _Target(idea, comment)
+
+
+async def _log(
+    action: ModerationAction,
+    target: _Target,
+    *,
+    flag: Flag | None = None,
+    actor: int | None = None,
+    note: str = "",
+) -> None:
+    await ModerationEntry.create(
+        action=action,
+        idea_id=target.idea.id,
+        comment_id=target.comment.id if target.comment else None,
+        flag_id=flag.id if flag else None,
+        actor_member_id=actor,
+        note=note,
+    )
+
+
+async def _set_hidden(target: _Target, hidden: bool) -> None:
+    if target.comment is not None:
+        target.comment.hidden = hidden
+        await target.comment.save(update_fields=["hidden"])
+        campaign = await Campaign.get(id=target.idea.campaign_id)
+        await counters.bump(
+            target.idea.id,
+            target.idea.created_at,
+            contest=campaign.mode == CampaignMode.CONTEST,
+            comment_count=-1 if hidden else 1,
+        )
+    else:
+        target.idea.hidden = hidden
+        await target.idea.save(update_fields=["hidden", "updated_at"])
+
+
+async def flag(
+    member: Member,
+    idea_id: int,
+    reason: FlagReason,
+    note: str = "",
+    comment_id: int | None = None,
+) -> Flag:
+    require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
+    async with events.unit_of_work():
+        target = await _target(idea_id, comment_id)
+        if target.idea.hidden:
+            raise NotFound("idea", "ideaId")
+        if not can_flag(member):
+            raise DomainError(
+                ErrorCode.LEVEL_TOO_LOW,
+                f"flagging opens at level {FLAG_MIN_LEVEL}; take part a little first",
+            )
+        if target.author_id == member.id:
+            raise DomainError(ErrorCode.INVALID, "you cannot flag your own contribution", "ideaId")
+        if await Flag.filter(
+            idea_id=target.idea.id,
+            comment_id=comment_id,
+            reporter_id=member.id,
+            status=FlagStatus.OPEN,
+        ).exists():
+            raise DomainError(ErrorCode.ALREADY_EXISTS, "you already flagged this; it is in review")
+        row = await Flag.create(
+            idea_id=target.idea.id,
+            comment_id=comment_id,
+            reporter_id=member.id,
+            reason=reason,
+            note=clean(note),
+        )
+        await _log(ModerationAction.FLAGGED, target, flag=row, actor=member.id, note=row.note)
+        if reason == FlagReason.IP_INFRINGEMENT and not target.idea.frozen:
+            target.idea.frozen = True
+            await target.idea.save(update_fields=["frozen", "updated_at"])
+            await _log(
+                ModerationAction.FROZEN,
+                target,
+                flag=row,
+                note="frozen pending review of an IP infringement report",
+            )
+        if reason in _HIDING_REASONS and not target.hidden:
+            reporters = (
+                await Flag.filter(
+                    idea_id=target.idea.id,
+                    comment_id=comment_id,
+                    status=FlagStatus.OPEN,
+                    reason__in=list(_HIDING_REASONS),
+                )
+                .distinct()
+                .values_list("reporter_id", flat=True)
+            )
+            if len(set(reporters)) >= AUTO_HIDE_AFTER:
+                await _set_hidden(target, True)
+                await _log(
+                    ModerationAction.AUTO_HIDDEN,
+                    target,
+                    flag=row,
+                    note=f"{AUTO_HIDE_AFTER} members reported it; hidden pending review",
+                )
+        await _record_flagged(target, row)
+    return row
+
+
+async def _record_flagged(target: _Target, row: Flag) -> None:
+    idea = target.idea
+    campaign = await Campaign.get(id=idea.campaign_id)
+    author = await Member.get(id=idea.author_id)
+    await events.record(
+        EventType.IDEA_FLAGGED,
+        {
+            "idea": payloads.idea(idea, campaign, author, counters.counters_of(idea)),
+            "flag": {
+                "id": payloads.global_id("Flag", row.id),
+                "reason": row.reason.value,
+                "createdAt": iso(utcnow()),
+            },
+            "comment": {"id": payloads.global_id("Comment", target.comment.id)}
+            if target.comment
+            else None,
+            "frozen": idea.frozen,
+            "hidden": target.hidden,
+        },
+        campaign_id=idea.campaign_id,
+        idea_id=idea.id,
+        member_id=row.reporter_id,
+    )
+
+
+async def resolve_flag(
+    flag_id: int, decision: Decision, note: str = "", hide: bool | None = None
+) -> Flag:
+    """Uphold (optionally hiding the target) or dismiss; the last open IP flag dismissed unfreezes."""
+    require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
+    async with events.unit_of_work():
+        row = await Flag.filter(id=flag_id).select_for_update().first()
+        if row is None:
+            raise NotFound("flag", "flagId")
+        if row.status != FlagStatus.OPEN:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION,
+                f"this flag was already {row.status.value.lower()}",
+                "flagId",
+            )
+        target = await _target(row.idea_id, row.comment_id)
+        row.status = FlagStatus.UPHELD if decision == Decision.UPHOLD else FlagStatus.DISMISSED
+        row.resolved_at = utcnow()
+        row.resolution_note = clean(note)
+        await row.save(update_fields=["status", "resolved_at", "resolution_note"])
+        action = (
+            ModerationAction.UPHELD if decision == Decision.UPHOLD else ModerationAction.DISMISSED
+        )
+        await _log(action, target, flag=row, note=row.resolution_note)
+        open_flags = Flag.filter(
+            idea_id=row.idea_id, comment_id=row.comment_id, status=FlagStatus.OPEN
+        )
+        if decision == Decision.UPHOLD and hide and not target.hidden:
+            await _set_hidden(target, True)
+            await _log(ModerationAction.HIDDEN, target, flag=row, note=row.resolution_note)
+        elif decision == Decision.DISMISS and target.hidden and hide is not True:
+            auto_hidden = await ModerationEntry.filter(
+                idea_id=row.idea_id, comment_id=row.comment_id, action=ModerationAction.AUTO_HIDDEN
+            ).exists()
+            if (
+                auto_hidden
+                and not await open_flags.filter(reason__in=list(_HIDING_REASONS)).exists()
+            ):
+                await _set_hidden(target, False)
+                await _log(
+                    ModerationAction.UNHIDDEN,
+                    target,
+                    flag=row,
+                    note="reports dismissed; visible again",
+                )
+        if (
+            row.reason == FlagReason.IP_INFRINGEMENT
+            and decision == Decision.DISMISS
+            and target.idea.frozen
+            and not await Flag.filter(
+                idea_id=row.idea_id, status=FlagStatus.OPEN, reason=FlagReason.IP_INFRINGEMENT
+            ).exists()
+        ):
+            target.idea.frozen = False
+            await target.idea.save(update_fields=["frozen", "updated_at"])
+            await _log(ModerationAction.UNFROZEN, target, flag=row, note=row.resolution_note)
+            await events.record(
+                EventType.IDEA_UNFROZEN,
+                {"ideaId": row.idea_id},
+                campaign_id=target.idea.campaign_id,
+                idea_id=row.idea_id,
+            )
+        await events.record(
+            EventType.FLAG_RESOLVED,
+            {
+                "flagId": row.id,
+                "ideaId": row.idea_id,
+                "commentId": row.comment_id,
+                "reporterId": row.reporter_id,
+                "reason": row.reason.value,
+                "decision": decision.value,
+                "authorId": target.author_id,
+            },
+            campaign_id=target.idea.campaign_id,
+            idea_id=row.idea_id,
+        )
+    return row
+
+
+async def is_frozen(idea_id: int) -> bool:
+    """Webhooks ask this before sending anything about an idea: frozen ideas' webhooks are held."""
+    return await Idea.filter(id=idea_id, frozen=True).exists()

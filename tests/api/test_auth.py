@@ -1,0 +1,140 @@
+"""Credentials: each wrong one gets a coded GraphQL error and writes nothing."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from api.auth import forget_cached_keys
+from engine import keys
+from engine.clock import utcnow
+from engine.models import ApiKey, Campaign, Idea, Member
+from tests import factories
+from tests.api.conftest import member_token
+
+SUBMIT = """mutation($c: ID!) { submitIdea(input: {campaignId: $c, title: "A new idea",
+  body: "Details"}) { idea { id } userErrors { code } } }"""
+CREATE = """mutation { createCampaign(input: {title: "Sneaky"}) { campaign { id }
+  userErrors { code } } }"""
+
+
+def _code(body: dict) -> str:  # type: ignore[type-arg]
+    assert body.get("data") in (None, {}) or any(v is None for v in body["data"].values()), body
+    return body["errors"][0]["extensions"]["code"]
+
+
+async def _campaign_gid(api, tenant) -> str:  # type: ignore[no-untyped-def]
+    campaign = await factories.campaign()
+    data = await api.data(
+        "query($s: String!) { campaign(slug: $s) { id } }",
+        {"s": campaign.slug},
+        sk=tenant.secret_key,
+    )
+    return data["campaign"]["id"]
+
+
+async def test_no_credentials_is_unauthenticated(api, tenant) -> None:  # type: ignore[no-untyped-def]
+    body = await api.gql("{ campaigns { totalCount } }")
+    assert _code(body) == "UNAUTHENTICATED"
+
+
+async def test_unknown_and_revoked_keys(api, tenant) -> None:  # type: ignore[no-untyped-def]
+    assert _code(await api.gql("{ viewer { id } }", sk="sk_not_a_real_key")) == "UNAUTHENTICATED"
+    assert _code(await api.gql("{ viewer { id } }", pk="pk_not_a_real_key")) == "UNAUTHENTICATED"
+    # A secret key in the publishable header, and a publishable key as bearer, are refused.
+    assert _code(await api.gql("{ viewer { id } }", pk=tenant.secret_key)) == "UNAUTHENTICATED"
+    assert (
+        _code(
+            await api.gql(
+                "{ viewer { id } }", headers={"Authorization": f"Bearer {tenant.publishable_key}"}
+            )
+        )
+        == "UNAUTHENTICATED"
+    )
+    await ApiKey.filter(key_hash=keys.hash_key(tenant.secret_key)).update(revoked_at=utcnow())
+    forget_cached_keys()
+    assert (
+        _code(await api.gql("{ campaigns { totalCount } }", sk=tenant.secret_key))
+        == "UNAUTHENTICATED"
+    )
+
+
+async def test_publishable_key_cannot_run_admin_mutations(api, tenant) -> None:  # type: ignore[no-untyped-def]
+    body = await api.gql(CREATE, pk=tenant.publishable_key)
+    assert _code(body) == "FORBIDDEN"
+    token = member_token(tenant, "cus_admin_wannabe")
+    body = await api.gql(CREATE, pk=tenant.publishable_key, token=token)
+    assert _code(body) == "FORBIDDEN"
+    assert await Campaign.filter(title="Sneaky").count() == 0
+
+
+def _forge(claims: dict, secret: str, alg: str = "HS256") -> str:  # type: ignore[type-arg]
+    return jwt.encode(claims, secret, algorithm=alg)
+
+
+@pytest.mark.parametrize(
+    "case", ["forged", "expired", "alg_none", "no_sub", "other_tenant", "garbage", "no_exp"]
+)
+async def test_bad_member_tokens_are_unauthenticated(api, tenant, case) -> None:  # type: ignore[no-untyped-def]
+    gid = await _campaign_gid(api, tenant)
+    now = int(time.time())
+    good = {"sub": "cus_mallory", "exp": now + 600}
+    secret = tenant.identity_secret
+    token = {
+        "forged": lambda: _forge(good, "not-the-identity-secret-but-long-enough-0123"),
+        "expired": lambda: _forge({**good, "exp": now - 3600}, secret),
+        "alg_none": lambda: jwt.encode(good, None, algorithm="none"),  # type: ignore[arg-type]
+        "no_sub": lambda: _forge({"exp": now + 600}, secret),
+        "other_tenant": lambda: _forge(good, "a" * 43),
+        "garbage": lambda: "definitely.not.ajwt",
+        "no_exp": lambda: _forge({"sub": "cus_mallory"}, secret),
+    }[case]()
+    members_before = await Member.all().count()
+    body = await api.gql(SUBMIT, {"c": gid}, pk=tenant.publishable_key, token=token)
+    assert _code(body) == "UNAUTHENTICATED"
+    assert await Member.all().count() == members_before
+    assert await Idea.all().count() == 0
+
+
+async def test_member_action_needs_a_member_token(api, tenant) -> None:  # type: ignore[no-untyped-def]
+    gid = await _campaign_gid(api, tenant)
+    assert _code(await api.gql(SUBMIT, {"c": gid}, pk=tenant.publishable_key)) == "UNAUTHENTICATED"
+    assert _code(await api.gql(SUBMIT, {"c": gid}, sk=tenant.secret_key)) == "FORBIDDEN"
+
+
+async def test_publishable_key_restricted_to_origins(api, tenant) -> None:  # type: ignore[no-untyped-def]
+    await ApiKey.filter(key_hash=keys.hash_key(tenant.publishable_key)).update(
+        allowed_origins=["https://shop.example.com"]
+    )
+    forget_cached_keys()
+    query = "{ campaigns { totalCount } }"
+    ok = await api.gql(
+        query, pk=tenant.publishable_key, headers={"Origin": "https://shop.example.com"}
+    )
+    assert ok["data"]["campaigns"]["totalCount"] == 0
+    refused = await api.gql(
+        query, pk=tenant.publishable_key, headers={"Origin": "https://evil.example.net"}
+    )
+    assert _code(refused) == "FORBIDDEN"
+    # Server-to-server calls send no Origin and are not browsers.
+    assert "errors" not in await api.gql(query, pk=tenant.publishable_key)
+
+
+async def test_cors_preflight_allows_the_key_header(api, tenant) -> None:  # type: ignore[no-untyped-def]
+    response = await api.client.options(
+        "/graphql",
+        headers={
+            "Origin": "https://shop.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-cosource-key,authorization,content-type",
+        },
+    )
+    assert response.status_code == 200
+    assert "x-cosource-key" in response.headers["access-control-allow-headers"].lower()
+
+
+async def test_malformed_authorization_header(api, tenant) -> None:  # type: ignore[no-untyped-def]
+    body = await api.gql("{ viewer { id } }", headers={"Authorization": "Token abc"})
+    assert _code(body) == "UNAUTHENTICATED"

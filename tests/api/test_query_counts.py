@@ -1,0 +1,47 @@
+"""SQL statements per request stay constant as the page grows (dataloaders, no N+1)."""
+
+from __future__ import annotations
+
+from engine import votes
+from engine.votes import VoteValue
+from tests import factories
+from tests.api.conftest import member_token
+from tests.conftest import count_queries
+
+IDEAS = """query($c: ID!, $n: Int!) { ideas(campaignId: $c, first: $n, orderBy: TOP) {
+  totalCount pageInfo { hasNextPage endCursor }
+  edges { cursor node { id title status counts { upvotes netVotes pledgers }
+    author { id displayName reputation } campaign { id slug }
+    viewerVote viewerPledge } } } }"""
+
+
+async def test_ideas_20_and_100_run_the_same_number_of_statements(api, tenant) -> None:  # type: ignore[no-untyped-def]
+    authors = await factories.members(12)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(authors[i % 12], campaign) for i in range(120)]
+    viewer = await factories.member(external_id="cus_viewer")
+    for idea in ideas[::3]:
+        await votes.cast_vote(viewer, idea.id, VoteValue.UP)
+    gid = (
+        await api.data(
+            "query($s: String!) { campaign(slug: $s) { id } }",
+            {"s": campaign.slug},
+            sk=tenant.secret_key,
+        )
+    )["campaign"]["id"]
+    token = member_token(tenant, "cus_viewer")
+    await api.data(IDEAS, {"c": gid, "n": 5}, pk=tenant.publishable_key, token=token)  # warm
+
+    counts = {}
+    for size in (20, 100):
+        with count_queries() as log:
+            data = await api.data(
+                IDEAS, {"c": gid, "n": size}, pk=tenant.publishable_key, token=token
+            )
+        assert len(data["ideas"]["edges"]) == size
+        counts[size] = log.count
+    assert counts[20] == counts[100], counts
+    # page + count + authors + campaign + viewer votes + viewer pledges + member lookup for the token
+    assert counts[100] <= 7, counts
+    voted = [e for e in data["ideas"]["edges"] if e["node"]["viewerVote"] == "UP"]
+    assert len(voted) == 40

@@ -1,0 +1,181 @@
+"""ideaUpdated: in-process fan-out, and across two real API processes through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import websockets
+
+from api.auth import Principal, Role
+from api.context import Context
+from api.live import Broadcaster, LiveHooks
+from api.schema import build_schema
+from engine import events, votes
+from engine.models import ApiKey
+from engine.votes import VoteValue
+from tests import factories
+from tests.api.conftest import member_token
+
+SUBSCRIBE = (
+    """subscription($c: ID!) { ideaUpdated(campaignId: $c) { id title counts { upvotes } } }"""
+)
+REDIS_URL = os.environ.get("COSOURCE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _gid(kind: str, pk: int) -> str:
+    return base64.b64encode(f"{kind}:{pk}".encode()).decode()
+
+
+async def test_votes_reach_subscribers_of_that_campaign_only(tenant) -> None:  # type: ignore[no-untyped-def]
+    author, voter = await factories.members(2)
+    campaign, elsewhere = await factories.campaign(), await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    other = await factories.idea(author, elsewhere)
+    live = Broadcaster()
+    previous = events.installed_hooks()
+    events.install_hooks(*previous, LiveHooks(live))
+    try:
+        key = await ApiKey.filter(kind="PUBLISHABLE").first()
+        principal = Principal(tenant.tenant, key, Role.PUBLIC)
+        stream = await build_schema().subscribe(
+            SUBSCRIBE,
+            variable_values={"c": _gid("Campaign", campaign.id)},
+            context_value=Context(None, None, principal, live=live),
+        )
+        first = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0.05)
+        await votes.cast_vote(voter, other.id, VoteValue.UP)  # another campaign: not delivered
+        await votes.cast_vote(voter, idea.id, VoteValue.UP)
+        result = await asyncio.wait_for(first, 5)
+        assert not result.errors
+        assert result.data["ideaUpdated"] == {
+            "id": _gid("Idea", idea.id),
+            "title": idea.title,
+            "counts": {"upvotes": 1},
+        }
+        await stream.aclose()
+    finally:
+        events.install_hooks(*previous)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _api_process(env: dict[str, str], log_dir: Path) -> Iterator[str]:
+    port = _free_port()
+    log = (log_dir / f"api-{port}.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError((log_dir / f"api-{port}.log").read_text())
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+async def test_fan_out_across_two_api_processes(tenant, database, database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if database != "postgres":
+        pytest.skip("two processes share the PostgreSQL database")
+    author = await factories.member()
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    env = {
+        "COSOURCE_DATABASE_URL": database_url,
+        "COSOURCE_REDIS_URL": REDIS_URL,
+        "COSOURCE_REDIS_PREFIX": f"cosource-live-{secrets.token_hex(4)}",
+    }
+    pk = tenant.publishable_key
+    with _api_process(env, tmp_path) as a, _api_process(env, tmp_path) as b:
+        async with websockets.connect(
+            f"ws://{a}/graphql", subprotocols=["graphql-transport-ws"]
+        ) as ws:
+            await ws.send(
+                orjson.dumps(
+                    {"type": "connection_init", "payload": {"X-Cosource-Key": pk}}
+                ).decode()
+            )
+            assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(
+                orjson.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {
+                            "query": SUBSCRIBE,
+                            "variables": {"c": _gid("Campaign", campaign.id)},
+                        },
+                    }
+                ).decode()
+            )
+            await asyncio.sleep(0.3)
+            async with httpx.AsyncClient() as http:
+                voted = await http.post(
+                    f"http://{b}/graphql",
+                    json={
+                        "query": "mutation($i: ID!) { vote(input: {ideaId: $i, value: UP}) { userErrors { code } } }",
+                        "variables": {"i": _gid("Idea", idea.id)},
+                    },
+                    headers={
+                        "X-Cosource-Key": pk,
+                        "Authorization": f"Bearer {member_token(tenant, 'cus_live_voter')}",
+                    },
+                )
+            assert voted.json()["data"]["vote"]["userErrors"] == []
+            message = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert message["type"] == "next" and message["id"] == "1"
+            assert message["payload"]["data"]["ideaUpdated"]["counts"] == {"upvotes": 1}
+
+        async with websockets.connect(
+            f"ws://{a}/graphql", subprotocols=["graphql-transport-ws"]
+        ) as ws:
+            await ws.send(
+                orjson.dumps(
+                    {"type": "connection_init", "payload": {"X-Cosource-Key": "pk_wrong"}}
+                ).decode()
+            )
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd.code == 4403

@@ -1,0 +1,37 @@
+"""Sort keys: HOT lets new ideas through, TOP in contests resists one-vote wonders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from engine.ranking import Counters, controversy, discover_rank, hot_rank, top_rank
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def _c(up: int = 0, down: int = 0, score_sum: int = 0, score_count: int = 0) -> Counters:
+    return Counters(up, down, up - down, score_sum, score_count, 0, 0, 0)
+
+
+def test_hot_decays_with_age() -> None:
+    old_popular = hot_rank(100, NOW - timedelta(days=3))
+    new_modest = hot_rank(5, NOW)
+    assert new_modest > old_popular  # log10(100)=2 orders, but 3 days is ~5.8 orders of decay
+    assert hot_rank(10, NOW) > hot_rank(1, NOW) > hot_rank(-10, NOW)
+
+
+def test_contest_top_is_bayesian() -> None:
+    one_perfect = top_rank(_c(score_sum=5, score_count=1), contest=True)
+    many_great = top_rank(_c(score_sum=48 * 10, score_count=100), contest=True)
+    assert many_great > one_perfect
+    assert top_rank(_c(up=7, down=2), contest=False) == 5.0
+
+
+def test_controversy_needs_both_sides() -> None:
+    assert controversy(10, 0) == 0.0
+    assert controversy(10, 10) > controversy(10, 2) > 0
+
+
+def test_discover_prefers_recent_and_unseen() -> None:
+    assert discover_rank(0, NOW) > discover_rank(50, NOW)
+    assert discover_rank(0, NOW) > discover_rank(0, NOW - timedelta(days=2))

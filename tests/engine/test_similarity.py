@@ -1,0 +1,37 @@
+"""Likely duplicates are found; unrelated ideas are not; hidden and merged ideas never suggested."""
+
+from __future__ import annotations
+
+from engine import merges
+from engine.models import Idea
+from engine.similarity import score, similar_ideas
+from tests import factories
+
+
+def test_scores_rank_near_duplicates_above_unrelated() -> None:
+    base = "Compostable coffee pods"
+    assert score(base, "Pods that are compostable") > score(base, "Loyalty card in the app")
+    assert score(base, "Loyalty card in the app") < 0.2
+    assert score("", "anything") == 0.0
+
+
+async def test_similar_ideas_in_a_campaign(tenant) -> None:  # type: ignore[no-untyped-def]
+    author = await factories.member()
+    campaign = await factories.campaign()
+    pods = await factories.idea(
+        author, campaign, title="Compostable coffee pods", body="The pods end up in landfill."
+    )
+    await factories.idea(author, campaign, title="Loyalty card in the app", body="Tenth is free")
+    cans = await factories.idea(author, campaign, title="Cold brew in cans", body="For commuting")
+    hidden = await factories.idea(author, campaign, title="Compostable pods please", body="x")
+    await Idea.filter(id=hidden.id).update(hidden=True)
+    dup = await factories.idea(author, campaign, title="Pods that compost", body="landfill")
+    await merges.merge_ideas(dup.id, pods.id)
+    elsewhere = await factories.campaign()
+    await factories.idea(author, elsewhere, title="Compostable coffee pods", body="again")
+
+    found = await similar_ideas(campaign.id, "compostable pods for the machine")
+    assert [s.idea.id for s in found] == [pods.id]
+    assert 0 < found[0].score <= 1
+    assert [s.idea.id for s in await similar_ideas(campaign.id, "canned cold brew")] == [cans.id]
+    assert await similar_ideas(campaign.id, "the and of") == []

@@ -1,0 +1,130 @@
+"""Threshold crossings: once per idea and threshold, ever, with what stores and CRMs need."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from engine import campaigns, pledges, scores, votes
+from engine.models import CampaignMode, DomainEvent, ThresholdCrossing, ThresholdMetric
+from engine.thresholds import ThresholdSpec
+from engine.votes import VoteValue
+from tests import factories
+
+
+async def _crossings(idea_id: int) -> list[DomainEvent]:
+    return await DomainEvent.filter(type="idea.threshold_reached", idea_id=idea_id).order_by("id")
+
+
+async def test_net_votes_threshold_fires_once_even_after_dipping(tenant) -> None:  # type: ignore[no-untyped-def]
+    author = await factories.member()
+    voters = await factories.members(4)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.NET_VOTES, 3),))
+    idea = await factories.idea(author, campaign)
+    for voter in voters[:2]:
+        await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    assert await _crossings(idea.id) == []
+    outcome = await votes.cast_vote(voters[2], idea.id, VoteValue.UP)
+    assert [t.metric for t in outcome.crossed] == [ThresholdMetric.NET_VOTES]
+    await votes.cast_vote(voters[2], idea.id, VoteValue.NONE)  # dips below
+    await votes.cast_vote(voters[2], idea.id, VoteValue.UP)  # and back over
+    await votes.cast_vote(voters[3], idea.id, VoteValue.UP)
+    events = await _crossings(idea.id)
+    assert len(events) == 1
+    data = events[0].data
+    assert data["threshold"]["metric"] == "NET_VOTES" and data["threshold"]["value"] == 3
+    assert data["counts"]["netVotes"] == 3
+    assert {s["externalId"] for s in data["supporters"]} == {v.external_id for v in voters[:3]}
+    assert all(s["email"] for s in data["supporters"])
+    assert data["idea"]["author"]["externalId"] == author.external_id
+
+
+async def test_concurrent_votes_across_a_threshold_record_one_crossing(tenant) -> None:  # type: ignore[no-untyped-def]
+    author = await factories.member()
+    crowd = await factories.members(30)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 20),))
+    idea = await factories.idea(author, campaign)
+    results = await asyncio.gather(*(votes.cast_vote(m, idea.id, VoteValue.UP) for m in crowd))
+    assert sum(len(r.crossed) for r in results) == 1
+    assert len(await _crossings(idea.id)) == 1
+    assert await ThresholdCrossing.filter(idea_id=idea.id).count() == 1
+
+
+async def test_pledge_thresholds_carry_the_pledges(tenant) -> None:  # type: ignore[no-untyped-def]
+    author = await factories.member()
+    buyers = await factories.members(3)
+    campaign = await factories.campaign(
+        thresholds=(
+            ThresholdSpec(ThresholdMetric.PLEDGED_QUANTITY, 10, name="pre-order batch"),
+            ThresholdSpec(ThresholdMetric.PLEDGERS, 3),
+        )
+    )
+    idea = await factories.idea(author, campaign)
+    await pledges.pledge(buyers[0], idea.id, 6)
+    await pledges.pledge(buyers[1], idea.id, 4)  # quantity 10: first crossing
+    await pledges.pledge(buyers[2], idea.id, 1)  # 3 pledgers: second crossing
+    events = await _crossings(idea.id)
+    assert [e.data["threshold"]["metric"] for e in events] == ["PLEDGED_QUANTITY", "PLEDGERS"]
+    first = events[0].data
+    assert first["threshold"]["name"] == "pre-order batch"
+    assert [(p["externalId"], p["quantity"]) for p in first["pledges"]] == [
+        (buyers[0].external_id, 6),
+        (buyers[1].external_id, 4),
+    ]
+    assert first["pledgesTotal"] == 2 and first["counts"]["pledgedQuantity"] == 10
+
+
+async def test_average_score_waits_for_min_count(tenant) -> None:  # type: ignore[no-untyped-def]
+    author = await factories.member()
+    judges = await factories.members(3)
+    campaign = await factories.campaign(
+        mode=CampaignMode.CONTEST,
+        thresholds=(ThresholdSpec(ThresholdMetric.AVERAGE_SCORE, 4.0, min_count=3),),
+    )
+    idea = await factories.idea(author, campaign)
+    await scores.score_idea(judges[0], idea.id, 5)
+    await scores.score_idea(judges[1], idea.id, 5)  # average 5, but only 2 scores
+    assert await _crossings(idea.id) == []
+    await scores.score_idea(judges[2], idea.id, 3)  # 13 / 3 = 4.33 with 3 scores
+    events = await _crossings(idea.id)
+    assert len(events) == 1 and events[0].data["counts"]["averageScore"] == round(13 / 3, 4)
+
+
+async def test_archived_thresholds_do_not_fire_and_kept_ones_keep_their_id(tenant) -> None:  # type: ignore[no-untyped-def]
+    author, voter = await factories.members(2)
+    campaign = await factories.campaign(
+        thresholds=(
+            ThresholdSpec(ThresholdMetric.NET_VOTES, 1),
+            ThresholdSpec(ThresholdMetric.UPVOTES, 5),
+        )
+    )
+    before = {t.metric: t.id for t in await campaign.thresholds.filter(archived_at=None)}
+    await campaigns.update_campaign(
+        campaign.id,
+        campaigns.CampaignPatch(
+            thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 5, name="renamed"),)
+        ),
+    )
+    after = await campaign.thresholds.filter(archived_at=None)
+    assert [(t.id, t.name) for t in after] == [(before[ThresholdMetric.UPVOTES], "renamed")]
+    idea = await factories.idea(author, campaign)
+    await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    assert await _crossings(idea.id) == []
+
+
+async def test_payload_stays_under_20_kb_with_many_supporters(tenant) -> None:  # type: ignore[no-untyped-def]
+    author = await factories.member()
+    crowd = await factories.members(400, display_name="A rather long display name " * 3)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 400),))
+    idea = await factories.idea(author, campaign, body="ü" * 10_000)
+    for member in crowd:
+        await votes.cast_vote(member, idea.id, VoteValue.UP)
+    (event,) = await _crossings(idea.id)
+    body = orjson.dumps(
+        {"type": event.type, "timestamp": "2026-01-01T00:00:00.000Z", "data": event.data}
+    )
+    assert len(body) < 20_000
+    assert event.data["truncated"] is True and event.data["supportersTotal"] == 400
+    assert 0 < len(event.data["supporters"]) < 400
+    assert event.data["idea"]["bodyTruncated"] is True

@@ -1,0 +1,73 @@
+"""The `cosource` command as a user runs it: real subprocesses, real databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from api.schema import export_sdl
+
+COSOURCE = [sys.executable, "-m", "api.cli"]
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COSOURCE, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_export_schema_prints_the_sdl(tmp_path: Path) -> None:
+    result = run("export-schema")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == export_sdl()
+    out = tmp_path / "schema.graphql"
+    assert run("export-schema", "--output", str(out)).returncode == 0
+    assert out.read_text() == export_sdl()
+
+
+def test_migrate_then_tenant_create_prints_keys_once(tmp_path: Path) -> None:
+    env = {"COSOURCE_DATABASE_URL": f"sqlite://{tmp_path / 'cli.db'}"}
+    migrated = run("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "up to date" in migrated.stdout
+    assert run("migrate", env=env).returncode == 0  # idempotent
+    created = run("tenant", "create", "Acme Coffee", env=env)
+    assert created.returncode == 0, created.stderr
+    lines = created.stdout
+    assert "sk_" in lines and "pk_" in lines and "identity secret" in lines
+    duplicate = run("tenant", "create", "Acme Coffee", env=env)
+    assert duplicate.returncode == 1
+    assert "exists" in duplicate.stderr
+
+
+def test_demo_seed_only_creates_a_usable_demo(tmp_path: Path) -> None:
+    env = {"COSOURCE_DATABASE_URL": f"sqlite://{tmp_path / 'demo.db'}"}
+    first = run("demo", "--seed-only", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "Demo Roasters" in first.stdout and "pk_" in first.stdout
+    again = run("demo", "--seed-only", env=env)  # re-running reuses the brand
+    assert again.returncode == 0, again.stderr
+
+
+def test_worker_without_redis_explains_itself() -> None:
+    result = run("worker", env={"COSOURCE_REDIS_URL": ""})
+    assert result.returncode == 2
+    assert "COSOURCE_REDIS_URL" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["tenant", "--help"]])
+def test_help_lists_commands(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 0
+    assert "Usage" in result.stdout
