@@ -80,7 +80,7 @@ class VoteCredit(TenantModel):
     """What the ledger holds for one vote: the last applied version and the points booked per side.
 
     target is what the rules want for the applied version, points what was booked (less when the
-    daily cap bit, 0 once reversed). The row is only touched with both members locked.
+    daily cap bit, 0 once reversed or held back by a merge). Only touched with both members locked.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -98,8 +98,12 @@ class VoteCredit(TenantModel):
     # Earliest time the vote was cast as UP or DOWN: what serial-voting detection counts.
     cast_at = fields.DatetimeField(null=True)
     serial = fields.BooleanField(default=False)
-    # Reversed because the voter also voted on the idea this one was merged with.
+    # The voter also voted on the idea this one was merged into (merge_id): while that merge stands
+    # the points are held back (held) instead of booked, and an unmerge books them again.
     merge_duplicate = fields.BooleanField(default=False)
+    merge_id = fields.BigIntField(null=True)
+    author_held = fields.IntField(default=0)
+    voter_held = fields.IntField(default=0)
 
     class Meta:
         table = "reputation_vote_credit"

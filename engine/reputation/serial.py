@@ -73,6 +73,7 @@ async def detect(book: Booking, credit: VoteCredit, event: DomainEvent) -> None:
                 reversed_voter += booked
             setattr(p, f"{side}_points", 0)
             setattr(p, f"{side}_target", 0)
+            setattr(p, f"{side}_held", 0)
         p.serial = True
         if p is not credit:
             await p.save()

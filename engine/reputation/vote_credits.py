@@ -62,13 +62,8 @@ class VoteActivity:
 
 
 def target(credit: VoteCredit, side: str, rules: Rules) -> int:
-    """What the rules want booked for this side of the vote in its current state."""
-    if (
-        credit.value == 0
-        or credit.serial
-        or credit.merge_duplicate
-        or credit.voter_id == credit.author_id
-    ):
+    """What the rules want for this side of the vote in its current state (a merge may hold it)."""
+    if credit.value == 0 or credit.serial or credit.voter_id == credit.author_id:
         return 0
     if side == "voter":
         return rules.vote_cast
@@ -118,6 +113,14 @@ async def settle(book: Booking, credit: VoteCredit, subject: str) -> None:
         if wanted == getattr(credit, f"{side}_target"):
             continue
         member_id = credit.author_id if side == "author" else credit.voter_id
+        if credit.merge_duplicate:
+            # Held back by a merge (a late event): work out what it would pay, book nothing.
+            held = wanted
+            if wanted > 0:
+                held = min(wanted, await book.vote_room(member_id))
+            setattr(credit, f"{side}_target", wanted)
+            setattr(credit, f"{side}_held", held)
+            continue
         booked = getattr(credit, f"{side}_points")
         key = f"vote:{credit.vote_id}:v{credit.version}:{side}"
         common: dict[str, Any] = {

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine import votes
+from engine import moderation, votes
 from engine.errors import DomainError, ErrorCode
 from engine.models import DomainEvent, Member
+from engine.models.moderation import FlagReason
 from engine.reputation.levels import can_flag, ensure_can_flag, level_for, level_info
 from engine.reputation.rules import DEFAULT_RULES, LevelRule, Rules
 from engine.votes import VoteValue
 from tests import factories
-from tests.engine.reputation.support import entries, process_pending
+from tests.engine.reputation.support import entries, process_pending, set_rules
 
 
 def test_level_info_between_thresholds() -> None:
@@ -62,6 +63,24 @@ async def test_flagging_needs_level_one(tenant) -> None:  # type: ignore[no-unty
     await votes.cast_vote(voter, idea.id, VoteValue.UP)
     await process_pending()
     ensure_can_flag(await Member.get(id=author.id), DEFAULT_RULES)
+
+
+async def test_the_flag_operation_follows_the_tenants_flag_level(tenant) -> None:  # type: ignore[no-untyped-def]
+    author, voter, other = await factories.members(3)
+    idea = await factories.idea(author, await factories.campaign())
+    with pytest.raises(DomainError) as caught:
+        await moderation.flag(voter, idea.id, FlagReason.SPAM)
+    assert caught.value.code == ErrorCode.LEVEL_TOO_LOW
+    await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    await process_pending()
+    contributor = await Member.get(id=author.id)  # level 1 now
+    other_idea = await factories.idea(other, await factories.campaign())
+    await set_rules(flag_min_level=2)
+    with pytest.raises(DomainError) as caught:
+        await moderation.flag(contributor, other_idea.id, FlagReason.SPAM)
+    assert "level 2" in str(caught.value)
+    await set_rules(flag_min_level=1)
+    await moderation.flag(contributor, other_idea.id, FlagReason.SPAM)
 
 
 async def test_levelling_up_opens_gated_campaigns(tenant) -> None:  # type: ignore[no-untyped-def]
