@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from engine import consumers
+from engine.reputation import badges
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,14 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     return {"events": len(event_ids)}
 
 
+async def award_monthly_badges(ctx: dict[str, Any]) -> int:
+    """Each tenant's top contributor of the previous month. Runs daily, not only on the 1st, so a
+    worker that was down catches up; the badge's source key makes every later run a no-op."""
+    return await badges.award_top_contributors()
+
+
 JOBS: dict[str, Any] = {
     "process_events": process_events,
     "sweep": sweep,
+    "award_monthly_badges": award_monthly_badges,
 }

@@ -12,7 +12,7 @@ from engine import db, events
 from engine.settings import Settings, get_settings
 from webhooks import redis_keys
 from webhooks.freshness import FreshnessHooks, RedisGenerations
-from webhooks.jobs import JOBS, sweep
+from webhooks.jobs import JOBS, award_monthly_badges, sweep
 from webhooks.outbox import OutboxHooks
 from webhooks.runtime import arq_ctx_queue
 
@@ -43,7 +43,9 @@ def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Wo
     return Worker(
         functions=list(JOBS.values()),
         cron_jobs=[
-            cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=True)
+            cron(sweep, second=_every(settings.sweep_interval_seconds), run_at_startup=True),
+            # Daily shortly after midnight UTC (and at startup, to catch up after downtime).
+            cron(award_monthly_badges, hour={0}, minute={10}, run_at_startup=True),
         ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         queue_name=redis_keys.queue_name(),

@@ -7,6 +7,7 @@ from api.mutations.ideas import IdeaMutations, MergeMutations
 from api.mutations.interactions import InteractionMutations
 from api.mutations.members import MemberMutations
 from api.mutations.moderation import ModerationMutations
+from api.mutations.reputation import ReputationMutations
 
 Mutation = merge_types(
     "Mutation",
@@ -17,6 +18,7 @@ Mutation = merge_types(
         CampaignMutations,
         MemberMutations,
         ModerationMutations,
+        ReputationMutations,
     ),
 )
 
