@@ -22,6 +22,13 @@ from engine.reputation.rules import rules_for_tenant
 from engine.tenancy import current_tenant_id
 
 CHUNK = 5_000
+# One statement, many rows (executemany): building a CASE per row through the ORM cost 4x more
+# than the rest of a rebuild together. Ids come from the tenant-scoped read; tenant_id is checked
+# again here because this statement bypasses the scoped manager.
+_UPDATE = {
+    "postgres": 'UPDATE "member" SET "reputation"=$1, "level"=$2 WHERE "id"=$3 AND "tenant_id"=$4',
+    "sqlite": 'UPDATE "member" SET "reputation"=?, "level"=? WHERE "id"=? AND "tenant_id"=?',
+}
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ async def rebuild(
     total = await Member.all().count()
     last_id = 0
     while True:
-        async with in_transaction():
+        async with in_transaction() as connection:
             members = (
                 await Member.filter(id__gt=last_id).order_by("id").limit(chunk).select_for_update()
             )
@@ -63,7 +70,7 @@ async def rebuild(
                 .group_by("member_id")
                 .values_list("member_id", "total")
             )
-            changed: list[Member] = []
+            changed: list[list[int]] = []
             for member in members:
                 points = int(sums.get(member.id) or 0)
                 level = level_for(points, rules)
@@ -78,10 +85,10 @@ async def rebuild(
                             level,
                         )
                     )
-                    member.reputation, member.level = points, level
-                    changed.append(member)
+                    changed.append([points, level, member.id, report.tenant_id])
             if changed:
-                await Member.bulk_update(changed, fields=["reputation", "level"], batch_size=1000)
+                dialect = connection.capabilities.dialect
+                await connection.execute_many(_UPDATE[dialect], changed)
         report.members += len(members)
         last_id = high
         if progress is not None:
