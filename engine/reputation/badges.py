@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
@@ -157,7 +158,7 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
 async def award_top_contributor(month: date) -> MemberBadge | None:
     """The tenant in scope's member with the most points in ``month`` (ties: earliest member)."""
     start, end = month_bounds(month)
-    top = (
+    top: list[Any] = (
         await ReputationEntry.filter(occurred_at__gte=start, occurred_at__lt=end)
         .annotate(total=Sum("points"))
         .group_by("member_id")
@@ -189,7 +190,8 @@ async def award_top_contributors(now: datetime | None = None) -> int:
     a second worker changes nothing)."""
     month = previous_month(now or utcnow())
     awarded = 0
-    for tenant_id in await Tenant.all().order_by("id").values_list("id", flat=True):
+    tenant_ids: list[Any] = await Tenant.all().order_by("id").values_list("id", flat=True)
+    for tenant_id in tenant_ids:
         with tenant_scope(int(tenant_id)):
             if await award_top_contributor(month) is not None:
                 awarded += 1

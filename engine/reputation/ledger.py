@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.expressions import F
 from tortoise.functions import Sum
@@ -77,7 +78,7 @@ class Booking:
         Entries written earlier in this transaction count: the SUM runs on the same connection.
         """
         start = self.occurred_at.replace(hour=0, minute=0, second=0, microsecond=0)
-        rows = (
+        rows: list[Any] = (
             await ReputationEntry.filter(
                 member_id=member_id,
                 vote_earned=True,

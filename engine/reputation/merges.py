@@ -18,6 +18,8 @@ unmerge handled after its merge sees every duplicate the merge marked (by ``merg
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.events import unit_of_work
 from engine.models.events import DomainEvent
 from engine.models.ideas import Idea
@@ -98,7 +100,7 @@ async def _rebook(
     book: Booking, credit: VoteCredit, event: DomainEvent, reason: Reason, step: str
 ) -> None:
     """Hold back what the vote books (a merge), or book again exactly what was held (an unmerge)."""
-    subject = await Idea.filter(id=credit.idea_id).values_list("title", flat=True)
+    subject: list[Any] = await Idea.filter(id=credit.idea_id).values_list("title", flat=True)
     for side in SIDES:
         member_id = credit.author_id if side == "author" else credit.voter_id
         booked, held = getattr(credit, f"{side}_points"), getattr(credit, f"{side}_held")

@@ -150,7 +150,7 @@ class ReputationAudit(TenantModel):
     source_key = fields.CharField(max_length=SOURCE_KEY_MAX)
     voter_id = fields.BigIntField(null=True)
     author_id = fields.BigIntField(null=True)
-    vote_ids = fields.JSONField(default=list)
+    vote_ids: list[int] = fields.JSONField(default=list)
     points_reversed = fields.IntField(default=0)
     window_start = fields.DatetimeField(null=True)
     window_end = fields.DatetimeField(null=True)

@@ -73,7 +73,9 @@ def target(credit: VoteCredit, side: str, rules: Rules) -> int:
 async def apply_vote(event: DomainEvent, rules: Rules) -> None:
     act = VoteActivity.from_event(event.data)
     # Points stay with the author the vote was first credited to (a merge may move the vote).
-    credited = await VoteCredit.filter(vote_id=act.vote_id).values_list("author_id", flat=True)
+    credited: list[Any] = await VoteCredit.filter(vote_id=act.vote_id).values_list(
+        "author_id", flat=True
+    )
     author_id = int(credited[0]) if credited else act.author_id
     async with booking(rules, {act.voter_id, author_id}, event, event.occurred_at) as book:
         credit = await VoteCredit.get_or_none(vote_id=act.vote_id)
