@@ -61,13 +61,23 @@ async def start_background(
     return background
 
 
+# The in-process stand-in for the worker's daily cron: hourly, first a minute after startup.
+MONTHLY_BADGES_EVERY = 3600.0
+MONTHLY_BADGES_FIRST = 60.0
+
+
 async def _sweep_forever(queue: InProcessJobQueue, interval: float) -> None:
+    loop = asyncio.get_running_loop()
+    next_badges = loop.time() + MONTHLY_BADGES_FIRST
     while True:
         await asyncio.sleep(interval)
         try:
             await sweep(queue.ctx)
         except Exception:
             log.exception("sweep failed")
+        if loop.time() >= next_badges:
+            next_badges = loop.time() + MONTHLY_BADGES_EVERY
+            await queue.enqueue("award_monthly_badges")
 
 
 def arq_ctx_queue(ctx: dict[str, Any]) -> ArqJobQueue:

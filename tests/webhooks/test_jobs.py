@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+from engine import events
 from engine.reputation.badges import previous_month
 from engine.reputation.models import MemberBadge, ReputationEntry
 from engine.settings import Settings
 from tests import factories
 from tests.engine.reputation.support import outside_tenant_scope, process_pending
-from webhooks import jobs
+from webhooks import jobs, runtime
+from webhooks.queue import InProcessJobQueue
 from webhooks.worker import build_worker
 
 
@@ -34,3 +37,29 @@ async def test_the_job_awards_last_months_top_contributor_once(tenant) -> None: 
         await jobs.award_monthly_badges({})
     badges = await MemberBadge.filter(code="top-contributor").values_list("member_id", flat=True)
     assert badges == [author.id]
+
+
+async def test_without_redis_the_api_process_schedules_it_too(database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(runtime, "MONTHLY_BADGES_FIRST", 0.0)
+    background = await runtime.start_background(Settings(sweep_interval_seconds=0.01))
+    queue = background.queue
+    assert isinstance(queue, InProcessJobQueue)
+    seen: list[str] = []
+    scheduled = asyncio.Event()
+    enqueue = queue.enqueue
+
+    async def spy(function: str, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        seen.append(function)
+        if function == "award_monthly_badges":
+            scheduled.set()
+        return await enqueue(function, *args, **kwargs)
+
+    monkeypatch.setattr(queue, "enqueue", spy)
+    try:
+        async with asyncio.timeout(5):
+            await scheduled.wait()
+        await queue.drain()
+    finally:
+        await background.close()
+        events.install_hooks()
+    assert seen.count("award_monthly_badges") == 1  # then hourly
