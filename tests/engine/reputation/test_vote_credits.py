@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 from engine import consumers, events, votes
 from engine.events import EventType
@@ -24,6 +25,8 @@ from tests.engine.reputation.support import (
     set_rules,
     total,
 )
+
+NOON = datetime(2026, 6, 15, 12, tzinfo=UTC)
 
 
 async def test_upvote_books_the_author_and_the_voter_with_reasons(tenant) -> None:  # type: ignore[no-untyped-def]
@@ -167,8 +170,9 @@ async def test_daily_cap_withholds_vote_points_and_reversal_gives_back_only_what
     voters = await factories.members(4)
     campaign = await factories.campaign()
     ideas = [await factories.idea(author, campaign, title=f"Idea {i}") for i in range(4)]
-    for voter, idea in zip(voters, ideas, strict=True):
-        await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    with patch("engine.events.utcnow", return_value=NOON):  # one UTC day, even at midnight
+        for voter, idea in zip(voters, ideas, strict=True):
+            await votes.cast_vote(voter, idea.id, VoteValue.UP)
     await process_pending()
     rows = await ReputationEntry.filter(member_id=author.id).order_by("id")
     assert [(r.points, r.withheld) for r in rows] == [(10, 0), (10, 0), (5, 5), (0, 10)]
@@ -178,7 +182,8 @@ async def test_daily_cap_withholds_vote_points_and_reversal_gives_back_only_what
     )
     assert await total(author) == 25
     # Retracting the half-capped vote reverses the 5 it gave, not the rule's 10.
-    await votes.cast_vote(voters[2], ideas[2].id, VoteValue.NONE)
+    with patch("engine.events.utcnow", return_value=NOON):
+        await votes.cast_vote(voters[2], ideas[2].id, VoteValue.NONE)
     await process_pending()
     assert await entries(author) == [
         ("UPVOTE_RECEIVED", 10),
