@@ -11,9 +11,9 @@ handled while its vote is held (it arrived late) works out what it would pay, an
 Duplicates are derived from rows that are stable while the merge stands: the source's votes (a
 merged idea takes no votes) minus the voters the merge copied (``MergeTransfer``) minus the target's
 author (whose vote is never copied). A duplicate whose vote event was not processed yet gets a
-placeholder credit, so the late event holds instead of booking. Both handlers first lock the ``IdeaMerge`` row,
-which the unmerge operation also writes: a merge handled after its unmerge does nothing, and an
-unmerge handled after its merge sees every duplicate the merge marked (by ``merge_id``).
+placeholder credit, so the late event holds instead of booking. Both handlers first lock the
+``IdeaMerge`` row, which the unmerge operation also writes: a merge handled after its unmerge does
+nothing, and an unmerge handled after its merge sees every duplicate the merge marked (``merge_id``).
 """
 
 from __future__ import annotations
