@@ -1,4 +1,4 @@
-"""The `cosource` command: serve, worker, migrate, tenant, demo, export-schema."""
+"""The `cosource` command: serve, worker, migrate, tenant, reputation, demo, export-schema."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 tenant_app = typer.Typer(help="Manage tenants (brands).", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+reputation_app = typer.Typer(help="Reputation ledger operations.", no_args_is_help=True)
+app.add_typer(reputation_app, name="reputation")
 console = Console()
 err = Console(stderr=True)
 
@@ -121,6 +123,79 @@ def tenant_create(
         for e in exc.errors:
             err.print(f"[red]{e.field or 'error'}: {e.message}[/red]")
         raise typer.Exit(1) from exc
+
+
+@reputation_app.command("rebuild")
+def reputation_rebuild(
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this tenant (its slug); default: every tenant.")
+    ] = None,
+) -> None:
+    """Recompute every member's reputation and level from the ledger, and list the members whose
+    stored total differed (safe while the API and workers run)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from engine.models.tenants import Tenant
+    from engine.reputation.rebuild import RebuildReport, rebuild
+    from engine.tenancy import tenant_scope
+
+    async def run() -> list[tuple[Tenant, RebuildReport]] | None:
+        await db.init_db()
+        try:
+            query = Tenant.filter(slug=tenant) if tenant else Tenant.all()
+            tenants = await query.order_by("id")
+            if not tenants:
+                return None
+            reports = []
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=err) as progress:
+                for row in tenants:
+                    task = progress.add_task(row.slug, total=None)
+
+                    def advance(done: int, total: int, task: int = task) -> None:
+                        progress.update(task, completed=done, total=max(total, done))
+
+                    with tenant_scope(row.id):
+                        report = await rebuild(progress=advance)
+                    progress.update(task, completed=report.members, total=report.members)
+                    reports.append((row, report))
+            return reports
+        finally:
+            await db.close_db()
+
+    reports = asyncio.run(run())
+    if reports is None:
+        err.print(f"[red]No tenant with slug {tenant!r}.[/red]" if tenant else "No tenants.")
+        raise typer.Exit(1 if tenant else 0)
+    drifted = 0
+    for row, report in reports:
+        console.print(
+            f"[bold]{row.slug}[/bold]: {report.members} members checked, "
+            f"{len(report.drifts)} differed from the ledger"
+        )
+        if report.drifts:
+            table = Table("member", "external id", "stored", "ledger", "level (stored -> ledger)")
+            for d in report.drifts:
+                table.add_row(
+                    str(d.member_id),
+                    d.external_id,
+                    str(d.stored),
+                    str(d.ledger),
+                    f"{d.stored_level} -> {d.level}",
+                )
+            console.print(table)
+        drifted += len(report.drifts)
+    console.print(
+        f"[green]Rebuilt.[/green] {drifted} member(s) repaired."
+        if drifted
+        else "[green]Every stored total agrees with the ledger.[/green]"
+    )
 
 
 @app.command()

@@ -11,6 +11,8 @@ from engine.models.campaigns import Campaign, Threshold
 from engine.models.ideas import Idea, IdeaStatusChange
 from engine.models.interactions import Comment, Pledge, Score, Vote
 from engine.models.members import Member
+from engine.reputation.models import MemberBadge
+from engine.reputation.rules import Rules, rules_for_tenant
 
 M = TypeVar("M")
 
@@ -44,6 +46,10 @@ class Loaders:
         self.viewer_vote = DataLoader(self._viewer(Vote, "value"))
         self.viewer_score = DataLoader(self._viewer(Score, "value"))
         self.viewer_pledge = DataLoader(self._viewer(Pledge, "quantity"))
+        self.badges = DataLoader(self._badges)
+        # One key: the tenant in scope. A loader (not a plain cache) so concurrent resolvers share
+        # one query.
+        self._rules = DataLoader(self._load_rules)
 
     def _viewer(self, model: Any, column: str) -> Callable[[Sequence[int]], Awaitable[list[int]]]:
         async def load(idea_ids: Sequence[int]) -> list[int]:
@@ -68,6 +74,22 @@ class Loaders:
     async def _status_changes(idea_ids: Sequence[int]) -> list[list[IdeaStatusChange]]:
         rows = await IdeaStatusChange.filter(idea_id__in=list(set(idea_ids))).order_by("id")
         return _grouped(rows, "idea_id", idea_ids)
+
+    @staticmethod
+    async def _badges(member_ids: Sequence[int]) -> list[list[MemberBadge]]:
+        rows = await MemberBadge.filter(member_id__in=list(set(member_ids))).order_by(
+            "awarded_at", "id"
+        )
+        return _grouped(rows, "member_id", member_ids)
+
+    @staticmethod
+    async def _load_rules(keys: Sequence[int]) -> list[Rules]:
+        rules = await rules_for_tenant()
+        return [rules for _ in keys]
+
+    async def rules(self) -> Rules:
+        """The tenant's reputation rules, read once per request."""
+        return await self._rules.load(0)
 
     def prime_ideas(self, ideas: Iterable[Idea]) -> None:
         for idea in ideas:

@@ -49,6 +49,7 @@ async def add_comment(
                 "authorId": member.id,
                 "ideaAuthorId": idea.author_id,
                 "parentId": parent_id,
+                "ideaTitle": idea.title,
             },
             campaign_id=campaign.id,
             idea_id=idea.id,

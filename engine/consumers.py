@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from engine.clock import utcnow
 from engine.models.events import DomainEvent
+from engine.reputation import consume as reputation
 from engine.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 Consumer = Callable[[DomainEvent], Awaitable[None]]
 
 # The engine's own consumers, in order. A static list, not a plug-in bus.
-CONSUMERS: list[Consumer] = []
+CONSUMERS: list[Consumer] = [reputation]
 
 
 async def process_event(event_id: int) -> bool:

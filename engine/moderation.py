@@ -2,7 +2,8 @@
 
 An IP_INFRINGEMENT flag freezes the idea at once (no interactions; its webhooks are held) until the
 brand resolves it: the DataPortability logo lesson. Enough distinct SPAM or ABUSE reports hide the
-target pending review. Flagging is a privilege of members from level 1 (reputation levels).
+target pending review. Flagging is a privilege of members from the tenant's flag level (reputation
+rules, level 1 by default).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from engine.models.moderation import (
     ModerationAction,
     ModerationEntry,
 )
+from engine.reputation.levels import ensure_can_flag
+from engine.reputation.rules import rules_for_tenant
 from engine.text import NOTE_MAX, check_text, clean, require_texts
 
-FLAG_MIN_LEVEL = 1
 AUTO_HIDE_AFTER = 5
 _HIDING_REASONS = (FlagReason.SPAM, FlagReason.ABUSE)
 
@@ -36,10 +38,6 @@ _HIDING_REASONS = (FlagReason.SPAM, FlagReason.ABUSE)
 class Decision(str, Enum):
     UPHOLD = "UPHOLD"
     DISMISS = "DISMISS"
-
-
-def can_flag(member: Member) -> bool:
-    return member.level >= FLAG_MIN_LEVEL
 
 
 @dataclass(frozen=True)
@@ -112,11 +110,7 @@ async def flag(
         target = await _target(idea_id, comment_id)
         if target.idea.hidden:
             raise NotFound("idea", "ideaId")
-        if not can_flag(member):
-            raise DomainError(
-                ErrorCode.LEVEL_TOO_LOW,
-                f"flagging opens at level {FLAG_MIN_LEVEL}; take part a little first",
-            )
+        ensure_can_flag(member, await rules_for_tenant())
         if target.author_id == member.id:
             raise DomainError(ErrorCode.INVALID, "you cannot flag your own contribution", "ideaId")
         if await Flag.filter(

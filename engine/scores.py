@@ -53,6 +53,7 @@ async def score_idea(member: Member, idea_id: int, value: int) -> counters.Outco
                 "authorId": idea.author_id,
                 "previous": old,
                 "value": value,
+                "ideaTitle": idea.title,
             },
             campaign_id=campaign.id,
             idea_id=idea.id,

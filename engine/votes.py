@@ -66,6 +66,10 @@ async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.
                 "previous": int(old),
                 "value": int(value),
                 "version": vote.version,
+                # For consumers (reputation reasons and badges) that must not query around it.
+                "ideaTitle": idea.title,
+                "upvotes": new_counters.upvotes,
+                "netVotes": new_counters.net_votes,
             },
             campaign_id=campaign.id,
             idea_id=idea.id,

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from engine import consumers
+from engine.reputation import badges
 from webhooks import metrics, retention, sweeper
 from webhooks.delivery import deliver
 
@@ -40,9 +41,16 @@ async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:
     return await retention.purge_expired()
 
 
+async def award_monthly_badges(ctx: dict[str, Any]) -> int:
+    """Each tenant's top contributor of the previous month. Runs daily, not only on the 1st, so a
+    worker that was down catches up; the badge's source key makes every later run a no-op."""
+    return await badges.award_top_contributors()
+
+
 JOBS: dict[str, Any] = {
     "process_events": process_events,
     "deliver": deliver,
     "sweep": sweep,
     "cleanup": cleanup,
+    "award_monthly_badges": award_monthly_badges,
 }

@@ -72,10 +72,14 @@ async def start_background(
 
 
 CLEANUP_INTERVAL = 3600.0
+# The in-process stand-in for the worker's daily cron: hourly, first a minute after startup.
+MONTHLY_BADGES_EVERY = 3600.0
+MONTHLY_BADGES_FIRST = 60.0
 
 
 async def _sweep_forever(queue: InProcessJobQueue, interval: float) -> None:
     last_cleanup = time.monotonic()
+    next_badges = time.monotonic() + MONTHLY_BADGES_FIRST
     while True:
         await asyncio.sleep(interval)
         try:
@@ -85,6 +89,9 @@ async def _sweep_forever(queue: InProcessJobQueue, interval: float) -> None:
                 await cleanup(queue.ctx)
         except Exception:
             log.exception("sweep failed")
+        if time.monotonic() >= next_badges:
+            next_badges = time.monotonic() + MONTHLY_BADGES_EVERY
+            await queue.enqueue("award_monthly_badges")
 
 
 def arq_ctx_queue(ctx: dict[str, Any]) -> ArqJobQueue:

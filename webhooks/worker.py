@@ -20,7 +20,7 @@ from engine.settings import Settings, get_settings
 from webhooks import redis_keys
 from webhooks.client import make_client
 from webhooks.freshness import FreshnessHooks, RedisGenerations
-from webhooks.jobs import JOBS, cleanup, sweep
+from webhooks.jobs import JOBS, award_monthly_badges, cleanup, sweep
 from webhooks.outbox import OutboxHooks
 from webhooks.runtime import arq_ctx_queue
 
@@ -163,6 +163,15 @@ def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Wo
                 run_at_startup=True,
             ),
             cron(cleanup, name=redis_keys.cron_name("cleanup"), minute=17, second=0),
+            # Daily shortly after midnight UTC (and at startup, to catch up after downtime).
+            cron(
+                award_monthly_badges,
+                name=redis_keys.cron_name("award_monthly_badges"),
+                hour={0},
+                minute={10},
+                second=0,
+                run_at_startup=True,
+            ),
         ],
         redis_settings=redis_settings(settings.redis_url),
         queue_name=redis_keys.queue_name(),

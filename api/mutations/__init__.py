@@ -7,6 +7,7 @@ from api.mutations.ideas import IdeaMutations, MergeMutations
 from api.mutations.interactions import InteractionMutations
 from api.mutations.members import MemberMutations
 from api.mutations.moderation import ModerationMutations
+from api.mutations.reputation import ReputationMutations
 from api.mutations.webhooks import WebhookMutations
 
 Mutation = merge_types(
@@ -18,6 +19,7 @@ Mutation = merge_types(
         CampaignMutations,
         MemberMutations,
         ModerationMutations,
+        ReputationMutations,
         WebhookMutations,
     ),
 )

@@ -5,8 +5,11 @@ from strawberry.tools import merge_types
 from api.queries.core import CoreQueries
 from api.queries.insights import InsightQueries
 from api.queries.moderation import ModerationQueries
+from api.queries.reputation import ReputationQueries
 from api.queries.webhooks import WebhookQueries
 
-Query = merge_types("Query", (CoreQueries, InsightQueries, ModerationQueries, WebhookQueries))
+Query = merge_types(
+    "Query", (CoreQueries, InsightQueries, ModerationQueries, ReputationQueries, WebhookQueries)
+)
 
 __all__ = ["Query"]

@@ -11,15 +11,18 @@ from strawberry import relay
 
 from api.context import Info
 from api.types.common import Connection
+from api.types.reputation import Badge, Level, ReputationEntry, ReputationEntryConnection
 from engine import models as m
+from engine.reputation import history, levels
 
 
 @strawberry.type(name="Member", description="A customer of the brand taking part in campaigns.")
 class Member(relay.Node):
     id: relay.NodeID[int]
     display_name: str
-    reputation: int
-    level_number: int = strawberry.field(name="levelNumber")
+    reputation: int = strawberry.field(
+        description="Total points: the sum of the member's reputation history."
+    )
     created_at: datetime
     _row: strawberry.Private[m.Member]
 
@@ -29,7 +32,6 @@ class Member(relay.Node):
             id=row.id,
             display_name=row.display_name,
             reputation=row.reputation,
-            level_number=row.level,
             created_at=row.created_at,
             _row=row,
         )
@@ -57,6 +59,43 @@ class Member(relay.Node):
     @strawberry.field(description="Customer value in cents, from the CRM. Brand (secret key) only.")
     def customer_value_cents(self, info: Info) -> int | None:
         return self._row.customer_value_cents if info.context.is_secret else None
+
+    @strawberry.field(description="The member's level under the brand's thresholds.")
+    async def level(self, info: Info) -> Level:
+        rules = await info.context.loaders.rules()
+        return Level.of(self._row.reputation, self._row.level, rules)
+
+    @strawberry.field(description="Whether the member's level allows flagging ideas and comments.")
+    async def can_flag(self, info: Info) -> bool:
+        return levels.can_flag(self._row, await info.context.loaders.rules())
+
+    @strawberry.field(description="Badges, oldest first.")
+    async def badges(self, info: Info) -> list[Badge]:
+        rows = await info.context.loaders.badges.load(self.id)
+        return [
+            Badge(
+                code=b.code,
+                name=b.name,
+                description=b.description,
+                kind=b.kind,
+                awarded_at=b.awarded_at,
+            )
+            for b in rows
+        ]
+
+    @strawberry.field(
+        description="Points earned and lost, newest first, each with its reason; at most 100 per "
+        "page. Brand (secret key) or self only."
+    )
+    async def reputation_history(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> ReputationEntryConnection | None:
+        if not self._private(info):
+            return None
+        page = await history.history(self.id, first, after)
+        return ReputationEntryConnection.from_page(
+            page, ReputationEntry.from_row, lambda: history.history_count(self.id)
+        )
 
     @classmethod
     async def resolve_nodes(

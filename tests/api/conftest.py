@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from api.app import configure_view, create_app
+from engine import events
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.settings import get_settings
@@ -22,6 +23,7 @@ from tests.webhooks.conftest import (  # noqa: F401
     receiver_server,
     webhook_settings,
 )
+from webhooks.queue import InProcessJobQueue
 from webhooks.runtime import Background, start_background
 
 
@@ -75,7 +77,14 @@ async def api(database: str) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(client, background)
+    # Let running jobs finish: cancelling one inside a SQLite transaction can leave Tortoise's
+    # connection lock held, which hangs every later test.
+    if isinstance(background.queue, InProcessJobQueue):
+        await background.queue.drain()
     await background.close()
+    # start_background installed hooks for this process: later engine tests must not enqueue
+    # their events to this closed queue (its jobs would race the test's own processing).
+    events.install_hooks()
 
 
 def member_token(tenant: NewTenant, external_id: str, **claims: Any) -> str:

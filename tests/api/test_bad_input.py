@@ -103,6 +103,8 @@ async def test_closed_campaign_and_unverified_member(api, tenant) -> None:  # ty
         )
     )["ideas"]["edges"][0]["node"]["id"]
     vip = await factories.campaign(verified_only=True)
+    # Consumers (reputation) record events of their own: let them finish before counting.
+    await api.background.queue.drain()
     events_before = await DomainEvent.all().count()
     data = await api.data(
         """mutation($i: ID!) { vote(input: {ideaId: $i, value: UP}) { idea { id }
@@ -128,6 +130,7 @@ async def test_closed_campaign_and_unverified_member(api, tenant) -> None:  # ty
     assert data["submitIdea"]["userErrors"][0]["code"] == "NOT_ELIGIBLE"
     assert await Vote.all().count() == 0
     assert await Idea.filter(campaign_id=vip.id).count() == 0
+    await api.background.queue.drain()
     assert await DomainEvent.all().count() == events_before
 
 

@@ -37,6 +37,8 @@ async def _setup(api, tenant):  # type: ignore[no-untyped-def]
             sk=tenant.secret_key,
         )
     )["campaign"]["id"]
+    # Consumer jobs (reputation) commit after these writes and drop cached reads: let them finish.
+    await api.background.queue.drain()
     return gid, idea, voter
 
 

@@ -30,6 +30,8 @@ async def test_ideas_20_and_100_run_the_same_number_of_statements(api, tenant) -
         )
     )["campaign"]["id"]
     token = member_token(tenant, "cus_viewer")
+    # Consumer jobs (reputation) run SQL of their own: let them finish before counting.
+    await api.background.queue.drain()
     await api.data(IDEAS, {"c": gid, "n": 5}, pk=tenant.publishable_key, token=token)  # warm
 
     counts = {}

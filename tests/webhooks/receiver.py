@@ -23,6 +23,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ class Receiver:
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Each reset starts a new path prefix: deliveries left over from an earlier test sharing
+        # this server (retries in the same database) land under an old prefix and are turned away.
+        self._prefix = ""
+        self.strays = 0
         self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -143,7 +148,7 @@ class Receiver:
     def url(self, path: str = "/hook", *, host: str = "127.0.0.1") -> str:
         """Where to deliver; ``host`` may be any name that resolves to 127.0.0.1."""
         scheme = "https" if self._certfile else "http"
-        return f"{scheme}://{host}:{self.port}{path}"
+        return f"{scheme}://{host}:{self.port}{self._prefix}{path}"
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -166,6 +171,7 @@ class Receiver:
             self._script.clear()
             self._then = Reply()
             self._secrets = tuple(secrets)
+            self._prefix = f"/t{uuid.uuid4().hex[:12]}"
 
     # -- reading what arrived ----------------------------------------------------------------
 
@@ -222,13 +228,26 @@ class Receiver:
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         peer = scope.get("client") or ("", 0)
+        if not scope["path"].startswith(self._prefix):
+            # Not for the current test: 410 makes that old endpoint disable itself.
+            with self._lock:
+                self.strays += 1
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 410,
+                    "headers": [(b"content-length", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
         with self._lock:
             verify_error = self._verify(body, headers)
             reply = self._script.popleft() if self._script else self._then
             self._requests.append(
                 ReceivedRequest(
                     method=scope["method"],
-                    path=scope["path"],
+                    path=scope["path"][len(self._prefix) :] or "/",
                     headers=headers,
                     body=body,
                     verified=verify_error is None,

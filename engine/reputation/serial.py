@@ -1,0 +1,98 @@
+"""Serial voting: one member voting on one author's ideas more than K times within 24 hours.
+
+Counted per vote (a vote cast, changed and retracted is one vote), by the time it was first cast UP
+or DOWN. When any 24-hour window holding the vote being processed holds more than K votes of the
+same voter on the same author, every vote in that window is marked serial for good: its points are
+reversed on both sides and an audit row records what was found. Checking every window that holds
+the vote (not just the 24 hours before it) makes the result independent of the order events are
+processed in: whichever vote of an offending group is handled last sees the whole group.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from engine.models.events import DomainEvent
+from engine.models.ideas import Idea
+from engine.reputation.ledger import Booking
+from engine.reputation.models import AuditKind, Reason, ReputationAudit, VoteCredit
+
+WINDOW = timedelta(hours=24)
+
+
+async def detect(book: Booking, credit: VoteCredit, event: DomainEvent) -> None:
+    """Mark ``credit``'s offending group serial and reverse its points (members already locked)."""
+    cast_at = credit.cast_at
+    if cast_at is None or credit.voter_id == credit.author_id:
+        return
+    limit = book.rules.serial_vote_limit
+    peers = [
+        credit if p.id == credit.id else p
+        for p in await VoteCredit.filter(
+            voter_id=credit.voter_id,
+            author_id=credit.author_id,
+            cast_at__gte=cast_at - WINDOW,
+            cast_at__lte=cast_at + WINDOW,
+        )
+    ]
+    if len(peers) <= limit:
+        return
+    group: dict[int, VoteCredit] = {}
+    for start in peers:
+        assert start.cast_at is not None
+        if not cast_at - WINDOW <= start.cast_at <= cast_at:
+            continue
+        inside = [
+            p for p in peers if p.cast_at and start.cast_at <= p.cast_at <= start.cast_at + WINDOW
+        ]
+        if len(inside) > limit:
+            group.update((p.id, p) for p in inside)
+    newly = [p for p in group.values() if not p.serial]
+    if not newly:
+        return
+    titles = dict(await Idea.filter(id__in=[p.idea_id for p in newly]).values_list("id", "title"))
+    reversed_author = reversed_voter = 0
+    for p in sorted(newly, key=lambda c: c.vote_id):
+        for side, member_id in (("author", p.author_id), ("voter", p.voter_id)):
+            booked = getattr(p, f"{side}_points")
+            if booked:
+                await book.add(
+                    member_id,
+                    -booked,
+                    Reason.SERIAL_VOTING_REVERSED,
+                    f"serial:{p.vote_id}:{side}",
+                    subject=titles.get(p.idea_id, ""),
+                    idea_id=p.idea_id,
+                    campaign_id=p.campaign_id,
+                    actor_id=p.voter_id if side == "author" else None,
+                    vote_earned=True,
+                )
+            if side == "author":
+                reversed_author += booked
+            else:
+                reversed_voter += booked
+            setattr(p, f"{side}_points", 0)
+            setattr(p, f"{side}_target", 0)
+            setattr(p, f"{side}_held", 0)
+        p.serial = True
+        if p is not credit:
+            await p.save()
+    times = [p.cast_at for p in group.values() if p.cast_at is not None]
+    key = f"serial:{event.id}:{credit.voter_id}:{credit.author_id}"
+    if not await ReputationAudit.filter(source_key=key).exists():
+        await ReputationAudit.create(
+            kind=AuditKind.SERIAL_VOTING,
+            source_key=key,
+            voter_id=credit.voter_id,
+            author_id=credit.author_id,
+            vote_ids=sorted(p.vote_id for p in group.values()),
+            points_reversed=reversed_author,
+            window_start=min(times),
+            window_end=max(times),
+            event_id=event.id,
+            detail=(
+                f"{len(group)} votes by member {credit.voter_id} on ideas of member "
+                f"{credit.author_id} within 24 h (limit {limit}); {len(newly)} newly reversed: "
+                f"{reversed_author} points of the author, {reversed_voter} of the voter"
+            ),
+        )

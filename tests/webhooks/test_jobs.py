@@ -1,0 +1,67 @@
+"""Job functions: the monthly badge job is registered as a daily cron and is idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from engine import events
+from engine.reputation.badges import previous_month
+from engine.reputation.models import MemberBadge, ReputationEntry
+from engine.settings import Settings
+from tests import factories
+from tests.engine.reputation.support import outside_tenant_scope, process_pending
+from webhooks import jobs, redis_keys, runtime
+from webhooks.queue import InProcessJobQueue
+from webhooks.worker import build_worker
+
+
+def test_monthly_badges_run_daily_and_at_startup() -> None:
+    worker = build_worker(Settings(redis_url="redis://127.0.0.1:6379/0"))
+    job = next(c for c in worker.cron_jobs if c.coroutine is jobs.award_monthly_badges)
+    assert job.name.startswith(redis_keys.cron_name(""))  # namespaced like every arq key
+    assert (job.hour, job.minute, job.run_at_startup) == ({0}, {10}, True)
+    assert "award_monthly_badges" in jobs.JOBS
+
+
+async def test_the_job_awards_last_months_top_contributor_once(tenant) -> None:  # type: ignore[no-untyped-def]
+    author = await factories.member()
+    await factories.idea(author, await factories.campaign())
+    await process_pending()
+    last_month = datetime.combine(previous_month(datetime.now(UTC)), datetime.min.time(), UTC)
+    await ReputationEntry.filter(member_id=author.id).update(
+        occurred_at=last_month + timedelta(days=2)
+    )
+    with outside_tenant_scope():
+        await jobs.award_monthly_badges({})
+        await jobs.award_monthly_badges({})
+    badges = await MemberBadge.filter(code="top-contributor").values_list("member_id", flat=True)
+    assert badges == [author.id]
+
+
+async def test_without_redis_the_api_process_schedules_it_too(database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async def no_sweep(ctx: dict[str, object]) -> dict[str, int]:
+        return {}  # the real one would pick up every test's unprocessed events
+
+    monkeypatch.setattr(runtime, "sweep", no_sweep)
+    monkeypatch.setattr(runtime, "MONTHLY_BADGES_FIRST", 0.0)
+    background = await runtime.start_background(Settings(sweep_interval_seconds=0.01))
+    queue = background.queue
+    assert isinstance(queue, InProcessJobQueue)
+    scheduled: list[str] = []
+    seen = asyncio.Event()
+
+    async def spy(function: str, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        scheduled.append(function)  # recorded, not run: the job itself is tested above
+        seen.set()
+        return True
+
+    monkeypatch.setattr(queue, "enqueue", spy)
+    try:
+        async with asyncio.timeout(5):
+            await seen.wait()
+        await asyncio.sleep(0.05)  # several more sweeps: still once (then hourly)
+    finally:
+        await background.close()
+        events.install_hooks()
+    assert scheduled == ["award_monthly_badges"]
