@@ -7,6 +7,7 @@ if Redis is down the rows stay due in the database and the sweeper enqueues them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -104,7 +105,11 @@ class InProcessJobQueue:
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 5.0) -> None:
+        """Let running jobs finish for ``grace`` seconds, then cancel the rest (they are
+        idempotent, and the sweeper re-runs whatever did not complete)."""
+        with contextlib.suppress(TimeoutError):
+            await self.drain(within=grace)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)

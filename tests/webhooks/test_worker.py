@@ -23,6 +23,7 @@ from arq.worker import func
 from standardwebhooks.webhooks import Webhook
 
 from engine import events, votes
+from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import DomainEvent, ThresholdCrossing
 from engine.votes import VoteValue
@@ -78,6 +79,18 @@ async def _forget_keys(redis_url: str, prefix: str) -> None:
         await client.aclose()
 
 
+async def _quiet_outbox() -> None:
+    """Earlier tests share this session's database and may leave retries due; a real worker
+    sweeps every tenant and would rightly deliver them, skewing this test's counts and timing.
+    Start each stack from an outbox with nothing left to do."""
+    await (
+        WebhookDelivery.unscoped()
+        .filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.HELD])
+        .update(status=DeliveryStatus.FAILED, next_attempt_at=None)
+    )
+    await DomainEvent.unscoped().filter(processed_at=None).update(processed_at=utcnow())
+
+
 @pytest.fixture
 async def arq_stack(
     database: str,
@@ -107,6 +120,7 @@ async def arq_stack(
         env = {f"COSOURCE_{k.upper()}": str(v) for k, v in values.items()}
         env["COSOURCE_DATABASE_URL"] = database_url
         env["COSOURCE_DB_POOL_MAX"] = "10"
+        await _quiet_outbox()
         stack = ArqStack(await start_background(), url, env, tmp_path)
         stacks.append((stack, prefix))
         return stack
