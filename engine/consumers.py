@@ -8,19 +8,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from engine.clock import utcnow
 from engine.models.events import DomainEvent
 from engine.reputation import consume as reputation
+from engine.reputation.consumer import HANDLERS as REPUTATION_HANDLERS
 from engine.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
 
-Consumer = Callable[[DomainEvent], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Consumer:
+    """An asynchronous consumer and the event types it acts on (others cost it nothing)."""
+
+    types: frozenset[str]
+    consume: Callable[[DomainEvent], Awaitable[None]]
+
 
 # The engine's own consumers, in order. A static list, not a plug-in bus.
-CONSUMERS: list[Consumer] = [reputation]
+CONSUMERS: list[Consumer] = [Consumer(frozenset(REPUTATION_HANDLERS), reputation)]
+
+
+def wanted(event_type: str) -> bool:
+    """Whether any consumer acts on this type; events.record stores the others as processed, so
+    they never cost a job or a sweep."""
+    return any(event_type in consumer.types for consumer in CONSUMERS)
 
 
 async def process_event(event_id: int) -> bool:
@@ -29,8 +44,9 @@ async def process_event(event_id: int) -> bool:
     if event is None or event.processed_at is not None:
         return False
     with tenant_scope(event.tenant_id):
-        for consume in CONSUMERS:
-            await consume(event)
+        for consumer in CONSUMERS:
+            if event.type in consumer.types:
+                await consumer.consume(event)
         await DomainEvent.filter(id=event.id, processed_at=None).update(processed_at=utcnow())
     return True
 

@@ -151,11 +151,16 @@ async def record(
     uow = _current_uow.get()
     if uow is None:
         raise RuntimeError("events.record() must run inside unit_of_work()")
+    from engine.consumers import wanted  # consumers import this module: resolved at call time
+
+    now = utcnow()
     event = await DomainEvent.create(
         using_db=uow.connection,
         public_id=event_id(),
         type=type,
-        occurred_at=utcnow(),
+        occurred_at=now,
+        # No asynchronous consumer acts on this type: nothing for a job or the sweeper to do.
+        processed_at=None if wanted(type) else now,
         campaign_id=campaign_id,
         idea_id=idea_id,
         member_id=member_id,

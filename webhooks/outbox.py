@@ -123,4 +123,6 @@ class OutboxHooks:
             delivery_ids = self._written.pop(event.id, None)
             if delivery_ids:
                 await enqueue_deliveries(self.queue, delivery_ids)
-        await self.queue.enqueue("process_events", [event.id for event in events])
+        waiting = [event.id for event in events if event.processed_at is None]
+        if waiting:
+            await self.queue.enqueue("process_events", waiting)

@@ -1,0 +1,69 @@
+"""The event spine: events commit with their change, hooks see them in order, nothing floats free."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from engine import events, votes
+from engine.models import DomainEvent, Member
+from engine.votes import VoteValue
+from tests import factories
+
+
+class Recorder(events.AfterCommitHook):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, list[str]]] = []
+
+    async def before_commit(self, connection, events_: Sequence[DomainEvent]) -> None:  # type: ignore[no-untyped-def, override]
+        self.seen.append(("before", [e.type for e in events_]))
+
+    async def after_commit(self, events_: Sequence[DomainEvent]) -> None:
+        self.seen.append(("after", [e.type for e in events_]))
+
+
+async def test_hooks_see_events_before_and_after_commit(tenant) -> None:  # type: ignore[no-untyped-def]
+    author, voter = await factories.members(2)
+    idea = await factories.idea(author, await factories.campaign())
+    recorder = Recorder()
+    previous = events.installed_hooks()
+    events.install_hooks(*previous, recorder)
+    try:
+        await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    finally:
+        events.install_hooks(*previous)
+    assert recorder.seen == [("before", ["idea.voted"]), ("after", ["idea.voted"])]
+
+
+async def test_a_failed_unit_of_work_leaves_no_event_and_no_after_commit(tenant) -> None:  # type: ignore[no-untyped-def]
+    recorder = Recorder()
+    previous = events.installed_hooks()
+    events.install_hooks(*previous, recorder)
+    try:
+        with pytest.raises(RuntimeError):
+            async with events.unit_of_work():
+                await Member.create(external_id="cus_rolled_back", display_name="x")
+                await events.record("idea.created", {"x": 1})
+                raise RuntimeError("boom")
+    finally:
+        events.install_hooks(*previous)
+    assert not await DomainEvent.filter(type="idea.created", idea_id=None).exists()
+    assert not await Member.filter(external_id="cus_rolled_back").exists()
+    assert recorder.seen == []  # the block failed before commit: no hook saw anything
+
+
+async def test_record_outside_a_unit_of_work_is_refused(tenant) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RuntimeError):
+        await events.record("idea.created", {})
+
+
+async def test_only_consumed_types_wait_for_a_job(tenant) -> None:  # type: ignore[no-untyped-def]
+    author, voter = await factories.members(2)
+    campaign = await factories.campaign()  # campaign.opened: no asynchronous consumer
+    idea = await factories.idea(author, campaign)
+    await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    opened = await DomainEvent.get(type="campaign.opened", campaign_id=campaign.id)
+    voted = await DomainEvent.get(type="idea.voted", idea_id=idea.id)
+    assert opened.processed_at is not None
+    assert voted.processed_at is None  # the reputation consumer books it
