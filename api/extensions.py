@@ -9,6 +9,7 @@ from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from api.errors import Code, PublicError
+from engine.db import is_unavailable
 from engine.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 
 log = logging.getLogger("cosource.api")
@@ -54,6 +55,11 @@ def map_error(error: GraphQLError, *, debug: bool) -> GraphQLError:
         return _with_code(error, str(original), Code.UNAUTHENTICATED)
     if isinstance(original, Forbidden):
         return _with_code(error, str(original), Code.FORBIDDEN)
+    if is_unavailable(original):
+        log.warning("database unavailable at %s: %s", error.path, original)
+        return _with_code(
+            error, "The service is briefly unavailable; retry shortly.", Code.SERVICE_UNAVAILABLE
+        )
     log.error("unexpected error at %s", error.path, exc_info=original)
     if debug:
         return _with_code(

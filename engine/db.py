@@ -13,6 +13,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import get_connections
+from tortoise.exceptions import DBConnectionError
 
 from engine.settings import Settings, get_settings
 
@@ -117,6 +118,37 @@ def _harden_transactions() -> None:
 
 
 _harden_transactions()
+
+
+_UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,  # the server went away mid-statement
+    asyncpg.exceptions.ConnectionFailureError,  # SQLSTATE class 08
+    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    DBConnectionError,
+    ConnectionError,
+    TimeoutError,  # no pooled connection came free in time
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (a restart, a failover, a
+    locked SQLite file): nothing about the request was wrong, and retrying shortly will work.
+    Looks through the exception chain, as Tortoise wraps driver errors."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE_TYPES):
+            return True
+        if isinstance(current, OSError) and current.errno is not None:
+            return True  # connection refused, host unreachable
+        if "database is locked" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def is_postgres() -> bool:

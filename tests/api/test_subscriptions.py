@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import orjson
@@ -28,6 +21,7 @@ from engine.models import ApiKey
 from engine.votes import VoteValue
 from tests import factories
 from tests.api.conftest import member_token
+from tests.processes import api_process
 
 SUBSCRIBE = (
     """subscription($c: ID!) { ideaUpdated(campaignId: $c) { id title counts { upvotes } } }"""
@@ -71,49 +65,6 @@ async def test_votes_reach_subscribers_of_that_campaign_only(tenant) -> None:  #
         events.install_hooks(*previous)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _api_process(env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    log = (log_dir / f"api-{port}.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((log_dir / f"api-{port}.log").read_text())
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
-
-
 @pytest.mark.redis
 @pytest.mark.slow
 async def test_fan_out_across_two_api_processes(tenant, database, database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -128,7 +79,7 @@ async def test_fan_out_across_two_api_processes(tenant, database, database_url, 
         "COSOURCE_REDIS_PREFIX": f"cosource-live-{secrets.token_hex(4)}",
     }
     pk = tenant.publishable_key
-    with _api_process(env, tmp_path) as a, _api_process(env, tmp_path) as b:
+    with api_process(env, tmp_path) as a, api_process(env, tmp_path) as b:
         async with websockets.connect(
             f"ws://{a}/graphql", subprotocols=["graphql-transport-ws"]
         ) as ws:

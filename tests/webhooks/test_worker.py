@@ -28,7 +28,7 @@ from engine.events import EventType
 from engine.models import DomainEvent, ThresholdCrossing
 from engine.votes import VoteValue
 from tests import factories
-from tests.webhooks.processes import (
+from tests.processes import (
     SHARED_REDIS_URL,
     PrivateRedis,
     WorkerProcess,
