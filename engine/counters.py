@@ -7,7 +7,7 @@ threshold checks see a consistent value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from tortoise.expressions import F
@@ -55,3 +55,8 @@ class Outcome:
     value: int
     changed: bool
     crossed: list[Threshold] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The idea as it stands after the action, so callers need not read it again.
+        for name, value in asdict(self.counters).items():
+            setattr(self.idea, name, value)

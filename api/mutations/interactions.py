@@ -59,9 +59,7 @@ async def _idea_payload(call: Any) -> IdeaActionPayload:
     outcome, errors = await attempt(call)
     if outcome is None:
         return IdeaActionPayload(idea=None, user_errors=errors)
-    # Re-read: the outcome's row was loaded before the counters moved.
-    row = await m.Idea.get(id=outcome.idea.id)
-    return IdeaActionPayload(idea=Idea.from_row(row), user_errors=[])
+    return IdeaActionPayload(idea=Idea.from_row(outcome.idea), user_errors=[])
 
 
 @strawberry.type
