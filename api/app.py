@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
     graphql.debug = settings.debug
+    graphql.timeout_seconds = settings.execution_timeout_seconds
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -8,17 +8,14 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.types import ExecutionContext
 
 from api.extensions import Authentication, ErrorMapping
+from api.limits import Limits, limited_validation
 from api.mutations import Mutation
 from api.queries import Query
 from api.subscriptions import Subscription
@@ -41,19 +38,21 @@ class CosourceSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
-    # The depth and alias limiters make a new rule class per instance, and extensions are built per
-    # request, so ValidationCache (keyed on the rules) would never hit. Build the rules once.
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
+    # Depth, aliases, complexity, fragments and spreads in one memoised pass before graphql-core's
+    # rules (api/limits.py: the Strawberry limiters re-walk fragments at every spread).
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_complexity=settings.max_query_complexity,
+        max_fragments=settings.max_fragments,
+        max_spreads=settings.max_fragment_spreads,
+    )
     extensions: list[Any] = [
         Authentication,
         type("ErrorMappingConfigured", (ErrorMapping,), {"debug": settings.debug}),
         # Bounded: unique query strings must not grow memory without limit.
         partial(ParserCache, maxsize=1000),
-        partial(AddValidationRules, rules),
-        partial(ValidationCache, maxsize=1000),
+        limited_validation(limits, maxsize=1000),
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
     ]
     if not settings.introspection:

@@ -4,6 +4,7 @@ the anonymous result cache with ETags, and error codes on every response.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from contextvars import ContextVar
@@ -67,6 +68,9 @@ def _error_response(message: str, code: Code, status: int = 200) -> Response:
 
 class GraphQLView(GraphQL[Context, None]):
     debug = False
+    # Execution deadline per request (COSOURCE_EXECUTION_TIMEOUT_SECONDS): what the query limits
+    # let through still cannot hold a worker for long.
+    timeout_seconds = 10.0
     limiter: RateLimiter | None = None
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None
@@ -111,7 +115,15 @@ class GraphQLView(GraphQL[Context, None]):
                 return self._cacheable(request, hit, auth)
         token = _persisted_query.set(persisted.query if persisted else None)
         try:
-            response = await super().run(request)
+            async with asyncio.timeout(self.timeout_seconds):
+                response = await super().run(request)
+        except TimeoutError:
+            log.warning("request stopped after %.1f s", self.timeout_seconds)
+            return _error_response(
+                f"the request took longer than {self.timeout_seconds:g} s and was stopped",
+                Code.QUERY_TIMEOUT,
+                503,
+            )
         finally:
             _persisted_query.reset(token)
         if key is not None and self.cache is not None and response.status_code == 200:

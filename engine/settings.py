@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_query_tokens: int = 4000
     max_aliases: int = 30
+    # Fields a query may expand to (fragments expanded, pages multiplied by `first`): api/limits.py.
+    max_query_complexity: int = 20_000
+    max_fragments: int = 50
+    max_fragment_spreads: int = 200
+    # A request still executing after this long is stopped with QUERY_TIMEOUT.
+    execution_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit_per_minute: int = 600
     # Anonymous persisted reads are cached this long at most (0 disables the result cache).
     result_cache_seconds: float = 30.0
