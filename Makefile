@@ -41,7 +41,7 @@ schema: venv
 
 # Generate a migration after changing a model (never edit the database by hand).
 migrations: venv
-	COSOURCE_DATABASE_URL=sqlite://:memory: $(BIN)/tortoise -c engine.db.TORTOISE_ORM makemigrations
+	COSOURCE_DATABASE_URL=sqlite://:memory: $(BIN)/tortoise -c runtime.composition.TORTOISE_ORM makemigrations
 
 bench: venv services
 	$(BIN)/python -m bench

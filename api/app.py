@@ -31,9 +31,10 @@ from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.models.tenants import Tenant
 from engine.settings import Settings, get_settings
-from webhooks.freshness import FreshnessHooks, MemoryGenerations, RedisGenerations
+from runtime import composition
+from runtime.background import Background, start_background
+from runtime.freshness import FreshnessHooks, MemoryGenerations, RedisGenerations
 from webhooks.metrics import refresh_outbox_gauges
-from webhooks.runtime import Background, start_background
 
 log = logging.getLogger("cosource.api")
 STATIC = Path(__file__).parent / "static"
@@ -132,7 +133,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_db:
-            await db.init_db(settings.database_url)
+            await composition.init_db(settings.database_url)
         app.state.background = await start_background(settings)
         configure_view(graphql, app.state.background, settings)
         await graphql.live.start()

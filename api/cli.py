@@ -14,6 +14,7 @@ from rich.console import Console
 from engine import db
 from engine.errors import DomainError
 from engine.settings import get_settings
+from runtime import composition
 
 app = typer.Typer(
     help="Cosource: customer-sourcing campaigns with signed webhooks.", no_args_is_help=True
@@ -33,7 +34,7 @@ def _logging() -> None:
 
 async def _migrate(url: str) -> None:
     console.print(f"[bold]Migrating[/bold] {_redact(url)} ...")
-    await db.migrate(url)
+    await composition.migrate(url)
     await db.close_db()
     console.print("[green]Database is up to date.[/green]")
 
@@ -78,7 +79,7 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Exit when the queue is empty.")] = False,
 ) -> None:
     """Run the arq worker: webhook deliveries, event consumers, the outbox sweeper."""
-    from webhooks.worker import build_worker
+    from runtime.worker import build_worker
 
     _logging()
     settings = get_settings()
@@ -104,7 +105,7 @@ def tenant_create(
     from engine.tenants import create_tenant
 
     async def run() -> None:
-        await db.init_db()
+        await composition.init_db()
         try:
             new = await create_tenant(name, slug=slug, allowed_origins=origin or [])
         finally:
@@ -141,7 +142,7 @@ def reputation_rebuild(
     from engine.tenancy import tenant_scope
 
     async def run() -> list[tuple[Tenant, RebuildReport]] | None:
-        await db.init_db()
+        await composition.init_db()
         try:
             query = Tenant.filter(slug=tenant) if tenant else Tenant.all()
             tenants = await query.order_by("id")
@@ -215,7 +216,7 @@ def demo(
 
     async def prepare() -> None:
         await _migrate(settings.database_url)
-        await db.init_db()
+        await composition.init_db()
         try:
             console.print("[bold]Seeding the demo brand[/bold] ...")
             result = await seed_demo()

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from engine.events import AfterCommitHook, EventType
 from engine.models.events import DomainEvent
-from webhooks import redis_keys
+from runtime import redis_keys
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 100

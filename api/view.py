@@ -31,7 +31,7 @@ from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.ratelimit import RateLimiter, Verdict
 from engine.errors import Forbidden, Unauthenticated
 from engine.tenancy import enter_tenant
-from webhooks.freshness import Generations
+from runtime.freshness import Generations
 
 log = logging.getLogger("cosource.api")
 

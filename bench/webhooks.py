@@ -38,7 +38,8 @@ import httpx
 import orjson
 
 from bench.harness import LOAD_CORE, SERVER_CORE, create_database, drop_database, free_port, pg_url
-from webhooks.worker import MAX_JOBS
+from runtime import composition
+from runtime.worker import MAX_JOBS
 
 REDIS_URL = os.environ.get("COSOURCE_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 # The system under test (the worker) and the floor share one core; receiver and driver the other.
@@ -272,18 +273,19 @@ async def _run(
     from engine.tenants import create_tenant
     from engine.thresholds import ThresholdSpec
     from engine.votes import VoteValue
+    from runtime import redis_keys
+    from runtime.background import start_background
     from tests import factories
-    from webhooks import payload, redis_keys
+    from webhooks import payload
     from webhooks.endpoints import EndpointInput, create_endpoint
     from webhooks.outbox import OutboxHooks
-    from webhooks.runtime import start_background
 
     reset_settings()
     if _pin(DRIVER_CORE):
         os.sched_setaffinity(0, {DRIVER_CORE})  # the driver shares its core with the receiver
-    await db.migrate(env["COSOURCE_DATABASE_URL"])
+    await composition.migrate(env["COSOURCE_DATABASE_URL"])
     await db.close_db()
-    await db.init_db(env["COSOURCE_DATABASE_URL"])
+    await composition.init_db(env["COSOURCE_DATABASE_URL"])
     brand = await create_tenant(f"Bench {secrets.token_hex(3)}")
     enter_tenant(brand.tenant.id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -17,8 +18,9 @@ from tortoise.exceptions import DBConnectionError
 
 from engine.settings import Settings, get_settings
 
-# Model modules of the single Tortoise app; webhooks adds its tables to the same app.
-MODEL_MODULES = ["engine.models", "engine.reputation.models", "webhooks.models"]
+# The engine's model modules. The single Tortoise app also holds the tables of the packages above
+# (webhooks): the composition root (runtime.composition.MODEL_MODULES) passes the whole list in.
+ENGINE_MODEL_MODULES: tuple[str, ...] = ("engine.models", "engine.reputation.models")
 
 
 class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
@@ -35,7 +37,10 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
 
 
 def tortoise_config(
-    database_url: str | None = None, settings: Settings | None = None
+    database_url: str | None = None,
+    settings: Settings | None = None,
+    *,
+    models: Sequence[str],
 ) -> dict[str, Any]:
     settings = settings or get_settings()
     url = database_url or settings.database_url
@@ -51,7 +56,7 @@ def tortoise_config(
         "connections": {"default": connection},
         "apps": {
             "models": {
-                "models": MODEL_MODULES,
+                "models": list(models),
                 "default_connection": "default",
                 "migrations": "migrations",
             }
@@ -155,13 +160,16 @@ def is_postgres() -> bool:
     return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
-async def init_db(database_url: str | None = None, *, global_fallback: bool = True) -> None:
+async def init_db(
+    database_url: str | None = None, *, models: Sequence[str], global_fallback: bool = True
+) -> None:
     """Connect Tortoise. The global fallback makes the context visible to Starlette request tasks."""
     # Tortoise caches built INSERT/DELETE SQL by connection *name*; a process that switches
     # databases (the test session: SQLite, then PostgreSQL) would reuse the other dialect's SQL.
     EXECUTOR_CACHE.clear()
     await Tortoise.init(
-        config=tortoise_config(database_url), _enable_global_fallback=global_fallback
+        config=tortoise_config(database_url, models=models),
+        _enable_global_fallback=global_fallback,
     )
 
 
@@ -169,18 +177,11 @@ async def close_db() -> None:
     await Tortoise.close_connections()
 
 
-async def migrate(database_url: str | None = None) -> None:
+async def migrate(database_url: str | None = None, *, models: Sequence[str]) -> None:
     """Apply every pending migration in ``migrations/`` (idempotent)."""
     from tortoise.migrations.api import migrate as run_migrations
 
-    await run_migrations(config=tortoise_config(database_url))
-
-
-def __getattr__(name: str) -> Any:
-    # `tortoise -c engine.db.TORTOISE_ORM makemigrations` reads the config from here, lazily.
-    if name == "TORTOISE_ORM":
-        return tortoise_config()
-    raise AttributeError(name)
+    await run_migrations(config=tortoise_config(database_url, models=models))
 
 
 def sibling_url(admin_url: str, name: str) -> str:

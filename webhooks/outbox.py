@@ -16,10 +16,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from engine.clock import utcnow
 from engine.events import WEBHOOK_EVENT_TYPES, EventType
 from engine.models.events import DomainEvent
-from webhooks import redis_keys
 from webhooks.endpoints import subscribes
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from webhooks.queue import JobQueue
+from webhooks.queue import JobQueue, delivery_job_id
 
 # webhook.test goes to one endpoint, written by webhooks.replay.send_test_webhook itself.
 FANOUT_TYPES = frozenset(WEBHOOK_EVENT_TYPES) - {EventType.WEBHOOK_TEST}
@@ -89,9 +88,7 @@ async def release_held(connection: BaseDBAsyncClient, events: Sequence[DomainEve
 async def enqueue_deliveries(queue: JobQueue, delivery_ids: Sequence[int]) -> None:
     """First attempts, now; job ids make a concurrent sweeper enqueue the same job, not a twin."""
     for delivery_id in delivery_ids:
-        await queue.enqueue(
-            "deliver", delivery_id, job_id=redis_keys.delivery_job_id(delivery_id, 0)
-        )
+        await queue.enqueue("deliver", delivery_id, job_id=delivery_job_id(delivery_id, 0))
 
 
 class OutboxHooks:

@@ -19,11 +19,11 @@ import trustme
 
 from engine import events
 from engine.settings import reset_settings
+from runtime.background import Background, start_background
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.scenario import RecordingQueue
 from webhooks.client import make_client
 from webhooks.outbox import OutboxHooks
-from webhooks.runtime import Background, start_background
 from webhooks.signing import generate_secret
 from webhooks.ssrf import IPNetwork, parse_networks
 

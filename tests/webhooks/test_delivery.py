@@ -16,6 +16,7 @@ from engine.ideas import set_idea_status
 from engine.models import DomainEvent, FlagReason, IdeaStatus, Member
 from engine.moderation import Decision
 from engine.tenancy import tenant_scope
+from runtime.background import Background
 from tests import factories
 from tests.webhooks.receiver import Receiver, Reply
 from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
@@ -27,7 +28,6 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.runtime import Background
 from webhooks.schedule import MAX_ATTEMPTS
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from webhooks import payload, redis_keys
+from runtime import redis_keys
+from webhooks import payload
 
 DATA = {
     "idea": {"author": {"externalId": "cus_1", "email": "a@example.com"}},

@@ -9,11 +9,11 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from engine.clock import utcnow
+from runtime import jobs, sweeper
+from runtime.background import Background
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.scenario import RecordingQueue, cross, endpoint_for, idea_near_threshold
-from webhooks import jobs, sweeper
 from webhooks.models import DeliveryStatus, WebhookDelivery
-from webhooks.runtime import Background
 
 
 async def _deliveries(receiver: Receiver, count: int) -> list[WebhookDelivery]:

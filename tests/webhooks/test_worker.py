@@ -27,6 +27,10 @@ from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import DomainEvent, ThresholdCrossing
 from engine.votes import VoteValue
+from runtime import redis_keys
+from runtime.background import Background, start_background
+from runtime.queue import ArqJobQueue
+from runtime.worker import ResilientWorker
 from tests import factories
 from tests.processes import (
     SHARED_REDIS_URL,
@@ -37,7 +41,6 @@ from tests.processes import (
 )
 from tests.webhooks.receiver import Receiver, Reply
 from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
-from webhooks import redis_keys
 from webhooks.delivery import deliver
 from webhooks.models import (
     DeliveryStatus,
@@ -46,9 +49,6 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.queue import ArqJobQueue
-from webhooks.runtime import Background, start_background
-from webhooks.worker import ResilientWorker
 
 
 @dataclass

@@ -14,11 +14,11 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from engine import events
 from engine.settings import Settings, get_settings
-from webhooks import redis_keys
+from runtime import redis_keys
+from runtime.jobs import JOBS, cleanup, sweep
+from runtime.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from webhooks.client import make_client
-from webhooks.jobs import JOBS, cleanup, sweep
 from webhooks.outbox import OutboxHooks
-from webhooks.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from engine import consumers
 from engine.reputation import badges
-from webhooks import metrics, retention, sweeper
+from runtime import sweeper
+from webhooks import metrics, retention
 from webhooks.delivery import deliver
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,12 @@ from redis.backoff import ExponentialBackoff
 
 from engine import db, events
 from engine.settings import Settings, get_settings
-from webhooks import redis_keys
+from runtime import composition, redis_keys
+from runtime.background import arq_ctx_queue
+from runtime.freshness import FreshnessHooks, RedisGenerations
+from runtime.jobs import JOBS, award_monthly_badges, cleanup, sweep
 from webhooks.client import make_client
-from webhooks.freshness import FreshnessHooks, RedisGenerations
-from webhooks.jobs import JOBS, award_monthly_badges, cleanup, sweep
 from webhooks.outbox import OutboxHooks
-from webhooks.runtime import arq_ctx_queue
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
         logging.getLogger("arq.worker").setLevel(logging.WARNING)
         logging.getLogger("httpx").setLevel(logging.WARNING)
     # arq runs jobs in tasks that inherit this context, so no global fallback is needed here.
-    await db.init_db(global_fallback=False)
+    await composition.init_db(global_fallback=False)
     ctx["queue"] = arq_ctx_queue(ctx)
     # One client for every send of this process: connection reuse is most of throughput.
     ctx["http"] = make_client(max_keepalive_connections=MAX_JOBS)
