@@ -7,6 +7,10 @@ transaction (webhooks write one delivery row per subscribed endpoint there) and 
 no events). Asynchronous consumers (reputation) run from a
 job per event and mark it processed; a sweeper re-runs anything left behind, so a lost enqueue only
 delays work. Event payloads are plain JSON data, never model objects.
+
+This module is a leaf of the engine: it imports no consumer. Which types some consumer acts on is
+told by the composition root (:func:`set_consumed_types`), see docs/architecture.md, "The event
+spine".
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ class EventType:
     WEBHOOK_TEST = "webhook.test"
 
 
-# The types a webhook endpoint can subscribe to (DESIGN.md, "Webhooks"); the rest stay internal.
+# The types a webhook endpoint can subscribe to (docs/architecture.md, "The event spine"); the rest
+# stay internal.
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     EventType.IDEA_CREATED,
     EventType.IDEA_THRESHOLD_REACHED,
@@ -88,6 +93,10 @@ class AfterCommitHook:
 
 
 _hooks: list[EventHooks] = []
+# The event types some asynchronous consumer acts on (engine.consumers.consumed_types), set by the
+# composition root. None until then: every event is stored unprocessed, which costs a job or a
+# sweep but loses nothing.
+_consumed: frozenset[str] | None = None
 
 
 def install_hooks(*hooks: EventHooks) -> None:
@@ -97,6 +106,16 @@ def install_hooks(*hooks: EventHooks) -> None:
 
 def installed_hooks() -> tuple[EventHooks, ...]:
     return tuple(_hooks)
+
+
+def set_consumed_types(types: frozenset[str] | None) -> None:
+    """Tell ``record`` which types a consumer will process; the others are stored processed."""
+    global _consumed
+    _consumed = None if types is None else frozenset(types)
+
+
+def is_consumed(event_type: str) -> bool:
+    return _consumed is None or event_type in _consumed
 
 
 @dataclass
@@ -151,8 +170,6 @@ async def record(
     uow = _current_uow.get()
     if uow is None:
         raise RuntimeError("events.record() must run inside unit_of_work()")
-    from engine.consumers import wanted  # consumers import this module: resolved at call time
-
     now = utcnow()
     event = await DomainEvent.create(
         using_db=uow.connection,
@@ -160,7 +177,7 @@ async def record(
         type=type,
         occurred_at=now,
         # No asynchronous consumer acts on this type: nothing for a job or the sweeper to do.
-        processed_at=None if wanted(type) else now,
+        processed_at=None if is_consumed(type) else now,
         campaign_id=campaign_id,
         idea_id=idea_id,
         member_id=member_id,

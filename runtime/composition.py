@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import db
+from engine import consumers, db, events
 
 # Every model module of the single Tortoise app: the engine's, then the webhook tables.
 MODEL_MODULES: tuple[str, ...] = (*db.ENGINE_MODEL_MODULES, "webhooks.models")
@@ -19,8 +19,15 @@ def tortoise_config(database_url: str | None = None) -> dict[str, Any]:
     return db.tortoise_config(database_url, models=MODEL_MODULES)
 
 
+def configure_engine() -> None:
+    """What the engine is told about the process around it: which event types some consumer acts
+    on (``engine.events`` is a leaf and imports no consumer)."""
+    events.set_consumed_types(consumers.consumed_types())
+
+
 async def init_db(database_url: str | None = None, *, global_fallback: bool = True) -> None:
-    """Connect Tortoise with every model of the process."""
+    """Prepare the engine for this process and connect Tortoise with every model."""
+    configure_engine()
     await db.init_db(database_url, models=MODEL_MODULES, global_fallback=global_fallback)
 
 

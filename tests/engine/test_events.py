@@ -67,3 +67,30 @@ async def test_only_consumed_types_wait_for_a_job(tenant) -> None:  # type: igno
     voted = await DomainEvent.get(type="idea.voted", idea_id=idea.id)
     assert opened.processed_at is not None
     assert voted.processed_at is None  # the reputation consumer books it
+
+
+async def test_before_the_composition_root_speaks_every_event_waits_for_a_job(tenant) -> None:  # type: ignore[no-untyped-def]
+    from engine import consumers
+
+    events.set_consumed_types(None)
+    try:
+        campaign = await factories.campaign()
+    finally:
+        events.set_consumed_types(consumers.consumed_types())
+    opened = await DomainEvent.get(type="campaign.opened", campaign_id=campaign.id)
+    assert opened.processed_at is None  # nothing is lost: the consumer run marks it processed
+
+
+def test_the_spine_and_package_inits_load_no_consumer_graph() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, engine.events, engine.reputation; "
+        "loaded = sorted(m for m in sys.modules if m == 'engine.consumers' "
+        "or m.startswith('engine.reputation.')); print(loaded)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

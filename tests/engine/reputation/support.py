@@ -8,7 +8,7 @@ from datetime import datetime
 
 from engine import consumers
 from engine.models import DomainEvent, Member
-from engine.reputation import consume
+from engine.reputation.consumer import consume
 from engine.reputation.models import ReputationEntry
 from engine.reputation.rules import RulesPatch, update_rules
 from engine.tenancy import _current_tenant

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from engine import consumers, ideas, merges, votes
 from engine.errors import DomainError, ErrorCode
 from engine.models import DomainEvent, IdeaStatus, Member
-from engine.reputation import consume
+from engine.reputation.consumer import consume
 from engine.reputation.levels import level_for
 from engine.reputation.models import ReputationEntry
 from engine.reputation.rebuild import rebuild

@@ -10,7 +10,7 @@ from unittest.mock import patch
 from engine import consumers, events, votes
 from engine.events import EventType
 from engine.models import DomainEvent
-from engine.reputation import consume
+from engine.reputation.consumer import consume
 from engine.reputation.models import ReputationEntry, VoteCredit
 from engine.reputation.reasons import describe
 from engine.votes import VoteValue
