@@ -26,14 +26,13 @@ from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from api.schema import build_schema
 from api.view import GraphQLView
-from engine import db, events
+from engine import db
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.models.tenants import Tenant
 from engine.settings import Settings, get_settings
 from runtime import composition
 from runtime.background import Background, start_background
-from runtime.freshness import FreshnessHooks, MemoryGenerations, RedisGenerations
 from webhooks.metrics import refresh_outbox_gauges
 
 log = logging.getLogger("cosource.api")
@@ -107,15 +106,15 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
     else:
         view.limiter = MemoryRateLimiter(limit)
     view.persisted = PersistedQueries(redis)
-    view.generations = RedisGenerations(redis) if redis is not None else MemoryGenerations()
+    view.generations = background.generations
     view.cache = (
         ResultCache(ttl=settings.result_cache_seconds) if settings.result_cache_seconds else None
     )
     view.live = Broadcaster(redis)
     # Every commit in this process bumps its tenant's generation (emptying its cached reads) and
     # tells subscribers which ideas changed.
-    events.install_hooks(
-        *events.installed_hooks(), FreshnessHooks(view.generations), LiveHooks(view.live)
+    composition.install_process_hooks(
+        background.queue, background.generations, LiveHooks(view.live)
     )
 
 

@@ -105,11 +105,8 @@ def tenant_create(
     from engine.tenants import create_tenant
 
     async def run() -> None:
-        await composition.init_db()
-        try:
+        async with composition.command_process():
             new = await create_tenant(name, slug=slug, allowed_origins=origin or [])
-        finally:
-            await db.close_db()
         console.print(
             f"[bold green]Tenant created:[/bold green] {new.tenant.name} (slug {new.tenant.slug})"
         )
@@ -142,8 +139,7 @@ def reputation_rebuild(
     from engine.tenancy import tenant_scope
 
     async def run() -> list[tuple[Tenant, RebuildReport]] | None:
-        await composition.init_db()
-        try:
+        async with composition.command_process():
             query = Tenant.filter(slug=tenant) if tenant else Tenant.all()
             tenants = await query.order_by("id")
             if not tenants:
@@ -167,8 +163,6 @@ def reputation_rebuild(
                     progress.update(task, completed=report.members, total=report.members)
                     reports.append((row, report))
             return reports
-        finally:
-            await db.close_db()
 
     reports = asyncio.run(run())
     if reports is None:
@@ -216,12 +210,9 @@ def demo(
 
     async def prepare() -> None:
         await _migrate(settings.database_url)
-        await composition.init_db()
-        try:
+        async with composition.command_process():
             console.print("[bold]Seeding the demo brand[/bold] ...")
             result = await seed_demo()
-        finally:
-            await db.close_db()
         # The demo page needs the publishable key, and mints member tokens for visitors.
         os.environ["COSOURCE_DEMO_PUBLISHABLE_KEY"] = result.publishable_key
         os.environ["COSOURCE_DEMO_IDENTITY_SECRET"] = result.identity_secret

@@ -16,7 +16,7 @@ spine".
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -118,10 +118,21 @@ def is_consumed(event_type: str) -> bool:
     return _consumed is None or event_type in _consumed
 
 
+OnCommit = Callable[[], Awaitable[None]]
+
+
 @dataclass
 class UnitOfWork:
+    """One transaction and what it leaves for after its commit.
+
+    Results of this transaction that only matter once it committed (the delivery rows a hook wrote
+    before commit, to be enqueued after) are callbacks here, so they live and die with the
+    transaction instead of waiting on a hook object shared by every transaction of the process.
+    """
+
     connection: BaseDBAsyncClient
     events: list[DomainEvent] = field(default_factory=list)
+    committed: list[OnCommit] = field(default_factory=list)
 
 
 _current_uow: ContextVar[UnitOfWork | None] = ContextVar("cosource_uow", default=None)
@@ -145,12 +156,30 @@ async def unit_of_work() -> AsyncIterator[UnitOfWork]:
         finally:
             _current_uow.reset(token)
     # Hooks run after every commit, events or not: a campaign edit also makes cached reads stale.
-    await _after_commit(uow.events)
+    await _after_commit(uow)
 
 
-async def _after_commit(events: Sequence[DomainEvent]) -> None:
+def on_commit(callback: OnCommit) -> None:
+    """Run ``callback`` after the current unit of work commits (never if it rolls back).
+
+    Callbacks run in the order given, before the hooks' ``after_commit``; like those, a failing one
+    is logged, not raised: the change is committed, and the sweeper finds what was left undone.
+    """
+    uow = _current_uow.get()
+    if uow is None:
+        raise RuntimeError("events.on_commit() must run inside unit_of_work()")
+    uow.committed.append(callback)
+
+
+async def _after_commit(uow: UnitOfWork) -> None:
     # The change is committed: a failing hook must not turn it into an error for the caller.
     # Whatever a hook failed to do, the sweeper finds from the rows.
+    for callback in uow.committed:
+        try:
+            await callback()
+        except Exception:
+            log.exception("on-commit callback %r failed; the sweeper will catch up", callback)
+    events = uow.events
     for hook in _hooks:
         try:
             await hook.after_commit(events)

@@ -15,14 +15,13 @@ from redis import exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from engine import db, events
+from engine import db
 from engine.settings import Settings, get_settings
 from runtime import composition, redis_keys
 from runtime.background import arq_ctx_queue
-from runtime.freshness import FreshnessHooks, RedisGenerations
+from runtime.freshness import RedisGenerations
 from runtime.jobs import JOBS, award_monthly_badges, cleanup, sweep
 from webhooks.client import make_client
-from webhooks.outbox import OutboxHooks
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     # One client for every send of this process: connection reuse is most of throughput.
     ctx["http"] = make_client(max_keepalive_connections=MAX_JOBS)
     # Commits made by jobs (reputation, webhooks) also invalidate the API's cached reads.
-    events.install_hooks(OutboxHooks(ctx["queue"]), FreshnessHooks(RedisGenerations(ctx["redis"])))
+    composition.install_process_hooks(ctx["queue"], RedisGenerations(ctx["redis"]))
     port = get_settings().worker_metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")

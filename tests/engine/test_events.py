@@ -94,3 +94,45 @@ def test_the_spine_and_package_inits_load_no_consumer_graph() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_on_commit_callbacks_run_after_the_commit_and_die_with_a_rollback(tenant) -> None:  # type: ignore[no-untyped-def]
+    ran: list[str] = []
+
+    async def committed(name: str) -> None:
+        # After the commit, outside the transaction: another connection sees the row.
+        assert await Member.filter(external_id=name).exists()
+        ran.append(name)
+
+    async with events.unit_of_work():
+        await Member.create(external_id="cus_kept", display_name="x")
+        events.on_commit(lambda: committed("cus_kept"))
+        async with events.unit_of_work():  # a nested unit joins the outer: its callback waits too
+            events.on_commit(lambda: committed("cus_kept"))
+        assert ran == []
+    assert ran == ["cus_kept", "cus_kept"]
+
+    with pytest.raises(RuntimeError):
+        async with events.unit_of_work():
+            await Member.create(external_id="cus_gone", display_name="x")
+            events.on_commit(lambda: committed("cus_gone"))
+            raise RuntimeError("boom")
+    assert ran == ["cus_kept", "cus_kept"]  # rolled back: never called, nothing left behind
+
+
+async def test_a_failing_on_commit_callback_does_not_fail_the_committed_change(tenant) -> None:  # type: ignore[no-untyped-def]
+    async def broken() -> None:
+        raise ValueError("enqueue lost")
+
+    async with events.unit_of_work():
+        await Member.create(external_id="cus_committed", display_name="x")
+        events.on_commit(broken)
+    assert await Member.filter(external_id="cus_committed").exists()
+
+
+async def test_on_commit_outside_a_unit_of_work_is_refused() -> None:
+    async def nothing() -> None:
+        return None
+
+    with pytest.raises(RuntimeError):
+        events.on_commit(nothing)

@@ -19,11 +19,11 @@ import trustme
 
 from engine import events
 from engine.settings import reset_settings
+from runtime import composition
 from runtime.background import Background, start_background
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.scenario import RecordingQueue
 from webhooks.client import make_client
-from webhooks.outbox import OutboxHooks
 from webhooks.signing import generate_secret
 from webhooks.ssrf import IPNetwork, parse_networks
 
@@ -138,6 +138,6 @@ async def background(
 def outbox(database: str, webhook_settings: Callable[..., None]) -> Iterator[RecordingQueue]:
     """Event hooks that write delivery rows but run no job: the test drives delivery itself."""
     queue = RecordingQueue()
-    events.install_hooks(OutboxHooks(queue))
+    composition.install_process_hooks(queue)
     yield queue
     events.install_hooks()

@@ -18,6 +18,7 @@ from tests.webhooks.receiver import Receiver
 from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
 from webhooks.endpoints import EndpointPatch, update_endpoint
 from webhooks.models import DeliveryStatus, WebhookDelivery
+from webhooks.outbox import OutboxHooks
 
 
 async def test_one_delivery_per_subscribed_enabled_endpoint(
@@ -94,3 +95,31 @@ async def test_disabling_an_endpoint_stops_new_deliveries(
     await update_endpoint(created.endpoint.id, EndpointPatch(enabled=False))
     await cross(await idea_near_threshold())
     assert await WebhookDelivery.filter(endpoint_id=created.endpoint.id).count() == 0
+
+
+async def test_a_rollback_after_the_rows_were_written_enqueues_nothing(
+    tenant, receiver: Receiver, outbox
+) -> None:  # type: ignore[no-untyped-def]
+    class FailsBeforeCommit(events.AfterCommitHook):
+        async def before_commit(self, connection, events_) -> None:  # type: ignore[no-untyped-def, override]
+            raise RuntimeError("a later hook fails: the transaction rolls back")
+
+        async def after_commit(self, events_) -> None:  # type: ignore[no-untyped-def, override]
+            return None
+
+    await endpoint_for(receiver, event_types=())
+    outbox.jobs.clear()
+    before = await WebhookDelivery.all().count()
+    previous = events.installed_hooks()
+    events.install_hooks(*previous, FailsBeforeCommit())
+    try:
+        with pytest.raises(RuntimeError):
+            async with events.unit_of_work():
+                await events.record(EventType.CAMPAIGN_OPENED, {"campaign": {}})
+    finally:
+        events.install_hooks(*previous)
+    assert await WebhookDelivery.all().count() == before  # written before commit, rolled back
+    assert outbox.jobs == []  # and its on-commit enqueue went with it
+    # The outbox hook keeps nothing between transactions: results live on the unit of work.
+    [hook] = [h for h in previous if isinstance(h, OutboxHooks)]
+    assert vars(hook) == {"queue": hook.queue}
