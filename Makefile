@@ -30,6 +30,7 @@ test: venv services
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy engine
+	$(BIN)/python scripts/import_graph.py
 
 format: venv
 	$(BIN)/ruff format .
