@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from engine import consumers, db, events
+from runtime import compat
 from runtime.freshness import FreshnessHooks, Generations
 from runtime.jobs import ConsumerJobHooks
 from webhooks.outbox import OutboxHooks
@@ -27,8 +28,10 @@ def tortoise_config(database_url: str | None = None) -> dict[str, Any]:
 
 
 def configure_engine() -> None:
-    """What the engine is told about the process around it: which event types some consumer acts
-    on (``engine.events`` is a leaf and imports no consumer)."""
+    """Start-up of every process, before its first connection: the private-API overrides checked
+    against their versions and applied (``runtime.compat``), and the engine told which event types
+    some consumer acts on (``engine.events`` is a leaf and imports no consumer)."""
+    compat.apply()
     events.set_consumed_types(consumers.consumed_types())
 
 
@@ -40,6 +43,7 @@ async def init_db(database_url: str | None = None, *, global_fallback: bool = Tr
 
 async def migrate(database_url: str | None = None) -> None:
     """Apply every pending migration in ``migrations/`` (idempotent)."""
+    configure_engine()
     await db.migrate(database_url, models=MODEL_MODULES)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -19,92 +17,15 @@ from engine import db
 from engine.settings import Settings, get_settings
 from runtime import composition, redis_keys
 from runtime.background import arq_ctx_queue
+from runtime.compat import ResilientWorker
 from runtime.freshness import RedisGenerations
 from runtime.jobs import JOBS, award_monthly_badges, cleanup, sweep
 from webhooks.client import make_client
 
 log = logging.getLogger(__name__)
 
-_REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
-_REDIS_RETRY_DELAY = 1.0
-# Longest idle wait between two looks at the queue (arq's poll_delay): deferred jobs and a lost
-# wake-up are picked up this late at worst.
-IDLE_POLL = 0.05
 # Jobs one worker runs at once: slow receivers (up to the 15 s timeout) must not stall the rest.
 MAX_JOBS = 50
-
-
-class ResilientWorker(Worker):
-    """arq's worker, woken by enqueues and finished jobs, and riding out Redis outages.
-
-    arq looks at its queue every ``poll_delay``: on average half of that is added to every
-    delivery's latency, and a full worker waits that long to refill its slots. This worker runs
-    arq's poll loop with no delay and waits in ``_poll_iteration`` instead, until an enqueue
-    publishes on the wake channel, a job frees a slot of a full worker, or IDLE_POLL passes.
-
-    arq alone exits on a refused Redis connection; this one waits it out. Nothing is lost meanwhile:
-    deliveries are rows, and the sweeper enqueues what is due once Redis is back.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, poll_delay=0, **kwargs)
-        self._wake = asyncio.Event()
-        self._listener: asyncio.Task[None] | None = None
-
-    async def _poll_iteration(self) -> None:
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen_for_wake_ups())
-        try:
-            await super()._poll_iteration()
-        except _REDIS_DOWN as exc:
-            log.warning("Redis unavailable (%s); retrying in %.0f s", exc, _REDIS_RETRY_DELAY)
-            await self._reclaim_slots()
-            await asyncio.sleep(_REDIS_RETRY_DELAY)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
-        self._wake.clear()
-
-    def _release_sem_dec_counter_on_complete(self) -> None:
-        full = self.job_counter >= self.max_jobs
-        super()._release_sem_dec_counter_on_complete()
-        if full:
-            self._wake.set()  # jobs may be waiting for this slot: look at the queue now
-
-    async def _listen_for_wake_ups(self) -> None:
-        channel = redis_keys.wake_channel()
-        while True:
-            try:
-                async with self.pool.pubsub() as pubsub:
-                    await pubsub.subscribe(channel)
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away: polling goes on, listen again later
-                log.debug("wake-up channel lost (%s)", exc)
-                await asyncio.sleep(_REDIS_RETRY_DELAY)
-
-    async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-        await super().close()
-
-    async def _reclaim_slots(self) -> None:
-        """Give back job slots arq took for a job it was starting when Redis failed.
-
-        A slot (``job_counter`` and the semaphore, always moved together) is owned by a running
-        task until its done-callback runs; one taken while Redis failed has no task.
-        """
-        for _ in range(3):
-            await asyncio.sleep(0)  # let done-callbacks of finished tasks run first
-        owned = sum(1 for task in self.tasks.values() if not task.done())
-        for _ in range(max(0, self.job_counter - owned)):
-            self.job_counter -= 1
-            self.sem.release()
 
 
 async def _startup(ctx: dict[str, Any]) -> None:

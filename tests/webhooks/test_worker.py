@@ -29,8 +29,8 @@ from engine.models import DomainEvent, ThresholdCrossing
 from engine.votes import VoteValue
 from runtime import redis_keys
 from runtime.background import Background, start_background
+from runtime.compat import ResilientWorker
 from runtime.queue import ArqJobQueue
-from runtime.worker import ResilientWorker
 from tests import factories
 from tests.processes import (
     SHARED_REDIS_URL,
