@@ -24,12 +24,12 @@ services:
 test: venv services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine api webhooks runtime tests scripts
 	$(BIN)/pytest
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine api webhooks runtime tests scripts
 	$(BIN)/python scripts/import_graph.py
 
 format: venv

@@ -135,11 +135,13 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             await composition.init_db(settings.database_url)
         app.state.background = await start_background(settings)
         configure_view(graphql, app.state.background, settings)
-        await graphql.live.start()
+        live = graphql.live
+        assert live is not None  # configure_view set it
+        await live.start()
         try:
             yield
         finally:
-            await graphql.live.close()
+            await live.close()
             await app.state.background.close()
             if manage_db:
                 await db.close_db()

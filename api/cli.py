@@ -131,7 +131,14 @@ def reputation_rebuild(
 ) -> None:
     """Recompute every member's reputation and level from the ledger, and list the members whose
     stored total differed (safe while the API and workers run)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     from engine.models.tenants import Tenant
@@ -155,7 +162,7 @@ def reputation_rebuild(
                 for row in tenants:
                     task = progress.add_task(row.slug, total=None)
 
-                    def advance(done: int, total: int, task: int = task) -> None:
+                    def advance(done: int, total: int, task: TaskID = task) -> None:
                         progress.update(task, completed=done, total=max(total, done))
 
                     with tenant_scope(row.id):

@@ -100,11 +100,11 @@ class Broadcaster:
                     )
                     self._deliver(int(channel.rsplit(":", 1)[1]), orjson.loads(item["data"]))
             except asyncio.CancelledError:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
             except Exception as exc:
                 log.warning("live subscription lost (%s); reconnecting", exc)
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(1)
 
 

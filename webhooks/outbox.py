@@ -62,7 +62,7 @@ async def write_deliveries(
         .order_by("id")
         .values_list("id", flat=True)
     )
-    return [int(i) for i in ids]
+    return [int(i) for i in ids]  # type: ignore[call-overload]  # flat: one id per row
 
 
 async def release_held(connection: BaseDBAsyncClient, events: Sequence[DomainEvent]) -> list[int]:
@@ -75,7 +75,7 @@ async def release_held(connection: BaseDBAsyncClient, events: Sequence[DomainEve
             .using_db(connection)
             .filter(tenant_id=event.tenant_id, idea_id=event.idea_id, status=DeliveryStatus.HELD)
         )
-        found = [int(i) for i in await held.order_by("id").values_list("id", flat=True)]
+        found = [int(i) for i in await held.order_by("id").values_list("id", flat=True)]  # type: ignore[call-overload]
         if found:
             await held.update(
                 status=DeliveryStatus.PENDING, next_attempt_at=now, last_error=None, updated_at=now

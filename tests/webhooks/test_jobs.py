@@ -24,7 +24,7 @@ def test_monthly_badges_run_daily_and_at_startup() -> None:
     assert "award_monthly_badges" in jobs.JOBS
 
 
-async def test_the_job_awards_last_months_top_contributor_once(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_the_job_awards_last_months_top_contributor_once(tenant) -> None:
     author = await factories.member()
     await factories.idea(author, await factories.campaign())
     await process_pending()
@@ -39,7 +39,7 @@ async def test_the_job_awards_last_months_top_contributor_once(tenant) -> None: 
     assert badges == [author.id]
 
 
-async def test_without_redis_the_api_process_schedules_it_too(database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_without_redis_the_api_process_schedules_it_too(database, monkeypatch) -> None:
     async def no_sweep(ctx: dict[str, object]) -> dict[str, int]:
         return {}  # the real one would pick up every test's unprocessed events
 
@@ -51,7 +51,7 @@ async def test_without_redis_the_api_process_schedules_it_too(database, monkeypa
     scheduled: list[str] = []
     seen = asyncio.Event()
 
-    async def spy(function: str, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+    async def spy(function: str, *args, **kwargs) -> bool:
         scheduled.append(function)  # recorded, not run: the job itself is tested above
         seen.set()
         return True

@@ -23,7 +23,7 @@ from webhooks.outbox import OutboxHooks
 
 async def test_one_delivery_per_subscribed_enabled_endpoint(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     everything = await endpoint_for(receiver, "/all", event_types=())
     thresholds = await endpoint_for(receiver, "/t", event_types=(EventType.IDEA_THRESHOLD_REACHED,))
     statuses = await endpoint_for(receiver, "/s", event_types=(EventType.IDEA_STATUS_CHANGED,))
@@ -46,7 +46,7 @@ async def test_one_delivery_per_subscribed_enabled_endpoint(
 
 async def test_a_rolled_back_change_leaves_no_event_and_no_delivery(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await endpoint_for(receiver)
     before = await WebhookDelivery.all().count()
     with pytest.raises(RuntimeError):
@@ -60,7 +60,7 @@ async def test_a_rolled_back_change_leaves_no_event_and_no_delivery(
     assert not [job for job in outbox.jobs if job[0] == "deliver"]
 
 
-async def test_other_tenants_endpoints_get_nothing(tenant, receiver: Receiver, outbox) -> None:  # type: ignore[no-untyped-def]
+async def test_other_tenants_endpoints_get_nothing(tenant, receiver: Receiver, outbox) -> None:
     token = _current_tenant.set(None)
     try:
         other = await create_tenant(f"Other brand {secrets.token_hex(4)}")
@@ -75,7 +75,7 @@ async def test_other_tenants_endpoints_get_nothing(tenant, receiver: Receiver, o
     assert not await WebhookDelivery.unscoped().filter(endpoint_id=theirs.endpoint.id).exists()
 
 
-async def test_the_vote_hot_path_costs_nothing_extra(tenant, receiver: Receiver, outbox) -> None:  # type: ignore[no-untyped-def]
+async def test_the_vote_hot_path_costs_nothing_extra(tenant, receiver: Receiver, outbox) -> None:
     author, first, second = await factories.members(3)
     idea = await factories.idea(author, await factories.campaign())
     await votes.cast_vote(first, idea.id, VoteValue.UP)
@@ -90,7 +90,7 @@ async def test_the_vote_hot_path_costs_nothing_extra(tenant, receiver: Receiver,
 
 async def test_disabling_an_endpoint_stops_new_deliveries(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = await endpoint_for(receiver)
     await update_endpoint(created.endpoint.id, EndpointPatch(enabled=False))
     await cross(await idea_near_threshold())
@@ -99,12 +99,12 @@ async def test_disabling_an_endpoint_stops_new_deliveries(
 
 async def test_a_rollback_after_the_rows_were_written_enqueues_nothing(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     class FailsBeforeCommit(events.AfterCommitHook):
-        async def before_commit(self, connection, events_) -> None:  # type: ignore[no-untyped-def, override]
+        async def before_commit(self, connection, events_) -> None:
             raise RuntimeError("a later hook fails: the transaction rolls back")
 
-        async def after_commit(self, events_) -> None:  # type: ignore[no-untyped-def, override]
+        async def after_commit(self, events_) -> None:
             return None
 
     await endpoint_for(receiver, event_types=())
