@@ -24,12 +24,13 @@ services:
 test: venv services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine api webhooks runtime tests scripts
 	$(BIN)/pytest
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine api webhooks runtime tests scripts
+	$(BIN)/python scripts/import_graph.py
 
 format: venv
 	$(BIN)/ruff format .
@@ -41,7 +42,7 @@ schema: venv
 
 # Generate a migration after changing a model (never edit the database by hand).
 migrations: venv
-	COSOURCE_DATABASE_URL=sqlite://:memory: $(BIN)/tortoise -c engine.db.TORTOISE_ORM makemigrations
+	COSOURCE_DATABASE_URL=sqlite://:memory: $(BIN)/tortoise -c runtime.composition.TORTOISE_ORM makemigrations
 
 bench: venv services
 	$(BIN)/python -m bench

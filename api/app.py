@@ -26,14 +26,14 @@ from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from api.schema import build_schema
 from api.view import GraphQLView
-from engine import db, events
+from engine import db
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.models.tenants import Tenant
 from engine.settings import Settings, get_settings
-from webhooks.freshness import FreshnessHooks, MemoryGenerations, RedisGenerations
+from runtime import composition
+from runtime.background import Background, start_background
 from webhooks.metrics import refresh_outbox_gauges
-from webhooks.runtime import Background, start_background
 
 log = logging.getLogger("cosource.api")
 STATIC = Path(__file__).parent / "static"
@@ -106,15 +106,15 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
     else:
         view.limiter = MemoryRateLimiter(limit)
     view.persisted = PersistedQueries(redis)
-    view.generations = RedisGenerations(redis) if redis is not None else MemoryGenerations()
+    view.generations = background.generations
     view.cache = (
         ResultCache(ttl=settings.result_cache_seconds) if settings.result_cache_seconds else None
     )
     view.live = Broadcaster(redis)
     # Every commit in this process bumps its tenant's generation (emptying its cached reads) and
     # tells subscribers which ideas changed.
-    events.install_hooks(
-        *events.installed_hooks(), FreshnessHooks(view.generations), LiveHooks(view.live)
+    composition.install_process_hooks(
+        background.queue, background.generations, LiveHooks(view.live)
     )
 
 
@@ -132,14 +132,16 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_db:
-            await db.init_db(settings.database_url)
+            await composition.init_db(settings.database_url)
         app.state.background = await start_background(settings)
         configure_view(graphql, app.state.background, settings)
-        await graphql.live.start()
+        live = graphql.live
+        assert live is not None  # configure_view set it
+        await live.start()
         try:
             yield
         finally:
-            await graphql.live.close()
+            await live.close()
             await app.state.background.close()
             if manage_db:
                 await db.close_db()

@@ -41,7 +41,7 @@ class Principal:
 
     @property
     def tenant_id(self) -> int:
-        return self.tenant.id
+        return int(self.tenant.id)
 
 
 # Keys are looked up on every request; a short in-process cache saves two queries per request.

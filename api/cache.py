@@ -1,7 +1,7 @@
 """Result cache for anonymous persisted reads (the widget's hot query), with ETags.
 
 Keyed by tenant, persisted query hash, operation name, variables and the tenant's generation
-(webhooks.freshness): any commit in the tenant makes old entries unreachable. Entries also expire
+(runtime.freshness): any commit in the tenant makes old entries unreachable. Entries also expire
 after a short TTL, which bounds staleness if a generation bump was lost. Only publishable-key
 requests without a member token are cached: their answer does not depend on who asks.
 """

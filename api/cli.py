@@ -14,6 +14,7 @@ from rich.console import Console
 from engine import db
 from engine.errors import DomainError
 from engine.settings import get_settings
+from runtime import composition
 
 app = typer.Typer(
     help="Cosource: customer-sourcing campaigns with signed webhooks.", no_args_is_help=True
@@ -33,7 +34,7 @@ def _logging() -> None:
 
 async def _migrate(url: str) -> None:
     console.print(f"[bold]Migrating[/bold] {_redact(url)} ...")
-    await db.migrate(url)
+    await composition.migrate(url)
     await db.close_db()
     console.print("[green]Database is up to date.[/green]")
 
@@ -78,7 +79,7 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Exit when the queue is empty.")] = False,
 ) -> None:
     """Run the arq worker: webhook deliveries, event consumers, the outbox sweeper."""
-    from webhooks.worker import build_worker
+    from runtime.worker import build_worker
 
     _logging()
     settings = get_settings()
@@ -104,11 +105,8 @@ def tenant_create(
     from engine.tenants import create_tenant
 
     async def run() -> None:
-        await db.init_db()
-        try:
+        async with composition.command_process():
             new = await create_tenant(name, slug=slug, allowed_origins=origin or [])
-        finally:
-            await db.close_db()
         console.print(
             f"[bold green]Tenant created:[/bold green] {new.tenant.name} (slug {new.tenant.slug})"
         )
@@ -133,7 +131,14 @@ def reputation_rebuild(
 ) -> None:
     """Recompute every member's reputation and level from the ledger, and list the members whose
     stored total differed (safe while the API and workers run)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
 
     from engine.models.tenants import Tenant
@@ -141,8 +146,7 @@ def reputation_rebuild(
     from engine.tenancy import tenant_scope
 
     async def run() -> list[tuple[Tenant, RebuildReport]] | None:
-        await db.init_db()
-        try:
+        async with composition.command_process():
             query = Tenant.filter(slug=tenant) if tenant else Tenant.all()
             tenants = await query.order_by("id")
             if not tenants:
@@ -158,7 +162,7 @@ def reputation_rebuild(
                 for row in tenants:
                     task = progress.add_task(row.slug, total=None)
 
-                    def advance(done: int, total: int, task: int = task) -> None:
+                    def advance(done: int, total: int, task: TaskID = task) -> None:
                         progress.update(task, completed=done, total=max(total, done))
 
                     with tenant_scope(row.id):
@@ -166,8 +170,6 @@ def reputation_rebuild(
                     progress.update(task, completed=report.members, total=report.members)
                     reports.append((row, report))
             return reports
-        finally:
-            await db.close_db()
 
     reports = asyncio.run(run())
     if reports is None:
@@ -215,12 +217,9 @@ def demo(
 
     async def prepare() -> None:
         await _migrate(settings.database_url)
-        await db.init_db()
-        try:
+        async with composition.command_process():
             console.print("[bold]Seeding the demo brand[/bold] ...")
             result = await seed_demo()
-        finally:
-            await db.close_db()
         # The demo page needs the publishable key, and mints member tokens for visitors.
         os.environ["COSOURCE_DEMO_PUBLISHABLE_KEY"] = result.publishable_key
         os.environ["COSOURCE_DEMO_IDENTITY_SECRET"] = result.identity_secret

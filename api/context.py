@@ -49,6 +49,11 @@ class Context:
             raise unauthenticated("this needs a member token (Authorization: Bearer <jwt>)")
         return principal.member
 
+    def require_live(self) -> Broadcaster:
+        if self.live is None:  # the app's lifespan configures it before serving
+            raise RuntimeError("live updates are not configured in this process")
+        return self.live
+
     @property
     def is_secret(self) -> bool:
         return self.principal is not None and self.principal.role == Role.SECRET

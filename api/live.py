@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from engine.events import AfterCommitHook, EventType
 from engine.models.events import DomainEvent
-from webhooks import redis_keys
+from runtime import redis_keys
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 100
@@ -100,11 +100,11 @@ class Broadcaster:
                     )
                     self._deliver(int(channel.rsplit(":", 1)[1]), orjson.loads(item["data"]))
             except asyncio.CancelledError:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
             except Exception as exc:
                 log.warning("live subscription lost (%s); reconnecting", exc)
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(1)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from redis.asyncio import Redis
 
-from webhooks import redis_keys
+from runtime import redis_keys
 
 log = logging.getLogger(__name__)
 MAX_QUERY_BYTES = 100_000

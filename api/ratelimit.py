@@ -14,7 +14,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from webhooks import redis_keys
+from runtime import redis_keys
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60

@@ -28,7 +28,7 @@ class Subscription:
             row = await m.Campaign.get_or_none(id=campaign)
         if row is None or (row.status == m.CampaignStatus.DRAFT and not info.context.is_secret):
             raise NotFound("campaign", "campaignId")
-        async with info.context.live.subscribe(principal.tenant_id) as queue:
+        async with info.context.require_live().subscribe(principal.tenant_id) as queue:
             while True:
                 message = await queue.get()
                 if message.get("campaignId") != campaign:

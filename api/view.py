@@ -31,7 +31,7 @@ from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.ratelimit import RateLimiter, Verdict
 from engine.errors import Forbidden, Unauthenticated
 from engine.tenancy import enter_tenant
-from webhooks.freshness import Generations
+from runtime.freshness import Generations
 
 log = logging.getLogger("cosource.api")
 
@@ -57,7 +57,7 @@ def _parse_get(query_string: bytes) -> dict[str, Any] | None:
         return None
     for name in ("variables", "extensions"):
         if params.get(name):
-            params[name] = orjson.loads(params[name])  # type: ignore[assignment]
+            params[name] = orjson.loads(params[name])
     return params
 
 
@@ -242,7 +242,7 @@ class GraphQLView(GraphQL[Context, None]):
             auth = await self.authenticate(headers)
             if auth.error is not None:
                 raise ConnectionRejectionError(
-                    {"message": auth.error.message, "code": auth.error.extensions["code"]}
+                    {"message": auth.error.message, "code": (auth.error.extensions or {})["code"]}
                 )
             context.principal, context.auth_error = auth.principal, None
             if auth.principal is not None:

@@ -35,10 +35,11 @@ from bench.harness import (
     server,
     wrk,
 )
-from engine import consumers, db, votes
+from engine import consumers, votes
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
 from engine.votes import VoteValue
+from runtime import composition
 
 HOT = """query Hot($c: ID!) { ideas(campaignId: $c, first: 20, orderBy: TOP) {
   edges { node { id title counts { netVotes upvotes downvotes pledgedQuantity }
@@ -52,9 +53,9 @@ IDEAS, MEMBERS, VOTES = 300, 120, 3000
 async def seed(url: str) -> dict[str, object]:
     from tests import factories  # the same building blocks as the tests
 
-    await db.migrate(url)
+    await composition.migrate(url)
     await Tortoise.close_connections()
-    await db.init_db(url)
+    await composition.init_db(url)
     brand = await create_tenant("Bench Brand")
     rng = random.Random(1)
     with tenant_scope(brand.tenant.id):

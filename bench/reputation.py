@@ -26,7 +26,6 @@ import asyncpg
 from tortoise import Tortoise
 
 from bench.harness import create_database, drop_database, pg_url
-from engine import db
 from engine.models.members import Member
 from engine.reputation.leaderboard import Period, leaderboard, period_start
 from engine.reputation.levels import level_for
@@ -35,6 +34,7 @@ from engine.reputation.rebuild import rebuild
 from engine.reputation.rules import DEFAULT_RULES
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
+from runtime import composition
 
 MEMBERS = int(os.environ.get("COSOURCE_BENCH_MEMBERS", "100000"))
 ENTRIES = int(os.environ.get("COSOURCE_BENCH_ENTRIES", "1000000"))
@@ -161,9 +161,9 @@ async def run() -> None:
     name = await create_database()
     url = pg_url(name)
     try:
-        await db.migrate(url)
+        await composition.migrate(url)
         await Tortoise.close_connections()
-        await db.init_db(url)
+        await composition.init_db(url)
         brand = await create_tenant("Bench Brand")
         tenant_id = brand.tenant.id
         from tests import factories  # the same building blocks as the tests

@@ -38,7 +38,8 @@ import httpx
 import orjson
 
 from bench.harness import LOAD_CORE, SERVER_CORE, create_database, drop_database, free_port, pg_url
-from webhooks.worker import MAX_JOBS
+from runtime import composition
+from runtime.worker import MAX_JOBS
 
 REDIS_URL = os.environ.get("COSOURCE_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 # The system under test (the worker) and the floor share one core; receiver and driver the other.
@@ -195,24 +196,6 @@ class CommitClock:
                 self.committed[event.public_id] = now
 
 
-class _DeliveriesOnly:
-    """The outbox without the engine consumers' job: throughput counts delivery work only."""
-
-    def __init__(self, queue: Any) -> None:
-        from webhooks.outbox import OutboxHooks
-
-        self.outbox = OutboxHooks(queue)
-
-    async def before_commit(self, connection: Any, events: Any) -> None:
-        await self.outbox.before_commit(connection, events)
-
-    async def after_commit(self, events: Any) -> None:
-        from webhooks.outbox import enqueue_deliveries
-
-        for event in events:
-            await enqueue_deliveries(self.outbox.queue, self.outbox._written.pop(event.id, []))
-
-
 def main(argv: Sequence[str] = ()) -> None:
     """Entry point for `python -m bench` (no arguments) and `python -m bench.webhooks ...`."""
     asyncio.run(_main(argv))
@@ -272,18 +255,19 @@ async def _run(
     from engine.tenants import create_tenant
     from engine.thresholds import ThresholdSpec
     from engine.votes import VoteValue
+    from runtime import redis_keys
+    from runtime.background import start_background
     from tests import factories
-    from webhooks import payload, redis_keys
+    from webhooks import payload
     from webhooks.endpoints import EndpointInput, create_endpoint
     from webhooks.outbox import OutboxHooks
-    from webhooks.runtime import start_background
 
     reset_settings()
     if _pin(DRIVER_CORE):
         os.sched_setaffinity(0, {DRIVER_CORE})  # the driver shares its core with the receiver
-    await db.migrate(env["COSOURCE_DATABASE_URL"])
+    await composition.migrate(env["COSOURCE_DATABASE_URL"])
     await db.close_db()
-    await db.init_db(env["COSOURCE_DATABASE_URL"])
+    await composition.init_db(env["COSOURCE_DATABASE_URL"])
     brand = await create_tenant(f"Bench {secrets.token_hex(3)}")
     enter_tenant(brand.tenant.id)
 
@@ -312,7 +296,8 @@ async def _run(
     processes.append(worker)
     background = await start_background()
     clock = CommitClock()
-    events.install_hooks(clock, OutboxHooks(background.queue))  # stamp first, then enqueue
+    # Stamp first, then the process hooks without cache generations (as before: none to bump).
+    events.install_hooks(clock, *composition.process_hooks(background.queue))
     assert background.redis is not None
     deadline = time.monotonic() + 30
     while not await background.redis.exists(f"{redis_keys.queue_name()}:health-check"):
@@ -365,7 +350,8 @@ async def _run(
             {**supporter, "externalId": f"cus_{n}", "email": f"c{n}@example.com"} for n in range(30)
         ],
     }  # a crossing with 30 supporters: a realistic body
-    events.install_hooks(_DeliveriesOnly(background.queue))
+    # The outbox without the consumers' job: throughput counts delivery work only.
+    events.install_hooks(OutboxHooks(background.queue))
     floor_body = payload.render("idea.threshold_reached", utcnow(), data, include_emails=False)
     rounds: dict[str, list[float]] = {"worker": [], "floor": [], "floor1": []}
     cpu_ms: dict[str, list[float]] = {"worker": [], "receiver": [], "floor": [], "floor1": []}

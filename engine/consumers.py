@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from engine.clock import utcnow
 from engine.models.events import DomainEvent
-from engine.reputation import consume as reputation
 from engine.reputation.consumer import HANDLERS as REPUTATION_HANDLERS
+from engine.reputation.consumer import consume as reputation
 from engine.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,11 @@ class Consumer:
 CONSUMERS: list[Consumer] = [Consumer(frozenset(REPUTATION_HANDLERS), reputation)]
 
 
-def wanted(event_type: str) -> bool:
-    """Whether any consumer acts on this type; events.record stores the others as processed, so
-    they never cost a job or a sweep."""
-    return any(event_type in consumer.types for consumer in CONSUMERS)
+def consumed_types() -> frozenset[str]:
+    """The event types some consumer acts on. The composition root hands them to
+    ``events.set_consumed_types``; ``events.record`` stores the others as processed, so they never
+    cost a job or a sweep (and ``events`` needs no import of this module)."""
+    return frozenset().union(*(consumer.types for consumer in CONSUMERS))
 
 
 async def process_event(event_id: int) -> bool:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 from tortoise import Tortoise, connections
-from tortoise.backends.base.client import TransactionContextPooled
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.backends.sqlite.client import SqliteTransactionContext
-from tortoise.connection import get_connections
 from tortoise.exceptions import DBConnectionError
 
 from engine.settings import Settings, get_settings
 
-# Model modules of the single Tortoise app; webhooks adds its tables to the same app.
-MODEL_MODULES = ["engine.models", "engine.reputation.models", "webhooks.models"]
+# The engine's model modules. The single Tortoise app also holds the tables of the packages above
+# (webhooks): the composition root (runtime.composition.MODEL_MODULES) passes the whole list in.
+ENGINE_MODEL_MODULES: tuple[str, ...] = ("engine.models", "engine.reputation.models")
 
 
 class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
@@ -35,7 +32,10 @@ class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
 
 
 def tortoise_config(
-    database_url: str | None = None, settings: Settings | None = None
+    database_url: str | None = None,
+    settings: Settings | None = None,
+    *,
+    models: Sequence[str],
 ) -> dict[str, Any]:
     settings = settings or get_settings()
     url = database_url or settings.database_url
@@ -51,7 +51,7 @@ def tortoise_config(
         "connections": {"default": connection},
         "apps": {
             "models": {
-                "models": MODEL_MODULES,
+                "models": list(models),
                 "default_connection": "default",
                 "migrations": "migrations",
             }
@@ -59,65 +59,6 @@ def tortoise_config(
         "use_tz": True,
         "timezone": "UTC",
     }
-
-
-def _harden_transactions() -> None:
-    """Make entering a transaction safe to cancel (SQLite and PostgreSQL).
-
-    Tortoise's SqliteTransactionContext takes its lock, then awaits the connection and BEGIN; a task
-    cancelled in between never reaches __aexit__, so the lock stays taken and every later query
-    waits forever (the embedded default would freeze after one cancelled request or job). Here the
-    lock is given back on any failure, and BEGIN, which aiosqlite runs on its own thread whatever
-    happens to the caller, is awaited to its end and rolled back before a cancellation goes on.
-    """
-    if getattr(SqliteTransactionContext.__aenter__, "_cosource_hardened", False):
-        return
-
-    async def enter(self: SqliteTransactionContext) -> Any:
-        await self._trxlock.acquire()
-        try:
-            await self.ensure_connection()
-            begin = asyncio.ensure_future(self.connection.begin())
-            try:
-                await asyncio.shield(begin)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await begin
-                    await self.connection.rollback()
-                raise
-        except BaseException:
-            self._trxlock.release()
-            raise
-        self.token = get_connections().set(self.connection_name, self.connection)
-        return self.connection
-
-    enter._cosource_hardened = True  # type: ignore[attr-defined]
-    SqliteTransactionContext.__aenter__ = enter  # type: ignore[method-assign]
-
-    # PostgreSQL has the same shape: a pooled connection is taken, then BEGIN is awaited; cancelled
-    # there, the connection never returns to the pool (20 such and every request waits). Give it
-    # back; asyncpg's release ends any transaction that was begun on it.
-    pooled_enter = TransactionContextPooled.__aenter__
-
-    async def enter_pooled(self: TransactionContextPooled) -> Any:
-        try:
-            return await pooled_enter(self)
-        except BaseException:
-            connection = getattr(self.client, "_connection", None)
-            pool = self.client._parent._pool
-            if connection is not None and pool is not None:
-                token = getattr(self, "token", None)
-                if token is not None:
-                    get_connections().reset(token)
-                self.client._connection = None
-                with contextlib.suppress(Exception):
-                    await pool.release(connection)
-            raise
-
-    TransactionContextPooled.__aenter__ = enter_pooled  # type: ignore[method-assign]
-
-
-_harden_transactions()
 
 
 _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
@@ -155,13 +96,16 @@ def is_postgres() -> bool:
     return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
-async def init_db(database_url: str | None = None, *, global_fallback: bool = True) -> None:
+async def init_db(
+    database_url: str | None = None, *, models: Sequence[str], global_fallback: bool = True
+) -> None:
     """Connect Tortoise. The global fallback makes the context visible to Starlette request tasks."""
     # Tortoise caches built INSERT/DELETE SQL by connection *name*; a process that switches
     # databases (the test session: SQLite, then PostgreSQL) would reuse the other dialect's SQL.
     EXECUTOR_CACHE.clear()
     await Tortoise.init(
-        config=tortoise_config(database_url), _enable_global_fallback=global_fallback
+        config=tortoise_config(database_url, models=models),
+        _enable_global_fallback=global_fallback,
     )
 
 
@@ -169,18 +113,11 @@ async def close_db() -> None:
     await Tortoise.close_connections()
 
 
-async def migrate(database_url: str | None = None) -> None:
+async def migrate(database_url: str | None = None, *, models: Sequence[str]) -> None:
     """Apply every pending migration in ``migrations/`` (idempotent)."""
     from tortoise.migrations.api import migrate as run_migrations
 
-    await run_migrations(config=tortoise_config(database_url))
-
-
-def __getattr__(name: str) -> Any:
-    # `tortoise -c engine.db.TORTOISE_ORM makemigrations` reads the config from here, lazily.
-    if name == "TORTOISE_ORM":
-        return tortoise_config()
-    raise AttributeError(name)
+    await run_migrations(config=tortoise_config(database_url, models=models))
 
 
 def sibling_url(admin_url: str, name: str) -> str:

@@ -7,12 +7,16 @@ transaction (webhooks write one delivery row per subscribed endpoint there) and 
 no events). Asynchronous consumers (reputation) run from a
 job per event and mark it processed; a sweeper re-runs anything left behind, so a lost enqueue only
 delays work. Event payloads are plain JSON data, never model objects.
+
+This module is a leaf of the engine: it imports no consumer. Which types some consumer acts on is
+told by the composition root (:func:`set_consumed_types`), see docs/architecture.md, "The event
+spine".
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -51,7 +55,8 @@ class EventType:
     WEBHOOK_TEST = "webhook.test"
 
 
-# The types a webhook endpoint can subscribe to (DESIGN.md, "Webhooks"); the rest stay internal.
+# The types a webhook endpoint can subscribe to (docs/architecture.md, "The event spine"); the rest
+# stay internal.
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     EventType.IDEA_CREATED,
     EventType.IDEA_THRESHOLD_REACHED,
@@ -88,6 +93,10 @@ class AfterCommitHook:
 
 
 _hooks: list[EventHooks] = []
+# The event types some asynchronous consumer acts on (engine.consumers.consumed_types), set by the
+# composition root. None until then: every event is stored unprocessed, which costs a job or a
+# sweep but loses nothing.
+_consumed: frozenset[str] | None = None
 
 
 def install_hooks(*hooks: EventHooks) -> None:
@@ -99,10 +108,31 @@ def installed_hooks() -> tuple[EventHooks, ...]:
     return tuple(_hooks)
 
 
+def set_consumed_types(types: frozenset[str] | None) -> None:
+    """Tell ``record`` which types a consumer will process; the others are stored processed."""
+    global _consumed
+    _consumed = None if types is None else frozenset(types)
+
+
+def is_consumed(event_type: str) -> bool:
+    return _consumed is None or event_type in _consumed
+
+
+OnCommit = Callable[[], Awaitable[None]]
+
+
 @dataclass
 class UnitOfWork:
+    """One transaction and what it leaves for after its commit.
+
+    Results of this transaction that only matter once it committed (the delivery rows a hook wrote
+    before commit, to be enqueued after) are callbacks here, so they live and die with the
+    transaction instead of waiting on a hook object shared by every transaction of the process.
+    """
+
     connection: BaseDBAsyncClient
     events: list[DomainEvent] = field(default_factory=list)
+    committed: list[OnCommit] = field(default_factory=list)
 
 
 _current_uow: ContextVar[UnitOfWork | None] = ContextVar("cosource_uow", default=None)
@@ -126,12 +156,30 @@ async def unit_of_work() -> AsyncIterator[UnitOfWork]:
         finally:
             _current_uow.reset(token)
     # Hooks run after every commit, events or not: a campaign edit also makes cached reads stale.
-    await _after_commit(uow.events)
+    await _after_commit(uow)
 
 
-async def _after_commit(events: Sequence[DomainEvent]) -> None:
+def on_commit(callback: OnCommit) -> None:
+    """Run ``callback`` after the current unit of work commits (never if it rolls back).
+
+    Callbacks run in the order given, before the hooks' ``after_commit``; like those, a failing one
+    is logged, not raised: the change is committed, and the sweeper finds what was left undone.
+    """
+    uow = _current_uow.get()
+    if uow is None:
+        raise RuntimeError("events.on_commit() must run inside unit_of_work()")
+    uow.committed.append(callback)
+
+
+async def _after_commit(uow: UnitOfWork) -> None:
     # The change is committed: a failing hook must not turn it into an error for the caller.
     # Whatever a hook failed to do, the sweeper finds from the rows.
+    for callback in uow.committed:
+        try:
+            await callback()
+        except Exception:
+            log.exception("on-commit callback %r failed; the sweeper will catch up", callback)
+    events = uow.events
     for hook in _hooks:
         try:
             await hook.after_commit(events)
@@ -151,8 +199,6 @@ async def record(
     uow = _current_uow.get()
     if uow is None:
         raise RuntimeError("events.record() must run inside unit_of_work()")
-    from engine.consumers import wanted  # consumers import this module: resolved at call time
-
     now = utcnow()
     event = await DomainEvent.create(
         using_db=uow.connection,
@@ -160,7 +206,7 @@ async def record(
         type=type,
         occurred_at=now,
         # No asynchronous consumer acts on this type: nothing for a job or the sweeper to do.
-        processed_at=None if wanted(type) else now,
+        processed_at=None if is_consumed(type) else now,
         campaign_id=campaign_id,
         idea_id=idea_id,
         member_id=member_id,

@@ -22,6 +22,7 @@ from engine import db, events
 from engine.settings import reset_settings
 from engine.tenancy import _current_tenant
 from engine.tenants import NewTenant, create_tenant
+from runtime import composition
 
 BACKENDS = [b for b in os.environ.get("COSOURCE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 PG_ADMIN_URL = os.environ.get("COSOURCE_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -65,9 +66,9 @@ async def database(
     else:
         pg_name = await create_pg_database()
         url = pg_url(pg_name)
-    await db.migrate(url)
+    await composition.migrate(url)
     await Tortoise.close_connections()
-    await db.init_db(url)
+    await composition.init_db(url)
     _current_url["url"] = url
     try:
         yield backend

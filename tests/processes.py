@@ -1,7 +1,7 @@
 """Real processes for delivery tests: a `cosource worker` and, for fault tests, a private Redis.
 
 Fault tests stop or kill what they start and nothing else: the shared Redis and PostgreSQL other
-tests use are never touched (see STACK-NOTES, "Fault tests").
+tests use are never touched (docs/architecture.md, "Fault tests").
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from tests.engine.reputation.support import process_pending
 from tests.test_cli import run
 
 
-async def test_rebuild_reports_members_that_differed_and_repairs_them(tenant, database_url) -> None:  # type: ignore[no-untyped-def]
+async def test_rebuild_reports_members_that_differed_and_repairs_them(tenant, database_url) -> None:
     author, voter = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     await votes.cast_vote(voter, idea.id, VoteValue.UP)

@@ -7,7 +7,7 @@ import inspect
 from tortoise import Tortoise
 from tortoise.migrations.autodetector import MigrationAutodetector
 
-from engine.db import tortoise_config
+from runtime.composition import tortoise_config
 
 
 async def test_models_have_no_changes_missing_a_migration(database: str) -> None:

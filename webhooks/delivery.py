@@ -27,7 +27,7 @@ from engine.clock import utcnow
 from engine.events import EventType
 from engine.settings import get_settings
 from engine.tenancy import tenant_scope
-from webhooks import client, leases, metrics, payload, redis_keys, signing
+from webhooks import client, leases, metrics, payload, signing
 from webhooks.client import AttemptResult, Outcome
 from webhooks.endpoints import disable_endpoint, signing_secrets
 from webhooks.leases import Delivery, Finish
@@ -39,7 +39,7 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.queue import JobQueue
+from webhooks.queue import JobQueue, delivery_job_id
 from webhooks.schedule import next_delay
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ async def _finish(
             await queue.enqueue(
                 "deliver",
                 delivery.id,
-                job_id=redis_keys.delivery_job_id(delivery.id, taken.attempt_number),
+                job_id=delivery_job_id(delivery.id, taken.attempt_number),
                 defer_by=delay,
             )
     return result.outcome.value

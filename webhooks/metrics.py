@@ -8,6 +8,8 @@ sweep): any API process reports the same, current backlog.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from engine.clock import utcnow
@@ -42,7 +44,9 @@ async def refresh_outbox_gauges() -> tuple[float, int]:
     """Read the backlog from the database into the gauges (all tenants; one indexed query each)."""
     now = utcnow()
     due = WebhookDelivery.unscoped().filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-    oldest = await due.order_by("next_attempt_at").first().values_list("next_attempt_at", flat=True)
+    oldest: datetime | None = await (  # type: ignore[assignment]  # flat first(): one value
+        due.order_by("next_attempt_at").first().values_list("next_attempt_at", flat=True)
+    )
     count = await due.count() if oldest is not None else 0
     lag = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
     OUTBOX_LAG.set(lag)

@@ -45,7 +45,7 @@ class WebhookEndpoint(TenantModel):
     url = fields.CharField(max_length=2000)
     description = fields.CharField(max_length=500, default="")
     # Subscribed event types; an empty list means every webhook event type.
-    event_types = fields.JSONField(default=list)
+    event_types: list[str] = fields.JSONField(default=list)
     enabled = fields.BooleanField(default=True)
     # Member emails are stripped from bodies unless the brand allows them for this endpoint.
     include_emails = fields.BooleanField(default=False)

@@ -2,9 +2,10 @@
 
 Before commit, in the transaction that changed the state, each webhook event gets one delivery row
 per enabled endpoint of its tenant subscribed to its type: the event and its deliveries commit
-or vanish together; an ``idea.unfrozen`` event releases the deliveries held for that idea. After
-commit, a job per delivery is enqueued so the first attempt starts at once; if that enqueue is
-lost (Redis down, process killed) the sweeper finds the row due.
+or vanish together; an ``idea.unfrozen`` event releases the deliveries held for that idea. Once
+that transaction commits (an on-commit callback of its unit of work), a job per delivery is
+enqueued so the first attempt starts at once; if that enqueue is lost (Redis down, process killed)
+the sweeper finds the row due.
 """
 
 from __future__ import annotations
@@ -14,17 +15,14 @@ from collections.abc import Sequence
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from engine.clock import utcnow
-from engine.events import WEBHOOK_EVENT_TYPES, EventType
+from engine.events import WEBHOOK_EVENT_TYPES, EventType, on_commit
 from engine.models.events import DomainEvent
-from webhooks import redis_keys
 from webhooks.endpoints import subscribes
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from webhooks.queue import JobQueue
+from webhooks.queue import JobQueue, delivery_job_id
 
 # webhook.test goes to one endpoint, written by webhooks.replay.send_test_webhook itself.
 FANOUT_TYPES = frozenset(WEBHOOK_EVENT_TYPES) - {EventType.WEBHOOK_TEST}
-# Entries left by transactions that rolled back after before_commit; never grows past this.
-_MAX_UNCOMMITTED = 10_000
 
 
 async def write_deliveries(
@@ -64,7 +62,7 @@ async def write_deliveries(
         .order_by("id")
         .values_list("id", flat=True)
     )
-    return [int(i) for i in ids]
+    return [int(i) for i in ids]  # type: ignore[call-overload]  # flat: one id per row
 
 
 async def release_held(connection: BaseDBAsyncClient, events: Sequence[DomainEvent]) -> list[int]:
@@ -77,7 +75,7 @@ async def release_held(connection: BaseDBAsyncClient, events: Sequence[DomainEve
             .using_db(connection)
             .filter(tenant_id=event.tenant_id, idea_id=event.idea_id, status=DeliveryStatus.HELD)
         )
-        found = [int(i) for i in await held.order_by("id").values_list("id", flat=True)]
+        found = [int(i) for i in await held.order_by("id").values_list("id", flat=True)]  # type: ignore[call-overload]
         if found:
             await held.update(
                 status=DeliveryStatus.PENDING, next_attempt_at=now, last_error=None, updated_at=now
@@ -89,16 +87,14 @@ async def release_held(connection: BaseDBAsyncClient, events: Sequence[DomainEve
 async def enqueue_deliveries(queue: JobQueue, delivery_ids: Sequence[int]) -> None:
     """First attempts, now; job ids make a concurrent sweeper enqueue the same job, not a twin."""
     for delivery_id in delivery_ids:
-        await queue.enqueue(
-            "deliver", delivery_id, job_id=redis_keys.delivery_job_id(delivery_id, 0)
-        )
+        await queue.enqueue("deliver", delivery_id, job_id=delivery_job_id(delivery_id, 0))
 
 
 class OutboxHooks:
+    """The webhook side of the event hooks; holds no state between transactions."""
+
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
-        # event id -> delivery ids written for it, from before_commit to after_commit.
-        self._written: dict[int, list[int]] = {}
 
     async def before_commit(
         self, connection: BaseDBAsyncClient, events: Sequence[DomainEvent]
@@ -112,17 +108,12 @@ class OutboxHooks:
         if unfrozen:
             ids += await release_held(connection, unfrozen)
         if ids:
-            if len(self._written) > _MAX_UNCOMMITTED:
-                self._written.clear()
-            self._written[(wanted or unfrozen)[0].id] = ids
+            queue = self.queue
+
+            async def enqueue() -> None:
+                await enqueue_deliveries(queue, ids)
+
+            on_commit(enqueue)  # a rolled-back transaction takes its ids along
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
-        if not events:
-            return  # a commit without events (hooks now run after every commit)
-        for event in events:
-            delivery_ids = self._written.pop(event.id, None)
-            if delivery_ids:
-                await enqueue_deliveries(self.queue, delivery_ids)
-        waiting = [event.id for event in events if event.processed_at is None]
-        if waiting:
-            await self.queue.enqueue("process_events", waiting)
+        return None  # this transaction's deliveries are enqueued by its on-commit callback

@@ -13,7 +13,8 @@ import orjson
 
 from engine.clock import iso
 
-# DESIGN.md: bodies stay under 20 kB (payloads are built to fit; see engine.thresholds).
+# Bodies stay under 20 kB (docs/architecture.md, "Webhooks"; payloads are built to fit, see
+# engine.thresholds).
 MAX_BODY_BYTES = 20_000
 
 

@@ -92,7 +92,7 @@ async def recover_endpoint(endpoint_id: int, since: datetime, queue: JobQueue) -
     if since > now:
         raise DomainError(ErrorCode.OUT_OF_RANGE, "since must be in the past", "since")
     ids = [
-        int(i)
+        int(i)  # type: ignore[call-overload]  # flat: one id per row
         for i in await WebhookDelivery.filter(
             endpoint_id=endpoint.id, status=DeliveryStatus.FAILED, created_at__gte=since
         )

@@ -42,7 +42,10 @@ class CoreQueries:
             int(gid.node_id)
         except (relay.GlobalIDValueError, KeyError, ValueError):
             return None
-        found = await node_type.resolve_nodes(info=info, node_ids=[gid.node_id])
+        # Every Node type here resolves asynchronously, to a list (strawberry types it wider).
+        found: list[relay.Node | None] = await node_type.resolve_nodes(  # type: ignore[misc]
+            info=info, node_ids=[gid.node_id]
+        )
         return found[0]
 
     @strawberry.field(description="The member behind the member token, if any.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeAlias, TypeVar
 
 import strawberry
 
@@ -12,7 +12,9 @@ from engine.pagination import Page
 
 T = TypeVar("T")
 
-UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+# strawberry.enum registers the Enum class itself; the alias is its GraphQL-side name for mypy.
+strawberry.enum(ErrorCode, name="UserErrorCode")
+UserErrorCode: TypeAlias = ErrorCode
 
 
 @strawberry.type(description="A validation or business-rule failure; nothing was written.")
@@ -57,7 +59,7 @@ class Connection(Generic[T]):
     @classmethod
     def from_page(
         cls, page: Page[Any], convert: Callable[[Any], T], total: Callable[[], Awaitable[int]]
-    ) -> Connection[T]:
+    ) -> Self:
         return cls.build(
             [convert(item) for item in page.items],
             page.cursors,
@@ -75,7 +77,7 @@ class Connection(Generic[T]):
         has_next_page: bool,
         has_previous_page: bool,
         total: Callable[[], Awaitable[int]],
-    ) -> Connection[T]:
+    ) -> Self:
         return cls(
             edges=[Edge(cursor=c, node=n) for n, c in zip(nodes, cursors, strict=True)],
             page_info=PageInfo(

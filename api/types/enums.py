@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import strawberry
 
 from engine.models.campaigns import CampaignMode, CampaignStatus, ThresholdMetric
@@ -9,10 +11,17 @@ from engine.models.ideas import IdeaStatus
 from engine.ranking import IdeaOrder
 from engine.votes import VoteValue as _VoteValue
 
-IdeaStatusEnum = strawberry.enum(IdeaStatus, name="IdeaStatus")
-CampaignStatusEnum = strawberry.enum(CampaignStatus, name="CampaignStatus")
-CampaignModeEnum = strawberry.enum(CampaignMode, name="CampaignMode")
-ThresholdMetricEnum = strawberry.enum(ThresholdMetric, name="ThresholdMetric")
-IdeaOrderEnum = strawberry.enum(IdeaOrder, name="IdeaOrder")
+# strawberry.enum registers the Enum class itself; the alias is its GraphQL-side name for mypy.
+strawberry.enum(IdeaStatus, name="IdeaStatus")
+IdeaStatusEnum: TypeAlias = IdeaStatus
+strawberry.enum(CampaignStatus, name="CampaignStatus")
+CampaignStatusEnum: TypeAlias = CampaignStatus
+strawberry.enum(CampaignMode, name="CampaignMode")
+CampaignModeEnum: TypeAlias = CampaignMode
+strawberry.enum(ThresholdMetric, name="ThresholdMetric")
+ThresholdMetricEnum: TypeAlias = ThresholdMetric
+strawberry.enum(IdeaOrder, name="IdeaOrder")
+IdeaOrderEnum: TypeAlias = IdeaOrder
 
-VoteValueEnum = strawberry.enum(_VoteValue, name="VoteValue")
+strawberry.enum(_VoteValue, name="VoteValue")
+VoteValueEnum: TypeAlias = _VoteValue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry import relay
@@ -17,10 +17,15 @@ from api.types.member import Member
 from engine import models as m
 from engine.moderation import Decision
 
-FlagReasonEnum = strawberry.enum(m.FlagReason, name="FlagReason")
-FlagStatusEnum = strawberry.enum(m.FlagStatus, name="FlagStatus")
-ModerationActionEnum = strawberry.enum(m.ModerationAction, name="ModerationAction")
-FlagDecisionEnum = strawberry.enum(Decision, name="FlagDecision")
+# strawberry.enum registers the Enum class itself; the alias is its GraphQL-side name for mypy.
+strawberry.enum(m.FlagReason, name="FlagReason")
+FlagReasonEnum: TypeAlias = m.FlagReason
+strawberry.enum(m.FlagStatus, name="FlagStatus")
+FlagStatusEnum: TypeAlias = m.FlagStatus
+strawberry.enum(m.ModerationAction, name="ModerationAction")
+ModerationActionEnum: TypeAlias = m.ModerationAction
+strawberry.enum(Decision, name="FlagDecision")
+FlagDecisionEnum: TypeAlias = Decision
 
 
 async def _idea(info: Info, idea_id: int) -> Idea:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 
@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from api.types.idea import Idea
     from api.types.member import Member
 
-ReputationReasonEnum = strawberry.enum(Reason, name="ReputationReason")
-BadgeKindEnum = strawberry.enum(BadgeKind, name="BadgeKind")
-LeaderboardPeriodEnum = strawberry.enum(Period, name="LeaderboardPeriod")
+# strawberry.enum registers the Enum class itself; the alias is its GraphQL-side name for mypy.
+strawberry.enum(Reason, name="ReputationReason")
+ReputationReasonEnum: TypeAlias = Reason
+strawberry.enum(BadgeKind, name="BadgeKind")
+BadgeKindEnum: TypeAlias = BadgeKind
+strawberry.enum(Period, name="LeaderboardPeriod")
+LeaderboardPeriodEnum: TypeAlias = Period
 
 
 @strawberry.type(name="Level", description="Where a member stands between the brand's thresholds.")

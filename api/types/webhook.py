@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import strawberry
 from strawberry import relay
@@ -15,14 +15,18 @@ from api.types.common import Connection
 from webhooks import log, payload
 from webhooks import models as wm
 
-WebhookDeliveryStatus = strawberry.enum(wm.DeliveryStatus, name="WebhookDeliveryStatus")
-WebhookDisabledReason = strawberry.enum(
+# strawberry.enum registers the Enum class itself; the alias is its GraphQL-side name for mypy.
+strawberry.enum(wm.DeliveryStatus, name="WebhookDeliveryStatus")
+WebhookDeliveryStatus: TypeAlias = wm.DeliveryStatus
+strawberry.enum(
     wm.DisabledReason,
     name="WebhookDisabledReason",
     description="MANUAL: by the brand. GONE: the receiver answered 410. FAILING: no success "
     "for 5 days.",
 )
-WebhookAttemptOutcome = strawberry.enum(wm.AttemptOutcome, name="WebhookAttemptOutcome")
+WebhookDisabledReason: TypeAlias = wm.DisabledReason
+strawberry.enum(wm.AttemptOutcome, name="WebhookAttemptOutcome")
+WebhookAttemptOutcome: TypeAlias = wm.AttemptOutcome
 
 
 @strawberry.type(name="WebhookEndpoint", description="A URL that receives signed events.")
@@ -150,11 +154,13 @@ class WebhookDelivery(relay.Node):
     )
     def payload(self) -> JSON:
         event = self._row.event
-        return payload.envelope(
-            event.type,
-            event.occurred_at,
-            event.data,
-            include_emails=self._row.endpoint.include_emails,
+        return JSON(
+            payload.envelope(
+                event.type,
+                event.occurred_at,
+                event.data,
+                include_emails=self._row.endpoint.include_emails,
+            )
         )
 
     @classmethod

@@ -1,8 +1,8 @@
 """Reputation rules: documented defaults, per-tenant overrides, validation.
 
-Defaults follow DESIGN.md (Stack Overflow's and Salesforce Ideas' numbers). A tenant stores only what
-it overrides (``Tenant.reputation_rules``), so a default changed in a later release reaches every
-tenant that did not choose otherwise. Rule changes apply to activity from then on: the ledger keeps
+Defaults follow Stack Overflow's and Salesforce Ideas' numbers (docs/architecture.md, "Reputation
+defaults"). A tenant stores only what it overrides (``Tenant.reputation_rules``), so a default
+changed in a later release reaches every tenant that did not choose otherwise. Rule changes apply to activity from then on: the ledger keeps
 the points it booked, which is what makes ``rebuild`` agree with the totals.
 """
 

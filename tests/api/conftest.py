@@ -15,6 +15,8 @@ from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.settings import get_settings
 from engine.tenants import NewTenant
+from runtime.background import Background, start_background
+from runtime.queue import InProcessJobQueue
 
 # Webhook fixtures (real receivers, fake DNS, settings) for the webhook mutation tests.
 from tests.webhooks.conftest import (  # noqa: F401
@@ -23,8 +25,6 @@ from tests.webhooks.conftest import (  # noqa: F401
     receiver_server,
     webhook_settings,
 )
-from webhooks.queue import InProcessJobQueue
-from webhooks.runtime import Background, start_background
 
 
 @dataclass

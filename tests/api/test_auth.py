@@ -25,7 +25,7 @@ def _code(body: dict) -> str:  # type: ignore[type-arg]
     return body["errors"][0]["extensions"]["code"]
 
 
-async def _campaign_gid(api, tenant) -> str:  # type: ignore[no-untyped-def]
+async def _campaign_gid(api, tenant) -> str:
     campaign = await factories.campaign()
     data = await api.data(
         "query($s: String!) { campaign(slug: $s) { id } }",
@@ -35,12 +35,12 @@ async def _campaign_gid(api, tenant) -> str:  # type: ignore[no-untyped-def]
     return data["campaign"]["id"]
 
 
-async def test_no_credentials_is_unauthenticated(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_no_credentials_is_unauthenticated(api, tenant) -> None:
     body = await api.gql("{ campaigns { totalCount } }")
     assert _code(body) == "UNAUTHENTICATED"
 
 
-async def test_unknown_and_revoked_keys(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_and_revoked_keys(api, tenant) -> None:
     assert _code(await api.gql("{ viewer { id } }", sk="sk_not_a_real_key")) == "UNAUTHENTICATED"
     assert _code(await api.gql("{ viewer { id } }", pk="pk_not_a_real_key")) == "UNAUTHENTICATED"
     # A secret key in the publishable header, and a publishable key as bearer, are refused.
@@ -61,7 +61,7 @@ async def test_unknown_and_revoked_keys(api, tenant) -> None:  # type: ignore[no
     )
 
 
-async def test_publishable_key_cannot_run_admin_mutations(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_publishable_key_cannot_run_admin_mutations(api, tenant) -> None:
     body = await api.gql(CREATE, pk=tenant.publishable_key)
     assert _code(body) == "FORBIDDEN"
     token = member_token(tenant, "cus_admin_wannabe")
@@ -77,7 +77,7 @@ def _forge(claims: dict, secret: str, alg: str = "HS256") -> str:  # type: ignor
 @pytest.mark.parametrize(
     "case", ["forged", "expired", "alg_none", "no_sub", "other_tenant", "garbage", "no_exp"]
 )
-async def test_bad_member_tokens_are_unauthenticated(api, tenant, case) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_member_tokens_are_unauthenticated(api, tenant, case) -> None:
     gid = await _campaign_gid(api, tenant)
     now = int(time.time())
     good = {"sub": "cus_mallory", "exp": now + 600}
@@ -98,13 +98,13 @@ async def test_bad_member_tokens_are_unauthenticated(api, tenant, case) -> None:
     assert await Idea.all().count() == 0
 
 
-async def test_member_action_needs_a_member_token(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_member_action_needs_a_member_token(api, tenant) -> None:
     gid = await _campaign_gid(api, tenant)
     assert _code(await api.gql(SUBMIT, {"c": gid}, pk=tenant.publishable_key)) == "UNAUTHENTICATED"
     assert _code(await api.gql(SUBMIT, {"c": gid}, sk=tenant.secret_key)) == "FORBIDDEN"
 
 
-async def test_publishable_key_restricted_to_origins(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_publishable_key_restricted_to_origins(api, tenant) -> None:
     await ApiKey.filter(key_hash=keys.hash_key(tenant.publishable_key)).update(
         allowed_origins=["https://shop.example.com"]
     )
@@ -122,7 +122,7 @@ async def test_publishable_key_restricted_to_origins(api, tenant) -> None:  # ty
     assert "errors" not in await api.gql(query, pk=tenant.publishable_key)
 
 
-async def test_cors_preflight_allows_the_key_header(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_cors_preflight_allows_the_key_header(api, tenant) -> None:
     response = await api.client.options(
         "/graphql",
         headers={
@@ -135,6 +135,6 @@ async def test_cors_preflight_allows_the_key_header(api, tenant) -> None:  # typ
     assert "x-cosource-key" in response.headers["access-control-allow-headers"].lower()
 
 
-async def test_malformed_authorization_header(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_authorization_header(api, tenant) -> None:
     body = await api.gql("{ viewer { id } }", headers={"Authorization": "Token abc"})
     assert _code(body) == "UNAUTHENTICATED"

@@ -13,7 +13,7 @@ SUBMIT = """mutation($input: SubmitIdeaInput!) { submitIdea(input: $input) { ide
   userErrors { field code message } } }"""
 
 
-async def _gid(api, tenant, type_name: str, slug: str) -> str:  # type: ignore[no-untyped-def]
+async def _gid(api, tenant, type_name: str, slug: str) -> str:
     data = await api.data(
         "query($s: String!) { campaign(slug: $s) { id } }", {"s": slug}, sk=tenant.secret_key
     )
@@ -31,7 +31,7 @@ async def _gid(api, tenant, type_name: str, slug: str) -> str:  # type: ignore[n
         ("A fine title", "y" * 10_001, "body", "TOO_LONG"),
     ],
 )
-async def test_idea_text_limits(api, tenant, title, body, field, code) -> None:  # type: ignore[no-untyped-def]
+async def test_idea_text_limits(api, tenant, title, body, field, code) -> None:
     campaign = await factories.campaign()
     gid = await _gid(api, tenant, "Campaign", campaign.slug)
     data = await api.data(
@@ -47,7 +47,7 @@ async def test_idea_text_limits(api, tenant, title, body, field, code) -> None: 
     assert await Idea.all().count() == 0
 
 
-async def test_unknown_and_malformed_ids(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_and_malformed_ids(api, tenant) -> None:
     token = member_token(tenant, "cus_x")
     for bad in ("Q2FtcGFpZ246OTk5OTk5", "not-base64!", "SWRlYTox", ""):
         data = await api.data(
@@ -64,7 +64,7 @@ async def test_unknown_and_malformed_ids(api, tenant) -> None:  # type: ignore[n
     assert data == {"idea": None, "node": None}
 
 
-async def test_wrong_enum_value_is_a_coded_error(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_wrong_enum_value_is_a_coded_error(api, tenant) -> None:
     body = await api.gql(
         """mutation { vote(input: {ideaId: "x", value: SIDEWAYS}) {
                               userErrors { code } } }""",
@@ -83,14 +83,14 @@ async def test_wrong_enum_value_is_a_coded_error(api, tenant) -> None:  # type: 
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
-async def test_page_size_is_capped(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_page_size_is_capped(api, tenant) -> None:
     body = await api.gql("{ ideas(first: 101) { totalCount } }", sk=tenant.secret_key)
     error = body["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "100" in error["message"]
 
 
-async def test_closed_campaign_and_unverified_member(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_closed_campaign_and_unverified_member(api, tenant) -> None:
     author = await factories.member()
     closed = await factories.campaign()
     await factories.idea(author, closed)
@@ -134,7 +134,7 @@ async def test_closed_campaign_and_unverified_member(api, tenant) -> None:  # ty
     assert await DomainEvent.all().count() == events_before
 
 
-async def test_terms_must_be_accepted_at_the_current_version(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_terms_must_be_accepted_at_the_current_version(api, tenant) -> None:
     campaign = await factories.campaign(terms_text="You license your idea to us.")
     gid = await _gid(api, tenant, "Campaign", campaign.slug)
     token = member_token(tenant, "cus_terms")
@@ -164,10 +164,10 @@ async def test_terms_must_be_accepted_at_the_current_version(api, tenant) -> Non
     assert (await Idea.get(campaign_id=campaign.id)).terms_version == 2
 
 
-async def test_unexpected_errors_are_masked(api, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_unexpected_errors_are_masked(api, tenant, monkeypatch) -> None:
     from engine import idea_list
 
-    async def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def boom(*args, **kwargs):
         raise RuntimeError('relation "idea" does not exist: SELECT secret FROM idea')
 
     monkeypatch.setattr(idea_list, "list_ideas", boom)
@@ -179,7 +179,7 @@ async def test_unexpected_errors_are_masked(api, tenant, monkeypatch) -> None:  
     assert "SELECT" not in response.text and "Traceback" not in response.text
 
 
-async def test_campaign_input_validation(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_campaign_input_validation(api, tenant) -> None:
     data = await api.data(
         """mutation { createCampaign(input: {title: "", slug: "Bad Slug!", voteBudget: 0,
              opensAt: "2026-05-01T00:00:00Z", closesAt: "2026-04-01T00:00:00Z",

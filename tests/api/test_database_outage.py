@@ -55,7 +55,7 @@ def _recovers(base: str, key: str, within: float = 20.0) -> dict:  # type: ignor
         time.sleep(0.3)
 
 
-def test_restart_and_outage(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_restart_and_outage(tmp_path) -> None:
     if not PrivatePostgres.available():
         pytest.skip("needs PostgreSQL's initdb and runuser (CI has both)")
     pg = PrivatePostgres().start()

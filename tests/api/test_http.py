@@ -11,14 +11,14 @@ from tests.api.conftest import member_token
 VOTE = """mutation($i: ID!) { vote(input: {ideaId: $i, value: UP}) { userErrors { code } } }"""
 
 
-async def test_oversized_bodies_are_refused_with_413(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_oversized_bodies_are_refused_with_413(api, tenant) -> None:
     huge = "x" * (300 * 1024)
     query = "mutation($t: String!) { createCampaign(input: {title: $t}) { userErrors { code } } }"
     response = await api.post(query, {"t": huge}, sk=tenant.secret_key)
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks():
         for _ in range(40):
             yield b"x" * 10_000
 
@@ -33,7 +33,7 @@ async def test_oversized_bodies_are_refused_with_413(api, tenant) -> None:  # ty
     assert chunked.status_code == 413
 
 
-async def test_fifty_concurrent_http_votes_and_one_member_racing_itself(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_fifty_concurrent_http_votes_and_one_member_racing_itself(api, tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from tests import factories
 
 
-async def test_similar_ideas_and_insights(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_similar_ideas_and_insights(api, tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     await factories.idea(author, campaign, title="Compostable coffee pods", body="landfill")

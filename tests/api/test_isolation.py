@@ -12,7 +12,7 @@ from tests import factories
 from tests.api.conftest import member_token
 
 
-async def test_cross_tenant_reads_and_writes_are_impossible(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_cross_tenant_reads_and_writes_are_impossible(api, tenant) -> None:
     # Tenant B with a campaign, an idea and a voter.
     token = _current_tenant.set(None)
     try:
@@ -100,7 +100,7 @@ async def test_cross_tenant_reads_and_writes_are_impossible(api, tenant) -> None
         _current_tenant.reset(token)
 
 
-async def test_member_token_of_tenant_a_is_not_valid_with_tenant_b_key(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_member_token_of_tenant_a_is_not_valid_with_tenant_b_key(api, tenant) -> None:
     token = _current_tenant.set(None)
     try:
         b = await create_tenant("Brand C")

@@ -21,7 +21,7 @@ def test_validation_is_cached_across_requests() -> None:
     assert validate.cache_info().hits == hits + 1
 
 
-async def test_too_deep_and_too_many_aliases_are_refused(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_too_deep_and_too_many_aliases_are_refused(api, tenant) -> None:
     inner = "id"
     for _ in range(6):
         inner = f"ideas {{ edges {{ node {{ campaign {{ {inner} }} }} }} }}"

@@ -10,7 +10,7 @@ FLAG = """mutation($i: ID!, $r: FlagReason!) { flag(input: {ideaId: $i, reason: 
   flag { id reason status } userErrors { field code } } }"""
 
 
-async def test_flag_review_and_resolve(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_flag_review_and_resolve(api, tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     await factories.idea(author, campaign, title="Logo tee")

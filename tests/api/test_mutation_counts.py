@@ -11,7 +11,7 @@ VOTE = """mutation($i: ID!, $v: VoteValue!) { vote(input: {ideaId: $i, value: $v
   idea { id counts { upvotes downvotes netVotes } viewerVote } userErrors { code } } }"""
 
 
-async def test_a_vote_runs_a_fixed_number_of_statements(api, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_a_vote_runs_a_fixed_number_of_statements(api, tenant, monkeypatch) -> None:
     author = await factories.member()
     idea = await factories.idea(author, await factories.campaign())
     token = member_token(tenant, "cus_counted")
@@ -20,7 +20,7 @@ async def test_a_vote_runs_a_fixed_number_of_statements(api, tenant, monkeypatch
     await api.background.queue.drain()
     held: list[tuple[str, tuple]] = []  # type: ignore[type-arg]
 
-    async def hold(function: str, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+    async def hold(function: str, *args, **kwargs) -> bool:
         held.append((function, args))  # the jobs run after counting: only the request is counted
         return True
 

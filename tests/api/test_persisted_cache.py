@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from api.persisted import digest
@@ -26,7 +28,7 @@ def _params(variables: dict, query_hash: str = HASH) -> dict:  # type: ignore[ty
     }
 
 
-async def _setup(api, tenant):  # type: ignore[no-untyped-def]
+async def _setup(api, tenant):
     author, voter = await factories.members(2)
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign, title="Cold brew cans")
@@ -42,7 +44,7 @@ async def _setup(api, tenant):  # type: ignore[no-untyped-def]
     return gid, idea, voter
 
 
-async def _register(api, pk: str, gid: str):  # type: ignore[no-untyped-def]
+async def _register(api, pk: str, gid: str):
     return await api.client.post(
         "/graphql",
         headers={"X-Cosource-Key": pk},
@@ -54,13 +56,13 @@ async def _register(api, pk: str, gid: str):  # type: ignore[no-untyped-def]
     )
 
 
-async def _get(api, pk: str, variables: dict, **headers: str):  # type: ignore[no-untyped-def]
+async def _get(api, pk: str, variables: dict[str, Any], **headers: str):
     return await api.client.get(
         "/graphql", params=_params(variables), headers={"X-Cosource-Key": pk, **headers}
     )
 
 
-async def test_apq_register_then_get_by_hash(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_apq_register_then_get_by_hash(api, tenant) -> None:
     gid, _, _ = await _setup(api, tenant)
     pk = tenant.publishable_key
     missing = await _get(api, pk, {"c": gid})
@@ -83,7 +85,7 @@ async def test_apq_register_then_get_by_hash(api, tenant) -> None:  # type: igno
     assert "X-Cosource-Key" in by_hash.headers["vary"]
 
 
-async def test_hash_mismatch_is_refused(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_hash_mismatch_is_refused(api, tenant) -> None:
     response = await api.client.post(
         "/graphql",
         headers={"X-Cosource-Key": tenant.publishable_key},
@@ -96,7 +98,7 @@ async def test_hash_mismatch_is_refused(api, tenant) -> None:  # type: ignore[no
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_cache_hit_runs_no_sql_and_revalidates_with_304(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_cache_hit_runs_no_sql_and_revalidates_with_304(api, tenant) -> None:
     gid, _, _ = await _setup(api, tenant)
     pk = tenant.publishable_key
     await _register(api, pk, gid)
@@ -109,7 +111,7 @@ async def test_cache_hit_runs_no_sql_and_revalidates_with_304(api, tenant) -> No
     assert not_modified.status_code == 304 and not_modified.content == b""
 
 
-async def test_a_vote_invalidates_the_cached_read(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_a_vote_invalidates_the_cached_read(api, tenant) -> None:
     gid, _idea, voter = await _setup(api, tenant)
     pk = tenant.publishable_key
     await _register(api, pk, gid)
@@ -130,7 +132,7 @@ async def test_a_vote_invalidates_the_cached_read(api, tenant) -> None:  # type:
     assert after.headers["etag"] != before.headers["etag"]
 
 
-async def test_member_reads_are_never_cached(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_member_reads_are_never_cached(api, tenant) -> None:
     gid, _, voter = await _setup(api, tenant)
     pk = tenant.publishable_key
     token = member_token(tenant, voter.external_id)
@@ -149,7 +151,7 @@ async def test_member_reads_are_never_cached(api, tenant) -> None:  # type: igno
         assert log.count > 0
 
 
-async def test_same_hash_other_tenant_gets_its_own_data(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_same_hash_other_tenant_gets_its_own_data(api, tenant) -> None:
     gid, _, _ = await _setup(api, tenant)
     await api.client.post(
         "/graphql",
@@ -170,7 +172,7 @@ async def test_same_hash_other_tenant_gets_its_own_data(api, tenant) -> None:  #
     assert response.json()["data"]["ideas"]["edges"] == []
 
 
-async def test_persisted_mutations_are_not_cacheable(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_persisted_mutations_are_not_cacheable(api, tenant) -> None:
     mutation = 'mutation M { createCampaign(input: {title: "Via APQ"}) { campaign { slug } userErrors { code } } }'
     body = {
         "query": mutation,
@@ -192,6 +194,6 @@ async def test_persisted_mutations_are_not_cacheable(api, tenant) -> None:  # ty
     assert via_get.status_code in (400, 405)  # no mutations over GET
 
 
-async def test_browsers_get_graphiql(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_browsers_get_graphiql(api, tenant) -> None:
     page = await api.client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()

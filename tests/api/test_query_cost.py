@@ -65,7 +65,7 @@ BOMBS = {
 
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize("name", list(BOMBS))
-async def test_cpu_bombs_are_refused_without_credentials(api, name: str) -> None:  # type: ignore[no-untyped-def]
+async def test_cpu_bombs_are_refused_without_credentials(api, name: str) -> None:
     body = await api.gql(BOMBS[name])
     assert body.get("data") is None
     codes = {e["extensions"]["code"] for e in body["errors"]}
@@ -104,7 +104,7 @@ def test_real_documents_are_within_the_limits() -> None:
     assert measure(parse(WIDGET_READ), LIMITS) == []
 
 
-async def test_cycles_and_unknown_fragments_are_left_to_graphql_core(api) -> None:  # type: ignore[no-untyped-def]
+async def test_cycles_and_unknown_fragments_are_left_to_graphql_core(api) -> None:
     body = await api.gql(
         "query Q { ...A } fragment A on Query { ...B } fragment B on Query { ...A }"
     )
@@ -116,7 +116,7 @@ async def test_cycles_and_unknown_fragments_are_left_to_graphql_core(api) -> Non
 # Stopping graphql-core's executor mid-flight drops the coroutines it had created but not awaited.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
-async def test_a_request_past_the_deadline_is_stopped(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_a_request_past_the_deadline_is_stopped(api, tenant) -> None:
     view = api.client._transport.app.state.graphql
     view.timeout_seconds = 1e-9
     try:

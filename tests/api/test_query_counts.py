@@ -15,7 +15,7 @@ IDEAS = """query($c: ID!, $n: Int!) { ideas(campaignId: $c, first: $n, orderBy: 
     viewerVote viewerPledge } } } }"""
 
 
-async def test_ideas_20_and_100_run_the_same_number_of_statements(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_ideas_20_and_100_run_the_same_number_of_statements(api, tenant) -> None:
     authors = await factories.members(12)
     campaign = await factories.campaign()
     ideas = [await factories.idea(authors[i % 12], campaign) for i in range(120)]

@@ -13,8 +13,8 @@ from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 REDIS_URL = os.environ.get("COSOURCE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
-async def test_over_the_limit_is_rate_limited(api, tenant) -> None:  # type: ignore[no-untyped-def]
-    api.client._transport.app.state.graphql.limiter = MemoryRateLimiter(3)  # type: ignore[attr-defined]
+async def test_over_the_limit_is_rate_limited(api, tenant) -> None:
+    api.client._transport.app.state.graphql.limiter = MemoryRateLimiter(3)
     statuses = []
     for _ in range(5):
         response = await api.post("{ campaigns { totalCount } }", sk=tenant.secret_key)

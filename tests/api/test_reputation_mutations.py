@@ -16,7 +16,7 @@ AWARD = """mutation($input: AwardBadgeInput!) { awardBadge(input: $input) {
   userErrors { field code } } }"""
 
 
-async def test_update_rules_and_see_them_apply(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_update_rules_and_see_them_apply(api, tenant) -> None:
     data = await api.data(
         UPDATE,
         {
@@ -53,7 +53,7 @@ async def test_update_rules_and_see_them_apply(api, tenant) -> None:  # type: ig
     assert reset["updateReputationRules"]["rules"]["points"]["upvoteReceived"] == 10
 
 
-async def test_invalid_rules_are_user_errors_and_change_nothing(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_rules_are_user_errors_and_change_nothing(api, tenant) -> None:
     data = await api.data(
         UPDATE,
         {
@@ -78,7 +78,7 @@ async def test_invalid_rules_are_user_errors_and_change_nothing(api, tenant) -> 
     assert rules["reputationRules"]["serialVoteLimit"] == 5
 
 
-async def test_award_badge_once_per_member_and_code(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_award_badge_once_per_member_and_code(api, tenant) -> None:
     member = await factories.member()
     variables = {
         "input": {
@@ -115,7 +115,7 @@ async def test_award_badge_once_per_member_and_code(api, tenant) -> None:  # typ
         ({"memberId": encode_id("Member", 2**62)}, {("memberId", "NOT_FOUND")}),
     ],
 )
-async def test_award_badge_bad_input(api, tenant, overrides, errors) -> None:  # type: ignore[no-untyped-def]
+async def test_award_badge_bad_input(api, tenant, overrides, errors) -> None:
     member = await factories.member()
     variables = {
         "input": {
@@ -130,7 +130,7 @@ async def test_award_badge_bad_input(api, tenant, overrides, errors) -> None:  #
     assert {(e["field"], e["code"]) for e in payload["userErrors"]} == errors
 
 
-async def test_secret_key_mutations_refuse_publishable_keys_and_members(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_secret_key_mutations_refuse_publishable_keys_and_members(api, tenant) -> None:
     member = await factories.member(external_id="cus_sneaky")
     award = {"input": {"memberId": encode_id("Member", member.id), "code": "vip", "name": "VIP"}}
     token = member_token(tenant, "cus_sneaky")

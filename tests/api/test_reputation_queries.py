@@ -19,7 +19,7 @@ PROFILE = """{ viewer { id reputation canFlag
     edges { node { points reason message withheld idea { title } } } } } }"""
 
 
-async def test_a_members_reputation_level_badges_and_history(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_a_members_reputation_level_badges_and_history(api, tenant) -> None:
     pk = tenant.publishable_key
     campaign = await factories.campaign()
     alice, bob = member_token(tenant, "cus_alice"), member_token(tenant, "cus_bob")
@@ -89,7 +89,7 @@ async def test_a_members_reputation_level_badges_and_history(api, tenant) -> Non
     assert brand["member"]["reputationHistory"] == {"totalCount": 2}
 
 
-async def test_leaderboards_by_period_and_campaign(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_leaderboards_by_period_and_campaign(api, tenant) -> None:
     alice, bob, carol = await factories.members(3)
     spring, autumn = await factories.campaign(), await factories.campaign()
     a_idea = await factories.idea(alice, spring)
@@ -121,7 +121,7 @@ async def test_leaderboards_by_period_and_campaign(api, tenant) -> None:  # type
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_leaderboard_members_load_in_constant_statements(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_leaderboard_members_load_in_constant_statements(api, tenant) -> None:
     campaign = await factories.campaign()
     for member in await factories.members(30):
         await factories.idea(member, campaign)
@@ -139,7 +139,7 @@ async def test_leaderboard_members_load_in_constant_statements(api, tenant) -> N
     assert counts[5] == counts[30] <= 4, counts
 
 
-async def test_the_rules_are_public(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_the_rules_are_public(api, tenant) -> None:
     data = await api.data(
         """{ reputationRules { points { upvoteReceived downvoteReceived campaignWinner }
              dailyVoteCap serialVoteLimit flagMinLevel levels { number name threshold } } }""",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from tests.api.conftest import member_token
 
 
-async def test_end_to_end_campaign_idea_vote(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_end_to_end_campaign_idea_vote(api, tenant) -> None:
     sk, pk = tenant.secret_key, tenant.publishable_key
     created = await api.data(
         """mutation($input: CreateCampaignInput!) { createCampaign(input: $input) {

@@ -11,6 +11,7 @@ import httpx
 import orjson
 import pytest
 import websockets
+from websockets.typing import Subprotocol
 
 from api.auth import Principal, Role
 from api.context import Context
@@ -28,12 +29,14 @@ SUBSCRIBE = (
 )
 REDIS_URL = os.environ.get("COSOURCE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
+GRAPHQL_TRANSPORT_WS = Subprotocol("graphql-transport-ws")
+
 
 def _gid(kind: str, pk: int) -> str:
     return base64.b64encode(f"{kind}:{pk}".encode()).decode()
 
 
-async def test_votes_reach_subscribers_of_that_campaign_only(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_votes_reach_subscribers_of_that_campaign_only(tenant) -> None:
     author, voter = await factories.members(2)
     campaign, elsewhere = await factories.campaign(), await factories.campaign()
     idea = await factories.idea(author, campaign)
@@ -43,6 +46,7 @@ async def test_votes_reach_subscribers_of_that_campaign_only(tenant) -> None:  #
     events.install_hooks(*previous, LiveHooks(live))
     try:
         key = await ApiKey.filter(kind="PUBLISHABLE").first()
+        assert key is not None
         principal = Principal(tenant.tenant, key, Role.PUBLIC)
         stream = await build_schema().subscribe(
             SUBSCRIBE,
@@ -54,7 +58,7 @@ async def test_votes_reach_subscribers_of_that_campaign_only(tenant) -> None:  #
         await votes.cast_vote(voter, other.id, VoteValue.UP)  # another campaign: not delivered
         await votes.cast_vote(voter, idea.id, VoteValue.UP)
         result = await asyncio.wait_for(first, 5)
-        assert not result.errors
+        assert not result.errors and result.data is not None
         assert result.data["ideaUpdated"] == {
             "id": _gid("Idea", idea.id),
             "title": idea.title,
@@ -67,7 +71,7 @@ async def test_votes_reach_subscribers_of_that_campaign_only(tenant) -> None:  #
 
 @pytest.mark.redis
 @pytest.mark.slow
-async def test_fan_out_across_two_api_processes(tenant, database, database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_fan_out_across_two_api_processes(tenant, database, database_url, tmp_path) -> None:
     if database != "postgres":
         pytest.skip("two processes share the PostgreSQL database")
     author = await factories.member()
@@ -81,7 +85,7 @@ async def test_fan_out_across_two_api_processes(tenant, database, database_url, 
     pk = tenant.publishable_key
     with api_process(env, tmp_path) as a, api_process(env, tmp_path) as b:
         async with websockets.connect(
-            f"ws://{a}/graphql", subprotocols=["graphql-transport-ws"]
+            f"ws://{a}/graphql", subprotocols=[GRAPHQL_TRANSPORT_WS]
         ) as ws:
             await ws.send(
                 orjson.dumps(
@@ -120,7 +124,7 @@ async def test_fan_out_across_two_api_processes(tenant, database, database_url, 
             assert message["payload"]["data"]["ideaUpdated"]["counts"] == {"upvotes": 1}
 
         async with websockets.connect(
-            f"ws://{a}/graphql", subprotocols=["graphql-transport-ws"]
+            f"ws://{a}/graphql", subprotocols=[GRAPHQL_TRANSPORT_WS]
         ) as ws:
             await ws.send(
                 orjson.dumps(
@@ -129,4 +133,4 @@ async def test_fan_out_across_two_api_processes(tenant, database, database_url, 
             )
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 5)
-            assert closed.value.rcvd.code == 4403
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403

@@ -30,7 +30,7 @@ ENABLE = """mutation($id: ID!) { updateWebhookEndpoint(input: {id: $id, enabled:
   endpoint { enabled } userErrors { code } } }"""
 
 
-async def _crossing_via_api(api, tenant, votes_needed: int = 2) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+async def _crossing_via_api(api, tenant, votes_needed: int = 2) -> dict[str, Any]:
     sk, pk = tenant.secret_key, tenant.publishable_key
     campaign = (
         await api.data(
@@ -69,7 +69,7 @@ async def _crossing_via_api(api, tenant, votes_needed: int = 2) -> dict[str, Any
     return idea
 
 
-async def _endpoint(api, tenant, receiver: Receiver, path: str = "/hook") -> str:  # type: ignore[no-untyped-def]
+async def _endpoint(api, tenant, receiver: Receiver, path: str = "/hook") -> str:
     created = (
         await api.data(
             CREATE,
@@ -81,13 +81,13 @@ async def _endpoint(api, tenant, receiver: Receiver, path: str = "/hook") -> str
     return created["endpoint"]["id"]
 
 
-async def _log(api, tenant, **filters: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+async def _log(api, tenant, **filters: Any) -> dict[str, Any]:
     return (await api.data(DELIVERIES, filters, sk=tenant.secret_key))["webhookDeliveries"]
 
 
 async def test_a_crossing_through_the_api_is_delivered_and_logged(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     endpoint_id = await _endpoint(api, tenant, receiver)
     receiver.program(Reply(500, b"oops"), then=200)
     idea = await _crossing_via_api(api, tenant)
@@ -122,7 +122,7 @@ async def test_a_crossing_through_the_api_is_delivered_and_logged(
 
 async def test_retry_sends_the_same_event_again(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await _endpoint(api, tenant, receiver)
     await _crossing_via_api(api, tenant)
     await api.background.queue.drain()
@@ -139,7 +139,7 @@ async def test_retry_sends_the_same_event_again(
 
 async def test_recover_after_410_resends_what_failed(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     since = utcnow()
     endpoint_id = await _endpoint(api, tenant, receiver)
     receiver.program(410)
@@ -173,7 +173,7 @@ def _sample(name: str, **labels: str) -> float:
 
 async def test_metrics_count_outcomes_and_show_the_outbox_lag(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await _endpoint(api, tenant, receiver)
     before = {
         o: _sample("cosource_webhook_attempts_total", outcome=o) for o in ("success", "retry")
@@ -194,7 +194,7 @@ async def test_metrics_count_outcomes_and_show_the_outbox_lag(
 
 async def test_the_outbox_lag_is_read_from_the_database_at_scrape_time(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await _endpoint(api, tenant, receiver)
     await _crossing_via_api(api, tenant)
     await api.background.queue.drain()
@@ -211,7 +211,7 @@ async def test_the_outbox_lag_is_read_from_the_database_at_scrape_time(
 
 async def test_the_log_costs_the_same_statements_for_2_or_20_deliveries(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     endpoint_id = await _endpoint(api, tenant, receiver)
     receiver.program(500, then=200)  # attempts to list, not just deliveries
     for _ in range(20):

@@ -31,14 +31,14 @@ TEST = """mutation($id: ID!) { sendTestWebhook(input: {id: $id}) {
 LIST = """{ webhookEndpoints(first: 10) { totalCount edges { node { id url enabled } } } }"""
 
 
-async def _create(api, tenant, **input):  # type: ignore[no-untyped-def]
+async def _create(api, tenant, **input):
     data = await api.data(CREATE, {"input": input}, sk=tenant.secret_key)
     return data["createWebhookEndpoint"]
 
 
 async def test_create_returns_the_secret_once_and_lists_without_it(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = await _create(
         api,
         tenant,
@@ -85,7 +85,7 @@ async def test_create_returns_the_secret_once_and_lists_without_it(
         "ftp://hooks.brand.test/hook",
     ],
 )
-async def test_unsafe_urls_are_refused_at_creation(api, tenant, fake_dns, url) -> None:  # type: ignore[no-untyped-def]
+async def test_unsafe_urls_are_refused_at_creation(api, tenant, fake_dns, url) -> None:
     fake_dns["loopback.brand.test"] = ["127.0.0.1"]
     created = await _create(api, tenant, url=url)
     assert created["endpoint"] is None and created["secret"] is None
@@ -95,7 +95,7 @@ async def test_unsafe_urls_are_refused_at_creation(api, tenant, fake_dns, url) -
 
 async def test_bad_input_is_reported_per_field(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = await _create(
         api, tenant, url=receiver.url(), eventTypes=["idea.voted"], description="x" * 501
     )
@@ -107,7 +107,7 @@ async def test_bad_input_is_reported_per_field(
 
 async def test_update_disable_enable_and_delete(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     endpoint = (await _create(api, tenant, url=receiver.url()))["endpoint"]
     sk = tenant.secret_key
     changed = await api.data(
@@ -144,7 +144,7 @@ async def test_update_disable_enable_and_delete(
 
 async def test_send_test_webhook_reaches_that_endpoint_only(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     target = await _create(api, tenant, url=receiver.url("/target"), eventTypes=["campaign.closed"])
     other = await _create(api, tenant, url=receiver.url("/other"))  # subscribed to everything
     receiver.set_secrets(target["secret"], other["secret"])
@@ -162,7 +162,7 @@ async def test_send_test_webhook_reaches_that_endpoint_only(
 
 async def test_rotation_signs_with_both_secrets_for_a_day(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = await _create(api, tenant, url=receiver.url())
     old = created["secret"]
     rotated = (await api.data(ROTATE, {"id": created["endpoint"]["id"]}, sk=tenant.secret_key))[
@@ -184,7 +184,7 @@ async def test_rotation_signs_with_both_secrets_for_a_day(
 
 async def test_another_brand_cannot_see_or_touch_endpoints_and_deliveries(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = await _create(api, tenant, url=receiver.url())
     endpoint_id = created["endpoint"]["id"]
     sent = await api.data(TEST, {"id": endpoint_id}, sk=tenant.secret_key)

@@ -102,7 +102,7 @@ async def _open(browser: Browser, base: str) -> Page:
     return page
 
 
-def _idea(page: Page, title: str):  # type: ignore[no-untyped-def]
+def _idea(page: Page, title: str):
     return page.locator("#brew .cs-idea", has=page.locator(".cs-title", has_text=title))
 
 

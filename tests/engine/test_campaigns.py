@@ -12,7 +12,7 @@ from engine.votes import VoteValue
 from tests import factories
 
 
-async def test_transitions_and_events(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_transitions_and_events(tenant) -> None:
     campaign = await factories.campaign(open=False)
     with pytest.raises(DomainError) as caught:
         await campaigns.set_campaign_status(campaign.id, CampaignStatus.CLOSED)
@@ -25,7 +25,7 @@ async def test_transitions_and_events(tenant) -> None:  # type: ignore[no-untype
     assert types == ["campaign.opened", "campaign.closed", "campaign.opened"]
 
 
-async def test_closing_names_the_winners(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_closing_names_the_winners(tenant) -> None:
     author, second_author = await factories.members(2)
     voters = await factories.members(3)
     campaign = await factories.campaign(winner_count=2, rewards="A year of coffee")
@@ -46,7 +46,7 @@ async def test_closing_names_the_winners(tenant) -> None:  # type: ignore[no-unt
     assert event.data["rewards"] == "A year of coffee"
 
 
-async def test_slug_unique_and_terms_versioning(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_slug_unique_and_terms_versioning(tenant) -> None:
     first = await factories.campaign(slug="summer", terms_text="v1 terms")
     assert first.terms_version == 1
     with pytest.raises(DomainError) as caught:
@@ -63,7 +63,7 @@ async def test_slug_unique_and_terms_versioning(tenant) -> None:  # type: ignore
     assert caught.value.code == ErrorCode.INVALID_TRANSITION  # mode is fixed once open
 
 
-async def test_update_validates_against_stored_dates(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_update_validates_against_stored_dates(tenant) -> None:
     from datetime import UTC, datetime
 
     campaign = await factories.campaign(opens_at=datetime(2026, 1, 1, tzinfo=UTC))

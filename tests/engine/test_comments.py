@@ -11,7 +11,7 @@ from engine.models import Comment, Idea
 from tests import factories
 
 
-async def test_replies_nest_and_count(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_replies_nest_and_count(tenant) -> None:
     author, other = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     parent = await comments.add_comment(other, idea.id, "Love it")
@@ -20,7 +20,7 @@ async def test_replies_nest_and_count(tenant) -> None:  # type: ignore[no-untype
     assert (await Idea.get(id=idea.id)).comment_count == 2
 
 
-async def test_depth_limit_and_foreign_parent(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_depth_limit_and_foreign_parent(tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     idea, other = await factories.idea(author, campaign), await factories.idea(author, campaign)
@@ -39,7 +39,7 @@ async def test_depth_limit_and_foreign_parent(tenant) -> None:  # type: ignore[n
 @pytest.mark.parametrize(
     ("body", "code"), [("", ErrorCode.REQUIRED), ("x" * 5001, ErrorCode.TOO_LONG)]
 )
-async def test_body_limits(tenant, body, code) -> None:  # type: ignore[no-untyped-def]
+async def test_body_limits(tenant, body, code) -> None:
     author = await factories.member()
     idea = await factories.idea(author, await factories.campaign())
     with pytest.raises(DomainError) as caught:

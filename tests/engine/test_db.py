@@ -11,7 +11,7 @@ from engine.models import Member
 from tests import factories
 
 
-async def test_cancelled_transactions_never_leave_the_database_locked(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_cancelled_transactions_never_leave_the_database_locked(tenant) -> None:
     # Cancel unit-of-work tasks after 0..7 loop turns: some while taking the transaction
     # lock, some during BEGIN, some mid-write. Every later transaction must still run.
     async def write(n: int) -> None:

@@ -14,7 +14,7 @@ from engine.votes import VoteValue
 from tests import factories
 
 
-async def test_keyset_pages_cover_everything_once_with_ties(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_keyset_pages_cover_everything_once_with_ties(tenant) -> None:
     author = await factories.member()
     voters = await factories.members(3)
     campaign = await factories.campaign()
@@ -40,7 +40,7 @@ async def test_keyset_pages_cover_everything_once_with_ties(tenant) -> None:  # 
     assert await count_ideas(f) == 23
 
 
-async def test_status_and_search_filters(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_status_and_search_filters(tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     a = await factories.idea(author, campaign, title="Oat milk latte")
@@ -55,7 +55,7 @@ async def test_status_and_search_filters(tenant) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "WyJ4Il0", "W1tdLDFd"])
-async def test_bad_cursor(tenant, cursor) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_cursor(tenant, cursor) -> None:
     with pytest.raises(DomainError) as caught:
         await list_ideas(IdeaFilter(), IdeaOrder.TOP, 5, cursor)
     assert caught.value.code == ErrorCode.INVALID

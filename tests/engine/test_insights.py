@@ -19,7 +19,7 @@ def test_gini() -> None:
     assert gini([]) is None and gini([0, 0]) is None
 
 
-async def test_participation_herding_and_response_rate(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_participation_herding_and_response_rate(tenant) -> None:
     author = await factories.member()
     crowd = await factories.members(12)
     campaign = await factories.campaign()

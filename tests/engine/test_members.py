@@ -11,7 +11,7 @@ from engine.members import MemberData, upsert_member
 from engine.models import Member
 
 
-async def test_racing_first_requests_create_one_member(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_racing_first_requests_create_one_member(tenant) -> None:
     results = await asyncio.gather(
         *(upsert_member(MemberData("cus_race", display_name="Ada")) for _ in range(8))
     )
@@ -19,7 +19,7 @@ async def test_racing_first_requests_create_one_member(tenant) -> None:  # type:
     assert await Member.filter(external_id="cus_race").count() == 1
 
 
-async def test_update_only_what_is_given(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_update_only_what_is_given(tenant) -> None:
     await upsert_member(
         MemberData("cus_1", display_name="Ada", email="ada@example.com", tier="gold")
     )
@@ -41,7 +41,7 @@ async def test_update_only_what_is_given(tenant) -> None:  # type: ignore[no-unt
         (MemberData("cus_3", customer_value_cents=-5), "customerValueCents"),
     ],
 )
-async def test_invalid_member_data(tenant, data, field) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_member_data(tenant, data, field) -> None:
     with pytest.raises(DomainError) as caught:
         await upsert_member(data)
     assert caught.value.errors[0].field == field

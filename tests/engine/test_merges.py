@@ -11,7 +11,7 @@ from engine.votes import VoteValue
 from tests import factories
 
 
-async def _ideas(count: int = 2):  # type: ignore[no-untyped-def]
+async def _ideas(count: int = 2):
     a_author, b_author = await factories.members(2)
     campaign = await factories.campaign()
     source = await factories.idea(a_author, campaign)
@@ -19,7 +19,7 @@ async def _ideas(count: int = 2):  # type: ignore[no-untyped-def]
     return campaign, source, target, a_author, b_author
 
 
-async def test_merge_counts_each_member_once_and_skips_target_author(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_merge_counts_each_member_once_and_skips_target_author(tenant) -> None:
     _, source, target, _, target_author = await _ideas()
     both, only_source, downer = await factories.members(3)
     await votes.cast_vote(both, source.id, VoteValue.UP)
@@ -44,7 +44,7 @@ async def test_merge_counts_each_member_once_and_skips_target_author(tenant) -> 
     assert caught.value.code == ErrorCode.IDEA_CLOSED
 
 
-async def test_unmerge_reverts_copies_but_keeps_later_choices(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_unmerge_reverts_copies_but_keeps_later_choices(tenant) -> None:
     _, source, target, _, _ = await _ideas()
     kept, changed = await factories.members(2)
     for voter in (kept, changed):
@@ -64,7 +64,7 @@ async def test_unmerge_reverts_copies_but_keeps_later_choices(tenant) -> None:  
     assert await DomainEvent.filter(type="idea.unmerged", idea_id=source.id).count() == 1
 
 
-async def test_merge_refusals_write_nothing(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_merge_refusals_write_nothing(tenant) -> None:
     _campaign, source, target, author, _ = await _ideas()
     elsewhere = await factories.idea(author, await factories.campaign())
     cases = [
@@ -86,7 +86,7 @@ async def test_merge_refusals_write_nothing(tenant) -> None:  # type: ignore[no-
     assert await Pledge.all().count() == 0
 
 
-async def test_contest_merge_moves_scores_and_unmerge_takes_them_back(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_contest_merge_moves_scores_and_unmerge_takes_them_back(tenant) -> None:
     from engine import scores
     from engine.models import CampaignMode, Score
 

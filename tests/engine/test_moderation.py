@@ -36,7 +36,7 @@ async def _actions(idea_id: int) -> list[str]:
     return [r.action.value for r in rows]
 
 
-async def test_new_members_below_level_one_cannot_flag(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_new_members_below_level_one_cannot_flag(tenant) -> None:
     author, newcomer = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     with pytest.raises(DomainError) as caught:
@@ -45,7 +45,7 @@ async def test_new_members_below_level_one_cannot_flag(tenant) -> None:  # type:
     assert await Flag.all().count() == 0
 
 
-async def test_ip_flag_freezes_and_dismissal_unfreezes(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_ip_flag_freezes_and_dismissal_unfreezes(tenant) -> None:
     author = await factories.member()
     reporter, voter = await _levelled(2)
     idea = await factories.idea(author, await factories.campaign())
@@ -67,7 +67,7 @@ async def test_ip_flag_freezes_and_dismissal_unfreezes(tenant) -> None:  # type:
     assert caught.value.code == ErrorCode.INVALID_TRANSITION
 
 
-async def test_five_spam_reports_hide_until_dismissed(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_five_spam_reports_hide_until_dismissed(tenant) -> None:
     author = await factories.member()
     reporters = await _levelled(moderation.AUTO_HIDE_AFTER)
     idea = await factories.idea(author, await factories.campaign())
@@ -82,7 +82,7 @@ async def test_five_spam_reports_hide_until_dismissed(tenant) -> None:  # type: 
     assert (await _actions(idea.id))[-1] == "UNHIDDEN"
 
 
-async def test_upheld_comment_flag_hides_the_comment(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_upheld_comment_flag_hides_the_comment(tenant) -> None:
     author, commenter = await factories.members(2)
     (reporter,) = await _levelled(1)
     idea = await factories.idea(author, await factories.campaign())
@@ -101,7 +101,7 @@ async def test_upheld_comment_flag_hides_the_comment(tenant) -> None:  # type: i
     ]
 
 
-async def test_one_open_flag_per_member_and_never_on_own_content(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_one_open_flag_per_member_and_never_on_own_content(tenant) -> None:
     (author, reporter) = await _levelled(2)
     idea = await factories.idea(author, await factories.campaign())
     await moderation.flag(reporter, idea.id, FlagReason.DUPLICATE)

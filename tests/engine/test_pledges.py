@@ -10,7 +10,7 @@ from engine.models import CampaignStatus, Idea, IdeaStatus, Pledge
 from tests import factories
 
 
-async def test_pledge_change_and_withdraw(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_pledge_change_and_withdraw(tenant) -> None:
     author, buyer = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     await pledges.pledge(buyer, idea.id, 3)
@@ -24,7 +24,7 @@ async def test_pledge_change_and_withdraw(tenant) -> None:  # type: ignore[no-un
 
 
 @pytest.mark.parametrize("quantity", [-1, 1001])
-async def test_quantity_bounds(tenant, quantity) -> None:  # type: ignore[no-untyped-def]
+async def test_quantity_bounds(tenant, quantity) -> None:
     author, buyer = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     with pytest.raises(DomainError) as caught:
@@ -32,7 +32,7 @@ async def test_quantity_bounds(tenant, quantity) -> None:  # type: ignore[no-unt
     assert caught.value.code == ErrorCode.OUT_OF_RANGE
 
 
-async def test_locked_once_production_starts_but_withdrawable_after_close(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_locked_once_production_starts_but_withdrawable_after_close(tenant) -> None:
     author, buyer, late = await factories.members(3)
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)
@@ -49,7 +49,7 @@ async def test_locked_once_production_starts_but_withdrawable_after_close(tenant
     assert (await Idea.get(id=idea.id)).pledged_quantity == 2
 
 
-async def test_declined_ideas_take_no_new_pledges(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_declined_ideas_take_no_new_pledges(tenant) -> None:
     author, buyer = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     await ideas.set_idea_status(idea.id, IdeaStatus.DECLINED, "Not for us")

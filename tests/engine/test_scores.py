@@ -10,7 +10,7 @@ from engine.models import CampaignMode, Idea
 from tests import factories
 
 
-async def test_score_and_change_keep_sum_and_count(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_score_and_change_keep_sum_and_count(tenant) -> None:
     author, a, b = await factories.members(3)
     idea = await factories.idea(author, await factories.campaign(mode=CampaignMode.CONTEST))
     await scores.score_idea(a, idea.id, 4)
@@ -22,7 +22,7 @@ async def test_score_and_change_keep_sum_and_count(tenant) -> None:  # type: ign
 
 
 @pytest.mark.parametrize("value", [0, 6, -3])
-async def test_out_of_range(tenant, value) -> None:  # type: ignore[no-untyped-def]
+async def test_out_of_range(tenant, value) -> None:
     author, judge = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign(mode=CampaignMode.CONTEST))
     with pytest.raises(DomainError) as caught:
@@ -30,7 +30,7 @@ async def test_out_of_range(tenant, value) -> None:  # type: ignore[no-untyped-d
     assert caught.value.code == ErrorCode.OUT_OF_RANGE
 
 
-async def test_no_self_scores_and_not_in_ideas_campaigns(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_no_self_scores_and_not_in_ideas_campaigns(tenant) -> None:
     author, judge = await factories.members(2)
     entry = await factories.idea(author, await factories.campaign(mode=CampaignMode.CONTEST))
     with pytest.raises(DomainError) as caught:

@@ -15,7 +15,7 @@ def test_scores_rank_near_duplicates_above_unrelated() -> None:
     assert score("", "anything") == 0.0
 
 
-async def test_similar_ideas_in_a_campaign(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_similar_ideas_in_a_campaign(tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     pods = await factories.idea(

@@ -32,7 +32,7 @@ async def test_query_without_tenant_in_scope_is_refused(database: str) -> None:
         _current_tenant.reset(token)
 
 
-async def test_other_tenants_rows_are_invisible_and_unwritable(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_other_tenants_rows_are_invisible_and_unwritable(tenant) -> None:
     author = await factories.member()
     idea = await factories.idea(author, await factories.campaign())
     token = _current_tenant.set(None)

@@ -7,7 +7,7 @@ import asyncio
 import orjson
 
 from engine import campaigns, pledges, scores, votes
-from engine.models import CampaignMode, DomainEvent, ThresholdCrossing, ThresholdMetric
+from engine.models import CampaignMode, DomainEvent, Threshold, ThresholdCrossing, ThresholdMetric
 from engine.thresholds import ThresholdSpec
 from engine.votes import VoteValue
 from tests import factories
@@ -17,7 +17,7 @@ async def _crossings(idea_id: int) -> list[DomainEvent]:
     return await DomainEvent.filter(type="idea.threshold_reached", idea_id=idea_id).order_by("id")
 
 
-async def test_net_votes_threshold_fires_once_even_after_dipping(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_net_votes_threshold_fires_once_even_after_dipping(tenant) -> None:
     author = await factories.member()
     voters = await factories.members(4)
     campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.NET_VOTES, 3),))
@@ -40,7 +40,7 @@ async def test_net_votes_threshold_fires_once_even_after_dipping(tenant) -> None
     assert data["idea"]["author"]["externalId"] == author.external_id
 
 
-async def test_concurrent_votes_across_a_threshold_record_one_crossing(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_votes_across_a_threshold_record_one_crossing(tenant) -> None:
     author = await factories.member()
     crowd = await factories.members(30)
     campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 20),))
@@ -51,7 +51,7 @@ async def test_concurrent_votes_across_a_threshold_record_one_crossing(tenant) -
     assert await ThresholdCrossing.filter(idea_id=idea.id).count() == 1
 
 
-async def test_pledge_thresholds_carry_the_pledges(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_pledge_thresholds_carry_the_pledges(tenant) -> None:
     author = await factories.member()
     buyers = await factories.members(3)
     campaign = await factories.campaign(
@@ -75,7 +75,7 @@ async def test_pledge_thresholds_carry_the_pledges(tenant) -> None:  # type: ign
     assert first["pledgesTotal"] == 2 and first["counts"]["pledgedQuantity"] == 10
 
 
-async def test_average_score_waits_for_min_count(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_average_score_waits_for_min_count(tenant) -> None:
     author = await factories.member()
     judges = await factories.members(3)
     campaign = await factories.campaign(
@@ -91,7 +91,7 @@ async def test_average_score_waits_for_min_count(tenant) -> None:  # type: ignor
     assert len(events) == 1 and events[0].data["counts"]["averageScore"] == round(13 / 3, 4)
 
 
-async def test_archived_thresholds_do_not_fire_and_kept_ones_keep_their_id(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_archived_thresholds_do_not_fire_and_kept_ones_keep_their_id(tenant) -> None:
     author, voter = await factories.members(2)
     campaign = await factories.campaign(
         thresholds=(
@@ -99,21 +99,22 @@ async def test_archived_thresholds_do_not_fire_and_kept_ones_keep_their_id(tenan
             ThresholdSpec(ThresholdMetric.UPVOTES, 5),
         )
     )
-    before = {t.metric: t.id for t in await campaign.thresholds.filter(archived_at=None)}
+    live = Threshold.filter(campaign_id=campaign.id, archived_at=None)
+    before = {t.metric: t.id for t in await live}
     await campaigns.update_campaign(
         campaign.id,
         campaigns.CampaignPatch(
             thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 5, name="renamed"),)
         ),
     )
-    after = await campaign.thresholds.filter(archived_at=None)
+    after = await live
     assert [(t.id, t.name) for t in after] == [(before[ThresholdMetric.UPVOTES], "renamed")]
     idea = await factories.idea(author, campaign)
     await votes.cast_vote(voter, idea.id, VoteValue.UP)
     assert await _crossings(idea.id) == []
 
 
-async def test_payload_stays_under_20_kb_with_many_supporters(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_payload_stays_under_20_kb_with_many_supporters(tenant) -> None:
     author = await factories.member()
     crowd = await factories.members(400, display_name="A rather long display name " * 3)
     campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 400),))

@@ -18,7 +18,7 @@ async def _counts(idea_id: int) -> tuple[int, int, int]:
     return idea.upvotes, idea.downvotes, idea.net_votes
 
 
-async def test_cast_change_and_retract_move_counters_exactly(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_cast_change_and_retract_move_counters_exactly(tenant) -> None:
     author, voter = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     await votes.cast_vote(voter, idea.id, VoteValue.UP)
@@ -35,7 +35,7 @@ async def test_cast_change_and_retract_move_counters_exactly(tenant) -> None:  #
     assert [(e.data["previous"], e.data["value"]) for e in events] == [(0, 1), (1, -1), (-1, 0)]
 
 
-async def test_author_cannot_vote_on_own_idea(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_author_cannot_vote_on_own_idea(tenant) -> None:
     author = await factories.member()
     idea = await factories.idea(author, await factories.campaign())
     with pytest.raises(DomainError) as caught:
@@ -45,7 +45,7 @@ async def test_author_cannot_vote_on_own_idea(tenant) -> None:  # type: ignore[n
     assert not await Vote.filter(idea_id=idea.id).exists()
 
 
-async def test_closed_campaign_refuses_votes_and_writes_nothing(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_closed_campaign_refuses_votes_and_writes_nothing(tenant) -> None:
     author, voter = await factories.members(2)
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)
@@ -58,7 +58,7 @@ async def test_closed_campaign_refuses_votes_and_writes_nothing(tenant) -> None:
     assert await DomainEvent.filter(idea_id=idea.id).count() == before
 
 
-async def test_verified_only_campaign_refuses_unverified_member(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_verified_only_campaign_refuses_unverified_member(tenant) -> None:
     author = await factories.member()
     unverified = await factories.member(verified=False)
     idea = await factories.idea(author, await factories.campaign(verified_only=True))
@@ -68,7 +68,7 @@ async def test_verified_only_campaign_refuses_unverified_member(tenant) -> None:
     assert not await Vote.filter(idea_id=idea.id).exists()
 
 
-async def test_tier_and_level_rules(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_tier_and_level_rules(tenant) -> None:
     gold = await factories.member(tier="gold")
     bronze = await factories.member(tier="bronze")
     campaign = await factories.campaign(allowed_tiers=("gold",))
@@ -82,7 +82,7 @@ async def test_tier_and_level_rules(tenant) -> None:  # type: ignore[no-untyped-
     assert caught.value.code == ErrorCode.LEVEL_TOO_LOW
 
 
-async def test_votes_only_in_ideas_campaigns(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_votes_only_in_ideas_campaigns(tenant) -> None:
     author, voter = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign(mode=CampaignMode.CONTEST))
     with pytest.raises(DomainError) as caught:
@@ -90,7 +90,7 @@ async def test_votes_only_in_ideas_campaigns(tenant) -> None:  # type: ignore[no
     assert caught.value.code == ErrorCode.WRONG_CAMPAIGN_MODE
 
 
-async def test_vote_budget_limits_active_votes_even_when_cast_at_once(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_vote_budget_limits_active_votes_even_when_cast_at_once(tenant) -> None:
     author, voter = await factories.members(2)
     campaign = await factories.campaign(vote_budget=2)
     ideas = [await factories.idea(author, campaign) for _ in range(5)]
@@ -109,7 +109,7 @@ async def test_vote_budget_limits_active_votes_even_when_cast_at_once(tenant) ->
     assert await Vote.filter(member_id=voter.id).exclude(value=0).count() == 2
 
 
-async def test_fifty_members_at_once_and_one_member_five_times(tenant, database) -> None:  # type: ignore[no-untyped-def]
+async def test_fifty_members_at_once_and_one_member_five_times(tenant, database) -> None:
     author = await factories.member()
     crowd = await factories.members(50)
     idea = await factories.idea(author, await factories.campaign())

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -19,11 +19,12 @@ import trustme
 
 from engine import events
 from engine.settings import reset_settings
+from runtime import composition
+from runtime.background import start_background
+from runtime.queue import InProcessJobQueue
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.scenario import RecordingQueue
+from tests.webhooks.scenario import InProcessBackground, RecordingQueue
 from webhooks.client import make_client
-from webhooks.outbox import OutboxHooks
-from webhooks.runtime import Background, start_background
 from webhooks.signing import generate_secret
 from webhooks.ssrf import IPNetwork, parse_networks
 
@@ -124,11 +125,12 @@ def webhook_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., 
 @pytest.fixture
 async def background(
     database: str, webhook_settings: Callable[..., None]
-) -> AsyncIterator[Background]:
+) -> AsyncIterator[InProcessBackground]:
     """In-process jobs and event hooks, as the embedded default runs them (no Redis)."""
     started = await start_background()
+    assert isinstance(started.queue, InProcessJobQueue)
     try:
-        yield started
+        yield cast(InProcessBackground, started)
     finally:
         await started.close()
         events.install_hooks()
@@ -138,6 +140,6 @@ async def background(
 def outbox(database: str, webhook_settings: Callable[..., None]) -> Iterator[RecordingQueue]:
     """Event hooks that write delivery rows but run no job: the test drives delivery itself."""
     queue = RecordingQueue()
-    events.install_hooks(OutboxHooks(queue))
+    composition.install_process_hooks(queue)
     yield queue
     events.install_hooks()

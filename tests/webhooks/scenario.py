@@ -10,6 +10,8 @@ from engine.events import EventType
 from engine.models import Campaign, Idea, Member, ThresholdMetric
 from engine.thresholds import ThresholdSpec
 from engine.votes import VoteValue
+from runtime.background import Background
+from runtime.queue import InProcessJobQueue
 from tests import factories
 from tests.webhooks.receiver import Receiver
 from webhooks.endpoints import EndpointInput, EndpointWithSecret, create_endpoint
@@ -74,3 +76,10 @@ class RecordingQueue:
 
     def delivery_jobs(self) -> list[tuple[int, str | None]]:
         return [(args[0], job_id) for name, args, job_id in self.jobs if name == "deliver"]
+
+
+class InProcessBackground(Background):
+    """What the ``background`` fixture yields: the embedded default, its jobs run in this process
+    (so a test can ``queue.drain()`` them or call a job with ``queue.ctx``)."""
+
+    queue: InProcessJobQueue

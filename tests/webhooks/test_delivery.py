@@ -18,8 +18,8 @@ from engine.moderation import Decision
 from engine.tenancy import tenant_scope
 from tests import factories
 from tests.webhooks.receiver import Receiver, Reply
-from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
-from webhooks import delivery, leases
+from tests.webhooks.scenario import InProcessBackground, cross, endpoint_for, idea_near_threshold
+from webhooks import client, delivery, leases
 from webhooks.models import (
     DeliveryStatus,
     DisabledReason,
@@ -27,7 +27,6 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.runtime import Background
 from webhooks.schedule import MAX_ATTEMPTS
 
 
@@ -41,8 +40,8 @@ async def _only_delivery(endpoint_id: int) -> WebhookDelivery:
 
 
 async def test_a_crossing_arrives_signed_with_the_event_id(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     created = await endpoint_for(receiver)
     crossing = await idea_near_threshold()
     await cross(crossing)
@@ -73,8 +72,8 @@ async def test_a_crossing_arrives_signed_with_the_event_id(
 
 
 async def test_emails_only_where_allowed(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     await endpoint_for(receiver, "/crm", include_emails=True)
     await endpoint_for(receiver, "/shop")
     crossing = await idea_near_threshold()
@@ -88,8 +87,8 @@ async def test_emails_only_where_allowed(
 
 
 async def test_500_500_200_is_three_attempts_and_one_success(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     created = await endpoint_for(receiver)
     receiver.program(500, Reply(503, b"busy"), then=200)
     await cross(await idea_near_threshold())
@@ -112,8 +111,8 @@ async def test_500_500_200_is_three_attempts_and_one_success(
 
 
 async def test_410_disables_the_endpoint_and_tells_the_others(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     gone = await endpoint_for(receiver, "/gone", event_types=(EventType.IDEA_THRESHOLD_REACHED,))
     watcher = await endpoint_for(receiver, "/ops", event_types=(EventType.ENDPOINT_DISABLED,))
     receiver.program(410)
@@ -138,8 +137,8 @@ async def test_410_disables_the_endpoint_and_tells_the_others(
 
 
 async def test_five_days_without_success_disables(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     failing = await endpoint_for(receiver, "/down", event_types=(EventType.IDEA_THRESHOLD_REACHED,))
     watcher = await endpoint_for(receiver, "/ops", event_types=(EventType.ENDPOINT_DISABLED,))
     await WebhookEndpoint.filter(id=failing.endpoint.id).update(
@@ -158,8 +157,8 @@ async def test_five_days_without_success_disables(
 
 
 async def test_a_first_failure_starts_the_clock_without_disabling(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     created = await endpoint_for(receiver)
     receiver.program(500, then=200)
     await cross(await idea_near_threshold())
@@ -171,8 +170,8 @@ async def test_a_first_failure_starts_the_clock_without_disabling(
 
 
 async def test_a_redirect_is_a_failed_attempt_and_never_followed(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     created = await endpoint_for(receiver)
     receiver.program(Reply.redirect(receiver.url("/elsewhere")), then=200)
     await cross(await idea_near_threshold())
@@ -185,8 +184,8 @@ async def test_a_redirect_is_a_failed_attempt_and_never_followed(
 
 
 async def test_the_schedule_runs_out(
-    tenant, receiver: Receiver, background: Background, webhook_settings
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground, webhook_settings
+) -> None:
     webhook_settings(webhook_schedule_scale=0.00001)  # ~28 h of retries in ~1 s
     created = await endpoint_for(receiver)
     receiver.program(then=500)
@@ -199,8 +198,8 @@ async def test_the_schedule_runs_out(
 
 
 async def test_refused_at_delivery_when_the_address_is_not_allowed(
-    tenant, receiver: Receiver, background: Background, webhook_settings, fake_dns
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground, webhook_settings, fake_dns
+) -> None:
     # Endpoints that passed the check at creation (allow-listed, or DNS answered otherwise then).
     fake_dns["hooks.brand.test"] = ["127.0.0.1"]
     port = receiver.port
@@ -237,9 +236,15 @@ async def _pending_delivery(receiver: Receiver) -> WebhookDelivery:
     return await _only_delivery(created.endpoint.id)
 
 
+async def _loaded(delivery_id: int) -> leases.Delivery:
+    found = await leases.load(delivery_id)
+    assert found is not None
+    return found
+
+
 async def test_concurrent_jobs_send_an_attempt_once(
     tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     row = await _pending_delivery(receiver)
     receiver.program(Reply.slow(0.2))
     results = await asyncio.gather(
@@ -252,10 +257,10 @@ async def test_concurrent_jobs_send_an_attempt_once(
 
 async def test_a_live_lease_is_respected_and_an_expired_one_recovered(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     row = await _pending_delivery(receiver)
     now = utcnow()
-    loaded = await leases.load(row.id)
+    loaded = await _loaded(row.id)
     held = await delivery.claim(loaded, now)  # a worker took attempt 1 ...
     assert held is not None and held.attempt_number == 1
     assert await delivery.claim(loaded, now) is None  # ... nobody else can
@@ -275,15 +280,15 @@ async def test_a_live_lease_is_respected_and_an_expired_one_recovered(
 
 async def test_a_worker_that_lost_its_lease_cannot_overwrite_the_row(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     row = await _pending_delivery(receiver)
-    stale_view = await leases.load(row.id)
+    stale_view = await _loaded(row.id)
     stale = await delivery.claim(stale_view, utcnow())
     assert stale is not None
     await WebhookDelivery.filter(id=row.id).update(lease_until=utcnow() - timedelta(seconds=1))
-    fresh = await delivery.claim(await leases.load(row.id), utcnow())
+    fresh = await delivery.claim(await _loaded(row.id), utcnow())
     assert fresh is not None and fresh.attempt_number == 2
-    result = await delivery.client.send(
+    result = await client.send(
         "http://127.0.0.1:9/", b"{}", {}, timeout=0.5, allow_networks="127.0.0.0/8"
     )
     with tenant_scope(row.tenant_id):
@@ -296,19 +301,19 @@ async def test_a_worker_that_lost_its_lease_cannot_overwrite_the_row(
 @pytest.mark.parametrize("reply", [429, Reply.slow(2.0)], ids=["429", "timeout"])
 async def test_throttled_retries_wait_at_least_a_minute(
     tenant, receiver: Receiver, webhook_settings, outbox, reply, webhook_client: httpx.AsyncClient
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     webhook_settings(webhook_schedule_scale=1, webhook_timeout_seconds=0.5)
     row = await _pending_delivery(receiver)
     receiver.program(reply)
     await delivery.deliver({"http": webhook_client}, row.id)
     row = await WebhookDelivery.get(id=row.id)
-    assert row.status == DeliveryStatus.PENDING
+    assert row.status == DeliveryStatus.PENDING and row.next_attempt_at is not None
     assert row.next_attempt_at - utcnow() >= timedelta(seconds=59)
 
 
 async def test_a_binary_answer_is_logged(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     created = await endpoint_for(receiver)
     # PostgreSQL text cannot hold NUL: the excerpt must still be stored, on every finish path.
     receiver.program(Reply(500, b"bad\x00one"), Reply(502, b"\x00\xff"), then=Reply(200, b"\x00"))
@@ -324,8 +329,8 @@ async def test_a_binary_answer_is_logged(
 
 
 async def test_a_frozen_ideas_webhooks_are_held_until_it_is_unfrozen(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     created = await endpoint_for(
         receiver, event_types=(EventType.IDEA_STATUS_CHANGED, EventType.IDEA_FLAGGED)
     )

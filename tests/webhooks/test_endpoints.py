@@ -17,7 +17,7 @@ from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 async def test_rotation_window_and_a_second_rotation(
     tenant, receiver: Receiver, webhook_settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     first = await endpoint_for(receiver)
     second = await endpoints.rotate_secret(first.endpoint.id)
     now = utcnow()
@@ -31,7 +31,7 @@ async def test_rotation_window_and_a_second_rotation(
     assert stored.secret == third.secret
 
 
-async def test_limit_per_brand(tenant, receiver: Receiver, webhook_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_limit_per_brand(tenant, receiver: Receiver, webhook_settings, monkeypatch) -> None:
     monkeypatch.setattr(endpoints, "MAX_ENDPOINTS", 2)
     await endpoint_for(receiver)
     await endpoint_for(receiver)
@@ -40,14 +40,14 @@ async def test_limit_per_brand(tenant, receiver: Receiver, webhook_settings, mon
     assert caught.value.code == ErrorCode.LIMIT_REACHED
 
 
-async def test_a_name_that_does_not_resolve_is_refused(tenant, webhook_settings, fake_dns) -> None:  # type: ignore[no-untyped-def]
+async def test_a_name_that_does_not_resolve_is_refused(tenant, webhook_settings, fake_dns) -> None:
     with pytest.raises(DomainError) as caught:
         await endpoints.create_endpoint(EndpointInput(url="https://nowhere.brand.test/hook"))
     assert caught.value.code == ErrorCode.UNSAFE_URL
     assert "cannot resolve" in caught.value.errors[0].message
 
 
-async def test_a_public_name_is_accepted(tenant, fake_dns) -> None:  # type: ignore[no-untyped-def]
+async def test_a_public_name_is_accepted(tenant, fake_dns) -> None:
     fake_dns["hooks.brand.test"] = ["93.184.215.14"]
     created = await endpoints.create_endpoint(
         EndpointInput(url=" https://hooks.brand.test/cosource ", description=" Shop ")
@@ -63,7 +63,7 @@ async def test_a_public_name_is_accepted(tenant, fake_dns) -> None:  # type: ign
         )
 
 
-async def test_delete_takes_the_delivery_log_along(tenant, receiver: Receiver, outbox) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_takes_the_delivery_log_along(tenant, receiver: Receiver, outbox) -> None:
     created = await endpoint_for(receiver)
     await cross(await idea_near_threshold())
     [row] = await WebhookDelivery.filter(endpoint_id=created.endpoint.id)

@@ -9,11 +9,11 @@ from engine import events
 from engine.reputation.badges import previous_month
 from engine.reputation.models import MemberBadge, ReputationEntry
 from engine.settings import Settings
+from runtime import background, jobs, redis_keys
+from runtime.queue import InProcessJobQueue
+from runtime.worker import build_worker
 from tests import factories
 from tests.engine.reputation.support import outside_tenant_scope, process_pending
-from webhooks import jobs, redis_keys, runtime
-from webhooks.queue import InProcessJobQueue
-from webhooks.worker import build_worker
 
 
 def test_monthly_badges_run_daily_and_at_startup() -> None:
@@ -24,7 +24,7 @@ def test_monthly_badges_run_daily_and_at_startup() -> None:
     assert "award_monthly_badges" in jobs.JOBS
 
 
-async def test_the_job_awards_last_months_top_contributor_once(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_the_job_awards_last_months_top_contributor_once(tenant) -> None:
     author = await factories.member()
     await factories.idea(author, await factories.campaign())
     await process_pending()
@@ -39,19 +39,19 @@ async def test_the_job_awards_last_months_top_contributor_once(tenant) -> None: 
     assert badges == [author.id]
 
 
-async def test_without_redis_the_api_process_schedules_it_too(database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_without_redis_the_api_process_schedules_it_too(database, monkeypatch) -> None:
     async def no_sweep(ctx: dict[str, object]) -> dict[str, int]:
         return {}  # the real one would pick up every test's unprocessed events
 
-    monkeypatch.setattr(runtime, "sweep", no_sweep)
-    monkeypatch.setattr(runtime, "MONTHLY_BADGES_FIRST", 0.0)
-    background = await runtime.start_background(Settings(sweep_interval_seconds=0.01))
-    queue = background.queue
+    monkeypatch.setattr(background, "sweep", no_sweep)
+    monkeypatch.setattr(background, "MONTHLY_BADGES_FIRST", 0.0)
+    started = await background.start_background(Settings(sweep_interval_seconds=0.01))
+    queue = started.queue
     assert isinstance(queue, InProcessJobQueue)
     scheduled: list[str] = []
     seen = asyncio.Event()
 
-    async def spy(function: str, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+    async def spy(function: str, *args, **kwargs) -> bool:
         scheduled.append(function)  # recorded, not run: the job itself is tested above
         seen.set()
         return True
@@ -62,6 +62,6 @@ async def test_without_redis_the_api_process_schedules_it_too(database, monkeypa
             await seen.wait()
         await asyncio.sleep(0.05)  # several more sweeps: still once (then hourly)
     finally:
-        await background.close()
+        await started.close()
         events.install_hooks()
     assert scheduled == ["award_monthly_badges"]

@@ -18,11 +18,12 @@ from tests.webhooks.receiver import Receiver
 from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
 from webhooks.endpoints import EndpointPatch, update_endpoint
 from webhooks.models import DeliveryStatus, WebhookDelivery
+from webhooks.outbox import OutboxHooks
 
 
 async def test_one_delivery_per_subscribed_enabled_endpoint(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     everything = await endpoint_for(receiver, "/all", event_types=())
     thresholds = await endpoint_for(receiver, "/t", event_types=(EventType.IDEA_THRESHOLD_REACHED,))
     statuses = await endpoint_for(receiver, "/s", event_types=(EventType.IDEA_STATUS_CHANGED,))
@@ -45,7 +46,7 @@ async def test_one_delivery_per_subscribed_enabled_endpoint(
 
 async def test_a_rolled_back_change_leaves_no_event_and_no_delivery(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await endpoint_for(receiver)
     before = await WebhookDelivery.all().count()
     with pytest.raises(RuntimeError):
@@ -59,7 +60,7 @@ async def test_a_rolled_back_change_leaves_no_event_and_no_delivery(
     assert not [job for job in outbox.jobs if job[0] == "deliver"]
 
 
-async def test_other_tenants_endpoints_get_nothing(tenant, receiver: Receiver, outbox) -> None:  # type: ignore[no-untyped-def]
+async def test_other_tenants_endpoints_get_nothing(tenant, receiver: Receiver, outbox) -> None:
     token = _current_tenant.set(None)
     try:
         other = await create_tenant(f"Other brand {secrets.token_hex(4)}")
@@ -74,7 +75,7 @@ async def test_other_tenants_endpoints_get_nothing(tenant, receiver: Receiver, o
     assert not await WebhookDelivery.unscoped().filter(endpoint_id=theirs.endpoint.id).exists()
 
 
-async def test_the_vote_hot_path_costs_nothing_extra(tenant, receiver: Receiver, outbox) -> None:  # type: ignore[no-untyped-def]
+async def test_the_vote_hot_path_costs_nothing_extra(tenant, receiver: Receiver, outbox) -> None:
     author, first, second = await factories.members(3)
     idea = await factories.idea(author, await factories.campaign())
     await votes.cast_vote(first, idea.id, VoteValue.UP)
@@ -89,8 +90,36 @@ async def test_the_vote_hot_path_costs_nothing_extra(tenant, receiver: Receiver,
 
 async def test_disabling_an_endpoint_stops_new_deliveries(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = await endpoint_for(receiver)
     await update_endpoint(created.endpoint.id, EndpointPatch(enabled=False))
     await cross(await idea_near_threshold())
     assert await WebhookDelivery.filter(endpoint_id=created.endpoint.id).count() == 0
+
+
+async def test_a_rollback_after_the_rows_were_written_enqueues_nothing(
+    tenant, receiver: Receiver, outbox
+) -> None:
+    class FailsBeforeCommit(events.AfterCommitHook):
+        async def before_commit(self, connection, events_) -> None:
+            raise RuntimeError("a later hook fails: the transaction rolls back")
+
+        async def after_commit(self, events_) -> None:
+            return None
+
+    await endpoint_for(receiver, event_types=())
+    outbox.jobs.clear()
+    before = await WebhookDelivery.all().count()
+    previous = events.installed_hooks()
+    events.install_hooks(*previous, FailsBeforeCommit())
+    try:
+        with pytest.raises(RuntimeError):
+            async with events.unit_of_work():
+                await events.record(EventType.CAMPAIGN_OPENED, {"campaign": {}})
+    finally:
+        events.install_hooks(*previous)
+    assert await WebhookDelivery.all().count() == before  # written before commit, rolled back
+    assert outbox.jobs == []  # and its on-commit enqueue went with it
+    # The outbox hook keeps nothing between transactions: results live on the unit of work.
+    [hook] = [h for h in previous if isinstance(h, OutboxHooks)]
+    assert vars(hook) == {"queue": hook.queue}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
-from webhooks import payload, redis_keys
+from runtime import redis_keys
+from webhooks import payload
 
-DATA = {
+DATA: dict[str, Any] = {
     "idea": {"author": {"externalId": "cus_1", "email": "a@example.com"}},
     "supporters": [{"externalId": "cus_2", "email": "b@example.com"}, {"externalId": "cus_3"}],
     "emailCount": 2,
@@ -34,7 +36,7 @@ def test_emails_are_stripped_at_any_depth_unless_allowed() -> None:
     assert "email" in DATA["supporters"][0]  # the event's own data is never modified
 
 
-def test_job_ids_and_cron_names_carry_the_redis_prefix(webhook_settings) -> None:  # type: ignore[no-untyped-def]
+def test_job_ids_and_cron_names_carry_the_redis_prefix(webhook_settings) -> None:
     # arq keeps job ids (and cron names, which are job ids) in one global namespace.
     webhook_settings(redis_prefix="brand-x")
     assert redis_keys.delivery_job_id(7, 2) == "brand-x:deliver:7:2"

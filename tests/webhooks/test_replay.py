@@ -28,7 +28,7 @@ async def _failed(receiver: Receiver, count: int) -> tuple[int, list[WebhookDeli
 
 async def test_recover_requeues_failures_since_a_time_oldest_first(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     endpoint_id, rows = await _failed(receiver, 4)
     too_old, *wanted = rows
     await WebhookDelivery.filter(id=too_old.id).update(created_at=utcnow() - timedelta(days=2))
@@ -50,7 +50,7 @@ async def test_recover_requeues_failures_since_a_time_oldest_first(
 
 async def test_recover_and_retry_need_an_enabled_endpoint(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     endpoint_id, [row] = await _failed(receiver, 1)
     await update_endpoint(endpoint_id, EndpointPatch(enabled=False))
     for call in (
@@ -69,7 +69,7 @@ async def test_recover_and_retry_need_an_enabled_endpoint(
 
 async def test_retry_of_a_pending_delivery_only_brings_it_forward(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = await endpoint_for(receiver)
     await cross(await idea_near_threshold())
     [row] = await WebhookDelivery.filter(endpoint_id=created.endpoint.id)
@@ -83,5 +83,5 @@ async def test_retry_of_a_pending_delivery_only_brings_it_forward(
         0,
         3,
     )
-    assert retried.next_attempt_at <= utcnow()
+    assert retried.next_attempt_at is not None and retried.next_attempt_at <= utcnow()
     assert queue.delivery_jobs() == [(row.id, None)]

@@ -16,7 +16,7 @@ from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
 async def test_old_finished_deliveries_go_with_their_attempts(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = await endpoint_for(receiver)
     for _ in range(3):
         await cross(await idea_near_threshold())

@@ -9,11 +9,16 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from engine.clock import utcnow
+from runtime import jobs, sweeper
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.scenario import RecordingQueue, cross, endpoint_for, idea_near_threshold
-from webhooks import jobs, sweeper
+from tests.webhooks.scenario import (
+    InProcessBackground,
+    RecordingQueue,
+    cross,
+    endpoint_for,
+    idea_near_threshold,
+)
 from webhooks.models import DeliveryStatus, WebhookDelivery
-from webhooks.runtime import Background
 
 
 async def _deliveries(receiver: Receiver, count: int) -> list[WebhookDelivery]:
@@ -29,7 +34,7 @@ async def _set(row: WebhookDelivery, **values: object) -> None:
 
 async def test_due_rows_and_expired_leases_are_enqueued_with_their_attempt_job_id(
     tenant, receiver: Receiver, outbox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     rows = await _deliveries(receiver, 6)
     now = utcnow()
     overdue, fresh, later, leased, expired, done = rows
@@ -51,13 +56,15 @@ async def test_due_rows_and_expired_leases_are_enqueued_with_their_attempt_job_i
     assert await sweeper.sweep_deliveries(queue) >= 2
     swept = [(i, job_id) for i, job_id in queue.delivery_jobs() if i in mine]
     assert [i for i, _ in swept] == [overdue.id, expired.id]  # most overdue first
-    assert swept[0][1].endswith(f":deliver:{overdue.id}:0")
-    assert swept[1][1].endswith(f":deliver:{expired.id}:1")  # the next attempt, not the lost one
+    assert swept[0][1] is not None and swept[0][1].endswith(f":deliver:{overdue.id}:0")
+    assert swept[1][1] is not None and swept[1][1].endswith(
+        f":deliver:{expired.id}:1"
+    )  # the next attempt, not the lost one
 
 
 async def test_rows_a_worker_is_writing_are_skipped_not_waited_for(
     tenant, receiver: Receiver, outbox, database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     if database != "postgres":
         pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers instead")
     locked, free = await _deliveries(receiver, 2)
@@ -82,8 +89,8 @@ async def test_rows_a_worker_is_writing_are_skipped_not_waited_for(
 
 
 async def test_the_sweep_job_delivers_what_lost_its_job(
-    tenant, receiver: Receiver, background: Background
-) -> None:  # type: ignore[no-untyped-def]
+    tenant, receiver: Receiver, background: InProcessBackground
+) -> None:
     created = await endpoint_for(receiver)
     crossing = await idea_near_threshold()
     background.queue.enqueue = RecordingQueue().enqueue  # type: ignore[method-assign] # the enqueue is lost

@@ -27,6 +27,10 @@ from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import DomainEvent, ThresholdCrossing
 from engine.votes import VoteValue
+from runtime import redis_keys
+from runtime.background import Background, start_background
+from runtime.compat import ResilientWorker
+from runtime.queue import ArqJobQueue
 from tests import factories
 from tests.processes import (
     SHARED_REDIS_URL,
@@ -37,7 +41,6 @@ from tests.processes import (
 )
 from tests.webhooks.receiver import Receiver, Reply
 from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
-from webhooks import redis_keys
 from webhooks.delivery import deliver
 from webhooks.models import (
     DeliveryStatus,
@@ -46,9 +49,6 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.queue import ArqJobQueue
-from webhooks.runtime import Background, start_background
-from webhooks.worker import ResilientWorker
 
 
 @dataclass
@@ -163,7 +163,7 @@ async def _deliveries(endpoint_id: int) -> list[WebhookDelivery]:
 @pytest.mark.slow
 async def test_forty_members_at_once_across_a_threshold(
     tenant, receiver: Receiver, arq_stack
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     stack = await arq_stack()
     await stack.start_worker()
     shop = await endpoint_for(receiver, "/shop")
@@ -203,7 +203,7 @@ async def test_forty_members_at_once_across_a_threshold(
 @pytest.mark.slow
 async def test_500_500_200_then_410_through_the_worker(
     tenant, receiver: Receiver, arq_stack
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     stack = await arq_stack()
     metrics_port = free_port()
     await stack.start_worker(worker_metrics_port=metrics_port)
@@ -240,7 +240,7 @@ async def test_500_500_200_then_410_through_the_worker(
 @pytest.mark.slow
 async def test_redis_stopped_while_a_threshold_is_crossed(
     tenant, receiver: Receiver, arq_stack
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     redis = await PrivateRedis().start()
     stack = await arq_stack(redis_url=redis.url)
     try:
@@ -270,7 +270,7 @@ async def test_redis_stopped_while_a_threshold_is_crossed(
 
 
 @pytest.mark.slow
-async def test_worker_killed_mid_delivery(tenant, receiver: Receiver, arq_stack) -> None:  # type: ignore[no-untyped-def]
+async def test_worker_killed_mid_delivery(tenant, receiver: Receiver, arq_stack) -> None:
     # A short timeout keeps the lease (timeout + 5 s) short: the test waits for it to run out.
     stack = await arq_stack(webhook_timeout_seconds=1, webhook_lease_seconds=1)
     worker = await stack.start_worker()
@@ -293,7 +293,7 @@ async def test_worker_killed_mid_delivery(tenant, receiver: Receiver, arq_stack)
     ]
 
 
-async def test_an_enqueue_due_now_wakes_idle_workers(webhook_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_an_enqueue_due_now_wakes_idle_workers(webhook_settings) -> None:
     if not await redis_reachable(SHARED_REDIS_URL):
         pytest.fail(f"Redis is not reachable at {SHARED_REDIS_URL} (make services)")
     prefix = f"cosource-test-{os.getpid()}-{secrets.token_hex(3)}"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from engine import consumers
 from engine.models import DomainEvent, Member
-from engine.reputation import consume
+from engine.reputation.consumer import consume
 from engine.reputation.models import ReputationEntry
 from engine.reputation.rules import RulesPatch, update_rules
 from engine.tenancy import _current_tenant
@@ -25,7 +26,7 @@ async def process_pending() -> int:
         if not ids:
             return done
         for event_id in ids:
-            await consumers.process_event(int(event_id))
+            await consumers.process_event(int(event_id))  # type: ignore[call-overload]
             done += 1
 
 
@@ -54,8 +55,10 @@ async def total(member: Member) -> int:
 
 
 async def ledger_sum(member: Member) -> int:
-    rows = await ReputationEntry.filter(member_id=member.id).values_list("points", flat=True)
-    return sum(int(p) for p in rows)
+    rows: list[Any] = await ReputationEntry.filter(member_id=member.id).values_list(
+        "points", flat=True
+    )
+    return sum(rows)
 
 
 async def set_rules(**values: int) -> None:
@@ -74,7 +77,7 @@ async def set_rules(**values: int) -> None:
             "campaign_winner",
         }
     }
-    others = {k: v for k, v in values.items() if k not in points}
+    others: dict[str, Any] = {k: v for k, v in values.items() if k not in points}
     await update_rules(RulesPatch(points=points, **others))
 
 

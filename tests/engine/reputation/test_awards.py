@@ -11,7 +11,7 @@ from tests import factories
 from tests.engine.reputation.support import entries, process_pending, replay_all, total
 
 
-async def test_accepted_and_shipped_pay_once_even_when_status_moves_back(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_accepted_and_shipped_pay_once_even_when_status_moves_back(tenant) -> None:
     author = await factories.member()
     idea = await factories.idea(author, await factories.campaign(), title="Refill pouches")
     for status in (
@@ -34,7 +34,7 @@ async def test_accepted_and_shipped_pay_once_even_when_status_moves_back(tenant)
     assert describe(shipped) == "+100: your idea “Refill pouches” shipped"
 
 
-async def test_shipping_straight_from_new_also_pays_acceptance(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_shipping_straight_from_new_also_pays_acceptance(tenant) -> None:
     author = await factories.member()
     idea = await factories.idea(author, await factories.campaign())
     await ideas.set_idea_status(idea.id, IdeaStatus.SHIPPED)
@@ -42,7 +42,7 @@ async def test_shipping_straight_from_new_also_pays_acceptance(tenant) -> None: 
     assert await total(author) == 5 + 50 + 100
 
 
-async def test_declined_pays_nothing(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_declined_pays_nothing(tenant) -> None:
     author = await factories.member()
     idea = await factories.idea(author, await factories.campaign())
     await ideas.set_idea_status(idea.id, IdeaStatus.DECLINED, "not for us")
@@ -50,7 +50,7 @@ async def test_declined_pays_nothing(tenant) -> None:  # type: ignore[no-untyped
     assert await entries(author) == [("IDEA_SUBMITTED", 5)]
 
 
-async def test_campaign_winners_get_points_once(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_campaign_winners_get_points_once(tenant) -> None:
     first, second, voter = await factories.members(3)
     campaign = await factories.campaign(winner_count=1)
     await factories.idea(first, campaign)
@@ -72,7 +72,7 @@ async def test_campaign_winners_get_points_once(tenant) -> None:  # type: ignore
     assert describe(win) == "+200: your idea “Winner” won its campaign"
 
 
-async def test_comments_and_contest_scores(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_comments_and_contest_scores(tenant) -> None:
     author, critic = await factories.members(2)
     contest = await factories.campaign(mode=CampaignMode.CONTEST)
     idea = await factories.idea(author, contest, title="Tee design")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -22,13 +23,13 @@ from tests.engine.reputation.support import (
 
 
 async def _codes(member: Member) -> list[str]:
-    rows = (
+    rows: list[Any] = (
         await MemberBadge.filter(member_id=member.id).order_by("id").values_list("code", flat=True)
     )
     return list(rows)
 
 
-async def test_rule_badges_are_awarded_once_with_events(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_rule_badges_are_awarded_once_with_events(tenant) -> None:
     await set_rules(idea_votes_badge=2)
     author = await factories.member()
     voters = await factories.members(3)
@@ -62,7 +63,7 @@ async def test_rule_badges_are_awarded_once_with_events(tenant) -> None:  # type
     assert awarded[0].data["member"]["externalId"] == author.external_id
 
 
-async def test_brand_badges_are_idempotent_and_validated(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_brand_badges_are_idempotent_and_validated(tenant) -> None:
     member = await factories.member()
     first = await badges.award_brand_badge(
         member.id, "beta-tester", "Beta tester", "Tried it first"
@@ -86,7 +87,7 @@ async def test_brand_badges_are_idempotent_and_validated(tenant) -> None:  # typ
     assert caught.value.code == ErrorCode.NOT_FOUND
 
 
-async def test_top_contributor_of_the_month_once_per_tenant_and_month(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_top_contributor_of_the_month_once_per_tenant_and_month(tenant) -> None:
     leader, runner_up, voter = await factories.members(3)
     campaign = await factories.campaign()
     idea = await factories.idea(leader, campaign)

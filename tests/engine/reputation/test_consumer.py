@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from engine import consumers, ideas, merges, votes
 from engine.errors import DomainError, ErrorCode
 from engine.models import DomainEvent, IdeaStatus, Member
-from engine.reputation import consume
+from engine.reputation.consumer import consume
 from engine.reputation.levels import level_for
 from engine.reputation.models import ReputationEntry
 from engine.reputation.rebuild import rebuild
@@ -228,7 +228,7 @@ async def _process_shuffled(rng: random.Random) -> None:
             return
         rng.shuffle(ids)
         for event_id in ids:
-            await consumers.process_event(int(event_id))
+            await consumers.process_event(int(event_id))  # type: ignore[call-overload]
 
 
 async def _member_state() -> dict[int, tuple[int, int]]:
@@ -386,7 +386,7 @@ async def _check(
             i: level_for(total, rules) for i, total in expected.items()
         }
         for member in members:
-            points = await ReputationEntry.filter(member_id=member.id).values_list(
+            points: list[Any] = await ReputationEntry.filter(member_id=member.id).values_list(
                 "points", flat=True
             )
             assert sum(points) == expected[member.id]

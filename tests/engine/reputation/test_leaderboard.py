@@ -22,7 +22,7 @@ def test_periods_are_utc_calendar_periods() -> None:
     assert period_start(Period.ALL_TIME, now) is None
 
 
-async def test_leaderboards_by_period_and_campaign(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_leaderboards_by_period_and_campaign(tenant) -> None:
     alice, bob, carol, dave = await factories.members(4)
     spring, autumn = await factories.campaign(), await factories.campaign()
     a_idea = await factories.idea(alice, spring)
@@ -57,7 +57,7 @@ async def test_leaderboards_by_period_and_campaign(tenant) -> None:  # type: ign
     ]
 
 
-async def test_ties_share_a_rank(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_ties_share_a_rank(tenant) -> None:
     members = await factories.members(3)
     campaign = await factories.campaign()
     for m in members:
@@ -68,7 +68,7 @@ async def test_ties_share_a_rank(tenant) -> None:  # type: ignore[no-untyped-def
     assert [s.member_id for s in board] == sorted(m.id for m in members)
 
 
-async def test_page_size_is_bounded(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_page_size_is_bounded(tenant) -> None:
     with pytest.raises(DomainError) as caught:
         await leaderboard(limit=101)
     assert (caught.value.code, caught.value.errors[0].field) == (ErrorCode.OUT_OF_RANGE, "first")

@@ -27,7 +27,7 @@ def test_level_info_between_thresholds() -> None:
     assert level_info(70, 9, rules).number == 2
 
 
-async def test_level_up_and_down_record_level_changed_events(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_level_up_and_down_record_level_changed_events(tenant) -> None:
     author, voter = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     await process_pending()
@@ -51,7 +51,7 @@ async def test_level_up_and_down_record_level_changed_events(tenant) -> None:  #
     assert changes[0].data["member"]["externalId"] == author.external_id
 
 
-async def test_flagging_needs_level_one(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_flagging_needs_level_one(tenant) -> None:
     author, voter = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     await process_pending()
@@ -65,7 +65,7 @@ async def test_flagging_needs_level_one(tenant) -> None:  # type: ignore[no-unty
     ensure_can_flag(await Member.get(id=author.id), DEFAULT_RULES)
 
 
-async def test_the_flag_operation_follows_the_tenants_flag_level(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_the_flag_operation_follows_the_tenants_flag_level(tenant) -> None:
     author, voter, other = await factories.members(3)
     idea = await factories.idea(author, await factories.campaign())
     with pytest.raises(DomainError) as caught:
@@ -83,7 +83,7 @@ async def test_the_flag_operation_follows_the_tenants_flag_level(tenant) -> None
     await moderation.flag(contributor, other_idea.id, FlagReason.SPAM)
 
 
-async def test_levelling_up_opens_gated_campaigns(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_levelling_up_opens_gated_campaigns(tenant) -> None:
     author, voter = await factories.members(2)
     gated = await factories.campaign(min_level=1)
     with pytest.raises(DomainError) as caught:

@@ -21,7 +21,7 @@ from tests.engine.reputation.support import (
 )
 
 
-async def _two_ideas():  # type: ignore[no-untyped-def]
+async def _two_ideas():
     source_author, target_author, both, only_source = await factories.members(4)
     campaign = await factories.campaign()
     source = await factories.idea(source_author, campaign, title="Oat milk")
@@ -32,7 +32,7 @@ async def _two_ideas():  # type: ignore[no-untyped-def]
     return source_author, target_author, both, only_source, source, target
 
 
-async def test_a_voter_of_both_ideas_is_paid_once_while_merged(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_a_voter_of_both_ideas_is_paid_once_while_merged(tenant) -> None:
     await set_rules(idea_submitted=0)
     source_author, target_author, both, only_source, source, target = await _two_ideas()
     await process_pending()
@@ -72,7 +72,7 @@ async def test_a_voter_of_both_ideas_is_paid_once_while_merged(tenant) -> None: 
     assert await total(source_author) == await ledger_sum(source_author)
 
 
-async def test_merge_handled_before_the_vote_events(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_merge_handled_before_the_vote_events(tenant) -> None:
     await set_rules(idea_submitted=0)
     source_author, _, both, _, source, target = await _two_ideas()
     await merge_ideas(source.id, target.id)
@@ -87,7 +87,7 @@ async def test_merge_handled_before_the_vote_events(tenant) -> None:  # type: ig
     assert (await total(source_author), await total(both)) == (20, 2)
 
 
-async def test_merge_handled_after_its_unmerge_does_nothing(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_merge_handled_after_its_unmerge_does_nothing(tenant) -> None:
     await set_rules(idea_submitted=0)
     source_author, _, both, _, source, target = await _two_ideas()
     await process_pending()
@@ -102,7 +102,7 @@ async def test_merge_handled_after_its_unmerge_does_nothing(tenant) -> None:  # 
     assert not await ReputationEntry.filter(reason__startswith="MERGE").exists()
 
 
-async def test_duplicates_by_one_author_pay_one_vote_per_member(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_duplicates_by_one_author_pay_one_vote_per_member(tenant) -> None:
     await set_rules(idea_submitted=0, vote_cast=0)
     author, fan = await factories.members(2)
     campaign = await factories.campaign()

@@ -10,7 +10,7 @@ from tests import factories
 from tests.engine.reputation.support import process_pending
 
 
-async def test_rebuild_reports_and_repairs_drift(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_rebuild_reports_and_repairs_drift(tenant) -> None:
     author, voter, idle = await factories.members(3)
     idea = await factories.idea(author, await factories.campaign())
     await votes.cast_vote(voter, idea.id, VoteValue.UP)

@@ -36,7 +36,7 @@ def test_unreadable_stored_rules_fall_back_to_defaults() -> None:
     assert rules.levels == DEFAULT_RULES.levels
 
 
-async def test_overrides_apply_to_new_activity_only(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_overrides_apply_to_new_activity_only(tenant) -> None:
     author, voter, other = await factories.members(3)
     idea = await factories.idea(author, await factories.campaign())
     await votes.cast_vote(voter, idea.id, VoteValue.UP)
@@ -56,7 +56,7 @@ async def test_overrides_apply_to_new_activity_only(tenant) -> None:  # type: ig
     assert (await Tenant.get(id=tenant.tenant.id)).reputation_rules is None
 
 
-async def test_invalid_rules_list_every_field(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_rules_list_every_field(tenant) -> None:
     with pytest.raises(DomainError) as caught:
         await update_rules(
             RulesPatch(
@@ -85,7 +85,7 @@ async def test_invalid_rules_list_every_field(tenant) -> None:  # type: ignore[n
     assert await rules_for_tenant() == DEFAULT_RULES
 
 
-async def test_new_thresholds_move_every_members_level(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_new_thresholds_move_every_members_level(tenant) -> None:
     author, voter = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     await votes.cast_vote(voter, idea.id, VoteValue.UP)

@@ -21,14 +21,14 @@ from tests.engine.reputation.support import (
 )
 
 
-async def _author_with_ideas(count: int):  # type: ignore[no-untyped-def]
+async def _author_with_ideas(count: int):
     author = await factories.member()
     campaign = await factories.campaign()
     ideas = [await factories.idea(author, campaign, title=f"Idea {i}") for i in range(count)]
     return author, ideas
 
 
-async def test_serial_votes_are_reversed_on_both_sides_with_an_audit_entry(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_serial_votes_are_reversed_on_both_sides_with_an_audit_entry(tenant) -> None:
     await set_rules(serial_vote_limit=3, idea_submitted=0)
     author, ideas = await _author_with_ideas(5)
     serial_voter, fair_voter = await factories.members(2)
@@ -70,7 +70,7 @@ async def test_serial_votes_are_reversed_on_both_sides_with_an_audit_entry(tenan
     assert await ReputationAudit.all().count() == 2
 
 
-async def test_detection_does_not_depend_on_processing_order(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_detection_does_not_depend_on_processing_order(tenant) -> None:
     await set_rules(serial_vote_limit=3, idea_submitted=0, vote_cast=0)
     author, ideas = await _author_with_ideas(4)
     voter = await factories.member()
@@ -84,7 +84,7 @@ async def test_detection_does_not_depend_on_processing_order(tenant) -> None:  #
     assert await VoteCredit.filter(voter_id=voter.id, serial=True).count() == 4
 
 
-async def test_votes_spread_over_more_than_a_day_are_not_serial(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_votes_spread_over_more_than_a_day_are_not_serial(tenant) -> None:
     await set_rules(serial_vote_limit=2, idea_submitted=0, vote_cast=0, daily_vote_cap=1000)
     author, ideas = await _author_with_ideas(4)
     voter = await factories.member()
@@ -99,7 +99,7 @@ async def test_votes_spread_over_more_than_a_day_are_not_serial(tenant) -> None:
     assert not await ReputationAudit.exists()
 
 
-async def test_retracted_serial_votes_still_count_as_cast(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_retracted_serial_votes_still_count_as_cast(tenant) -> None:
     await set_rules(serial_vote_limit=2, idea_submitted=0, vote_cast=0)
     author, ideas = await _author_with_ideas(3)
     voter = await factories.member()

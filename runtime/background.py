@@ -1,4 +1,5 @@
-"""Background work for one process: pick the queue, install the event hooks, run the sweeper."""
+"""Background work for one API process: pick the queue, install the event hooks (through the
+composition root), run the sweeper when jobs run in-process."""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ from typing import Any
 import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
-from engine import events
 from engine.settings import Settings, get_settings
-from webhooks import redis_keys
+from runtime import composition, redis_keys
+from runtime.freshness import Generations, MemoryGenerations, RedisGenerations
+from runtime.jobs import JOBS, cleanup, sweep
+from runtime.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from webhooks.client import make_client
-from webhooks.jobs import JOBS, cleanup, sweep
-from webhooks.outbox import OutboxHooks
-from webhooks.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 class Background:
     queue: JobQueue
     redis: ArqRedis | None = None
-    extra_hooks: list[events.EventHooks] = field(default_factory=list)
+    # The tenants' cache generations: bumped by this process's commits, read by its API cache.
+    generations: Generations = field(default_factory=MemoryGenerations)
     http: httpx.AsyncClient | None = None  # sends in-process deliveries
     _sweeper: asyncio.Task[None] | None = None
 
@@ -44,9 +45,7 @@ class Background:
             await self.redis.aclose()
 
 
-async def start_background(
-    settings: Settings | None = None, *, extra_hooks: list[events.EventHooks] | None = None
-) -> Background:
+async def start_background(settings: Settings | None = None) -> Background:
     """With Redis: jobs go to arq (a `cosource worker` runs them). Without: run them here."""
     settings = settings or get_settings()
     queue: JobQueue
@@ -60,10 +59,9 @@ async def start_background(
     else:
         http = make_client()
         queue = InProcessJobQueue(JOBS, ctx={"http": http})
-    background = Background(
-        queue=queue, redis=redis, extra_hooks=list(extra_hooks or []), http=http
-    )
-    events.install_hooks(OutboxHooks(queue), *background.extra_hooks)
+    generations = RedisGenerations(redis) if redis is not None else MemoryGenerations()
+    background = Background(queue=queue, redis=redis, generations=generations, http=http)
+    composition.install_process_hooks(queue, generations)
     if isinstance(queue, InProcessJobQueue):
         background._sweeper = asyncio.create_task(
             _sweep_forever(queue, settings.sweep_interval_seconds)

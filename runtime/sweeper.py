@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from engine.clock import utcnow
-from webhooks import redis_keys
+from runtime import redis_keys
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.queue import JobQueue
 

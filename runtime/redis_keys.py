@@ -1,8 +1,25 @@
-"""Every Redis key and channel Cosource uses, in one place (Redis only carries work, never truth)."""
+"""Every Redis key and channel Cosource uses, in one place (Redis only carries work, never truth).
+
+Delivery job ids are the webhook side's (``webhooks.queue.delivery_job_id``), re-exported here so
+the whole key space reads in one file.
+"""
 
 from __future__ import annotations
 
 from engine.settings import get_settings
+from webhooks.queue import delivery_job_id
+
+__all__ = [
+    "cache_generation",
+    "cron_name",
+    "delivery_job_id",
+    "live_channel",
+    "persisted_query",
+    "prefix",
+    "queue_name",
+    "rate_limit",
+    "wake_channel",
+]
 
 
 def prefix() -> str:
@@ -32,15 +49,6 @@ def cache_generation(tenant_id: int) -> str:
 
 def persisted_query(query_hash: str) -> str:
     return f"{prefix()}:pq:{query_hash}"
-
-
-def delivery_job_id(delivery_id: int, attempt_count: int) -> str:
-    """arq keeps job ids in one global namespace (``arq:job:<id>``): prefix them like our keys.
-
-    One id per (delivery, attempt) so the after-commit enqueue, a deferred retry and the sweeper
-    collapse into one job for the same attempt, and the next attempt is never blocked by this one.
-    """
-    return f"{prefix()}:deliver:{delivery_id}:{attempt_count}"
 
 
 def cron_name(function: str) -> str:

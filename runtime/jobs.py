@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from engine import consumers
+from engine.events import AfterCommitHook
+from engine.models.events import DomainEvent
 from engine.reputation import badges
-from webhooks import metrics, retention, sweeper
+from runtime import sweeper
+from webhooks import metrics, retention
 from webhooks.delivery import deliver
+from webhooks.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +59,16 @@ JOBS: dict[str, Any] = {
     "cleanup": cleanup,
     "award_monthly_badges": award_monthly_badges,
 }
+
+
+class ConsumerJobHooks(AfterCommitHook):
+    """After a commit, one job for the events some consumer still has to process (the others were
+    stored processed); a lost enqueue is found by the sweeper after EVENT_GRACE."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+
+    async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+        waiting = [event.id for event in events if event.processed_at is None]
+        if waiting:
+            await self.queue.enqueue("process_events", waiting)

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.tenancy import current_tenant_id_or_none
-from webhooks import redis_keys
+from runtime import redis_keys
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,200 @@
+"""Every override of a dependency's private API, in one place, applied explicitly at start-up.
+
+Two libraries are extended below their public surface, each for a reason a test shows:
+
+- Tortoise ORM 1.1.9: entering a transaction is made safe to cancel on SQLite and PostgreSQL
+  (:func:`harden_tortoise_transactions`; tests/engine/test_db.py). Without it one cancelled
+  request or job freezes the embedded default, or leaks a pooled PostgreSQL connection.
+- arq 0.28.0: :class:`ResilientWorker` overrides ``_poll_iteration`` and
+  ``_release_sem_dec_counter_on_complete`` and reads ``job_counter``, ``sem``, ``tasks`` and
+  ``pool`` (tests/webhooks/test_worker.py): workers woken by enqueues instead of polling, and
+  riding out Redis outages.
+
+These touch internals that change without notice, so they were written for exact versions:
+:func:`apply` (called by the composition root before any connection, ``runtime.composition``) and
+the worker's constructor check them and raise :class:`IncompatibleVersion` otherwise. After an
+upgrade, re-read the overridden code, re-run the tests named above, then bump :data:`PINNED`
+(docs/architecture.md, "Private-API overrides").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+from arq.worker import Worker
+from redis import exceptions as redis_errors
+from tortoise.backends.base.client import TransactionContextPooled
+from tortoise.backends.sqlite.client import SqliteTransactionContext
+from tortoise.connection import get_connections
+
+from runtime import redis_keys
+
+log = logging.getLogger(__name__)
+
+# The distributions whose internals this module relies on, and the versions it was written for.
+PINNED: dict[str, str] = {"arq": "0.28.0", "tortoise-orm": "1.1.9"}
+
+
+class IncompatibleVersion(RuntimeError):
+    """An installed dependency is not the version this module's overrides were written for."""
+
+
+def check_versions(installed: Callable[[str], str] | None = None) -> None:
+    """Raise unless every distribution in :data:`PINNED` is installed at exactly its version."""
+    lookup = installed or version
+    wrong = {name: found for name, wanted in PINNED.items() if (found := lookup(name)) != wanted}
+    if wrong:
+        listed = ", ".join(f"{n} {found} (written for {PINNED[n]})" for n, found in wrong.items())
+        raise IncompatibleVersion(
+            f"runtime.compat overrides private APIs of {listed}: re-check them against the "
+            "installed version, then update runtime.compat.PINNED"
+        )
+
+
+def apply() -> None:
+    """Check the versions, then patch Tortoise (idempotent). Every process calls this at start-up,
+    through ``runtime.composition``, before its first connection."""
+    check_versions()
+    harden_tortoise_transactions()
+
+
+def harden_tortoise_transactions() -> None:
+    """Make entering a transaction safe to cancel (SQLite and PostgreSQL).
+
+    Tortoise's SqliteTransactionContext takes its lock, then awaits the connection and BEGIN; a task
+    cancelled in between never reaches __aexit__, so the lock stays taken and every later query
+    waits forever (the embedded default would freeze after one cancelled request or job). Here the
+    lock is given back on any failure, and BEGIN, which aiosqlite runs on its own thread whatever
+    happens to the caller, is awaited to its end and rolled back before a cancellation goes on.
+    """
+    if getattr(SqliteTransactionContext.__aenter__, "_cosource_hardened", False):
+        return
+
+    async def enter(self: SqliteTransactionContext) -> Any:
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            begin = asyncio.ensure_future(self.connection.begin())
+            try:
+                await asyncio.shield(begin)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await begin
+                    await self.connection.rollback()
+                raise
+        except BaseException:
+            self._trxlock.release()
+            raise
+        self.token = get_connections().set(self.connection_name, self.connection)
+        return self.connection
+
+    enter._cosource_hardened = True  # type: ignore[attr-defined]
+    SqliteTransactionContext.__aenter__ = enter  # type: ignore[method-assign]
+
+    # PostgreSQL has the same shape: a pooled connection is taken, then BEGIN is awaited; cancelled
+    # there, the connection never returns to the pool (20 such and every request waits). Give it
+    # back; asyncpg's release ends any transaction that was begun on it.
+    pooled_enter = TransactionContextPooled.__aenter__
+
+    async def enter_pooled(self: TransactionContextPooled) -> Any:
+        try:
+            return await pooled_enter(self)
+        except BaseException:
+            connection = getattr(self.client, "_connection", None)
+            pool = self.client._parent._pool
+            if connection is not None and pool is not None:
+                token = getattr(self, "token", None)
+                if token is not None:
+                    get_connections().reset(token)
+                self.client._connection = None
+                with contextlib.suppress(Exception):
+                    await pool.release(connection)
+            raise
+
+    TransactionContextPooled.__aenter__ = enter_pooled  # type: ignore[method-assign]
+
+
+_REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+_REDIS_RETRY_DELAY = 1.0
+# Longest idle wait between two looks at the queue (arq's poll_delay): deferred jobs and a lost
+# wake-up are picked up this late at worst.
+IDLE_POLL = 0.05
+
+
+class ResilientWorker(Worker):
+    """arq's worker, woken by enqueues and finished jobs, and riding out Redis outages.
+
+    arq looks at its queue every ``poll_delay``: on average half of that is added to every
+    delivery's latency, and a full worker waits that long to refill its slots. This worker runs
+    arq's poll loop with no delay and waits in ``_poll_iteration`` instead, until an enqueue
+    publishes on the wake channel, a job frees a slot of a full worker, or IDLE_POLL passes.
+
+    arq alone exits on a refused Redis connection; this one waits it out. Nothing is lost meanwhile:
+    deliveries are rows, and the sweeper enqueues what is due once Redis is back.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        check_versions()  # the overrides below are arq 0.28.0's internals
+        super().__init__(*args, poll_delay=0, **kwargs)
+        self._wake = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+
+    async def _poll_iteration(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen_for_wake_ups())
+        try:
+            await super()._poll_iteration()
+        except _REDIS_DOWN as exc:
+            log.warning("Redis unavailable (%s); retrying in %.0f s", exc, _REDIS_RETRY_DELAY)
+            await self._reclaim_slots()
+            await asyncio.sleep(_REDIS_RETRY_DELAY)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+        self._wake.clear()
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        full = self.job_counter >= self.max_jobs
+        super()._release_sem_dec_counter_on_complete()
+        if full:
+            self._wake.set()  # jobs may be waiting for this slot: look at the queue now
+
+    async def _listen_for_wake_ups(self) -> None:
+        channel = redis_keys.wake_channel()
+        while True:
+            try:
+                async with self.pool.pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: polling goes on, listen again later
+                log.debug("wake-up channel lost (%s)", exc)
+                await asyncio.sleep(_REDIS_RETRY_DELAY)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await super().close()
+
+    async def _reclaim_slots(self) -> None:
+        """Give back job slots arq took for a job it was starting when Redis failed.
+
+        A slot (``job_counter`` and the semaphore, always moved together) is owned by a running
+        task until its done-callback runs; one taken while Redis failed has no task.
+        """
+        for _ in range(3):
+            await asyncio.sleep(0)  # let done-callbacks of finished tasks run first
+        owned = sum(1 for task in self.tasks.values() if not task.done())
+        for _ in range(max(0, self.job_counter - owned)):
+            self.job_counter -= 1
+            self.sem.release()

@@ -1,0 +1,113 @@
+"""Where jobs go: arq on Redis when COSOURCE_REDIS_URL is set, otherwise tasks in this process.
+
+Both run the same job functions with an arq-shaped ``ctx``. Enqueueing never raises into a request:
+if Redis is down the rows stay due in the database and the sweeper enqueues them later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from arq.connections import ArqRedis
+
+from webhooks.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ArqJobQueue", "InProcessJobQueue", "JobFunction", "JobQueue"]
+
+JobFunction = Callable[..., Awaitable[Any]]
+# A worker's Redis client retries through outages; an enqueue must give up rather than wait.
+ENQUEUE_TIMEOUT = 2.0
+
+
+class ArqJobQueue:
+    def __init__(self, redis: ArqRedis, queue_name: str, wake_channel: str | None = None) -> None:
+        self.redis = redis
+        self.queue_name = queue_name
+        self.wake_channel = wake_channel
+
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> bool:
+        try:
+            async with asyncio.timeout(ENQUEUE_TIMEOUT):
+                job = await self.redis.enqueue_job(
+                    function,
+                    *args,
+                    _job_id=job_id,
+                    _queue_name=self.queue_name,
+                    _defer_by=defer_by,
+                )
+        except Exception as exc:  # Redis down or slow: the database still holds the work.
+            log.warning("enqueue %s failed (%s); the sweeper will pick it up", function, exc)
+            return False
+        if job is not None and not defer_by and self.wake_channel:
+            await self._wake_workers()
+        return job is not None
+
+    async def _wake_workers(self) -> None:
+        """Idle workers wait on this channel between polls: the job starts now, not at the next."""
+        try:
+            async with asyncio.timeout(ENQUEUE_TIMEOUT):
+                await self.redis.publish(self.wake_channel, b"1")  # type: ignore[arg-type]
+        except Exception as exc:  # the job is queued; it only waits for the next poll
+            log.debug("wake-up not published (%s)", exc)
+
+
+class InProcessJobQueue:
+    """Runs jobs as tasks of this event loop: the embedded default with no Redis configured."""
+
+    def __init__(
+        self, functions: dict[str, JobFunction], ctx: dict[str, Any] | None = None
+    ) -> None:
+        self.functions = functions
+        self.ctx: dict[str, Any] = {"queue": self, **(ctx or {})}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[str] = set()
+
+    async def enqueue(
+        self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> bool:
+        if job_id is not None and job_id in self._running:
+            return False
+        task = asyncio.create_task(self._run(function, args, job_id, defer_by or 0))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _run(
+        self, name: str, args: tuple[Any, ...], job_id: str | None, delay: float
+    ) -> None:
+        if job_id is not None:
+            self._running.add(job_id)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            await self.functions[name](self.ctx, *args)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("in-process job %s%r failed; the sweeper retries what is due", name, args)
+        finally:
+            if job_id is not None:
+                self._running.discard(job_id)
+
+    async def drain(self, within: float = 30.0) -> None:
+        """Wait until no job is running (tests and graceful shutdown)."""
+        async with asyncio.timeout(within):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Let running jobs finish for ``grace`` seconds, then cancel the rest (they are
+        idempotent, and the sweeper re-runs whatever did not complete)."""
+        with contextlib.suppress(TimeoutError):
+            await self.drain(within=grace)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,62 @@
+"""The endpoint's failure clock, from its start: the first failed attempt starts it, later failures
+leave it where it started, and five days after that start a failure disables the endpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from engine.clock import utcnow
+from tests.webhooks.receiver import Receiver
+from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
+from webhooks import delivery
+from webhooks.models import DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
+
+
+async def _attempt_now(delivery_id: int, http: httpx.AsyncClient) -> str:
+    """The next attempt of a pending delivery, run now instead of at its scheduled time."""
+    await WebhookDelivery.filter(id=delivery_id).update(next_attempt_at=utcnow())
+    return await delivery.deliver({"http": http}, delivery_id)
+
+
+async def test_the_failure_clock_starts_at_the_first_failure_and_disables_five_days_on(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
+) -> None:
+    created = await endpoint_for(receiver)
+    receiver.program(then=500)
+    await cross(await idea_near_threshold())
+    [row] = await WebhookDelivery.filter(endpoint_id=created.endpoint.id)
+    assert (await WebhookEndpoint.get(id=created.endpoint.id)).failing_since is None
+
+    before = utcnow()
+    assert await delivery.deliver({"http": webhook_client}, row.id) == "retry"
+    after = utcnow()
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert endpoint.enabled and endpoint.failing_since is not None
+    assert before <= endpoint.failing_since <= after  # started by this very attempt
+    started = endpoint.failing_since
+
+    assert await _attempt_now(row.id, webhook_client) == "retry"
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert endpoint.enabled and endpoint.failing_since == started  # not restarted
+
+    # The clock runs on (the start moved back instead of waiting): a minute short of five days
+    # a failure still leaves the endpoint on ...
+    await WebhookEndpoint.filter(id=created.endpoint.id).update(
+        failing_since=started - timedelta(days=5) + timedelta(minutes=1)
+    )
+    assert await _attempt_now(row.id, webhook_client) == "retry"
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert endpoint.enabled and endpoint.disabled_reason is None
+
+    # ... and five days after the first failure, the next one disables it.
+    await WebhookEndpoint.filter(id=created.endpoint.id).update(
+        failing_since=started - timedelta(days=5)
+    )
+    assert await _attempt_now(row.id, webhook_client) == "retry"
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert (endpoint.enabled, endpoint.disabled_reason) == (False, DisabledReason.FAILING)
+    row = await WebhookDelivery.get(id=row.id)
+    assert row.status == DeliveryStatus.FAILED and row.last_error == "endpoint_disabled"
+    assert len(receiver.requests) == 4
