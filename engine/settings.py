@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(default=30.0, gt=0)
 
     # Background work.
+    # Impressions reported by widgets are buffered in memory and written this often.
+    impression_flush_seconds: float = Field(default=5.0, gt=0)
     sweep_interval_seconds: float = 5.0
     job_timeout_seconds: int = 60
     # `cosource worker` serves its own Prometheus metrics on this port when set.
