@@ -83,7 +83,9 @@ def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Wo
                 run_at_startup=True,
             ),
             cron(cleanup, name=redis_keys.cron_name("cleanup"), minute=17, second=0),
-            cron(evaluate_alerts, name=redis_keys.cron_name("evaluate_alerts"), minute=23, second=0),
+            cron(
+                evaluate_alerts, name=redis_keys.cron_name("evaluate_alerts"), minute=23, second=0
+            ),
             # Daily shortly after midnight UTC (and at startup, to catch up after downtime).
             cron(
                 award_monthly_badges,

@@ -51,7 +51,7 @@ async def _alerts(campaign_id: int, kind: str) -> list[DomainEvent]:
     return await DomainEvent.filter(campaign_id=campaign_id, type=kind)
 
 
-async def test_falling_participation_raises_once(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_falling_participation_raises_once(tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)
@@ -67,7 +67,7 @@ async def test_falling_participation_raises_once(tenant) -> None:  # type: ignor
     ]
 
 
-async def test_steady_participation_raises_nothing(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_steady_participation_raises_nothing(tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)
@@ -87,7 +87,7 @@ async def _herd(exposed: bool) -> int:
     return campaign.id
 
 
-async def test_herding_raises_when_few_ideas_take_the_votes_and_most_are_unseen(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_herding_raises_when_few_ideas_take_the_votes_and_most_are_unseen(tenant) -> None:
     campaign_id = await _herd(exposed=False)
     assert await _every_tenant() >= 1
     [event] = await _alerts(campaign_id, EventType.CAMPAIGN_HERDING_DETECTED)
@@ -96,14 +96,14 @@ async def test_herding_raises_when_few_ideas_take_the_votes_and_most_are_unseen(
     assert await CampaignAlert.filter(campaign_id=campaign_id).count() == 1
 
 
-async def test_concentration_with_wide_exposure_is_not_herding(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_concentration_with_wide_exposure_is_not_herding(tenant) -> None:
     campaign_id = await _herd(exposed=True)
     await _every_tenant()
     assert await _alerts(campaign_id, EventType.CAMPAIGN_HERDING_DETECTED) == []
 
 
 @pytest.mark.postgres
-async def test_concurrent_evaluators_raise_one_alert(tenant, database) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_evaluators_raise_one_alert(tenant, database) -> None:
     if database != "postgres":
         pytest.skip("two evaluators at once need PostgreSQL's concurrency")
     campaign_id = await _herd(exposed=False)

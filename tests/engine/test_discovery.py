@@ -49,7 +49,7 @@ def test_better_ideas_sample_higher_on_average() -> None:
     assert wins > 0.95
 
 
-async def test_discover_pages_are_stable_and_complete(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_discover_pages_are_stable_and_complete(tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     made = [await factories.idea(author, campaign) for _ in range(25)]
@@ -66,7 +66,7 @@ async def test_discover_pages_are_stable_and_complete(tenant) -> None:  # type: 
     assert [i.id for i in again.items] == seen[:7]
 
 
-async def test_impressions_are_buffered_then_written_in_one_batch(tenant, database) -> None:  # type: ignore[no-untyped-def]
+async def test_impressions_are_buffered_then_written_in_one_batch(tenant, database) -> None:
     author = await factories.member()
     voter = await factories.member()
     campaign = await factories.campaign()
@@ -76,24 +76,24 @@ async def test_impressions_are_buffered_then_written_in_one_batch(tenant, databa
     tid = current_tenant_id()
     assert buffer.add(tid, [shown[0].id, shown[0].id, shown[1].id]) == 2  # once per report
     buffer.add(tid, [shown[0].id])
-    assert await Idea.get(id=shown[0].id).values_list("impressions", flat=True) == 0
+    assert (await Idea.get(id=shown[0].id)).impressions == 0
     assert await buffer.flush() == 2
     rows = dict(await Idea.filter(id__in=[i.id for i in shown]).values_list("id", "impressions"))
     assert rows == {shown[0].id: 2, shown[1].id: 1, shown[2].id: 0}
     assert await buffer.flush() == 0
 
 
-async def test_another_brands_idea_counts_nothing(tenant, database) -> None:  # type: ignore[no-untyped-def]
+async def test_another_brands_idea_counts_nothing(tenant, database) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)
     buffer = exposure.ExposureBuffer()
     buffer.add(current_tenant_id() + 10_000, [idea.id])
     await buffer.flush()
-    assert await Idea.get(id=idea.id).values_list("impressions", flat=True) == 0
+    assert (await Idea.get(id=idea.id)).impressions == 0
 
 
-async def test_unseen_ideas_reach_the_first_discover_page(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_unseen_ideas_reach_the_first_discover_page(tenant) -> None:
     author = await factories.member()
     voters = await factories.members(3)
     campaign = await factories.campaign()

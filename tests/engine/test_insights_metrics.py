@@ -22,7 +22,7 @@ async def _age_events(member_id: int, days: float) -> None:
     )
 
 
-async def test_new_and_returning_members_per_week(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_new_and_returning_members_per_week(tenant) -> None:
     author, a, b, c = await factories.members(4)
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)
@@ -48,7 +48,7 @@ async def test_new_and_returning_members_per_week(tenant) -> None:  # type: igno
     assert weeks[-1].week_start == (utcnow() + timedelta(seconds=1) - timedelta(days=7)).date()
 
 
-async def test_concentration_matches_the_reference_gini(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_concentration_matches_the_reference_gini(tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     counts = [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
@@ -69,7 +69,7 @@ async def test_concentration_matches_the_reference_gini(tenant) -> None:  # type
     assert seen.gini == gini([n * 10 for n in counts])
 
 
-async def test_responses_awaiting_and_demand(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_responses_awaiting_and_demand(tenant) -> None:
     author = await factories.member()
     rich = await factories.member(customer_value_cents=500_00)
     poor = await factories.member(customer_value_cents=20_00, verified=False)
@@ -102,7 +102,7 @@ async def test_responses_awaiting_and_demand(tenant) -> None:  # type: ignore[no
     assert d.customer_value_cents == 520_00
 
 
-async def test_another_brands_rows_are_not_counted(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_another_brands_rows_are_not_counted(tenant) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)
