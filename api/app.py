@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ from api.persisted import PersistedQueries
 from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from api.schema import build_schema
 from api.view import GraphQLView
-from engine import db
+from engine import db, exposure
 from engine.member_tokens import issue_member_token
 from engine.members import MemberData
 from engine.models.tenants import Tenant
@@ -138,9 +139,16 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         live = graphql.live
         assert live is not None  # configure_view set it
         await live.start()
+        # Impressions reported by widgets are written in batches (engine.exposure).
+        flusher = asyncio.create_task(
+            exposure.buffer().run(settings.impression_flush_seconds), name="impression-flush"
+        )
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             await live.close()
             await app.state.background.close()
             if manage_db:

@@ -49,6 +49,8 @@ class EventType:
     COMMENT_CREATED = "comment.created"
     CAMPAIGN_OPENED = "campaign.opened"
     CAMPAIGN_CLOSED = "campaign.closed"
+    CAMPAIGN_PARTICIPATION_DROPPED = "campaign.participation_dropped"
+    CAMPAIGN_HERDING_DETECTED = "campaign.herding_detected"
     MEMBER_LEVEL_CHANGED = "member.level_changed"
     MEMBER_BADGE_AWARDED = "member.badge_awarded"
     ENDPOINT_DISABLED = "endpoint.disabled"
@@ -65,6 +67,8 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     EventType.IDEA_FLAGGED,
     EventType.CAMPAIGN_OPENED,
     EventType.CAMPAIGN_CLOSED,
+    EventType.CAMPAIGN_PARTICIPATION_DROPPED,
+    EventType.CAMPAIGN_HERDING_DETECTED,
     EventType.MEMBER_LEVEL_CHANGED,
     EventType.MEMBER_BADGE_AWARDED,
     EventType.ENDPOINT_DISABLED,

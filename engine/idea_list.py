@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
+from engine.clock import utcnow
+from engine.discovery import Arm, discover_order, seeded
+from engine.errors import DomainError, ErrorCode
 from engine.models.ideas import Idea, IdeaStatus
 from engine.pagination import Page, decode_cursor, encode_cursor, page_size
 from engine.ranking import ORDER_COLUMN, IdeaOrder
+from engine.tenancy import current_tenant_id
 
 SEARCH_MAX = 200
 
@@ -44,10 +48,16 @@ async def list_ideas(
     order: IdeaOrder = IdeaOrder.TOP,
     first: int | None = None,
     after: str | None = None,
+    *,
+    viewer: str = "guest",
 ) -> Page[Idea]:
+    """A page of ideas. ``viewer`` seeds DISCOVER's sampler (engine.discovery); other orders
+    ignore it."""
     size = page_size(first)
-    column = ORDER_COLUMN[order]
     query = _filtered(f)
+    if order is IdeaOrder.DISCOVER:
+        return await _discover_page(query, f, size, after, viewer)
+    column = ORDER_COLUMN[order]
     if after:
         value, pk = decode_cursor(after)
         query = query.filter(Q(**{f"{column}__lt": value}) | Q(**{column: value, "id__lt": pk}))
@@ -63,3 +73,28 @@ async def list_ideas(
 
 async def count_ideas(f: IdeaFilter) -> int:
     return await _filtered(f).count()
+
+
+async def _discover_page(
+    query: QuerySet[Idea], f: IdeaFilter, size: int, after: str | None, viewer: str
+) -> Page[Idea]:
+    """Thompson-sampled order of the filtered ideas; the cursor is (seed hour, offset)."""
+    hour, offset = int(utcnow().timestamp() // 3600), 0
+    if after:
+        value, offset = decode_cursor(after)
+        if not isinstance(value, int) or offset < 0:
+            raise DomainError(ErrorCode.INVALID, "after is not a cursor from this list", "after")
+        hour = value
+    arms = [
+        Arm(*row) for row in await query.values_list("id", "impressions", "upvotes", "downvotes")
+    ]
+    rng = seeded(current_tenant_id(), f.campaign_id, viewer, hour)
+    window = discover_order(arms, rng)[offset : offset + size + 1]
+    found = {idea.id: idea for idea in await Idea.filter(id__in=window[:size])}
+    items = [found[i] for i in window[:size] if i in found]
+    return Page(
+        items=items,
+        cursors=[encode_cursor(hour, offset + k + 1) for k in range(len(items))],
+        has_next_page=len(window) > size,
+        has_previous_page=after is not None,
+    )

@@ -1,24 +1,33 @@
-"""Campaign insights for the brand, read from the domain-event spine and the idea counters.
+"""Campaign insights for the brand: participation, concentration, exposure, responses and demand.
 
 What the field taught: participation collapses quietly, and early winners lock in (herding). So the
-insights put numbers on both, week over week, and say so in plain words when a line is crossed.
+insights put numbers on both, and engine.alerts turns the same numbers into webhook events.
+
+Everything is aggregated in the database, one statement per figure family, so a campaign with
+50 000 ideas and a million votes costs a handful of index scans, never a load of rows into Python.
+Raw SQL names ``tenant_id`` in every statement (engine.sql). See docs/architecture.md
+("Discovery and community health").
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from statistics import median
+from typing import Any
 
 from engine.clock import utcnow
+from engine.discovery import LOW_EXPOSURE
 from engine.errors import NotFound
 from engine.events import EventType
 from engine.models.campaigns import Campaign
-from engine.models.events import DomainEvent
-from engine.models.ideas import Idea, IdeaStatusChange
+from engine.sql import dialect, fetch
+from engine.tenancy import current_tenant_id
 
 DAYS = 14
+WEEKS = 8
+# An idea with no official response is awaiting one after this many days (or once it crossed a
+# threshold, whichever comes first).
+AWAITING_DAYS = 7
 _ACTIVITY = {
     EventType.IDEA_CREATED: "ideas",
     EventType.IDEA_VOTED: "votes",
@@ -26,6 +35,7 @@ _ACTIVITY = {
     EventType.IDEA_PLEDGED: "pledges",
     EventType.COMMENT_CREATED: "comments",
 }
+_ACTIVITY_LIST = ", ".join(f"'{t}'" for t in _ACTIVITY)  # constants, never user input
 FALLING = -0.3  # week-over-week change in active members that raises an alert
 HERDING = 0.6  # share of upvotes held by the top tenth of ideas that raises an alert
 
@@ -41,22 +51,60 @@ class DayActivity:
 
 
 @dataclass(frozen=True)
+class WeekActivity:
+    """One week (7 days ending ``week_end``): who took part, and how many for the first time."""
+
+    week_start: date
+    participants: int
+    new_participants: int
+    returning_participants: int
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What customers said they would buy, each customer counted once across ideas and actions."""
+
+    pledged_quantity: int
+    pledgers: int
+    customers: int
+    verified_customers: int
+    customer_value_cents: int
+
+
+@dataclass(frozen=True)
+class Concentration:
+    ideas: int
+    total: int
+    gini: float | None
+    top_tenth_share: float | None
+    top_ten_share: float | None
+    low_exposure_share: float | None = None
+
+
+@dataclass(frozen=True)
 class CampaignInsights:
     ideas: int
     participants_this_week: int
     participants_last_week: int
     participation_change: float | None
     daily: list[DayActivity]
+    weekly: list[WeekActivity]
     top_tenth_upvote_share: float | None
+    top_ten_upvote_share: float | None
     upvote_gini: float | None
+    impressions: int
+    exposure_gini: float | None
+    low_exposure_share: float | None
     new_ideas_without_votes: int
     response_rate: float | None
     median_hours_to_first_response: float | None
-    alerts: list[str]
+    ideas_awaiting_response: int
+    demand: Demand
+    alerts: list[str] = field(default_factory=list)
 
 
 def gini(values: list[int]) -> float | None:
-    """0 = support spread evenly, 1 = one idea has it all."""
+    """0 = support spread evenly, 1 = one idea has it all (the reference for the SQL below)."""
     clean = sorted(max(v, 0) for v in values)
     total = sum(clean)
     if not clean or total == 0:
@@ -66,38 +114,80 @@ def gini(values: list[int]) -> float | None:
     return round((2 * weighted) / (n * total) - (n + 1) / n, 4)
 
 
-def _top_share(values: list[int]) -> float | None:
-    clean = sorted((max(v, 0) for v in values), reverse=True)
-    total = sum(clean)
-    if total == 0:
-        return None
-    top = clean[: max(1, len(clean) // 10)]
-    return round(sum(top) / total, 4)
+def _ratio(part: float | None, whole: float | None) -> float | None:
+    return round(float(part or 0) / float(whole), 4) if whole else None
 
 
-async def campaign_insights(campaign_id: int, now: datetime | None = None) -> CampaignInsights:
-    if not await Campaign.filter(id=campaign_id).exists():
-        raise NotFound("campaign", "campaignId")
-    now = now or utcnow()
+async def concentration(campaign_id: int, column: str) -> Concentration:
+    """Gini and top shares of one idea counter over the campaign's visible ideas."""
+    if column not in ("upvotes", "impressions"):
+        raise ValueError(column)  # the column is interpolated: only known names
+    rows = await fetch(
+        f"""
+        SELECT COUNT(*) AS n, SUM(v) AS total, SUM(rn * v) AS weighted,
+               SUM(CASE WHEN rd <= CASE WHEN n_all / 10 < 1 THEN 1 ELSE n_all / 10 END
+                        THEN v ELSE 0 END) AS top_tenth,
+               SUM(CASE WHEN rd <= 10 THEN v ELSE 0 END) AS top_ten,
+               SUM(CASE WHEN impressions < :low THEN 1 ELSE 0 END) AS low_exposure
+        FROM (
+            SELECT CASE WHEN {column} > 0 THEN {column} ELSE 0 END AS v, impressions,
+                   ROW_NUMBER() OVER (ORDER BY {column}, id) AS rn,
+                   ROW_NUMBER() OVER (ORDER BY {column} DESC, id) AS rd,
+                   COUNT(*) OVER () AS n_all
+            FROM idea
+            WHERE tenant_id = :tenant AND campaign_id = :campaign
+              AND hidden = :no AND merged_into_id IS NULL
+        ) ranked
+        """,
+        tenant=current_tenant_id(),
+        campaign=campaign_id,
+        low=LOW_EXPOSURE,
+        no=False,
+    )
+    row = rows[0]
+    n, total = int(row["n"] or 0), int(row["total"] or 0)
+    value = None
+    if n and total:
+        value = round((2 * float(row["weighted"])) / (n * total) - (n + 1) / n, 4)
+    return Concentration(
+        ideas=n,
+        total=total,
+        gini=value,
+        top_tenth_share=_ratio(row["top_tenth"], total),
+        top_ten_share=_ratio(row["top_ten"], total),
+        low_exposure_share=_ratio(row["low_exposure"], n),
+    )
+
+
+async def _daily(campaign_id: int, now: datetime) -> list[DayActivity]:
+    d = dialect()
     since = now - timedelta(days=DAYS)
-    rows = await DomainEvent.filter(
-        campaign_id=campaign_id, occurred_at__gte=since, type__in=list(_ACTIVITY)
-    ).values_list("type", "member_id", "occurred_at")
-    counts: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    people: dict[date, set[int]] = defaultdict(set)
-    this_week: set[int] = set()
-    last_week: set[int] = set()
-    week_ago = now - timedelta(days=7)
-    for type_, member_id, occurred in rows:
-        day = occurred.date()
-        counts[day][_ACTIVITY[type_]] += 1
-        if member_id is not None:
-            people[day].add(member_id)
-            (this_week if occurred >= week_ago else last_week).add(member_id)
+    where = f"""tenant_id = :tenant AND campaign_id = :campaign AND type IN ({_ACTIVITY_LIST})
+                AND {d.ts("occurred_at")} >= {d.ts(":since")}"""
+    counts = await fetch(
+        f"SELECT {d.day('occurred_at')} AS day, type, COUNT(*) AS n FROM domain_event "
+        f"WHERE {where} GROUP BY 1, 2",
+        tenant=current_tenant_id(),
+        campaign=campaign_id,
+        since=since,
+    )
+    people = await fetch(
+        f"SELECT {d.day('occurred_at')} AS day, COUNT(DISTINCT member_id) AS n FROM domain_event "
+        f"WHERE {where} AND member_id IS NOT NULL GROUP BY 1",
+        tenant=current_tenant_id(),
+        campaign=campaign_id,
+        since=since,
+    )
+    by_day: dict[str, dict[str, int]] = {}
+    for row in counts:
+        slot = by_day.setdefault(str(row["day"]), {})
+        kind = _ACTIVITY[row["type"]]
+        slot[kind] = slot.get(kind, 0) + int(row["n"])
+    participants = {str(row["day"]): int(row["n"]) for row in people}
     daily = []
     for offset in range(DAYS - 1, -1, -1):
         day = (now - timedelta(days=offset)).date()
-        c = counts.get(day, {})
+        c = by_day.get(day.isoformat(), {})
         daily.append(
             DayActivity(
                 day,
@@ -105,48 +195,219 @@ async def campaign_insights(campaign_id: int, now: datetime | None = None) -> Ca
                 c.get("votes", 0),
                 c.get("pledges", 0),
                 c.get("comments", 0),
-                len(people.get(day, ())),
+                participants.get(day.isoformat(), 0),
             )
         )
-    ideas = await Idea.filter(
-        campaign_id=campaign_id, hidden=False, merged_into_id=None
-    ).values_list("id", "upvotes", "downvotes", "created_at")
-    upvotes = [int(u) for _, u, _, _ in ideas]
-    unseen = sum(1 for _, u, d, created in ideas if created >= week_ago and u + d == 0)
-    first_responses = (
-        await IdeaStatusChange.filter(idea__campaign_id=campaign_id)
-        .order_by("id")
-        .values_list("idea_id", "created_at")
+    return daily
+
+
+async def weekly_participation(
+    campaign_id: int, now: datetime, weeks: int = WEEKS
+) -> list[WeekActivity]:
+    """Active members per week (oldest first; the last entry is the 7 days up to ``now``), split
+    into first-timers and returning members."""
+    d = dialect()
+    start = now - timedelta(days=7 * weeks)
+    rows = await fetch(
+        f"""
+        SELECT w.week AS week, COUNT(*) AS participants,
+               SUM(CASE WHEN {d.ts("f.first_at")} >= {d.ts(":start")}
+                         AND {d.weeks_since("f.first_at", ":start")} = w.week
+                        THEN 1 ELSE 0 END) AS new_participants
+        FROM (
+            SELECT DISTINCT member_id, {d.weeks_since("occurred_at", ":start")} AS week
+            FROM domain_event
+            WHERE tenant_id = :tenant AND campaign_id = :campaign AND member_id IS NOT NULL
+              AND type IN ({_ACTIVITY_LIST}) AND {d.ts("occurred_at")} >= {d.ts(":start")}
+              AND {d.ts("occurred_at")} <= {d.ts(":now")}
+        ) w
+        JOIN (
+            SELECT member_id, MIN(occurred_at) AS first_at FROM domain_event
+            WHERE tenant_id = :tenant AND campaign_id = :campaign AND member_id IS NOT NULL
+              AND type IN ({_ACTIVITY_LIST})
+            GROUP BY member_id
+        ) f ON f.member_id = w.member_id
+        GROUP BY w.week
+        """,
+        tenant=current_tenant_id(),
+        campaign=campaign_id,
+        start=start,
+        now=now,
     )
-    first: dict[int, datetime] = {}
-    for idea_id, at in first_responses:
-        first.setdefault(int(idea_id), at)
-    created = {int(i): c for i, _, _, c in ideas}
-    waits = [(first[i] - created[i]).total_seconds() / 3600 for i in first if i in created]
-    change = round((len(this_week) - len(last_week)) / len(last_week), 4) if last_week else None
-    share = _top_share(upvotes)
+    found = {int(r["week"]): r for r in rows}
+    result = []
+    for week in range(weeks):
+        row = found.get(week)
+        total = int(row["participants"]) if row else 0
+        new = int(row["new_participants"] or 0) if row else 0
+        # A member active at the very end of the window can land in bucket `weeks` by rounding.
+        if week == weeks - 1 and weeks in found:
+            total += int(found[weeks]["participants"])
+            new += int(found[weeks]["new_participants"] or 0)
+        result.append(
+            WeekActivity(
+                week_start=(start + timedelta(days=7 * week)).date(),
+                participants=total,
+                new_participants=new,
+                returning_participants=total - new,
+            )
+        )
+    return result
+
+
+async def _responses(campaign_id: int, now: datetime) -> tuple[float | None, int, int, int]:
+    """Median hours to the first official response, ideas answered, ideas, ideas awaiting one."""
+    d = dialect()
+    params: dict[str, Any] = {
+        "tenant": current_tenant_id(),
+        "campaign": campaign_id,
+        "no": False,
+        "awaiting_since": now - timedelta(days=AWAITING_DAYS),
+    }
+    visible = "i.tenant_id = :tenant AND i.campaign_id = :campaign AND i.hidden = :no AND i.merged_into_id IS NULL"
+    first = (
+        "SELECT idea_id, MIN(created_at) AS at FROM idea_status_change "
+        "WHERE tenant_id = :tenant GROUP BY idea_id"
+    )
+    median = await fetch(
+        f"""
+        SELECT AVG(h) AS median FROM (
+            SELECT h, ROW_NUMBER() OVER (ORDER BY h) AS rn, COUNT(*) OVER () AS n FROM (
+                SELECT {d.hours_between("r.at", "i.created_at")} AS h
+                FROM idea i JOIN ({first}) r ON r.idea_id = i.id WHERE {visible}
+            ) waits
+        ) ranked
+        WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
+        """,
+        **params,
+    )
+    counts = await fetch(
+        f"""
+        SELECT COUNT(*) AS ideas, COUNT(r.idea_id) AS answered,
+               SUM(CASE WHEN r.idea_id IS NULL AND (
+                        {d.ts("i.created_at")} <= {d.ts(":awaiting_since")}
+                        OR EXISTS (SELECT 1 FROM threshold_crossing c
+                                   WHERE c.tenant_id = :tenant AND c.idea_id = i.id))
+                   THEN 1 ELSE 0 END) AS awaiting
+        FROM idea i LEFT JOIN ({first}) r ON r.idea_id = i.id
+        WHERE {visible}
+        """,
+        **params,
+    )
+    value = median[0]["median"]
+    row = counts[0]
+    return (
+        round(float(value), 2) if value is not None else None,
+        int(row["answered"] or 0),
+        int(row["ideas"] or 0),
+        int(row["awaiting"] or 0),
+    )
+
+
+async def demand(campaign_id: int) -> Demand:
+    """Pledges and the customers behind upvotes and pledges, each customer once."""
+    params = {"tenant": current_tenant_id(), "campaign": campaign_id}
+    backers = """
+        SELECT v.member_id FROM vote v JOIN idea i ON i.id = v.idea_id
+        WHERE v.tenant_id = :tenant AND i.tenant_id = :tenant AND i.campaign_id = :campaign
+          AND v.value > 0
+        UNION
+        SELECT p.member_id FROM pledge p JOIN idea i ON i.id = p.idea_id
+        WHERE p.tenant_id = :tenant AND i.tenant_id = :tenant AND i.campaign_id = :campaign
+          AND p.quantity > 0
+    """
+    customers = await fetch(
+        f"""
+        SELECT COUNT(*) AS customers,
+               SUM(CASE WHEN m.verified THEN 1 ELSE 0 END) AS verified,
+               SUM(m.customer_value_cents) AS value
+        FROM member m JOIN ({backers}) b ON b.member_id = m.id
+        WHERE m.tenant_id = :tenant
+        """,
+        **params,
+    )
+    pledges = await fetch(
+        """
+        SELECT SUM(p.quantity) AS quantity, COUNT(DISTINCT p.member_id) AS pledgers
+        FROM pledge p JOIN idea i ON i.id = p.idea_id
+        WHERE p.tenant_id = :tenant AND i.tenant_id = :tenant AND i.campaign_id = :campaign
+          AND p.quantity > 0
+        """,
+        **params,
+    )
+    c, p = customers[0], pledges[0]
+    return Demand(
+        pledged_quantity=int(p["quantity"] or 0),
+        pledgers=int(p["pledgers"] or 0),
+        customers=int(c["customers"] or 0),
+        verified_customers=int(c["verified"] or 0),
+        customer_value_cents=int(c["value"] or 0),
+    )
+
+
+async def _new_without_votes(campaign_id: int, now: datetime) -> int:
+    d = dialect()
+    rows = await fetch(
+        f"""
+        SELECT COUNT(*) AS n FROM idea
+        WHERE tenant_id = :tenant AND campaign_id = :campaign AND hidden = :no
+          AND merged_into_id IS NULL AND upvotes + downvotes = 0
+          AND {d.ts("created_at")} >= {d.ts(":since")}
+        """,
+        tenant=current_tenant_id(),
+        campaign=campaign_id,
+        no=False,
+        since=now - timedelta(days=7),
+    )
+    return int(rows[0]["n"] or 0)
+
+
+def _change(this_week: int, last_week: int) -> float | None:
+    return round((this_week - last_week) / last_week, 4) if last_week else None
+
+
+async def campaign_insights(campaign_id: int, now: datetime | None = None) -> CampaignInsights:
+    if not await Campaign.filter(id=campaign_id).exists():
+        raise NotFound("campaign", "campaignId")
+    now = now or utcnow()
+    daily = await _daily(campaign_id, now)
+    weekly = await weekly_participation(campaign_id, now, WEEKS)
+    this_week, last_week = weekly[-1].participants, weekly[-2].participants
+    change = _change(this_week, last_week)
+    votes = await concentration(campaign_id, "upvotes")
+    seen = await concentration(campaign_id, "impressions")
+    median, answered, ideas, awaiting = await _responses(campaign_id, now)
+    unseen = await _new_without_votes(campaign_id, now)
     alerts = []
     if change is not None and change <= FALLING:
         alerts.append(f"Active members fell {abs(change):.0%} week over week.")
-    if share is not None and share >= HERDING and len(upvotes) >= 10:
+    share = votes.top_tenth_share
+    if share is not None and share >= HERDING and votes.ideas >= 10:
         alerts.append(
             f"The top tenth of ideas holds {share:.0%} of upvotes: consider DISCOVER "
             "ordering so new ideas get seen."
         )
     if unseen:
         alerts.append(f"{unseen} idea(s) from this week have no votes yet.")
+    if awaiting:
+        alerts.append(f"{awaiting} idea(s) are waiting for an official response.")
     return CampaignInsights(
-        ideas=len(ideas),
-        participants_this_week=len(this_week),
-        participants_last_week=len(last_week),
+        ideas=ideas,
+        participants_this_week=this_week,
+        participants_last_week=last_week,
         participation_change=change,
         daily=daily,
+        weekly=weekly,
         top_tenth_upvote_share=share,
-        upvote_gini=gini(upvotes),
+        top_ten_upvote_share=votes.top_ten_share,
+        upvote_gini=votes.gini,
+        impressions=seen.total,
+        exposure_gini=seen.gini,
+        low_exposure_share=seen.low_exposure_share,
         new_ideas_without_votes=unseen,
-        response_rate=round(len([i for i in first if i in created]) / len(ideas), 4)
-        if ideas
-        else None,
-        median_hours_to_first_response=round(median(waits), 2) if waits else None,
+        response_rate=round(answered / ideas, 4) if ideas else None,
+        median_hours_to_first_response=median,
+        ideas_awaiting_response=awaiting,
+        demand=await demand(campaign_id),
         alerts=alerts,
     )

@@ -1,7 +1,8 @@
 """Sort keys for idea orderings, recomputed whenever an idea's counters change.
 
-TOP is net votes in IDEAS campaigns and a Bayesian average score in CONTEST campaigns (so one 5-star
-score does not beat fifty 4.8s). HOT is Reddit's: log-scaled net votes plus age, so new ideas get
+TOP is the exploitative order: in IDEAS campaigns the Wilson lower bound of the upvote share (95 %),
+so 40 up / 2 down outranks 3 up / 0 down and a controversial 100 / 90 does not win on volume; in
+CONTEST campaigns a Bayesian average score (so one 5-star score does not beat fifty 4.8s). HOT is Reddit's: log-scaled net votes plus age, so new ideas get
 their chance and early winners do not lock in. DISCOVER favours recent ideas that few have seen yet.
 """
 
@@ -59,9 +60,24 @@ def ranks(counters: Counters, created_at: datetime, *, contest: bool) -> dict[st
     }
 
 
+_WILSON_Z = 1.959964  # 95 % two-sided
+
+
+def wilson_lower_bound(upvotes: int, downvotes: int) -> float:
+    """Lower bound of the 95 % Wilson score interval of the upvote share; 0 without votes."""
+    n = upvotes + downvotes
+    if n <= 0 or upvotes <= 0:
+        return 0.0
+    z2 = _WILSON_Z * _WILSON_Z
+    p = upvotes / n
+    centre = p + z2 / (2 * n)
+    margin = _WILSON_Z * math.sqrt((p * (1 - p) + z2 / (4 * n)) / n)
+    return (centre - margin) / (1 + z2 / n)
+
+
 def top_rank(counters: Counters, *, contest: bool) -> float:
     if not contest:
-        return float(counters.net_votes)
+        return round(wilson_lower_bound(counters.upvotes, counters.downvotes), 9)
     return round(
         (_PRIOR_SCORE * _PRIOR_WEIGHT + counters.score_sum)
         / (_PRIOR_WEIGHT + counters.score_count),

@@ -55,7 +55,17 @@ class Settings(BaseSettings):
     # A worker killed mid-attempt delays that delivery by about this long.
     webhook_lease_seconds: float = Field(default=30.0, gt=0)
 
+    # Community-health alerts (engine/alerts.py): campaign.participation_dropped and
+    # campaign.herding_detected, each at most once per campaign and ISO week.
+    alert_participation_drop: float = Field(default=0.3, gt=0, lt=1)
+    alert_min_active_members: int = Field(default=5, ge=1)
+    alert_herding_share: float = Field(default=0.6, gt=0, le=1)
+    alert_low_exposure_share: float = Field(default=0.5, ge=0, le=1)
+    alert_min_ideas: int = Field(default=10, ge=1)
+
     # Background work.
+    # Impressions reported by widgets are buffered in memory and written this often.
+    impression_flush_seconds: float = Field(default=5.0, gt=0)
     sweep_interval_seconds: float = 5.0
     job_timeout_seconds: int = 60
     # `cosource worker` serves its own Prometheus metrics on this port when set.

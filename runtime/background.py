@@ -70,7 +70,8 @@ async def start_background(settings: Settings | None = None) -> Background:
 
 
 CLEANUP_INTERVAL = 3600.0
-# The in-process stand-in for the worker's daily cron: hourly, first a minute after startup.
+# The in-process stand-in for the worker's daily badge cron and hourly alert cron: hourly, first a
+# minute after startup.
 MONTHLY_BADGES_EVERY = 3600.0
 MONTHLY_BADGES_FIRST = 60.0
 
@@ -90,6 +91,7 @@ async def _sweep_forever(queue: InProcessJobQueue, interval: float) -> None:
         if time.monotonic() >= next_badges:
             next_badges = time.monotonic() + MONTHLY_BADGES_EVERY
             await queue.enqueue("award_monthly_badges")
+            await queue.enqueue("evaluate_alerts")
 
 
 def arq_ctx_queue(ctx: dict[str, Any]) -> ArqJobQueue:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from engine import consumers
+from engine import alerts, consumers
 from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.reputation import badges
@@ -52,12 +52,18 @@ async def award_monthly_badges(ctx: dict[str, Any]) -> int:
     return await badges.award_top_contributors()
 
 
+async def evaluate_alerts(ctx: dict[str, Any]) -> int:
+    """Community-health alerts for every open campaign (hourly; once per campaign and week)."""
+    return await alerts.evaluate_alerts()
+
+
 JOBS: dict[str, Any] = {
     "process_events": process_events,
     "deliver": deliver,
     "sweep": sweep,
     "cleanup": cleanup,
     "award_monthly_badges": award_monthly_badges,
+    "evaluate_alerts": evaluate_alerts,
 }
 
 

@@ -19,7 +19,7 @@ from runtime import composition, redis_keys
 from runtime.background import arq_ctx_queue
 from runtime.compat import ResilientWorker
 from runtime.freshness import RedisGenerations
-from runtime.jobs import JOBS, award_monthly_badges, cleanup, sweep
+from runtime.jobs import JOBS, award_monthly_badges, cleanup, evaluate_alerts, sweep
 from webhooks.client import make_client
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,9 @@ def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Wo
                 run_at_startup=True,
             ),
             cron(cleanup, name=redis_keys.cron_name("cleanup"), minute=17, second=0),
+            cron(
+                evaluate_alerts, name=redis_keys.cron_name("evaluate_alerts"), minute=23, second=0
+            ),
             # Daily shortly after midnight UTC (and at startup, to catch up after downtime).
             cron(
                 award_monthly_badges,

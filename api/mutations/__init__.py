@@ -3,6 +3,7 @@
 from strawberry.tools import merge_types
 
 from api.mutations.campaigns import CampaignMutations
+from api.mutations.exposure import ExposureMutations
 from api.mutations.ideas import IdeaMutations, MergeMutations
 from api.mutations.interactions import InteractionMutations
 from api.mutations.members import MemberMutations
@@ -21,6 +22,7 @@ Mutation = merge_types(
         ModerationMutations,
         ReputationMutations,
         WebhookMutations,
+        ExposureMutations,
     ),
 )
 

@@ -7,7 +7,7 @@ import strawberry
 from api.context import Info
 from api.types.idea import Idea
 from api.types.ids import decode_id
-from api.types.insights import CampaignInsights, DayActivity, SimilarIdea
+from api.types.insights import CampaignInsights, DayActivity, Demand, SimilarIdea, WeekActivity
 from engine import insights, similarity
 
 
@@ -24,11 +24,13 @@ class InsightQueries:
         return [SimilarIdea(idea=Idea.from_row(s.idea), score=s.score) for s in found]
 
     @strawberry.field(
-        description="Participation and herding over the last 14 days. Secret key only."
+        description="Participation, concentration, exposure, responses and demand. Secret key only."
     )
     async def campaign_insights(self, info: Info, campaign_id: strawberry.ID) -> CampaignInsights:
         info.context.require_secret()
         result = await insights.campaign_insights(decode_id(campaign_id, "Campaign", "campaignId"))
         values = dict(result.__dict__)
         values["daily"] = [DayActivity(**d.__dict__) for d in result.daily]
+        values["weekly"] = [WeekActivity(**w.__dict__) for w in result.weekly]
+        values["demand"] = Demand(**result.demand.__dict__)
         return CampaignInsights(**values)

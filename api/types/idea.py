@@ -165,7 +165,10 @@ async def idea_connection(
     filters = idea_list.IdeaFilter(
         campaign_id=campaign_id, statuses=tuple(status or ()), search=search
     )
-    page = await idea_list.list_ideas(filters, order_by, first, after)
+    principal = info.context.principal
+    member_id = principal.member.id if principal is not None and principal.member else None
+    viewer = f"member:{member_id}" if member_id is not None else "guest"
+    page = await idea_list.list_ideas(filters, order_by, first, after, viewer=viewer)
     info.context.loaders.prime_ideas(page.items)
 
     async def total() -> int:

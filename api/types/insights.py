@@ -25,6 +25,25 @@ class DayActivity:
     participants: int
 
 
+@strawberry.type(name="WeekActivity", description="Seven days of participation, oldest first.")
+class WeekActivity:
+    week_start: date
+    participants: int
+    new_participants: int = strawberry.field(description="Members active here for the first time.")
+    returning_participants: int
+
+
+@strawberry.type(name="Demand", description="Customers behind upvotes and pledges, each once.")
+class Demand:
+    pledged_quantity: int
+    pledgers: int
+    customers: int
+    verified_customers: int
+    customer_value_cents: int = strawberry.field(
+        description="Sum of the distinct customers' lifetime value."
+    )
+
+
 @strawberry.type(name="CampaignInsights", description="Participation and herding, for the brand.")
 class CampaignInsights:
     ideas: int
@@ -33,14 +52,29 @@ class CampaignInsights:
     participation_change: float | None = strawberry.field(
         description="Week over week, e.g. -0.35 for a 35 % drop; null without last week's data."
     )
-    daily: list[DayActivity]
+    daily: list[DayActivity] = strawberry.field(description="The last 14 days, oldest first.")
+    weekly: list[WeekActivity] = strawberry.field(description="The last 8 weeks, oldest first.")
     top_tenth_upvote_share: float | None = strawberry.field(
         description="Share of upvotes held by the top tenth of ideas (herding)."
     )
-    upvote_gini: float | None
+    top_ten_upvote_share: float | None = strawberry.field(
+        description="Share of upvotes held by the ten most upvoted ideas."
+    )
+    upvote_gini: float | None = strawberry.field(
+        description="0 = upvotes spread evenly over ideas, 1 = one idea has them all."
+    )
+    impressions: int = strawberry.field(description="Times ideas were shown (recordImpressions).")
+    exposure_gini: float | None = strawberry.field(description="Gini of impressions over ideas.")
+    low_exposure_share: float | None = strawberry.field(
+        description="Share of ideas shown fewer than 50 times."
+    )
     new_ideas_without_votes: int
     response_rate: float | None = strawberry.field(
         description="Share of ideas with an official response."
     )
     median_hours_to_first_response: float | None
+    ideas_awaiting_response: int = strawberry.field(
+        description="Ideas without an official response, older than 7 days or past a threshold."
+    )
+    demand: Demand
     alerts: list[str]

@@ -9,6 +9,7 @@ from engine.models.campaigns import (
     ThresholdMetric,
 )
 from engine.models.events import DomainEvent
+from engine.models.exposure import CampaignAlert, IdeaExposure
 from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange, ThresholdCrossing
 from engine.models.interactions import Comment, Pledge, Score, Vote
 from engine.models.members import Member
@@ -25,6 +26,7 @@ from engine.models.tenants import ApiKey, KeyKind, Tenant
 __all__ = [
     "ApiKey",
     "Campaign",
+    "CampaignAlert",
     "CampaignMode",
     "CampaignStatus",
     "Comment",
@@ -33,6 +35,7 @@ __all__ = [
     "FlagReason",
     "FlagStatus",
     "Idea",
+    "IdeaExposure",
     "IdeaMerge",
     "IdeaStatus",
     "IdeaStatusChange",

@@ -53,6 +53,8 @@ class Idea(TenantModel):
     pledgers = fields.IntField(default=0)
     pledged_quantity = fields.IntField(default=0)
     comment_count = fields.IntField(default=0)
+    # Times the idea was shown in a list (engine.exposure adds batches; never per page view).
+    impressions = fields.BigIntField(default=0, db_default=0)
     # Sort keys kept beside the counters, recomputed with them (engine.ranking), so orderings
     # are index scans instead of per-request arithmetic.
     top_rank = fields.FloatField(default=0)

@@ -1,4 +1,4 @@
-"""Sort keys: HOT lets new ideas through, TOP in contests resists one-vote wonders."""
+"""Sort keys: HOT lets new ideas through, TOP resists one-vote wonders (Wilson, Bayesian)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,16 @@ def test_contest_top_is_bayesian() -> None:
     one_perfect = top_rank(_c(score_sum=5, score_count=1), contest=True)
     many_great = top_rank(_c(score_sum=48 * 10, score_count=100), contest=True)
     assert many_great > one_perfect
-    assert top_rank(_c(up=7, down=2), contest=False) == 5.0
+
+
+def test_ideas_top_is_the_wilson_lower_bound() -> None:
+    # Hand-computed: n = 9, p = 7/9, z = 1.96 -> (0.9912 - 0.3454) / 1.4268 = 0.4526.
+    assert round(top_rank(_c(up=7, down=2), contest=False), 4) == 0.4526
+    assert top_rank(_c(), contest=False) == 0.0
+    many_and_liked = top_rank(_c(up=40, down=2), contest=False)
+    few_perfect = top_rank(_c(up=3, down=0), contest=False)
+    loud_but_split = top_rank(_c(up=100, down=90), contest=False)
+    assert many_and_liked > few_perfect and many_and_liked > loud_but_split
 
 
 def test_controversy_needs_both_sides() -> None:

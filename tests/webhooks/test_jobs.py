@@ -64,4 +64,4 @@ async def test_without_redis_the_api_process_schedules_it_too(database, monkeypa
     finally:
         await started.close()
         events.install_hooks()
-    assert scheduled == ["award_monthly_badges"]
+    assert scheduled == ["award_monthly_badges", "evaluate_alerts"]

@@ -1,0 +1,144 @@
+"""Community-health alerts as events, so a brand hears of trouble by webhook while it can still act.
+
+Two alerts, each raised at most once per campaign and ISO week (a unique ``campaign_alert`` row is
+written in the same transaction as the event, so concurrent evaluators cannot both raise it):
+
+- ``campaign.participation_dropped``: active contributors (members who submitted, voted, scored,
+  pledged or commented) in the last 7 days fell by more than ``alert_participation_drop`` (default
+  30 %) against the 7 days before, and there were at least ``alert_min_active_members`` before.
+- ``campaign.herding_detected``: the top tenth of ideas holds at least ``alert_herding_share``
+  (default 60 %) of the upvotes while at least ``alert_low_exposure_share`` (default 50 %) of the
+  ideas were shown fewer than 50 times, with at least ``alert_min_ideas`` ideas: a few early
+  winners take the votes while most ideas are barely seen.
+
+Evaluated hourly for open campaigns by the worker's cron (and the in-process loop on the embedded
+default). See docs/architecture.md ("Discovery and community health").
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from engine import events, payloads
+from engine.clock import iso, utcnow
+from engine.events import EventType
+from engine.insights import concentration, weekly_participation
+from engine.models.campaigns import Campaign, CampaignStatus
+from engine.models.exposure import CampaignAlert
+from engine.settings import get_settings
+from engine.tenancy import tenant_scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    participation_drop: float = 0.3
+    min_active_members: int = 5
+    herding_share: float = 0.6
+    low_exposure_share: float = 0.5
+    min_ideas: int = 10
+
+    @classmethod
+    def from_settings(cls) -> AlertRules:
+        s = get_settings()
+        return cls(
+            participation_drop=s.alert_participation_drop,
+            min_active_members=s.alert_min_active_members,
+            herding_share=s.alert_herding_share,
+            low_exposure_share=s.alert_low_exposure_share,
+            min_ideas=s.alert_min_ideas,
+        )
+
+
+def participation_dropped(this_week: int, last_week: int, rules: AlertRules) -> bool:
+    """The rule itself, shared by the evaluator and the simulation in ``python -m bench herding``."""
+    if last_week < rules.min_active_members:
+        return False
+    return (last_week - this_week) / last_week > rules.participation_drop
+
+
+def herding(
+    top_tenth_share: float | None, low_share: float | None, ideas: int, rules: AlertRules
+) -> bool:
+    return (
+        ideas >= rules.min_ideas
+        and top_tenth_share is not None
+        and low_share is not None
+        and top_tenth_share >= rules.herding_share
+        and low_share >= rules.low_exposure_share
+    )
+
+
+def period_of(now: datetime) -> str:
+    year, week, _ = now.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+async def _raise(campaign: Campaign, kind: str, period: str, data: dict[str, Any]) -> bool:
+    """Write the alert row and its event together; False when this period already has it."""
+    try:
+        async with events.unit_of_work():
+            await CampaignAlert.create(campaign_id=campaign.id, kind=kind, period=period, data=data)
+            await events.record(kind, data, campaign_id=campaign.id)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def evaluate_campaign(
+    campaign: Campaign, now: datetime | None = None, rules: AlertRules | None = None
+) -> list[str]:
+    """Raise what is due for one campaign (in its tenant's scope); returns the kinds raised."""
+    now = now or utcnow()
+    rules = rules or AlertRules.from_settings()
+    period = period_of(now)
+    raised: list[str] = []
+    weeks = await weekly_participation(campaign.id, now, weeks=2)
+    last_week, this_week = weeks[0].participants, weeks[1].participants
+    base = {"campaign": payloads.campaign_ref(campaign), "period": period, "detectedAt": iso(now)}
+    if participation_dropped(this_week, last_week, rules):
+        data = {
+            **base,
+            "activeMembers": this_week,
+            "activeMembersWeekBefore": last_week,
+            "change": round((this_week - last_week) / last_week, 4),
+            "threshold": -rules.participation_drop,
+        }
+        if await _raise(campaign, EventType.CAMPAIGN_PARTICIPATION_DROPPED, period, data):
+            raised.append(EventType.CAMPAIGN_PARTICIPATION_DROPPED)
+    votes = await concentration(campaign.id, "upvotes")
+    seen = await concentration(campaign.id, "impressions")
+    if herding(votes.top_tenth_share, seen.low_exposure_share, votes.ideas, rules):
+        data = {
+            **base,
+            "ideas": votes.ideas,
+            "topTenthUpvoteShare": votes.top_tenth_share,
+            "upvoteGini": votes.gini,
+            "lowExposureShare": seen.low_exposure_share,
+            "thresholds": {
+                "topTenthUpvoteShare": rules.herding_share,
+                "lowExposureShare": rules.low_exposure_share,
+            },
+        }
+        if await _raise(campaign, EventType.CAMPAIGN_HERDING_DETECTED, period, data):
+            raised.append(EventType.CAMPAIGN_HERDING_DETECTED)
+    return raised
+
+
+async def evaluate_alerts(now: datetime | None = None) -> int:
+    """Every open campaign of every tenant; returns how many alerts were raised."""
+    raised = 0
+    campaigns = await Campaign.unscoped().filter(status=CampaignStatus.OPEN).order_by("id")
+    for campaign in campaigns:
+        with tenant_scope(campaign.tenant_id):
+            try:
+                raised += len(await evaluate_campaign(campaign, now))
+            except Exception:
+                log.exception("alerts for campaign %s failed", campaign.id)
+    return raised
