@@ -14,6 +14,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from api.audit import AuditLog
 from api.extensions import Authentication, ErrorMapping
 from api.limits import Limits, limited_validation
 from api.mutations import Mutation
@@ -49,6 +50,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
     extensions: list[Any] = [
         Authentication,
+        AuditLog,
         type("ErrorMappingConfigured", (ErrorMapping,), {"debug": settings.debug}),
         # Bounded: unique query strings must not grow memory without limit.
         partial(ParserCache, maxsize=1000),

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     webhook_schedule_scale: float = Field(default=1.0, gt=0)
     webhook_timeout_seconds: float = 15.0
     webhook_retention_days: int = 30
+    # Audit log entries (engine/audit.py) and processed domain events are purged after these.
+    audit_retention_days: int = Field(default=365, ge=1)
+    event_retention_days: int = Field(default=90, ge=60)
     webhook_disable_after_days: float = 5.0
     # How long a worker owns an attempt; kept above the timeout so a live attempt is never stolen.
     # A worker killed mid-attempt delays that delivery by about this long.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from engine import alerts, consumers
+from engine import alerts, audit, consumers
 from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.reputation import badges
@@ -42,8 +42,10 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def cleanup(ctx: dict[str, Any]) -> dict[str, int]:
-    """Drop the delivery log past its retention (hourly)."""
-    return await retention.purge_expired()
+    """Drop the delivery log, old domain events and the audit log past their retention (hourly)."""
+    removed = await retention.purge_expired()
+    removed["audit_entries"] = await audit.purge_expired()
+    return removed
 
 
 async def award_monthly_badges(ctx: dict[str, Any]) -> int:

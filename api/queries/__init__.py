@@ -2,6 +2,7 @@
 
 from strawberry.tools import merge_types
 
+from api.queries.audit import AuditQueries
 from api.queries.core import CoreQueries
 from api.queries.insights import InsightQueries
 from api.queries.moderation import ModerationQueries
@@ -9,7 +10,15 @@ from api.queries.reputation import ReputationQueries
 from api.queries.webhooks import WebhookQueries
 
 Query = merge_types(
-    "Query", (CoreQueries, InsightQueries, ModerationQueries, ReputationQueries, WebhookQueries)
+    "Query",
+    (
+        AuditQueries,
+        CoreQueries,
+        InsightQueries,
+        ModerationQueries,
+        ReputationQueries,
+        WebhookQueries,
+    ),
 )
 
 __all__ = ["Query"]

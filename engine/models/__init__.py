@@ -1,5 +1,6 @@
 """Every Tortoise model of the domain, in one app named ``models``."""
 
+from engine.models.audit import AuditEntry
 from engine.models.campaigns import (
     Campaign,
     CampaignMode,
@@ -25,6 +26,7 @@ from engine.models.tenants import ApiKey, KeyKind, Tenant
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Campaign",
     "CampaignAlert",
     "CampaignMode",

@@ -43,3 +43,28 @@ async def test_old_finished_deliveries_go_with_their_attempts(
     assert not await DomainEvent.filter(id=test_event.id).exists()
     # The events other consumers rely on are the engine's: untouched.
     assert await DomainEvent.filter(id=old_done.event_id).exists()
+
+
+async def test_domain_events_go_after_their_retention_unless_a_delivery_is_due(
+    tenant, receiver: Receiver, outbox
+) -> None:
+    created = await endpoint_for(receiver)
+    for _ in range(2):
+        await cross(await idea_near_threshold())
+    done, pending = await WebhookDelivery.filter(endpoint_id=created.endpoint.id).order_by("id")
+    await WebhookDelivery.filter(id=done.id).update(status=DeliveryStatus.SUCCEEDED)
+    very_old = utcnow() - timedelta(days=91)
+    old_ids = [done.event_id, pending.event_id]
+    await DomainEvent.filter(id__in=old_ids).update(occurred_at=very_old, processed_at=very_old)
+    async with events.unit_of_work():
+        young = await events.record(EventType.WEBHOOK_TEST, {"message": "young"})
+    await DomainEvent.filter(id=young.id).update(
+        occurred_at=utcnow() - timedelta(days=89), processed_at=utcnow()
+    )
+
+    assert await retention.purge_old_events() >= 1
+    assert not await DomainEvent.filter(id=done.event_id).exists()
+    assert not await WebhookDelivery.filter(id=done.id).exists()
+    # A delivery still due keeps its event; a younger event stays.
+    assert await DomainEvent.filter(id=pending.event_id).exists()
+    assert await DomainEvent.filter(id=young.id).exists()

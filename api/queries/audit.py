@@ -1,0 +1,24 @@
+"""auditLog (secret key): every administrative action, newest first."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.context import Info
+from api.types.audit import AuditEntry, AuditEntryConnection
+from engine import audit
+from engine import models as m
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field(
+        description="Every secret-key and console mutation (who, what, when, from where, "
+        "outcome), newest first; kept one year. Secret key only."
+    )
+    async def audit_log(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> AuditEntryConnection:
+        info.context.require_secret()
+        page = await audit.entries(first, after)
+        return AuditEntryConnection.from_page(page, AuditEntry.from_row, m.AuditEntry.all().count)
