@@ -42,6 +42,10 @@ class SealedSecretUnreadable(RuntimeError):
     """A sealed value no configured key opens: the key was lost or the previous one dropped early."""
 
 
+_UNREADABLE = (
+    "a sealed secret cannot be opened with COSOURCE_SECRET_KEY or COSOURCE_SECRET_KEY_PREVIOUS "
+    "(was the key changed without keeping the old one as previous?)"
+)
 _cache: dict[tuple[str | None, str | None, str], MultiFernet] = {}
 
 
@@ -105,6 +109,15 @@ def keyring() -> MultiFernet:
     return ring
 
 
+def check_key(database_url: str) -> None:
+    """Fail at start-up, not at the first member token, when a required key is missing or bad."""
+    settings = get_settings()
+    if settings.secret_key is None and not database_url.startswith("sqlite://"):
+        _embedded_key(database_url)  # raises SecretKeyMissing with the how-to
+    if settings.secret_key is not None:
+        keyring()  # raises SecretKeyMissing for a malformed key
+
+
 def generate_key() -> str:
     return Fernet.generate_key().decode()
 
@@ -122,17 +135,17 @@ def unseal(stored: str) -> str:
     try:
         return keyring().decrypt(stored.removeprefix(PREFIX).encode()).decode()
     except InvalidToken as exc:
-        raise SealedSecretUnreadable(
-            "a sealed secret cannot be opened with COSOURCE_SECRET_KEY or "
-            "COSOURCE_SECRET_KEY_PREVIOUS (was the key changed without keeping the old one?)"
-        ) from exc
+        raise SealedSecretUnreadable(_UNREADABLE) from exc
 
 
 def reseal(stored: str) -> str:
     """The same secret sealed under the current key (plain text gets sealed too)."""
     if not stored.startswith(PREFIX):
         return seal(stored)
-    return PREFIX + keyring().rotate(stored.removeprefix(PREFIX).encode()).decode()
+    try:
+        return PREFIX + keyring().rotate(stored.removeprefix(PREFIX).encode()).decode()
+    except InvalidToken as exc:
+        raise SealedSecretUnreadable(_UNREADABLE) from exc
 
 
 class SealedField(fields.TextField):

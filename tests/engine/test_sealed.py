@@ -107,3 +107,11 @@ def test_a_malformed_key_is_a_clear_error(keys) -> None:
     keys("not-a-fernet-key")
     with pytest.raises(sealed.SecretKeyMissing, match="must be Fernet keys"):
         sealed.seal("x")
+
+
+def test_postgres_without_a_key_refuses_to_start(keys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COSOURCE_SECRET_KEY")
+    reset_settings()
+    with pytest.raises(sealed.SecretKeyMissing, match="cosource secrets generate-key"):
+        sealed.check_key("postgres://postgres@127.0.0.1:5432/cosource")
+    sealed.check_key("sqlite://:memory:")  # the embedded default needs none
