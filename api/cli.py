@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from engine import db
+from engine import db, sealed
 from engine.errors import DomainError
 from engine.settings import get_settings
 from runtime import composition
@@ -23,6 +23,8 @@ tenant_app = typer.Typer(help="Manage tenants (brands).", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 reputation_app = typer.Typer(help="Reputation ledger operations.", no_args_is_help=True)
 app.add_typer(reputation_app, name="reputation")
+secrets_app = typer.Typer(help="The key that seals secrets at rest.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 console = Console()
 err = Console(stderr=True)
 
@@ -198,6 +200,35 @@ def reputation_rebuild(
         if drifted
         else "[green]Every stored total agrees with the ledger.[/green]"
     )
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new key for COSOURCE_SECRET_KEY (keep it out of the database's backups)."""
+    typer.echo(sealed.generate_key())
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-seal every stored secret under COSOURCE_SECRET_KEY. Run it after moving the old key to
+    COSOURCE_SECRET_KEY_PREVIOUS (and restarting the API and workers); then drop the old key."""
+
+    from rich.progress import Progress
+
+    async def run() -> dict[str, int]:
+        async with composition.command_process():
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task("re-sealing", total=None)
+                return await sealed.rotate_all(lambda n: bar.advance(task, n))
+
+    try:
+        done = asyncio.run(run())
+    except (sealed.SecretKeyMissing, sealed.SealedSecretUnreadable) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    for column, count in done.items():
+        console.print(f"  {column}: {count} re-sealed")
+    console.print(f"{sum(done.values())} secrets sealed under the current key")
 
 
 @app.command()

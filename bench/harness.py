@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 from engine import db
 
+# Secrets are sealed at rest and PostgreSQL needs a key: the bench (and the servers it starts)
+# share a throwaway one unless one is set.
+os.environ.setdefault("COSOURCE_SECRET_KEY", Fernet.generate_key().decode())
 PG_ADMIN = os.environ.get("COSOURCE_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 SERVER_CORE = os.environ.get("COSOURCE_BENCH_SERVER_CORE", "0")
 LOAD_CORE = os.environ.get("COSOURCE_BENCH_LOAD_CORE", "1")

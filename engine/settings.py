@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COSOURCE_", extra="ignore")
 
+    # Seals identity and webhook secrets at rest (engine/sealed.py); previous keys still open.
+    secret_key: str | None = None
+    secret_key_previous: str | None = None
+
     # Storage and work transport.
     database_url: str = "sqlite://./cosource.db"
     redis_url: str | None = None

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from engine import consumers, db, events
+from engine import consumers, db, events, sealed
+from engine.settings import get_settings
 from runtime import compat
 from runtime.freshness import FreshnessHooks, Generations
 from runtime.jobs import ConsumerJobHooks
@@ -38,6 +39,7 @@ def configure_engine() -> None:
 async def init_db(database_url: str | None = None, *, global_fallback: bool = True) -> None:
     """Prepare the engine for this process and connect Tortoise with every model."""
     configure_engine()
+    sealed.check_key(database_url or get_settings().database_url)
     await db.init_db(database_url, models=MODEL_MODULES, global_fallback=global_fallback)
 
 

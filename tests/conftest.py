@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 from tortoise import Tortoise
 
-from engine import db, events
+from engine import db, events, sealed
 from engine.settings import reset_settings
 from engine.tenancy import _current_tenant
 from engine.tenants import NewTenant, create_tenant
@@ -45,6 +45,8 @@ async def drop_pg_database(name: str) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _test_settings() -> Iterator[None]:
     os.environ.setdefault("COSOURCE_REDIS_PREFIX", f"cosource-test-{os.getpid()}")
+    # Secrets are sealed at rest; the suite (and the processes it starts) share one key.
+    os.environ.setdefault("COSOURCE_SECRET_KEY", sealed.generate_key())
     os.environ.pop("COSOURCE_REDIS_URL", None)
     reset_settings()
     yield

@@ -71,3 +71,23 @@ def test_help_lists_commands(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 0
     assert "Usage" in result.stdout
+
+
+def test_secrets_rotate_moves_every_secret_to_the_new_key(tmp_path: Path) -> None:
+    old = run("secrets", "generate-key").stdout.strip()
+    new = run("secrets", "generate-key").stdout.strip()
+    assert old and new and old != new
+    env = {"COSOURCE_DATABASE_URL": f"sqlite://{tmp_path / 'keys.db'}", "COSOURCE_SECRET_KEY": old}
+    assert run("migrate", env=env).returncode == 0
+    assert run("tenant", "create", "Key Brand", env=env).returncode == 0
+    rotated = run(
+        "secrets",
+        "rotate",
+        env={**env, "COSOURCE_SECRET_KEY": new, "COSOURCE_SECRET_KEY_PREVIOUS": old},
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "tenant.identity_secret: 1 re-sealed" in rotated.stdout
+    # The new key alone now opens everything; the old key alone opens nothing.
+    assert run("secrets", "rotate", env={**env, "COSOURCE_SECRET_KEY": new}).returncode == 0
+    stale = run("secrets", "rotate", env=env)
+    assert stale.returncode == 1 and "cannot be opened" in stale.stdout

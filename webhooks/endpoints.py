@@ -18,6 +18,7 @@ from engine import events, payloads
 from engine.clock import iso, utcnow
 from engine.errors import DomainError, ErrorCode, FieldError, NotFound
 from engine.events import WEBHOOK_EVENT_TYPES, EventType
+from engine.sealed import unseal
 from engine.settings import get_settings
 from engine.unset import UNSET, Maybe
 from webhooks.models import DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
@@ -119,11 +120,14 @@ def subscribes(endpoint_types: Sequence[str], event_type: str) -> bool:
 
 
 def signing_secrets(endpoint: SigningKeys, now: datetime) -> list[str]:
-    """The secrets that sign now: the current one, and the previous one during a rotation."""
-    secrets = [endpoint.secret]
+    """The secrets that sign now: the current one, and the previous one during a rotation.
+
+    Rows read with hand-written SQL (webhooks.leases) carry the sealed values; model instances the
+    plain ones: unseal passes plain text through."""
+    secrets = [unseal(endpoint.secret)]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret and expires is not None and expires > now:
-        secrets.append(endpoint.previous_secret)
+        secrets.append(unseal(endpoint.previous_secret))
     return secrets
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tortoise import fields
 
+from engine.sealed import SealedField
 from engine.tenancy import TenantModel
 
 if TYPE_CHECKING:
@@ -49,10 +50,11 @@ class WebhookEndpoint(TenantModel):
     enabled = fields.BooleanField(default=True)
     # Member emails are stripped from bodies unless the brand allows them for this endpoint.
     include_emails = fields.BooleanField(default=False)
-    # Readable, not hashed: every attempt is signed with it. Shown to the brand once.
-    secret = fields.CharField(max_length=128)
+    # Readable, not hashed: every attempt is signed with it. Shown to the brand once; sealed at
+    # rest (engine.sealed), so a dump of the table does not sign anything.
+    secret = SealedField()
     # During a rotation the old secret signs too, until previous_secret_expires_at.
-    previous_secret = fields.CharField(max_length=128, null=True)
+    previous_secret = SealedField(null=True)
     previous_secret_expires_at = fields.DatetimeField(null=True)
     disabled_reason = fields.CharEnumField(DisabledReason, max_length=16, null=True)
     disabled_at = fields.DatetimeField(null=True)

@@ -8,6 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from engine.sealed import SealedField
 from engine.tenancy import TenantModel
 
 
@@ -17,8 +18,9 @@ class Tenant(Model):
     id = fields.BigIntField(primary_key=True)
     name = fields.CharField(max_length=200)
     slug = fields.CharField(max_length=64, unique=True)
-    # HS256 secret the brand's backend signs member tokens with; must be readable to verify them.
-    identity_secret = fields.CharField(max_length=128)
+    # HS256 secret the brand's backend signs member tokens with; must be readable to verify them,
+    # so it is sealed at rest (engine.sealed) rather than hashed.
+    identity_secret = SealedField()
     # Per-tenant overrides of the reputation rules (defaults live in engine.reputation.rules).
     reputation_rules: dict[str, Any] | None = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
