@@ -35,19 +35,31 @@ def issue_member_token(tenant: Tenant, data: MemberData, ttl: timedelta = DEFAUL
 
 
 def verify_member_token(tenant: Tenant, token: str) -> MemberData:
-    """Only HS256 with this tenant's secret; exp and sub required (so alg none and forgeries fail)."""
-    try:
-        claims = jwt.decode(
-            token,
-            tenant.identity_secret,
-            algorithms=["HS256"],
-            options={"require": ["exp", "sub"]},
-            leeway=_LEEWAY_SECONDS,
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthenticated("member token expired") from exc
-    except jwt.InvalidTokenError as exc:
-        raise Unauthenticated(f"invalid member token: {exc}") from exc
+    """Only HS256 with this tenant's secret (or, during a rotation's grace period, the previous
+    one); exp and sub required (so alg none and forgeries fail)."""
+    keys = [tenant.identity_secret]
+    expires = tenant.previous_identity_secret_expires_at
+    if tenant.previous_identity_secret and expires is not None and expires > utcnow():
+        keys.append(tenant.previous_identity_secret)
+    claims: dict[str, object] | None = None
+    for index, key in enumerate(keys):
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["HS256"],
+                options={"require": ["exp", "sub"]},
+                leeway=_LEEWAY_SECONDS,
+            )
+            break
+        except jwt.InvalidSignatureError as exc:
+            if index == len(keys) - 1:
+                raise Unauthenticated(f"invalid member token: {exc}") from exc
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("member token expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(f"invalid member token: {exc}") from exc
+    assert claims is not None
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise Unauthenticated("member token has no subject")

@@ -6,6 +6,7 @@ from api.mutations.campaigns import CampaignMutations
 from api.mutations.exposure import ExposureMutations
 from api.mutations.ideas import IdeaMutations, MergeMutations
 from api.mutations.interactions import InteractionMutations
+from api.mutations.keys import KeyMutations
 from api.mutations.members import MemberMutations
 from api.mutations.moderation import ModerationMutations
 from api.mutations.reputation import ReputationMutations
@@ -23,6 +24,7 @@ Mutation = merge_types(
         ReputationMutations,
         WebhookMutations,
         ExposureMutations,
+        KeyMutations,
     ),
 )
 

@@ -1,4 +1,4 @@
-"""auditLog (secret key): every administrative action, newest first."""
+"""auditLog and apiKeys (secret key): the brand's own administration."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import strawberry
 
 from api.context import Info
 from api.types.audit import AuditEntry, AuditEntryConnection
-from engine import audit
+from api.types.keys import ApiKey
+from engine import audit, keys
 from engine import models as m
 
 
@@ -22,3 +23,10 @@ class AuditQueries:
         info.context.require_secret()
         page = await audit.entries(first, after)
         return AuditEntryConnection.from_page(page, AuditEntry.from_row, m.AuditEntry.all().count)
+
+    @strawberry.field(
+        description="The brand's API keys, newest first (prefixes only). Secret key only."
+    )
+    async def api_keys(self, info: Info) -> list[ApiKey]:
+        info.context.require_secret()
+        return [ApiKey.from_row(row) for row in await keys.list_keys()]

@@ -21,6 +21,9 @@ class Tenant(Model):
     # HS256 secret the brand's backend signs member tokens with; must be readable to verify them,
     # so it is sealed at rest (engine.sealed) rather than hashed.
     identity_secret = SealedField()
+    # After rotateIdentitySecret the old secret still verifies tokens until this time.
+    previous_identity_secret = SealedField(null=True)
+    previous_identity_secret_expires_at = fields.DatetimeField(null=True)
     # Per-tenant overrides of the reputation rules (defaults live in engine.reputation.rules).
     reputation_rules: dict[str, Any] | None = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
