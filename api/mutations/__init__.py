@@ -9,6 +9,7 @@ from api.mutations.interactions import InteractionMutations
 from api.mutations.keys import KeyMutations
 from api.mutations.members import MemberMutations
 from api.mutations.moderation import ModerationMutations
+from api.mutations.privacy import PrivacyMutations
 from api.mutations.reputation import ReputationMutations
 from api.mutations.webhooks import WebhookMutations
 
@@ -25,6 +26,7 @@ Mutation = merge_types(
         WebhookMutations,
         ExposureMutations,
         KeyMutations,
+        PrivacyMutations,
     ),
 )
 
