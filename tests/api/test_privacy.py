@@ -34,7 +34,7 @@ async def _scene() -> tuple[Member, Idea, Idea]:
 
 
 async def test_export_holds_everything_about_the_member(api, tenant) -> None:
-    ada, theirs, mine = await _scene()
+    ada, theirs, _ = await _scene()
     data = (await api.data(EXPORT, {"m": encode_id("Member", ada.id)}, sk=tenant.secret_key))[
         "exportMemberData"
     ]["data"]
