@@ -126,7 +126,7 @@ def _scrub(
         mine = value.get("id") == member_ref or (
             "externalId" in value and value.get("externalId") == external_id
         )
-        cleaned = {}
+        cleaned: dict[str, Any] = {}
         for key, item in value.items():
             if mine and key == "email":
                 cleaned[key] = None
