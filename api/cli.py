@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from engine import db, sealed
-from engine.errors import DomainError
+from engine.errors import DomainError, ErrorCode
 from engine.settings import get_settings
 from runtime import composition
 
@@ -123,6 +124,85 @@ def tenant_create(
         for e in exc.errors:
             err.print(f"[red]{e.field or 'error'}: {e.message}[/red]")
         raise typer.Exit(1) from exc
+
+
+def _latest_migration() -> str:
+    import migrations
+
+    names = sorted(p.stem for p in Path(migrations.__file__).parent.glob("[0-9]*.py"))
+    return names[-1]
+
+
+@tenant_app.command("export")
+def tenant_export(
+    slug: str,
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Every row of one brand as JSON lines (secrets in clear: keep the file like a backup)."""
+    import orjson
+
+    from engine import transfer
+    from engine.models.tenants import Tenant
+
+    err = Console(stderr=True)
+
+    async def run() -> int:
+        async with composition.command_process():
+            tenant = await Tenant.get_or_none(slug=slug)
+            if tenant is None:
+                err.print(f"[red]no brand with slug {slug!r}[/red]")
+                return 1
+            out = output.open("wb") if output else sys.stdout.buffer
+            lines = 0
+            try:
+                async for line in transfer.export_tenant(tenant, _latest_migration()):
+                    out.write(orjson.dumps(line) + b"\n")
+                    lines += 1
+            finally:
+                if output:
+                    out.close()
+                else:
+                    out.flush()
+            err.print(f"exported {lines - 1} rows of {tenant.name!r}")
+            return 0
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+@tenant_app.command("import")
+def tenant_import(file: Path) -> None:
+    """Write a brand exported with `tenant export` into this database (same ids; all or nothing)."""
+    import orjson
+
+    from engine import transfer
+
+    err = Console(stderr=True)
+
+    def lines() -> Iterator[dict[str, Any]]:
+        with file.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if raw.strip():
+                    try:
+                        yield orjson.loads(raw)
+                    except orjson.JSONDecodeError as exc:
+                        raise DomainError(
+                            ErrorCode.INVALID, f"line {number} is not JSON: {exc}", "file"
+                        ) from exc
+
+    async def run() -> int:
+        async with composition.command_process():
+            try:
+                tenant = await transfer.import_tenant(lines(), _latest_migration())
+            except DomainError as exc:
+                err.print(f"[red]{exc.errors[0].message}[/red]")
+                return 1
+            err.print(f"imported {tenant.name!r} (slug {tenant.slug})")
+            return 0
+
+    if not file.exists():
+        err.print(f"[red]{file} does not exist[/red]")
+        raise typer.Exit(1)
+    raise typer.Exit(asyncio.run(run()))
 
 
 @reputation_app.command("rebuild")
