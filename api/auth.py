@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import Enum
 
 from starlette.datastructures import Headers
 
@@ -21,15 +20,11 @@ from engine.members import upsert_member
 from engine.models.members import Member
 from engine.models.tenants import ApiKey, KeyKind, Tenant
 from engine.tenancy import tenant_scope
+from engine.visibility import Audience
+from engine.visibility import Role as Role  # re-exported: the API names roles by it
 
 KEY_HEADER = "x-cosource-key"
 _CACHE_SECONDS = 30.0
-
-
-class Role(str, Enum):
-    SECRET = "SECRET"
-    PUBLIC = "PUBLIC"
-    MEMBER = "MEMBER"
 
 
 @dataclass(frozen=True)
@@ -42,6 +37,10 @@ class Principal:
     @property
     def tenant_id(self) -> int:
         return int(self.tenant.id)
+
+    @property
+    def audience(self) -> Audience:
+        return Audience(self.role, self.member.id if self.member else None)
 
 
 # Keys are looked up on every request; a short in-process cache saves two queries per request.

@@ -7,11 +7,12 @@ from typing import Any
 
 from strawberry.types import Info as _Info
 
-from api.auth import Principal, Role
+from api.auth import Principal
 from api.dataloaders import Loaders
 from api.errors import PublicError, forbidden, unauthenticated
 from api.live import Broadcaster
 from engine.models.members import Member
+from engine.visibility import PUBLIC, Audience, Role
 
 
 @dataclass
@@ -23,11 +24,20 @@ class Context:
     live: Broadcaster | None = None
     # Set by strawberry from a websocket's connection_init payload (keys for browsers).
     connection_params: dict[str, Any] | None = None
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(init=False, default=None)
 
-    def __post_init__(self) -> None:
-        member = self.principal.member if self.principal else None
-        self.loaders = Loaders(member.id if member else None)
+    @property
+    def loaders(self) -> Loaders:
+        # Built on first use: a websocket learns its principal after the context exists.
+        audience = self.audience
+        if self._loaders is None or self._loaders.audience != audience:
+            self._loaders = Loaders(audience)
+        return self._loaders
+
+    @property
+    def audience(self) -> Audience:
+        """Who is looking, for the engine's visibility rules (engine.visibility)."""
+        return self.principal.audience if self.principal else PUBLIC
 
     # Root resolvers call one of these; each raises the right top-level error.
     def require_principal(self) -> Principal:

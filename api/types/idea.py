@@ -13,7 +13,7 @@ from api.context import Info
 from api.types.common import Connection
 from api.types.enums import IdeaOrderEnum, IdeaStatusEnum, VoteValueEnum
 from api.types.member import Member
-from engine import idea_list
+from engine import idea_list, visibility
 from engine import models as m
 from engine.votes import VoteValue
 
@@ -97,7 +97,7 @@ class Idea(relay.Node):
 
     @strawberry.field(description="Hidden by moderation. Brand (secret key) only.")
     def hidden(self, info: Info) -> bool | None:
-        return self._row.hidden if info.context.is_secret else None
+        return self._row.hidden if visibility.sees_brand_fields(info.context.audience) else None
 
     @strawberry.field(description="Set when this idea was merged into another.")
     async def merged_into(self, info: Info) -> Idea | None:
@@ -144,7 +144,7 @@ class Idea(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Any]:
         rows = await info.context.loaders.idea.load_many([int(i) for i in node_ids])
-        return [cls.from_row(r) if r is not None and not r.hidden else None for r in rows]
+        return [cls.from_row(r) if r is not None else None for r in rows]
 
 
 @strawberry.type(name="IdeaConnection")
@@ -163,7 +163,10 @@ async def idea_connection(
     after: str | None,
 ) -> IdeaConnection:
     filters = idea_list.IdeaFilter(
-        campaign_id=campaign_id, statuses=tuple(status or ()), search=search
+        campaign_id=campaign_id,
+        statuses=tuple(status or ()),
+        search=search,
+        audience=info.context.audience,
     )
     principal = info.context.principal
     member_id = principal.member.id if principal is not None and principal.member else None
