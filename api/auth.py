@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 
 from engine import keys, member_tokens
 from engine.errors import DomainError, Forbidden, Unauthenticated
-from engine.members import upsert_member
+from engine.members import MemberData, upsert_member
 from engine.models.members import Member
 from engine.models.tenants import ApiKey, KeyKind, Tenant
 from engine.tenancy import tenant_scope
@@ -32,7 +32,14 @@ class Principal:
     tenant: Tenant
     key: ApiKey
     role: Role
+    # The member row when this request read it; a cached token carries only member_id and the
+    # row is read when something needs it (Context.require_member, Query.viewer).
     member: Member | None = None
+    member_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.member is not None and self.member_id is None:
+            object.__setattr__(self, "member_id", self.member.id)
 
     @property
     def tenant_id(self) -> int:
@@ -40,7 +47,7 @@ class Principal:
 
     @property
     def audience(self) -> Audience:
-        return Audience(self.role, self.member.id if self.member else None)
+        return Audience(self.role, self.member_id)
 
 
 # Keys are looked up on every request; a short in-process cache saves two queries per request.
@@ -64,8 +71,34 @@ async def _lookup(raw: str) -> tuple[ApiKey, Tenant]:
     return key, tenant
 
 
+# A member token is resolved to its member id once per token per _MEMBER_SECONDS, not with an
+# upsert SELECT per request. The claims are inside the token, so a changed claim is a new token:
+# a miss, and the upsert applies it. Only the id is cached; whoever needs the member's row (a
+# mutation checking its level, Query.viewer) reads it fresh.
+_MEMBER_SECONDS = 60.0
+_member_cache: dict[tuple[int, str], tuple[float, int]] = {}
+
+
+async def _member(tenant: Tenant, token: str, claims: MemberData) -> tuple[Member | None, int]:
+    now = time.monotonic()
+    key = (tenant.id, token)
+    hit = _member_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return None, hit[1]
+    with tenant_scope(tenant.id):
+        try:
+            member = await upsert_member(claims)
+        except DomainError as exc:
+            raise Unauthenticated(f"member token claims are invalid: {exc}") from exc
+    if len(_member_cache) > 10_000:
+        _member_cache.clear()
+    _member_cache[key] = (now + _MEMBER_SECONDS, member.id)
+    return member, member.id
+
+
 def forget_cached_keys() -> None:
     _key_cache.clear()
+    _member_cache.clear()
 
 
 def _bearer(headers: Headers) -> str | None:
@@ -105,10 +138,7 @@ async def authenticate(headers: Headers) -> Principal | None:
         raise Forbidden("this publishable key may not be used from this origin")
     if bearer is None:
         return Principal(tenant, key, Role.PUBLIC)
+    # Verified on every request: an expired token is refused even while its member is cached.
     claims = member_tokens.verify_member_token(tenant, bearer)
-    with tenant_scope(tenant.id):
-        try:
-            member = await upsert_member(claims)
-        except DomainError as exc:
-            raise Unauthenticated(f"member token claims are invalid: {exc}") from exc
-    return Principal(tenant, key, Role.MEMBER, member)
+    member, member_id = await _member(tenant, bearer, claims)
+    return Principal(tenant, key, Role.MEMBER, member, member_id)

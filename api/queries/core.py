@@ -50,9 +50,9 @@ class CoreQueries:
         return found[0]
 
     @strawberry.field(description="The member behind the member token, if any.")
-    def viewer(self, info: Info) -> Member | None:
+    async def viewer(self, info: Info) -> Member | None:
         info.context.require_principal()
-        member = info.context.viewer
+        member = await info.context.viewer()
         return Member.from_row(member) if member else None
 
     @strawberry.field(description="A campaign by global id or by slug.")
