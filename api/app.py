@@ -24,6 +24,7 @@ from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
 from api.live import Broadcaster, LiveHooks
 from api.persisted import PersistedQueries
+from api.plans.runner import ReadPlans
 from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from api.schema import build_schema
 from api.view import GraphQLView
@@ -112,6 +113,7 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
         ResultCache(ttl=settings.result_cache_seconds) if settings.result_cache_seconds else None
     )
     view.live = Broadcaster(redis)
+    view.plans = ReadPlans(view.schema._schema) if settings.compiled_reads else None
     # Every commit in this process bumps its tenant's generation (emptying its cached reads) and
     # tells subscribers which ideas changed.
     composition.install_process_hooks(

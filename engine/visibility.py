@@ -99,13 +99,16 @@ class Rule:
             return query
         return query.filter(self.q())
 
-    def sql(self, table: str, alias: str, param: Callable[[Any], str]) -> str:
+    def sql(self, table: str, alias: str, param: Callable[[Any], str], tenant: Any = None) -> str:
         """The rule as a WHERE fragment on ``alias`` (a ``table`` row), tenant predicate included.
 
         ``param`` registers a bound value and returns its placeholder, so the caller decides the
-        dialect ($1 or ?) and keeps the values out of the SQL text.
+        dialect ($1 or ?) and keeps the values out of the SQL text; ``tenant`` is the value bound
+        for the tenant (default: the tenant in scope; a compiled plan passes a placeholder it
+        fills per request).
         """
-        parts = [f'"{alias}"."tenant_id" = {param(current_tenant_id())}']
+        tenant_value = current_tenant_id() if tenant is None else tenant
+        parts = [f'"{alias}"."tenant_id" = {param(tenant_value)}']
         if self.nothing:
             parts.append("1 = 0")
         for n, cond in enumerate(self.conditions):
@@ -119,7 +122,7 @@ class Rule:
             else:
                 inner_table = cond.model._meta.db_table
                 inner_alias = f"{alias}_p{n}"
-                where = cond.rule.sql(inner_table, inner_alias, param)
+                where = cond.rule.sql(inner_table, inner_alias, param, tenant_value)
                 parts.append(
                     f'{column} IN (SELECT "{inner_alias}"."id" FROM "{inner_table}" '
                     f'"{inner_alias}" WHERE {where})'

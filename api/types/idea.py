@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from api.context import Info
 from api.lookahead import selected
+from api.plans import fields
 from api.types.common import Connection
 from api.types.enums import IdeaOrderEnum, IdeaStatusEnum, VoteValueEnum
 from api.types.member import Member
@@ -76,28 +77,14 @@ class Idea(relay.Node):
 
     @classmethod
     def from_row(cls, row: m.Idea, pre: Prefetched = _NOTHING) -> Idea:
+        # Plain fields come from their one declaration (api/plans/fields.py), which compiled
+        # read plans use too.
         return cls(
             id=row.id,
-            title=row.title,
-            body=row.body,
-            status=row.status,
-            counts=IdeaCounts(
-                upvotes=row.upvotes,
-                downvotes=row.downvotes,
-                net_votes=row.net_votes,
-                score_count=row.score_count,
-                average_score=round(row.score_sum / row.score_count, 4)
-                if row.score_count
-                else None,
-                pledgers=row.pledgers,
-                pledged_quantity=row.pledged_quantity,
-                comments=row.comment_count,
-            ),
-            accepted_terms_version=row.terms_version,
-            frozen=row.frozen,
-            created_at=row.created_at,
+            counts=IdeaCounts(**fields.values(fields.IDEA_COUNTS, row)),
             _row=row,
             _pre=pre,
+            **fields.values(fields.IDEA, row),
         )
 
     # The fields below answer synchronously when the list prefetched their data (idea_connection)

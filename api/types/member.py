@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 
 from api.context import Info
+from api.plans import fields
 from api.types.common import Connection
 from api.types.reputation import Badge, Level, ReputationEntry, ReputationEntryConnection
 from engine import models as m
@@ -29,13 +30,8 @@ class Member(relay.Node):
 
     @classmethod
     def from_row(cls, row: m.Member) -> Member:
-        return cls(
-            id=row.id,
-            display_name=row.display_name,
-            reputation=row.reputation,
-            created_at=row.created_at,
-            _row=row,
-        )
+        # Plain fields from their one declaration, shared with compiled plans (api/plans/fields.py).
+        return cls(id=row.id, _row=row, **fields.values(fields.MEMBER, row))
 
     def _private(self, info: Info) -> bool:
         return visibility.sees_member_private(info.context.audience, self.id)
