@@ -28,7 +28,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import SelectionNode
 from tortoise.models import Model
 
@@ -63,6 +63,30 @@ class Env:
 _TENANT = object()  # placeholder value for the tenant id in rule SQL
 
 
+def _constant(value: Any) -> Callable[[Env], Any]:
+    return lambda env: value
+
+
+def _then(read: Shaper, convert: Callable[[Any], Any]) -> Shaper:
+    return lambda row: convert(read(row))
+
+
+def _gid(type_name: str) -> Callable[[Any], str]:
+    return lambda pk: encode_id(type_name, pk)
+
+
+def _vote_name(value: Any) -> str:
+    return VoteValue(int(value or 0)).name
+
+
+def _score(value: Any) -> int | None:
+    return int(value or 0) or None
+
+
+def _quantity(value: Any) -> int:
+    return int(value or 0)
+
+
 class Sql:
     """A statement's text and the sources of its parameters, in placeholder order."""
 
@@ -76,7 +100,7 @@ class Sql:
         elif callable(value):
             self.slots.append(value)
         else:
-            self.slots.append(lambda env, v=value: v)
+            self.slots.append(_constant(value))
         return f"${len(self.slots)}" if self.postgres else "?"
 
     def rule(self, rule: visibility.Rule, model: type[Model], alias: str) -> str:
@@ -220,7 +244,7 @@ class Compiler:
                 shapers.append((key, _const("Member")))
             elif name == "id":
                 read = select.add("a", Member, "id")
-                shapers.append((key, lambda row, r=read: encode_id("Member", r(row))))
+                shapers.append((key, _then(read, _gid("Member"))))
             elif name in by_camel:
                 shapers.append((key, self.plain(by_camel[name], "a", Member, select)))
             else:
@@ -261,7 +285,7 @@ class Compiler:
                 shapers.append((key, _const("Idea")))
             elif name == "id":
                 read = select.add("i", Idea, "id")
-                shapers.append((key, lambda row, r=read: encode_id("Idea", r(row))))
+                shapers.append((key, _then(read, _gid("Idea"))))
             elif name in by_camel:
                 shapers.append((key, self.plain(by_camel[name], "i", Idea, select)))
             elif name == "hidden":
@@ -275,21 +299,21 @@ class Compiler:
                 else:
                     joins.vote = True
                     read = select.add("vv", Vote, "value")
-                    shapers.append((key, lambda row, r=read: VoteValue(int(r(row) or 0)).name))
+                    shapers.append((key, _then(read, _vote_name)))
             elif name == "viewerScore":
                 if not member:
                     shapers.append((key, _const(None)))
                 else:
                     joins.score = True
                     read = select.add("vs", Score, "value")
-                    shapers.append((key, lambda row, r=read: int(r(row) or 0) or None))
+                    shapers.append((key, _then(read, _score)))
             elif name == "viewerPledge":
                 if not member:
                     shapers.append((key, _const(0)))
                 else:
                     joins.pledge = True
                     read = select.add("vp", Pledge, "quantity")
-                    shapers.append((key, lambda row, r=read: int(r(row) or 0)))
+                    shapers.append((key, _then(read, _quantity)))
             else:
                 raise Unsupported(f"Idea.{name}")
         return _object(shapers)
@@ -319,14 +343,18 @@ class Compiler:
 # ---- root fields -------------------------------------------------------------------------------
 
 
+def _node(shape: Shaper) -> Callable[[Row, str], Any]:
+    return lambda row, cursor: shape(row)
+
+
 class Root:
     key: str
 
-    async def run(self, env: Env, variables: dict[str, Any], db: Any) -> Any:
+    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
         raise NotImplementedError
 
 
-def _arguments(schema: GraphQLSchema, name: str, node: FieldNode, variables: dict[str, Any]) -> Any:
+def _arguments(schema: GraphQLSchema, name: str, node: FieldNode, variables: VariableValues) -> Any:
     query_type = schema.query_type
     assert query_type is not None
     try:
@@ -358,7 +386,7 @@ class IdeaRoot(Root):
         self.sql = sql
         self.text = f'SELECT {", ".join(select.columns)} FROM {from_clause} WHERE {where} AND "i"."id" = {pk}'
 
-    async def run(self, env: Env, variables: dict[str, Any], db: Any) -> Any:
+    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
         args = _arguments(self.schema, "idea", self.node, variables)
         try:
             pk = decode_id(args["id"], "Idea", "id")
@@ -417,14 +445,14 @@ class IdeasRoot(Root):
         return lambda page: {key: fn(page) for key, fn in parts}
 
     def _page_info(self, nodes: list[FieldNode]) -> Callable[[dict[str, Any]], Any]:
-        names = {
+        names: dict[str, Callable[[dict[str, Any]], Any]] = {
             "__typename": lambda p: "PageInfo",
             "hasNextPage": lambda p: p["has_next"],
             "hasPreviousPage": lambda p: p["has_previous"],
             "startCursor": lambda p: p["cursors"][0] if p["cursors"] else None,
             "endCursor": lambda p: p["cursors"][-1] if p["cursors"] else None,
         }
-        parts = []
+        parts: list[tuple[str, Callable[[dict[str, Any]], Any]]] = []
         for key, children in collect(nodes, "PageInfo", self.compiler.fragments).items():
             _leaf(children)
             name = children[0].name.value
@@ -445,7 +473,7 @@ class IdeasRoot(Root):
                 parts.append((key, lambda row, cursor: cursor))
             elif name == "node":
                 shape = self.compiler.idea(children, self.select, self.joins)
-                parts.append((key, lambda row, cursor, s=shape: s(row)))
+                parts.append((key, _node(shape)))
             else:
                 raise Unsupported(f"IdeaEdge.{name}")
 
@@ -503,7 +531,7 @@ class IdeasRoot(Root):
 
     # run time
 
-    async def run(self, env: Env, variables: dict[str, Any], db: Any) -> Any:
+    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
         args = _arguments(self.schema, "ideas", self.node, variables)
         if args.get("search") and str(args["search"]).strip():
             raise StepAside("search")  # its matching rules live in the ORM's icontains
@@ -553,7 +581,7 @@ class TypenameRoot(Root):
     def __init__(self, key: str) -> None:
         self.key = key
 
-    async def run(self, env: Env, variables: dict[str, Any], db: Any) -> Any:
+    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
         return "Query"
 
 

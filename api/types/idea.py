@@ -225,8 +225,9 @@ async def prefetch(
         for row in rows:
             found[row.id].author = authors.get(row.author_id)
     if "campaign" in wanted:
-        query = visibility.visible(m.Campaign, audience)
-        campaigns = {c.id: c for c in await query.filter(id__in={r.campaign_id for r in rows})}
+        in_campaigns = visibility.visible(m.Campaign, audience)
+        campaign_ids = {r.campaign_id for r in rows}
+        campaigns = {c.id: c for c in await in_campaigns.filter(id__in=campaign_ids)}
         for row in rows:
             found[row.id].campaign = campaigns.get(row.campaign_id)
     member_id = audience.member_id

@@ -140,7 +140,7 @@ async def test_malformed_authorization_header(api, tenant) -> None:
     assert _code(body) == "UNAUTHENTICATED"
 
 
-async def test_member_token_is_resolved_once_and_a_changed_claim_still_applies(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_member_token_is_resolved_once_and_a_changed_claim_still_applies(api, tenant) -> None:
     from tests.conftest import count_queries
 
     pk = tenant.publishable_key

@@ -14,7 +14,7 @@ import pytest
 
 from api.types.ids import encode_id
 from engine import merges
-from engine.models import Campaign, Comment, DomainEvent, Flag, FlagReason, Idea, ThresholdMetric
+from engine.models import Comment, DomainEvent, Flag, FlagReason, Idea, Threshold, ThresholdMetric
 from engine.tenancy import _current_tenant
 from engine.tenants import NewTenant, create_tenant
 from engine.thresholds import ThresholdSpec
@@ -90,8 +90,8 @@ async def _rows(tenant: NewTenant) -> dict[str, str]:
     delivery = await WebhookDelivery.create(
         tenant_id=tenant.tenant.id, endpoint_id=endpoint.id, event_id=event.id, event_type="x"
     )
-    open_t = (await open_c.thresholds.all())[0]
-    draft_t = (await Campaign.get(id=draft.id).prefetch_related("thresholds")).thresholds[0]
+    open_t = await Threshold.get(campaign_id=open_c.id)
+    draft_t = await Threshold.get(campaign_id=draft.id)
     ids = {
         "Campaign:open": ("Campaign", open_c.id),
         "Campaign:draft": ("Campaign", draft.id),

@@ -8,6 +8,7 @@ import orjson
 
 from engine import votes
 from engine.votes import VoteValue
+from runtime.queue import InProcessJobQueue
 from tests import factories
 from tests.api.conftest import Api, member_token
 
@@ -15,6 +16,13 @@ HOT = """query Hot($c: ID!, $n: Int) { ideas(campaignId: $c, first: $n, orderBy:
   totalCount pageInfo { hasNextPage endCursor }
   edges { cursor node { id title status counts { netVotes upvotes averageScore pledgedQuantity }
   author { id displayName } viewerVote viewerPledge viewerScore hidden } } } }"""
+
+
+async def drain(api: Api) -> None:
+    """Let consumer jobs (reputation) finish: they write, and the reads should see them done."""
+    queue = api.background.queue
+    assert isinstance(queue, InProcessJobQueue)
+    await queue.drain()
 
 
 def plans(api: Api) -> Any:
@@ -37,13 +45,13 @@ async def both(api: Api, query: str, variables: dict[str, Any], **auth: Any) -> 
     return normal, compiled
 
 
-async def test_hot_read_compiled_is_byte_for_byte_the_executor(api: Api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_hot_read_compiled_is_byte_for_byte_the_executor(api: Api, tenant) -> None:
     authors = await factories.members(3)
     campaign = await factories.campaign()
     ideas = [await factories.idea(authors[i % 2], campaign) for i in range(7)]
     for idea in ideas[:4]:
         await votes.cast_vote(authors[2], idea.id, VoteValue.UP)
-    await api.background.queue.drain()
+    await drain(api)
     gid = (
         await api.data(
             "query($s: String!) { campaign(slug: $s) { id } }",
@@ -79,7 +87,7 @@ IDEA_FIELDS = [
 ]
 
 
-async def _forbidden_world(api: Api, tenant) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+async def _forbidden_world(api: Api, tenant) -> dict[str, Any]:
     from engine import merges
     from engine.models import Idea
     from engine.tenancy import _current_tenant, tenant_scope
@@ -105,7 +113,7 @@ async def _forbidden_world(api: Api, tenant) -> dict[str, Any]:  # type: ignore[
             foreign = await factories.idea(await factories.member(), await factories.campaign())
     finally:
         _current_tenant.reset(token)
-    await api.background.queue.drain()
+    await drain(api)
     from api.types.ids import encode_id
 
     def gid(row: Any) -> str:
@@ -126,7 +134,7 @@ async def _forbidden_world(api: Api, tenant) -> dict[str, Any]:  # type: ignore[
     }
 
 
-async def test_every_compiled_field_carries_tenant_and_visibility(api: Api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_every_compiled_field_carries_tenant_and_visibility(api: Api, tenant) -> None:
     """Per compiled field and role: the plan answered, its SQL names the tenant and the rule for
     every table it reads, and no hidden, merged, draft-campaign or foreign row comes back."""
     from tests.conftest import count_queries
@@ -163,14 +171,14 @@ async def test_every_compiled_field_carries_tenant_and_visibility(api: Api, tena
                 assert (found is not None) == (role in who), (role, field, gid)
 
 
-async def test_compiled_statements_stay_constant_as_the_page_grows(api: Api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_compiled_statements_stay_constant_as_the_page_grows(api: Api, tenant) -> None:
     from tests.conftest import count_queries
 
     authors = await factories.members(4)
     campaign = await factories.campaign()
     for i in range(110):
         await factories.idea(authors[i % 4], campaign)
-    await api.background.queue.drain()
+    await drain(api)
     token = member_token(tenant, "cus_pages")
     gid = (await api.data("{ campaigns { edges { node { id } } } }", sk=tenant.secret_key))[
         "campaigns"
@@ -188,7 +196,7 @@ async def test_compiled_statements_stay_constant_as_the_page_grows(api: Api, ten
     assert counts == {10: 2, 50: 2, 100: 2}, counts  # the page and its COUNT
 
 
-async def test_bad_input_gets_the_executors_errors(api: Api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_input_gets_the_executors_errors(api: Api, tenant) -> None:
     """A plan never changes what a bad request gets: it steps aside and the executor answers."""
     from datetime import timedelta
 

@@ -21,7 +21,7 @@ from engine.tenants import NewTenant, create_tenant
 from engine.votes import VoteValue
 from tests import factories
 from tests.api.conftest import Api, member_token
-from tests.api.test_read_plans import both
+from tests.api.test_read_plans import both, drain
 
 IDEA_LEAVES = [
     "id",
@@ -99,7 +99,7 @@ async def _world(api: Api, tenant: NewTenant) -> World:
             foreign = await factories.idea(await factories.member(), await factories.campaign())
     finally:
         _current_tenant.reset(token)
-    await api.background.queue.drain()
+    await drain(api)
     campaigns = [encode_id("Campaign", c.id) for c in (ideas_c, contest, draft)]
     idea_ids = [encode_id("Idea", i.id) for i in [*rows, drafted, foreign]]
     cursors: dict[str, list[str]] = {}
@@ -125,7 +125,7 @@ def _subset(draw: st.DrawFn, names: list[str]) -> list[str]:
 
 @st.composite
 def _fields(draw: st.DrawFn, names: list[str]) -> str:
-    parts = []
+    parts: list[str] = []
     for name in draw(_subset(names)):
         alias = draw(st.sampled_from(["", "", f"{name}A: ", "x: "]))
         if alias == "x: ":
@@ -196,7 +196,7 @@ def request(draw: st.DrawFn, world: World) -> tuple[str, dict[str, Any], str]:
             args.append(f"after: $a{n}")
         if draw(st.integers(0, 3)) == 0:
             args.append(f"status: [{', '.join(draw(_subset(STATUSES)))}]")
-        parts = []
+        parts: list[str] = []
         for part in draw(_subset(["totalCount", "pageInfo", "edges", "__typename"])):
             if part == "pageInfo":
                 parts.append(f"pageInfo {{ {draw(_fields(PAGE_INFO))} }}")
