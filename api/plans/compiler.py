@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from graphql import (
@@ -30,6 +31,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import SelectionNode
+from tortoise import fields as tortoise_fields
 from tortoise.models import Model
 
 from api.plans import fields as decl
@@ -110,6 +112,17 @@ class Sql:
         return [slot(env) for slot in self.slots]
 
 
+# Columns whose to_python_value returns what asyncpg and sqlite3 already give (exact types: an
+# enum field subclasses CharField and does convert).
+_NATIVE = {
+    tortoise_fields.IntField,
+    tortoise_fields.BigIntField,
+    tortoise_fields.SmallIntField,
+    tortoise_fields.CharField,
+    tortoise_fields.TextField,
+}
+
+
 class Select:
     """The selected columns; shapers read rows by position."""
 
@@ -121,7 +134,10 @@ class Select:
         if expr not in self.columns:
             self.columns.append(expr)
         index = self.columns.index(expr)
-        convert = model._meta.fields_map[name].to_python_value
+        column = model._meta.fields_map[name]
+        if type(column) in _NATIVE:
+            return itemgetter(index)  # both drivers already return the Python value
+        convert = column.to_python_value
         return lambda row: convert(row[index])
 
 
@@ -232,6 +248,9 @@ class Compiler:
     def plain(self, spec: decl.Plain, alias: str, model: type[Model], select: Select) -> Shaper:
         readers = [select.add(alias, model, c) for c in spec.columns]
         compute, serialize = spec.compute, spec.serialize
+        if len(readers) == 1 and compute is decl.same:
+            (read,) = readers
+            return read if serialize is decl.same else _then(read, serialize)
         return lambda row: serialize(compute(*(read(row) for read in readers)))
 
     def member(self, nodes: list[FieldNode], select: Select) -> Shaper:
@@ -417,9 +436,11 @@ class IdeasRoot(Root):
         self.cursor_readers: dict[str, Callable[[Row], Any]] = {}
         self.id_reader = self.select.add("i", Idea, "id")
         self.wants_total = False
+        self.wants_cursors = False
         self.connection = self._connection(nodes)
-        for column in set(ORDER_COLUMN.values()):
-            self.cursor_readers[column] = self.select.add("i", Idea, column)
+        if self.wants_cursors:
+            for column in sorted(set(ORDER_COLUMN.values())):
+                self.cursor_readers[column] = self.select.add("i", Idea, column)
         self.shapes: dict[tuple[Any, ...], _Shape] = {}
         self.count_shapes: dict[tuple[Any, ...], _Shape] = {}
 
@@ -438,6 +459,7 @@ class IdeasRoot(Root):
                 parts.append((key, lambda page: page["total"]))
             elif name == "pageInfo":
                 parts.append((key, self._page_info(children)))
+                self.wants_cursors = True  # start and end cursors
             elif name == "edges":
                 parts.append((key, self._edges(children)))
             else:
@@ -470,6 +492,7 @@ class IdeasRoot(Root):
                 parts.append((key, lambda row, cursor: "IdeaEdge"))
             elif name == "cursor":
                 _leaf(children)
+                self.wants_cursors = True
                 parts.append((key, lambda row, cursor: cursor))
             elif name == "node":
                 shape = self.compiler.idea(children, self.select, self.joins)
@@ -561,8 +584,11 @@ class IdeasRoot(Root):
         shape = self._page_sql(column, campaign_pk is not None, len(statuses), bool(after))
         rows = await _fetch(db, shape.text, shape.sql.values(run_env))
         items = rows[:size]
-        read_column = self.cursor_readers[column]
-        cursors = [encode_cursor(read_column(row), self.id_reader(row)) for row in items]
+        if self.wants_cursors:
+            read_column = self.cursor_readers[column]
+            cursors = [encode_cursor(read_column(row), self.id_reader(row)) for row in items]
+        else:
+            cursors = [""] * len(items)
         total = None
         if self.wants_total:
             count = self._count_sql(campaign_pk is not None, len(statuses))

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 
 
-def _same(value: Any) -> Any:
+def same(value: Any) -> Any:
     return value
 
 
@@ -33,9 +33,9 @@ class Plain:
     """A field computed from columns of its own row."""
 
     columns: tuple[str, ...]
-    compute: Callable[..., Any] = _same
+    compute: Callable[..., Any] = same
     # JSON value of the computed one, as the field's GraphQL scalar or enum serializes it.
-    serialize: Callable[[Any], Any] = _same
+    serialize: Callable[[Any], Any] = same
 
     def of(self, row: Any) -> Any:
         return self.compute(*(getattr(row, c) for c in self.columns))
@@ -49,8 +49,8 @@ def _nullable(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else serialize(value)
 
 
-def column(name: str, serialize: Callable[[Any], Any] = _same) -> Plain:
-    return Plain((name,), _same, serialize)
+def column(name: str, serialize: Callable[[Any], Any] = same) -> Plain:
+    return Plain((name,), same, serialize)
 
 
 # Keyed by the Strawberry attribute (snake case); the GraphQL name is its camel case.
