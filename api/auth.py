@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 
 from engine import keys, member_tokens
 from engine.errors import DomainError, Forbidden, Unauthenticated
-from engine.members import MemberData, upsert_member
+from engine.members import upsert_member
 from engine.models.members import Member
 from engine.models.tenants import ApiKey, KeyKind, Tenant
 from engine.tenancy import tenant_scope
@@ -72,19 +72,21 @@ async def _lookup(raw: str) -> tuple[ApiKey, Tenant]:
 
 
 # A member token is resolved to its member id once per token per _MEMBER_SECONDS, not with an
-# upsert SELECT per request. The claims are inside the token, so a changed claim is a new token:
-# a miss, and the upsert applies it. Only the id is cached; whoever needs the member's row (a
-# mutation checking its level, Query.viewer) reads it fresh.
+# upsert SELECT (and a signature check) per request. The claims are inside the token, so a changed
+# claim is a new token: a miss, and the upsert applies it. A hit is only taken before the token's
+# exp (the full check, leeway included, decides after that) and under the same identity secret.
+# Only the id is cached; whoever needs the member's row (a mutation checking its level,
+# Query.viewer) reads it fresh.
 _MEMBER_SECONDS = 60.0
-_member_cache: dict[tuple[int, str], tuple[float, int]] = {}
+_member_cache: dict[tuple[int, str, str], tuple[float, float, int]] = {}
 
 
-async def _member(tenant: Tenant, token: str, claims: MemberData) -> tuple[Member | None, int]:
-    now = time.monotonic()
-    key = (tenant.id, token)
+async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
+    key = (tenant.id, tenant.identity_secret, token)
     hit = _member_cache.get(key)
-    if hit is not None and hit[0] > now:
-        return None, hit[1]
+    if hit is not None and hit[0] > time.monotonic() and hit[1] > time.time():
+        return None, hit[2]
+    claims = member_tokens.verify_member_token(tenant, token)
     with tenant_scope(tenant.id):
         try:
             member = await upsert_member(claims)
@@ -92,7 +94,8 @@ async def _member(tenant: Tenant, token: str, claims: MemberData) -> tuple[Membe
             raise Unauthenticated(f"member token claims are invalid: {exc}") from exc
     if len(_member_cache) > 10_000:
         _member_cache.clear()
-    _member_cache[key] = (now + _MEMBER_SECONDS, member.id)
+    expires = member_tokens.expires_at(token)
+    _member_cache[key] = (time.monotonic() + _MEMBER_SECONDS, expires, member.id)
     return member, member.id
 
 
@@ -138,7 +141,5 @@ async def authenticate(headers: Headers) -> Principal | None:
         raise Forbidden("this publishable key may not be used from this origin")
     if bearer is None:
         return Principal(tenant, key, Role.PUBLIC)
-    # Verified on every request: an expired token is refused even while its member is cached.
-    claims = member_tokens.verify_member_token(tenant, bearer)
-    member, member_id = await _member(tenant, bearer, claims)
+    member, member_id = await _member(tenant, bearer)
     return Principal(tenant, key, Role.MEMBER, member, member_id)
