@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLSchema, parse
+from prometheus_client import Counter
 from tortoise.models import Model
 
 from api.plans.compiler import Env, Plan, StepAside, Unsupported, compile_plan
@@ -24,6 +25,13 @@ from engine.models import Idea
 log = logging.getLogger("cosource.api")
 
 PlanKey = tuple[str, str | None, visibility.Role]
+PLANNED = Counter(
+    "cosource_read_plan_requests_total",
+    "Requests of a compiled document: answered by its plan, or handed back to the executor.",
+    ["outcome"],
+)
+_COMPILED = PLANNED.labels("compiled")
+_STEPPED_ASIDE = PLANNED.labels("stepped_aside")
 _UNSUPPORTED = object()
 
 
@@ -70,12 +78,15 @@ class ReadPlans:
             data = await plan.run(variables, env, Idea._meta.db)
         except StepAside:
             self.fallbacks += 1
+            _STEPPED_ASIDE.inc()
             return None
         except Exception:  # the normal executor reports it with its usual code
             log.debug("compiled plan failed; running the operation normally", exc_info=True)
             self.fallbacks += 1
+            _STEPPED_ASIDE.inc()
             return None
         self.hits += 1
+        _COMPILED.inc()
         return orjson.dumps({"data": data})
 
 

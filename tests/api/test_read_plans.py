@@ -68,6 +68,8 @@ async def test_hot_read_compiled_is_byte_for_byte_the_executor(api: Api, tenant)
         normal, compiled = await both(api, HOT, {"c": gid, "n": 5}, **auth)
         assert normal == compiled
         assert b'"edges"' in compiled
+    metrics = (await api.client.get("/metrics")).text
+    assert 'cosource_read_plan_requests_total{outcome="compiled"}' in metrics
 
 
 IDEA_FIELDS = [
