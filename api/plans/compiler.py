@@ -13,6 +13,7 @@ Every statement carries the tenant predicate and the model's visibility rule
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -74,11 +75,17 @@ def _then(read: Shaper, convert: Callable[[Any], Any]) -> Shaper:
 
 
 def _gid(type_name: str) -> Callable[[Any], str]:
-    return lambda pk: encode_id(type_name, pk)
+    # What encode_id (strawberry's GlobalID) writes, without building a GlobalID per row.
+    prefix = f"{type_name}:".encode()
+    assert encode_id(type_name, 42) == b64encode(prefix + b"42").decode()
+    return lambda pk: b64encode(prefix + str(pk).encode()).decode()
+
+
+_VOTE_NAMES = {v.value: v.name for v in VoteValue}
 
 
 def _vote_name(value: Any) -> str:
-    return VoteValue(int(value or 0)).name
+    return _VOTE_NAMES[int(value or 0)]
 
 
 def _score(value: Any) -> int | None:
