@@ -36,6 +36,6 @@ class Subscription:
                 if message.get("campaignId") != campaign:
                     continue
                 with tenant_scope(principal.tenant_id):
-                    idea = await visibility.listed_ideas(audience).get_or_none(id=message["ideaId"])
+                    idea = await visibility.ideas(audience).get_or_none(id=message["ideaId"])
                 if idea is not None:
                     yield Idea.from_row(idea)
