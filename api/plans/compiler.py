@@ -404,6 +404,7 @@ class IdeaRoot(Root):
         if any(n.arguments != nodes[0].arguments for n in nodes[1:]):
             raise Unsupported("differing arguments")
         select, joins = Select(), Joins()
+        select.add("i", Idea, "id")  # a selection of constants alone still needs a column
         self.shape = compiler.idea(nodes, select, joins)
         sql = Sql(postgres)
         from_clause = compiler.from_clause(sql, joins)
@@ -573,7 +574,10 @@ class IdeasRoot(Root):
             after_value, after_pk = decode_cursor(after) if after else (None, None)
         except DomainError as exc:
             raise StepAside(str(exc)) from exc
-        column = ORDER_COLUMN[IdeaOrder(args["orderBy"])]
+        order = IdeaOrder(args["orderBy"])
+        if order is IdeaOrder.DISCOVER:
+            raise StepAside("DISCOVER")  # sampled per viewer and hour (engine/discovery.py)
+        column = ORDER_COLUMN[order]
         statuses = [getattr(s, "value", s) for s in args.get("status") or ()]
         if after:
             after_value = Idea._meta.fields_map[column].to_db_value(after_value, Idea)

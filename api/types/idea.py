@@ -198,8 +198,7 @@ async def idea_connection(
         search=search,
         audience=info.context.audience,
     )
-    principal = info.context.principal
-    member_id = principal.member.id if principal is not None and principal.member else None
+    member_id = info.context.audience.member_id  # also when the token's member is cached
     viewer = f"member:{member_id}" if member_id is not None else "guest"
     page = await idea_list.list_ideas(filters, order_by, first, after, viewer=viewer)
     info.context.loaders.prime_ideas(page.items)

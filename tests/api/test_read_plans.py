@@ -244,3 +244,25 @@ async def test_bad_input_gets_the_executors_errors(api: Api, tenant) -> None:
     forget_cached_keys()
     body = (await api.post(HOT, {"c": gid, "n": 5}, pk=pk)).json()
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_discover_is_left_to_the_executor(api: Api, tenant) -> None:
+    """DISCOVER is sampled per viewer and hour (engine/discovery.py): the plan steps aside."""
+    campaign = await factories.campaign()
+    author = await factories.member()
+    for _ in range(4):
+        await factories.idea(author, campaign)
+    await drain(api)
+    query = "query($o: IdeaOrder!) { ideas(orderBy: $o, first: 3) { edges { node { id } } } }"
+    pk = tenant.publishable_key
+    await both(api, query, {"o": "TOP"}, pk=pk)  # compiled for TOP
+    view = api.client._transport.app.state.graphql  # type: ignore[attr-defined]
+    saved = view.plans
+    view.plans = None
+    try:
+        normal = (await api.post(query, {"o": "DISCOVER"}, pk=pk)).content
+    finally:
+        view.plans = saved
+    before = saved.fallbacks
+    assert (await api.post(query, {"o": "DISCOVER"}, pk=pk)).content == normal
+    assert saved.fallbacks == before + 1

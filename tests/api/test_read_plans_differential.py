@@ -49,7 +49,8 @@ COUNTS = [
 ]
 AUTHOR = ["id", "displayName", "reputation", "createdAt", "__typename"]
 PAGE_INFO = ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"]
-ORDERS = ["TOP", "HOT", "NEW", "CONTROVERSIAL", "DISCOVER", "PLEDGES"]
+# DISCOVER is sampled per viewer and hour (engine/discovery.py): plans leave it to the executor.
+ORDERS = ["TOP", "HOT", "NEW", "CONTROVERSIAL", "PLEDGES"]
 STATUSES = [s.value for s in IdeaStatus]
 
 
