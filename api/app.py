@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import strawberry
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,6 +25,7 @@ from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
 from api.live import Broadcaster, LiveHooks
 from api.persisted import PersistedQueries
+from api.plans.runner import ReadPlans
 from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from api.schema import build_schema
 from api.view import GraphQLView
@@ -112,6 +114,11 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
         ResultCache(ttl=settings.result_cache_seconds) if settings.result_cache_seconds else None
     )
     view.live = Broadcaster(redis)
+    schema = view.schema
+    if settings.compiled_reads and isinstance(schema, strawberry.Schema):
+        view.plans = ReadPlans(schema._schema)
+    else:
+        view.plans = None
     # Every commit in this process bumps its tenant's generation (emptying its cached reads) and
     # tells subscribers which ideas changed.
     composition.install_process_hooks(

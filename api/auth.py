@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import Enum
 
 from starlette.datastructures import Headers
 
@@ -21,15 +20,11 @@ from engine.members import upsert_member
 from engine.models.members import Member
 from engine.models.tenants import ApiKey, KeyKind, Tenant
 from engine.tenancy import tenant_scope
+from engine.visibility import Audience
+from engine.visibility import Role as Role  # re-exported: the API names roles by it
 
 KEY_HEADER = "x-cosource-key"
 _CACHE_SECONDS = 30.0
-
-
-class Role(str, Enum):
-    SECRET = "SECRET"
-    PUBLIC = "PUBLIC"
-    MEMBER = "MEMBER"
 
 
 @dataclass(frozen=True)
@@ -37,11 +32,22 @@ class Principal:
     tenant: Tenant
     key: ApiKey
     role: Role
+    # The member row when this request read it; a cached token carries only member_id and the
+    # row is read when something needs it (Context.require_member, Query.viewer).
     member: Member | None = None
+    member_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.member is not None and self.member_id is None:
+            object.__setattr__(self, "member_id", self.member.id)
 
     @property
     def tenant_id(self) -> int:
         return int(self.tenant.id)
+
+    @property
+    def audience(self) -> Audience:
+        return Audience(self.role, self.member_id)
 
 
 # Keys are looked up on every request; a short in-process cache saves two queries per request.
@@ -65,8 +71,37 @@ async def _lookup(raw: str) -> tuple[ApiKey, Tenant]:
     return key, tenant
 
 
+# A member token is resolved to its member id once per token per _MEMBER_SECONDS, not with an
+# upsert SELECT (and a signature check) per request. The claims are inside the token, so a changed
+# claim is a new token: a miss, and the upsert applies it. A hit is only taken before the token's
+# exp (the full check, leeway included, decides after that) and under the same identity secret.
+# Only the id is cached; whoever needs the member's row (a mutation checking its level,
+# Query.viewer) reads it fresh.
+_MEMBER_SECONDS = 60.0
+_member_cache: dict[tuple[int, str, str], tuple[float, float, int]] = {}
+
+
+async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
+    key = (tenant.id, tenant.identity_secret, token)
+    hit = _member_cache.get(key)
+    if hit is not None and hit[0] > time.monotonic() and hit[1] > time.time():
+        return None, hit[2]
+    claims = member_tokens.verify_member_token(tenant, token)
+    with tenant_scope(tenant.id):
+        try:
+            member = await upsert_member(claims)
+        except DomainError as exc:
+            raise Unauthenticated(f"member token claims are invalid: {exc}") from exc
+    if len(_member_cache) > 10_000:
+        _member_cache.clear()
+    expires = member_tokens.expires_at(token)
+    _member_cache[key] = (time.monotonic() + _MEMBER_SECONDS, expires, member.id)
+    return member, member.id
+
+
 def forget_cached_keys() -> None:
     _key_cache.clear()
+    _member_cache.clear()
 
 
 def _bearer(headers: Headers) -> str | None:
@@ -106,10 +141,5 @@ async def authenticate(headers: Headers) -> Principal | None:
         raise Forbidden("this publishable key may not be used from this origin")
     if bearer is None:
         return Principal(tenant, key, Role.PUBLIC)
-    claims = member_tokens.verify_member_token(tenant, bearer)
-    with tenant_scope(tenant.id):
-        try:
-            member = await upsert_member(claims)
-        except DomainError as exc:
-            raise Unauthenticated(f"member token claims are invalid: {exc}") from exc
-    return Principal(tenant, key, Role.MEMBER, member)
+    member, member_id = await _member(tenant, bearer)
+    return Principal(tenant, key, Role.MEMBER, member, member_id)

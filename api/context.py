@@ -7,11 +7,12 @@ from typing import Any
 
 from strawberry.types import Info as _Info
 
-from api.auth import Principal, Role
+from api.auth import Principal
 from api.dataloaders import Loaders
 from api.errors import PublicError, forbidden, unauthenticated
 from api.live import Broadcaster
 from engine.models.members import Member
+from engine.visibility import PUBLIC, Audience, Role
 
 
 @dataclass
@@ -23,11 +24,21 @@ class Context:
     live: Broadcaster | None = None
     # Set by strawberry from a websocket's connection_init payload (keys for browsers).
     connection_params: dict[str, Any] | None = None
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(init=False, default=None)
+    _viewer: Member | None = field(init=False, default=None)
 
-    def __post_init__(self) -> None:
-        member = self.principal.member if self.principal else None
-        self.loaders = Loaders(member.id if member else None)
+    @property
+    def loaders(self) -> Loaders:
+        # Built on first use: a websocket learns its principal after the context exists.
+        audience = self.audience
+        if self._loaders is None or self._loaders.audience != audience:
+            self._loaders = Loaders(audience)
+        return self._loaders
+
+    @property
+    def audience(self) -> Audience:
+        """Who is looking, for the engine's visibility rules (engine.visibility)."""
+        return self.principal.audience if self.principal else PUBLIC
 
     # Root resolvers call one of these; each raises the right top-level error.
     def require_principal(self) -> Principal:
@@ -41,13 +52,16 @@ class Context:
             raise forbidden("this needs a secret key (Authorization: Bearer sk_...)")
         return principal
 
-    def require_member(self) -> Member:
+    async def require_member(self) -> Member:
         principal = self.require_principal()
-        if principal.member is None:
+        if principal.member_id is None:
             if principal.role == Role.SECRET:
                 raise forbidden("member actions need a publishable key and a member token")
             raise unauthenticated("this needs a member token (Authorization: Bearer <jwt>)")
-        return principal.member
+        member = await self.viewer()
+        if member is None:  # deleted since its token was cached
+            raise unauthenticated("the member of this token no longer exists")
+        return member
 
     def require_live(self) -> Broadcaster:
         if self.live is None:  # the app's lifespan configures it before serving
@@ -58,9 +72,16 @@ class Context:
     def is_secret(self) -> bool:
         return self.principal is not None and self.principal.role == Role.SECRET
 
-    @property
-    def viewer(self) -> Member | None:
-        return self.principal.member if self.principal else None
+    async def viewer(self) -> Member | None:
+        """The token's member row, read at most once per request."""
+        principal = self.principal
+        if principal is None or principal.member_id is None:
+            return None
+        if principal.member is not None:
+            return principal.member
+        if self._viewer is None:
+            self._viewer = await Member.get_or_none(id=principal.member_id)
+        return self._viewer
 
 
 Info = _Info[Context, None]

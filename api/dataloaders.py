@@ -13,13 +13,17 @@ from engine.models.interactions import Comment, Pledge, Score, Vote
 from engine.models.members import Member
 from engine.reputation.models import MemberBadge
 from engine.reputation.rules import Rules, rules_for_tenant
+from engine.visibility import Audience, visible
 
 M = TypeVar("M")
 
 
-def _by_id(model: Any) -> Callable[[Sequence[int]], Awaitable[list[Any]]]:
+def _by_id(model: Any, audience: Audience) -> Callable[[Sequence[int]], Awaitable[list[Any]]]:
+    """Rows by id, None for ids the audience may not see (engine.visibility decides)."""
+
     async def load(ids: Sequence[int]) -> list[Any]:
-        rows = {row.id: row for row in await model.filter(id__in=list(set(ids)))}
+        query = visible(model, audience).filter(id__in=list(set(ids)))
+        rows = {row.id: row for row in await query}
         return [rows.get(i) for i in ids]
 
     return load
@@ -33,16 +37,19 @@ def _grouped(rows: Iterable[Any], key: str, ids: Sequence[int]) -> list[list[Any
 
 
 class Loaders:
-    """Created per request (the member in the request decides what "viewer" loaders return)."""
+    """Created per request: the audience decides which rows load (engine.visibility) and what
+    the "viewer" loaders return."""
 
-    def __init__(self, member_id: int | None) -> None:
-        self.member = DataLoader(_by_id(Member))
-        self.campaign = DataLoader(_by_id(Campaign))
-        self.idea = DataLoader(_by_id(Idea))
-        self.comment = DataLoader(_by_id(Comment))
+    def __init__(self, audience: Audience) -> None:
+        self.audience = audience
+        self.member = DataLoader(_by_id(Member, audience))
+        self.campaign = DataLoader(_by_id(Campaign, audience))
+        self.idea = DataLoader(_by_id(Idea, audience))
+        self.comment = DataLoader(_by_id(Comment, audience))
+        self.threshold = DataLoader(_by_id(Threshold, audience))
         self.thresholds = DataLoader(self._thresholds)
         self.status_changes = DataLoader(self._status_changes)
-        self._member_id = member_id
+        self._member_id = audience.member_id
         self.viewer_vote = DataLoader(self._viewer(Vote, "value"))
         self.viewer_score = DataLoader(self._viewer(Score, "value"))
         self.viewer_pledge = DataLoader(self._viewer(Pledge, "quantity"))

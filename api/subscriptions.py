@@ -10,6 +10,7 @@ from api.context import Info
 from api.types.idea import Idea
 from api.types.ids import decode_id
 from engine import models as m
+from engine import visibility
 from engine.errors import NotFound
 from engine.tenancy import tenant_scope
 
@@ -24,9 +25,10 @@ class Subscription:
     ) -> AsyncGenerator[Idea, None]:
         principal = info.context.require_principal()
         campaign = decode_id(campaign_id, "Campaign", "campaignId")
+        audience = info.context.audience
         with tenant_scope(principal.tenant_id):
-            row = await m.Campaign.get_or_none(id=campaign)
-        if row is None or (row.status == m.CampaignStatus.DRAFT and not info.context.is_secret):
+            row = await visibility.visible(m.Campaign, audience).get_or_none(id=campaign)
+        if row is None:
             raise NotFound("campaign", "campaignId")
         async with info.context.require_live().subscribe(principal.tenant_id) as queue:
             while True:
@@ -34,6 +36,6 @@ class Subscription:
                 if message.get("campaignId") != campaign:
                     continue
                 with tenant_scope(principal.tenant_id):
-                    idea = await m.Idea.get_or_none(id=message["ideaId"])
-                if idea is not None and not idea.hidden:
+                    idea = await visibility.ideas(audience).get_or_none(id=message["ideaId"])
+                if idea is not None:
                     yield Idea.from_row(idea)

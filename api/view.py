@@ -28,6 +28,7 @@ from api.errors import Code, PublicError, forbidden, unauthenticated
 from api.extensions import map_error
 from api.live import Broadcaster
 from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
+from api.plans.runner import PlanKey, ReadPlans
 from api.ratelimit import RateLimiter, Verdict
 from engine.errors import Forbidden, Unauthenticated
 from engine.tenancy import enter_tenant
@@ -76,6 +77,7 @@ class GraphQLView(GraphQL[Context, None]):
     cache: ResultCache | None = None
     generations: Generations | None = None
     live: Broadcaster | None = None
+    plans: ReadPlans | None = None
 
     async def authenticate(self, headers: Headers) -> RequestAuth:
         try:
@@ -113,6 +115,24 @@ class GraphQLView(GraphQL[Context, None]):
             hit = self.cache.get(key)
             if hit is not None:
                 return self._cacheable(request, hit, auth)
+        plan_key, query = self._plan_key(auth, persisted, payload)
+        if plan_key is not None and self.plans is not None and auth.principal is not None:
+            # Compiled read plan (api/plans): same bytes as the executor, without it.
+            enter_tenant(auth.principal.tenant_id)
+            assert payload is not None
+            body = await self.plans.run(
+                plan_key,
+                payload.get("variables"),
+                auth.principal.tenant_id,
+                auth.principal.audience,
+            )
+            if body is not None:
+                if key is not None and self.cache is not None:
+                    return self._cacheable(request, self.cache.put(key, body), auth)
+                headers = {}
+                if auth.verdict is not None:
+                    headers["X-RateLimit-Remaining"] = str(auth.verdict.remaining)
+                return Response(body, media_type="application/json", headers=headers)
         token = _persisted_query.set(persisted.query if persisted else None)
         try:
             async with asyncio.timeout(self.timeout_seconds):
@@ -126,11 +146,31 @@ class GraphQLView(GraphQL[Context, None]):
             )
         finally:
             _persisted_query.reset(token)
+        if (
+            plan_key is not None
+            and query is not None
+            and self.plans is not None
+            and auth.principal is not None
+            and not self.plans.known(plan_key)
+            and response.status_code == 200
+            and b'"errors"' not in bytes(response.body)
+        ):
+            self.plans.learn(plan_key, query, auth.principal.audience)
         if key is not None and self.cache is not None and response.status_code == 200:
             body = bytes(response.body)
             if "errors" not in orjson.loads(body):
                 return self._cacheable(request, self.cache.put(key, body), auth)
         return response
+
+    def _plan_key(
+        self, auth: RequestAuth, persisted: PersistedQuery | None, payload: dict[str, Any] | None
+    ) -> tuple[PlanKey | None, str | None]:
+        if self.plans is None or auth.error is not None or auth.principal is None or not payload:
+            return None, None
+        query = persisted.query if persisted is not None else payload.get("query")
+        if not isinstance(query, str):
+            return None, None
+        return self.plans.key(query, payload.get("operationName"), auth.principal.role), query
 
     async def _payload(self, request: Request) -> dict[str, Any] | None:
         try:

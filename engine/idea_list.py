@@ -14,6 +14,7 @@ from engine.models.ideas import Idea, IdeaStatus
 from engine.pagination import Page, decode_cursor, encode_cursor, page_size
 from engine.ranking import ORDER_COLUMN, IdeaOrder
 from engine.tenancy import current_tenant_id
+from engine.visibility import PUBLIC, Audience, listed_idea_rule
 
 SEARCH_MAX = 200
 
@@ -24,13 +25,12 @@ class IdeaFilter:
     statuses: tuple[IdeaStatus, ...] = ()
     search: str | None = None
     author_id: int | None = None
-    include_hidden: bool = False
+    # Who is looking decides which ideas are listed (engine.visibility).
+    audience: Audience = PUBLIC
 
 
 def _filtered(f: IdeaFilter) -> QuerySet[Idea]:
-    query = Idea.filter(merged_into_id=None)
-    if not f.include_hidden:
-        query = query.filter(hidden=False)
+    query = listed_idea_rule(f.audience).apply(Idea.filter())
     if f.campaign_id is not None:
         query = query.filter(campaign_id=f.campaign_id)
     if f.statuses:

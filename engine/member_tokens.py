@@ -34,6 +34,12 @@ def issue_member_token(tenant: Tenant, data: MemberData, ttl: timedelta = DEFAUL
     return jwt.encode(claims, tenant.identity_secret, algorithm="HS256")
 
 
+def expires_at(token: str) -> float:
+    """The exp claim of a token that verify_member_token already accepted (unix seconds)."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"])
+
+
 def verify_member_token(tenant: Tenant, token: str) -> MemberData:
     """Only HS256 with this tenant's secret (or, during a rotation's grace period, the previous
     one); exp and sub required (so alg none and forgeries fail)."""

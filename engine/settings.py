@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 600
     # Anonymous persisted reads are cached this long at most (0 disables the result cache).
     result_cache_seconds: float = 30.0
+    # Hot reads answered by compiled read plans instead of the GraphQL executor (same bytes).
+    compiled_reads: bool = True
 
     # Webhooks.
     webhook_allow_networks: str = ""

@@ -49,7 +49,7 @@ class SetIdeaStatusPayload:
 class IdeaMutations:
     @strawberry.mutation(description="Submit an idea to an open campaign (member token).")
     async def submit_idea(self, info: Info, input: SubmitIdeaInput) -> SubmitIdeaPayload:
-        member = info.context.require_member()
+        member = await info.context.require_member()
 
         async def call() -> m.Idea:
             return await ideas.submit_idea(

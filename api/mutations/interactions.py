@@ -66,7 +66,7 @@ async def _idea_payload(call: Any) -> IdeaActionPayload:
 class InteractionMutations:
     @strawberry.mutation(description="Vote UP or DOWN, change it, or retract it with NONE.")
     async def vote(self, info: Info, input: VoteInput) -> IdeaActionPayload:
-        member = info.context.require_member()
+        member = await info.context.require_member()
         return await _idea_payload(
             lambda: votes.cast_vote(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), votes.VoteValue(input.value)
@@ -75,7 +75,7 @@ class InteractionMutations:
 
     @strawberry.mutation(description="Score an idea of a CONTEST campaign, 1-5 (changeable).")
     async def score_idea(self, info: Info, input: ScoreIdeaInput) -> IdeaActionPayload:
-        member = info.context.require_member()
+        member = await info.context.require_member()
         return await _idea_payload(
             lambda: scores.score_idea(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), input.score
@@ -84,7 +84,7 @@ class InteractionMutations:
 
     @strawberry.mutation(description='Say "I\'d buy it" with a quantity; 0 withdraws.')
     async def pledge(self, info: Info, input: PledgeInput) -> IdeaActionPayload:
-        member = info.context.require_member()
+        member = await info.context.require_member()
         return await _idea_payload(
             lambda: pledges.pledge(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), input.quantity
@@ -93,7 +93,7 @@ class InteractionMutations:
 
     @strawberry.mutation(description="Comment on an idea, or reply to a comment.")
     async def comment(self, info: Info, input: CommentInput) -> CommentPayload:
-        member = info.context.require_member()
+        member = await info.context.require_member()
 
         async def call() -> m.Comment:
             parent = decode_id(input.parent_id, "Comment", "parentId") if input.parent_id else None

@@ -51,7 +51,7 @@ class ResolveFlagPayload:
 class ModerationMutations:
     @strawberry.mutation(description="Report an idea or a comment (members from level 1).")
     async def flag(self, info: Info, input: FlagInput) -> FlagPayload:
-        member = info.context.require_member()
+        member = await info.context.require_member()
 
         async def call() -> m.Flag:
             comment = (

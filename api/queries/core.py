@@ -16,6 +16,7 @@ from api.types.member import Member, MemberConnection
 from api.types.moderation import Flag
 from api.types.webhook import WebhookDelivery, WebhookEndpoint
 from engine import models as m
+from engine import visibility
 from engine.errors import NotFound
 from engine.pagination import id_page
 
@@ -49,9 +50,9 @@ class CoreQueries:
         return found[0]
 
     @strawberry.field(description="The member behind the member token, if any.")
-    def viewer(self, info: Info) -> Member | None:
+    async def viewer(self, info: Info) -> Member | None:
         info.context.require_principal()
-        member = info.context.viewer
+        member = await info.context.viewer()
         return Member.from_row(member) if member else None
 
     @strawberry.field(description="A campaign by global id or by slug.")
@@ -65,12 +66,11 @@ class CoreQueries:
             except NotFound:
                 return None
         elif slug is not None:
-            row = await m.Campaign.get_or_none(slug=slug)
+            query = visibility.visible(m.Campaign, info.context.audience)
+            row = await query.get_or_none(slug=slug)
         else:
             return None
-        if row is None or (row.status == m.CampaignStatus.DRAFT and not info.context.is_secret):
-            return None
-        return Campaign.from_row(row)
+        return Campaign.from_row(row) if row is not None else None
 
     @strawberry.field(description="Campaigns, newest first. Drafts are visible to the brand only.")
     async def campaigns(
@@ -81,11 +81,9 @@ class CoreQueries:
         after: str | None = None,
     ) -> CampaignConnection:
         info.context.require_principal()
-        query = m.Campaign.all()
+        query = visibility.visible(m.Campaign, info.context.audience)
         if status is not None:
             query = query.filter(status=status)
-        if not info.context.is_secret:
-            query = query.exclude(status=m.CampaignStatus.DRAFT)
         page = await id_page(query, first, after)
         return CampaignConnection.from_page(page, Campaign.from_row, query.count)
 
@@ -96,7 +94,7 @@ class CoreQueries:
             row = await info.context.loaders.idea.load(decode_id(id, "Idea", "id"))
         except NotFound:
             return None
-        return Idea.from_row(row) if row is not None and not row.hidden else None
+        return Idea.from_row(row) if row is not None else None
 
     @strawberry.field(description="Ideas, filtered and ordered; at most 100 per page.")
     async def ideas(
@@ -139,7 +137,7 @@ class CoreQueries:
         after: str | None = None,
     ) -> MemberConnection:
         info.context.require_secret()
-        query = m.Member.all()
+        query = visibility.visible(m.Member, info.context.audience)
         if search and search.strip():
             term = search.strip()[:200]
             query = query.filter(Q(display_name__icontains=term) | Q(external_id=term))

@@ -43,8 +43,8 @@ class Threshold(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Any]:
-        rows = {r.id: r for r in await m.Threshold.filter(id__in=[int(i) for i in node_ids])}
-        return [cls.from_row(rows[int(i)]) if int(i) in rows else None for i in node_ids]
+        rows = await info.context.loaders.threshold.load_many([int(i) for i in node_ids])
+        return [cls.from_row(r) if r is not None else None for r in rows]
 
 
 @strawberry.type(name="ContributionTerms")

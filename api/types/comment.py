@@ -14,6 +14,7 @@ from api.types.common import Connection
 from api.types.ids import encode_id
 from api.types.member import Member
 from engine import models as m
+from engine import visibility
 from engine.pagination import id_page
 
 
@@ -44,7 +45,7 @@ class Comment(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Any]:
         rows = await info.context.loaders.comment.load_many([int(i) for i in node_ids])
-        return [cls.from_row(r) if r is not None and not r.hidden else None for r in rows]
+        return [cls.from_row(r) if r is not None else None for r in rows]
 
 
 @strawberry.type(name="CommentConnection")
@@ -55,6 +56,7 @@ class CommentConnection(Connection[Comment]):
 async def comment_connection(
     info: Info, idea_id: int, *, first: int | None, after: str | None
 ) -> CommentConnection:
-    query = m.Comment.filter(idea_id=idea_id, hidden=False)
+    rule = visibility.listed_comment_rule(info.context.audience)
+    query = rule.apply(m.Comment.filter(idea_id=idea_id))
     page = await id_page(query, first, after, newest_first=False)
     return CommentConnection.from_page(page, Comment.from_row, query.count)

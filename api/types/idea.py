@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
+from strawberry.dataloader import DataLoader
 
 from api.context import Info
+from api.lookahead import selected
+from api.plans import fields
 from api.types.common import Connection
 from api.types.enums import IdeaOrderEnum, IdeaStatusEnum, VoteValueEnum
 from api.types.member import Member
-from engine import idea_list
+from engine import idea_list, visibility
 from engine import models as m
 from engine.votes import VoteValue
 
@@ -42,6 +46,20 @@ class IdeaCounts:
     comments: int
 
 
+@dataclass(eq=False)  # eq=False keeps it hashable: a shared empty default is allowed
+class Prefetched:
+    """What a list loaded for its items up front (None: not loaded, the field loads it)."""
+
+    author: m.Member | None = None
+    campaign: m.Campaign | None = None
+    vote: int | None = None
+    score: int | None = None
+    pledge: int | None = None
+
+
+_NOTHING = Prefetched()
+
+
 @strawberry.type(name="Idea", description="An idea submitted by a member to a campaign.")
 class Idea(relay.Node):
     id: relay.NodeID[int]
@@ -55,49 +73,48 @@ class Idea(relay.Node):
     )
     created_at: datetime
     _row: strawberry.Private[m.Idea]
+    _pre: strawberry.Private[Prefetched] = _NOTHING
 
     @classmethod
-    def from_row(cls, row: m.Idea) -> Idea:
+    def from_row(cls, row: m.Idea, pre: Prefetched = _NOTHING) -> Idea:
+        # Plain fields come from their one declaration (api/plans/fields.py), which compiled
+        # read plans use too.
         return cls(
             id=row.id,
-            title=row.title,
-            body=row.body,
-            status=row.status,
-            counts=IdeaCounts(
-                upvotes=row.upvotes,
-                downvotes=row.downvotes,
-                net_votes=row.net_votes,
-                score_count=row.score_count,
-                average_score=round(row.score_sum / row.score_count, 4)
-                if row.score_count
-                else None,
-                pledgers=row.pledgers,
-                pledged_quantity=row.pledged_quantity,
-                comments=row.comment_count,
-            ),
-            accepted_terms_version=row.terms_version,
-            frozen=row.frozen,
-            created_at=row.created_at,
+            counts=IdeaCounts(**fields.values(fields.IDEA_COUNTS, row)),
             _row=row,
+            _pre=pre,
+            **fields.values(fields.IDEA, row),
         )
 
-    @strawberry.field
-    async def author(self, info: Info) -> Member:
-        row = await info.context.loaders.member.load(self._row.author_id)
-        return Member.from_row(row)
+    # The fields below answer synchronously when the list prefetched their data (idea_connection)
+    # and return an awaitable otherwise; graphql-core awaits only what is awaitable.
 
     @strawberry.field
-    async def campaign(
-        self, info: Info
-    ) -> Annotated[Campaign, strawberry.lazy("api.types.campaign")]:
+    def author(self, info: Info) -> Member:
+        if self._pre.author is not None:
+            return Member.from_row(self._pre.author)
+        return self._author(info)  # type: ignore[return-value]
+
+    async def _author(self, info: Info) -> Member:
+        return Member.from_row(await info.context.loaders.member.load(self._row.author_id))
+
+    @strawberry.field
+    def campaign(self, info: Info) -> Annotated[Campaign, strawberry.lazy("api.types.campaign")]:
         from api.types.campaign import Campaign
 
-        row = await info.context.loaders.campaign.load(self._row.campaign_id)
-        return Campaign.from_row(row)
+        if self._pre.campaign is not None:
+            return Campaign.from_row(self._pre.campaign)
+        return self._campaign(info)  # type: ignore[return-value]
+
+    async def _campaign(self, info: Info) -> Campaign:
+        from api.types.campaign import Campaign
+
+        return Campaign.from_row(await info.context.loaders.campaign.load(self._row.campaign_id))
 
     @strawberry.field(description="Hidden by moderation. Brand (secret key) only.")
     def hidden(self, info: Info) -> bool | None:
-        return self._row.hidden if info.context.is_secret else None
+        return self._row.hidden if visibility.sees_brand_fields(info.context.audience) else None
 
     @strawberry.field(description="Set when this idea was merged into another.")
     async def merged_into(self, info: Info) -> Idea | None:
@@ -107,16 +124,25 @@ class Idea(relay.Node):
         return Idea.from_row(row) if row is not None else None
 
     @strawberry.field(description="The viewing member's vote (NONE without a member token).")
-    async def viewer_vote(self, info: Info) -> VoteValueEnum:
-        return VoteValue(await info.context.loaders.viewer_vote.load(self.id))
+    def viewer_vote(self, info: Info) -> VoteValueEnum:
+        if self._pre.vote is not None or info.context.audience.member_id is None:
+            return VoteValue(self._pre.vote or 0)
+        return self._viewer(info.context.loaders.viewer_vote, VoteValue)  # type: ignore[return-value]
 
     @strawberry.field(description="The viewing member's score, 1-5, or null.")
-    async def viewer_score(self, info: Info) -> int | None:
-        return await info.context.loaders.viewer_score.load(self.id) or None
+    def viewer_score(self, info: Info) -> int | None:
+        if self._pre.score is not None or info.context.audience.member_id is None:
+            return self._pre.score or None
+        return self._viewer(info.context.loaders.viewer_score, _or_none)  # type: ignore[return-value]
 
     @strawberry.field(description="The viewing member's pledged quantity (0 when none).")
-    async def viewer_pledge(self, info: Info) -> int:
-        return await info.context.loaders.viewer_pledge.load(self.id)
+    def viewer_pledge(self, info: Info) -> int:
+        if self._pre.pledge is not None or info.context.audience.member_id is None:
+            return self._pre.pledge or 0
+        return self._viewer(info.context.loaders.viewer_pledge, int)  # type: ignore[return-value]
+
+    async def _viewer(self, loader: DataLoader[int, int], convert: Callable[[int], Any]) -> Any:
+        return convert(await loader.load(self.id))
 
     @strawberry.field(description="Every official response, oldest first.")
     async def responses(self, info: Info) -> list[OfficialResponse]:
@@ -144,7 +170,11 @@ class Idea(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Any]:
         rows = await info.context.loaders.idea.load_many([int(i) for i in node_ids])
-        return [cls.from_row(r) if r is not None and not r.hidden else None for r in rows]
+        return [cls.from_row(r) if r is not None else None for r in rows]
+
+
+def _or_none(value: int) -> int | None:
+    return value or None
 
 
 @strawberry.type(name="IdeaConnection")
@@ -163,15 +193,60 @@ async def idea_connection(
     after: str | None,
 ) -> IdeaConnection:
     filters = idea_list.IdeaFilter(
-        campaign_id=campaign_id, statuses=tuple(status or ()), search=search
+        campaign_id=campaign_id,
+        statuses=tuple(status or ()),
+        search=search,
+        audience=info.context.audience,
     )
-    principal = info.context.principal
-    member_id = principal.member.id if principal is not None and principal.member else None
+    member_id = info.context.audience.member_id  # also when the token's member is cached
     viewer = f"member:{member_id}" if member_id is not None else "guest"
     page = await idea_list.list_ideas(filters, order_by, first, after, viewer=viewer)
     info.context.loaders.prime_ideas(page.items)
+    wanted = selected(info, "edges", "node")
+    pre = await prefetch(info.context.audience, page.items, wanted)
 
     async def total() -> int:
         return await idea_list.count_ideas(filters)
 
-    return IdeaConnection.from_page(page, Idea.from_row, total)
+    return IdeaConnection.from_page(page, lambda row: Idea.from_row(row, pre[row.id]), total)
+
+
+async def prefetch(
+    audience: visibility.Audience, rows: list[m.Idea], wanted: frozenset[str]
+) -> dict[int, Prefetched]:
+    """One statement per kind of related data the page's selection asks for, whatever its size."""
+    found = {row.id: Prefetched() for row in rows}
+    if not rows:
+        return found
+    if "author" in wanted:
+        query = visibility.visible(m.Member, audience)
+        authors = {a.id: a for a in await query.filter(id__in={r.author_id for r in rows})}
+        for row in rows:
+            found[row.id].author = authors.get(row.author_id)
+    if "campaign" in wanted:
+        in_campaigns = visibility.visible(m.Campaign, audience)
+        campaign_ids = {r.campaign_id for r in rows}
+        campaigns = {c.id: c for c in await in_campaigns.filter(id__in=campaign_ids)}
+        for row in rows:
+            found[row.id].campaign = campaigns.get(row.campaign_id)
+    member_id = audience.member_id
+    if member_id is None:
+        return found
+    ids = list(found)
+    for field, model, column, attr in _VIEWER_FIELDS:
+        if field in wanted:
+            values = dict(
+                await model.filter(member_id=member_id, idea_id__in=ids).values_list(
+                    "idea_id", column
+                )
+            )
+            for idea_id, pre in found.items():
+                setattr(pre, attr, int(values.get(idea_id, 0)))
+    return found
+
+
+_VIEWER_FIELDS: tuple[tuple[str, Any, str, str], ...] = (
+    ("viewerVote", m.Vote, "value", "vote"),
+    ("viewerScore", m.Score, "value", "score"),
+    ("viewerPledge", m.Pledge, "quantity", "pledge"),
+)

@@ -10,9 +10,11 @@ import strawberry
 from strawberry import relay
 
 from api.context import Info
+from api.plans import fields
 from api.types.common import Connection
 from api.types.reputation import Badge, Level, ReputationEntry, ReputationEntryConnection
 from engine import models as m
+from engine import visibility
 from engine.reputation import history, levels
 
 
@@ -28,17 +30,11 @@ class Member(relay.Node):
 
     @classmethod
     def from_row(cls, row: m.Member) -> Member:
-        return cls(
-            id=row.id,
-            display_name=row.display_name,
-            reputation=row.reputation,
-            created_at=row.created_at,
-            _row=row,
-        )
+        # Plain fields from their one declaration, shared with compiled plans (api/plans/fields.py).
+        return cls(id=row.id, _row=row, **fields.values(fields.MEMBER, row))
 
     def _private(self, info: Info) -> bool:
-        viewer = info.context.viewer
-        return info.context.is_secret or (viewer is not None and viewer.id == self.id)
+        return visibility.sees_member_private(info.context.audience, self.id)
 
     @strawberry.field(description="The brand's own customer id. Brand (secret key) or self only.")
     def external_id(self, info: Info) -> str | None:
@@ -58,7 +54,8 @@ class Member(relay.Node):
 
     @strawberry.field(description="Customer value in cents, from the CRM. Brand (secret key) only.")
     def customer_value_cents(self, info: Info) -> int | None:
-        return self._row.customer_value_cents if info.context.is_secret else None
+        brand = visibility.sees_brand_fields(info.context.audience)
+        return self._row.customer_value_cents if brand else None
 
     @strawberry.field(description="The member's level under the brand's thresholds.")
     async def level(self, info: Info) -> Level:

@@ -15,6 +15,7 @@ from api.types.common import Connection
 from api.types.idea import Idea
 from api.types.member import Member
 from engine import models as m
+from engine import visibility
 from engine.moderation import Decision
 
 # strawberry.enum registers the Enum class itself; the alias is its GraphQL-side name for mypy.
@@ -80,9 +81,8 @@ class Flag(relay.Node):
     async def resolve_nodes(
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Any]:
-        if not info.context.is_secret:
-            return [None for _ in node_ids]
-        rows = {r.id: r for r in await m.Flag.filter(id__in=[int(i) for i in node_ids])}
+        query = visibility.visible(m.Flag, info.context.audience)
+        rows = {r.id: r for r in await query.filter(id__in=[int(i) for i in node_ids])}
         return [cls.from_row(rows[int(i)]) if int(i) in rows else None for i in node_ids]
 
 

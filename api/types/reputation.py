@@ -91,7 +91,7 @@ class ReputationEntry:
         if self._idea_id is None:
             return None
         row = await info.context.loaders.idea.load(self._idea_id)
-        return Idea.from_row(row) if row is not None and not row.hidden else None
+        return Idea.from_row(row) if row is not None else None
 
 
 @strawberry.type(name="ReputationEntryConnection")

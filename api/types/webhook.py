@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.types.common import Connection
+from engine import visibility
 from webhooks import log, payload
 from webhooks import models as wm
 
@@ -78,9 +79,8 @@ class WebhookEndpoint(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Any]:
         ids = [int(i) for i in node_ids]
-        if not info.context.is_secret:
-            return [None] * len(ids)
-        rows = {r.id: r for r in await wm.WebhookEndpoint.filter(id__in=ids)}
+        rule = visibility.brand_only_rule(info.context.audience)
+        rows = {r.id: r for r in await rule.apply(wm.WebhookEndpoint.filter(id__in=ids))}
         return [cls.from_row(rows[i]) if i in rows else None for i in ids]
 
 
@@ -168,7 +168,7 @@ class WebhookDelivery(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Any]:
         ids = [int(i) for i in node_ids]
-        if not info.context.is_secret:
+        if visibility.brand_only_rule(info.context.audience).nothing:
             return [None] * len(ids)
         found = {d.row.id: d for d in await log.get_deliveries(ids)}
         return [cls.from_logged(found[i]) if i in found else None for i in ids]

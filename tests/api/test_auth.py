@@ -138,3 +138,44 @@ async def test_cors_preflight_allows_the_key_header(api, tenant) -> None:
 async def test_malformed_authorization_header(api, tenant) -> None:
     body = await api.gql("{ viewer { id } }", headers={"Authorization": "Token abc"})
     assert _code(body) == "UNAUTHENTICATED"
+
+
+async def test_member_token_is_resolved_once_and_a_changed_claim_still_applies(api, tenant) -> None:
+    from tests.conftest import count_queries
+
+    pk = tenant.publishable_key
+    first = member_token(tenant, "cus_cached", name="Ann")
+    read = "{ campaigns { totalCount } }"
+    await api.data(read, pk=pk, token=first)  # creates the member
+    with count_queries() as log:
+        await api.data(read, pk=pk, token=first)
+    assert not [s for s in log.statements if '"member"' in s], log.statements
+    # New claims come in a new token: applied at once, not after the cache period.
+    renamed = member_token(tenant, "cus_cached", name="Ann B.")
+    viewer = await api.data("{ viewer { displayName } }", pk=pk, token=renamed)
+    assert viewer["viewer"] == {"displayName": "Ann B."}
+    # Only the id is cached: the row itself is read fresh (a mutation checks the current level).
+    await Member.filter(external_id="cus_cached").update(display_name="Changed by the brand")
+    again = await api.data("{ viewer { displayName } }", pk=pk, token=renamed)
+    assert again["viewer"] == {"displayName": "Changed by the brand"}
+
+
+async def test_a_cached_member_token_is_checked_again_after_its_exp(
+    api, tenant, monkeypatch
+) -> None:
+    from tests.conftest import count_queries
+
+    pk = tenant.publishable_key
+    token = member_token(tenant, "cus_soon")
+    read = "{ campaigns { totalCount } }"
+    await api.data(read, pk=pk, token=token)
+    with count_queries() as cached:
+        await api.data(read, pk=pk, token=token)
+    # Past the token's exp the cached resolution is not taken: the full check (signature, exp
+    # with its leeway, the member upsert) runs again.
+    later = time.time() + 2 * 3600
+    monkeypatch.setattr("api.auth.time.time", lambda: later)
+    with count_queries() as checked:
+        await api.gql(read, pk=pk, token=token)
+    assert not [s for s in cached.statements if '"member"' in s]
+    assert [s for s in checked.statements if '"member"' in s]

@@ -1,0 +1,94 @@
+"""Compiled read plans: hot read operations answered without graphql-core's executor.
+
+A document becomes eligible once the normal executor answered it without errors (so parsing,
+validation and every document limit already passed for exactly this text). Then a plan is built
+once per (document hash, operation name, role) and reused; a document the compiler does not
+support is remembered as such and keeps running normally. See docs/architecture.md, "Read path".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from graphql import GraphQLSchema, parse
+from prometheus_client import Counter
+from tortoise.models import Model
+
+from api.plans.compiler import Env, Plan, StepAside, Unsupported, compile_plan
+from engine import visibility
+from engine.models import Idea
+
+log = logging.getLogger("cosource.api")
+
+PlanKey = tuple[str, str | None, visibility.Role]
+PLANNED = Counter(
+    "cosource_read_plan_requests_total",
+    "Requests of a compiled document: answered by its plan, or handed back to the executor.",
+    ["outcome"],
+)
+_COMPILED = PLANNED.labels("compiled")
+_STEPPED_ASIDE = PLANNED.labels("stepped_aside")
+_UNSUPPORTED = object()
+
+
+class ReadPlans:
+    def __init__(self, schema: GraphQLSchema, maxsize: int = 1000) -> None:
+        self.schema = schema
+        self.maxsize = maxsize
+        self._plans: OrderedDict[PlanKey, object] = OrderedDict()
+        # Counted so tests can tell a compiled answer from a normal one.
+        self.hits = 0
+        self.fallbacks = 0
+
+    @staticmethod
+    def key(query: str, operation_name: Any, role: visibility.Role) -> PlanKey:
+        name = operation_name if isinstance(operation_name, str) and operation_name else None
+        return hashlib.sha256(query.encode()).hexdigest(), name, role
+
+    def known(self, key: PlanKey) -> bool:
+        return key in self._plans
+
+    def learn(self, key: PlanKey, query: str, audience: visibility.Audience) -> None:
+        """Called after the normal executor answered ``query`` without errors."""
+        try:
+            plan: object = compile_plan(
+                self.schema, parse(query), key[1], audience, _postgres(Idea)
+            )
+        except Unsupported:
+            plan = _UNSUPPORTED
+        self._plans[key] = plan
+        if len(self._plans) > self.maxsize:
+            self._plans.popitem(last=False)
+
+    async def run(
+        self, key: PlanKey, variables: Any, tenant_id: int, audience: visibility.Audience
+    ) -> bytes | None:
+        """The response body, or None when the normal executor must answer."""
+        plan = self._plans.get(key)
+        if not isinstance(plan, Plan):
+            return None
+        # Plans compiled for one member serve every member of the same role: only the role
+        # shapes the SQL, the member id is a parameter.
+        env = Env(tenant_id, audience.member_id)
+        try:
+            data = await plan.run(variables, env, Idea._meta.db)
+        except StepAside:
+            self.fallbacks += 1
+            _STEPPED_ASIDE.inc()
+            return None
+        except Exception:  # the normal executor reports it with its usual code
+            log.debug("compiled plan failed; running the operation normally", exc_info=True)
+            self.fallbacks += 1
+            _STEPPED_ASIDE.inc()
+            return None
+        self.hits += 1
+        _COMPILED.inc()
+        return orjson.dumps({"data": data})
+
+
+def _postgres(model: type[Model]) -> bool:
+    return bool(model._meta.db.capabilities.dialect == "postgres")
