@@ -2,7 +2,10 @@
 
 - ``/sql``: the widget's hot read with one hand-written SQL statement and orjson, same JSON shape.
 - ``/bytes``: the same response bytes with no SQL at all (the limit for a cache hit).
-Configured by env: BENCH_DSN, BENCH_TENANT, BENCH_CAMPAIGN, BENCH_BODY (a file with the bytes).
+- ``/detail``: one idea's page (idea, author, official responses, first 20 comments with their
+  authors) with one hand-written statement per list, the same JSON shape as Cosource's.
+Configured by env: BENCH_DSN, BENCH_TENANT, BENCH_CAMPAIGN, BENCH_BODY (a file with the bytes),
+BENCH_IDEA (the detail page's idea).
 """
 
 from __future__ import annotations
@@ -26,6 +29,24 @@ FROM idea i JOIN member m ON m.id = i.author_id
 WHERE i.tenant_id = $1 AND i.campaign_id = $2 AND i.merged_into_id IS NULL AND NOT i.hidden
 ORDER BY i.top_rank DESC, i.id DESC
 LIMIT 20
+"""
+
+
+DETAIL_SQL = """
+SELECT i.id, i.title, i.body, i.status, i.upvotes, i.downvotes, i.net_votes, i.comment_count,
+       m.display_name
+FROM idea i JOIN member m ON m.id = i.author_id
+WHERE i.tenant_id = $1 AND i.id = $2 AND i.merged_into_id IS NULL AND NOT i.hidden
+"""
+RESPONSES_SQL = """
+SELECT to_status, note, created_at FROM idea_status_change
+WHERE tenant_id = $1 AND idea_id = $2 ORDER BY id
+"""
+COMMENTS_SQL = """
+SELECT c.id, c.body, c.created_at, m.display_name
+FROM comment c JOIN member m ON m.id = c.author_id
+WHERE c.tenant_id = $1 AND c.idea_id = $2 AND NOT c.hidden
+ORDER BY c.id LIMIT 20
 """
 
 
@@ -67,6 +88,49 @@ def create_app() -> Starlette:
             orjson.dumps({"data": {"ideas": {"edges": edges}}}), media_type="application/json"
         )
 
+    async def detail(request: Request) -> Response:
+        idea_id = int(os.environ["BENCH_IDEA"])
+        async with state["pool"].acquire() as conn:
+            row = await conn.fetchrow(DETAIL_SQL, tenant, idea_id)
+            responses = await conn.fetch(RESPONSES_SQL, tenant, idea_id)
+            comments = await conn.fetch(COMMENTS_SQL, tenant, idea_id)
+        assert row is not None
+        idea = {
+            "id": _gid("Idea", row["id"]),
+            "title": row["title"],
+            "body": row["body"],
+            "status": row["status"],
+            "counts": {
+                "upvotes": row["upvotes"],
+                "downvotes": row["downvotes"],
+                "netVotes": row["net_votes"],
+                "comments": row["comment_count"],
+            },
+            "author": {"displayName": row["display_name"]},
+            "responses": [
+                {
+                    "toStatus": r["to_status"],
+                    "note": r["note"],
+                    "createdAt": r["created_at"].isoformat(),
+                }
+                for r in responses
+            ],
+            "comments": {
+                "edges": [
+                    {
+                        "node": {
+                            "id": _gid("Comment", c["id"]),
+                            "body": c["body"],
+                            "createdAt": c["created_at"].isoformat(),
+                            "author": {"displayName": c["display_name"]},
+                        }
+                    }
+                    for c in comments
+                ]
+            },
+        }
+        return Response(orjson.dumps({"data": {"idea": idea}}), media_type="application/json")
+
     async def raw(request: Request) -> Response:
         return Response(body, media_type="application/json")
 
@@ -77,6 +141,7 @@ def create_app() -> Starlette:
         routes=[
             Route("/sql", sql, methods=["GET", "POST"]),
             Route("/bytes", raw, methods=["GET", "POST"]),
+            Route("/detail", detail, methods=["GET", "POST"]),
             Route("/healthz", healthz),
         ],
         lifespan=lifespan,

@@ -74,6 +74,23 @@ def server(app: str, env: dict[str, str], *, factory: bool = True) -> Iterator[s
         yield base
 
 
+# The process behind each base URL a context manager below yields (for peak_rss_mb).
+PIDS: dict[str, int] = {}
+
+
+def peak_rss_mb(base: str) -> float | None:
+    """Peak resident memory (VmHWM) of the server process behind ``base``, in MB."""
+    pid = PIDS.get(base)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text() if pid else ""
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 @contextlib.contextmanager
 def process(cmd: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[str]:
     """Any HTTP server on the server core; ready once ``ready_path`` answers below 500."""
@@ -93,6 +110,7 @@ def process(cmd: list[str], env: dict[str, str], port: int, ready_path: str) -> 
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{cmd[0]} did not start:\n{Path(log.name).read_text()}")
             time.sleep(0.2)
+        PIDS[base] = child.pid  # taskset execs the command: the same process
         yield base
     finally:
         child.terminate()

@@ -1,8 +1,13 @@
-"""Read path bench: the widget's hot read (top 20 ideas with authors and counts).
+"""Read path bench: the widget's hot read (top 20 ideas with authors and counts), and an idea's page.
 
-Prints, for one run on this machine (server on one core, wrk on the other), Cosource's throughput
-and latency as ratios of two floors: a bare Starlette route with one hand-written SQL statement
-(SQL floor) and the same bytes with no SQL (HTTP floor, the limit of a cache hit).
+On the production-like dataset of bench.dataset (50 000 ideas in 10 campaigns, 20 000 members,
+1 000 000 votes, COPY-loaded), prints for one run on this machine (server on one core, wrk on the
+other) Cosource's throughput and latency as ratios of floors: a bare Starlette route with one
+hand-written SQL statement (SQL floor), the same bytes with no SQL (HTTP floor, the limit of a
+cache hit), and for the idea's page its own hand-written floor; next to them PostGraphile 5
+(Amber preset) and PostGraphile 4 answering the same read from the same database, both on Node 22
+with NODE_ENV=production (installed from npm into bench/.peer on first use), and the API
+process's peak RSS.
 
     python -m bench.reads            # PostgreSQL from COSOURCE_BENCH_PG, a throwaway database
 """
@@ -12,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import random
 import shutil
 import subprocess
 import tempfile
@@ -24,21 +28,24 @@ import orjson
 from tortoise import Tortoise
 
 from api.persisted import digest
+from bench import dataset
 from bench.harness import (
     WrkResult,
     create_database,
     drop_database,
     free_port,
+    peak_rss_mb,
     pg_url,
     process,
     ratio_row,
     server,
     wrk,
 )
-from engine import consumers, votes
+from engine import comments, consumers
+from engine import ideas as idea_ops
+from engine.models import Idea, IdeaStatus, Member
+from engine.models.tenants import Tenant
 from engine.tenancy import tenant_scope
-from engine.tenants import create_tenant
-from engine.votes import VoteValue
 from runtime import composition
 
 HOT = """query Hot($c: ID!) { ideas(campaignId: $c, first: 20, orderBy: TOP) {
@@ -47,27 +54,32 @@ HOT = """query Hot($c: ID!) { ideas(campaignId: $c, first: 20, orderBy: TOP) {
 PERSONAL = HOT.replace("query Hot", "query Mine").replace(
     "author { displayName }", "author { displayName } viewerVote viewerPledge"
 )
-IDEAS, MEMBERS, VOTES = 300, 120, 3000
+DETAIL = """query Detail($i: ID!) { idea(id: $i) { id title body status
+  counts { upvotes downvotes netVotes comments } author { displayName }
+  responses { toStatus note createdAt }
+  comments(first: 20) { edges { node { id body createdAt author { displayName } } } } } }"""
 
 
 async def seed(url: str) -> dict[str, object]:
-    from tests import factories  # the same building blocks as the tests
-
     await composition.migrate(url)
     await Tortoise.close_connections()
     await composition.init_db(url)
-    brand = await create_tenant("Bench Brand")
-    rng = random.Random(1)
-    with tenant_scope(brand.tenant.id):
-        people = await factories.members(MEMBERS)
-        campaign = await factories.campaign()
-        ideas = [await factories.idea(people[i % MEMBERS], campaign) for i in range(IDEAS)]
-        for _ in range(VOTES):
-            idea, voter = rng.choice(ideas), rng.choice(people)
-            if idea.author_id != voter.id:
-                await votes.cast_vote(
-                    voter, idea.id, rng.choice([VoteValue.UP, VoteValue.UP, VoteValue.DOWN])
-                )
+    data = await dataset.seed(url.replace("postgres://", "postgresql://", 1))
+    print(
+        f"seeded {data.ideas} ideas in {len(data.campaign_ids)} campaigns, {data.members} members, "
+        f"{data.votes} votes in {data.seconds:.1f} s",
+        flush=True,
+    )
+    campaign = data.campaign_ids[0]
+    with tenant_scope(data.tenant_id):
+        # The idea's page: the campaign's top idea, answered twice, with 30 comments.
+        top = await Idea.filter(campaign_id=campaign).order_by("-top_rank", "-id").first()
+        assert top is not None
+        people = await Member.all().order_by("id").limit(30)
+        for n, person in enumerate(people):
+            await comments.add_comment(person, top.id, f"Comment {n}: I would buy this twice.")
+        await idea_ops.set_idea_status(top.id, IdeaStatus.UNDER_REVIEW, "We are looking at it.")
+        await idea_ops.set_idea_status(top.id, IdeaStatus.ACCEPTED, "Coming this spring.")
     # Book the seed's reputation now, as a worker would have: otherwise the server would spend the
     # measurement doing it, and each booking (rightly) invalidates the tenant's cached reads.
     while pending := await consumers.pending_event_ids(timedelta(0), limit=1000):
@@ -75,19 +87,28 @@ async def seed(url: str) -> dict[str, object]:
             await consumers.process_event(event_id)
     await Tortoise.close_connections()
     return {
-        "tenant": brand.tenant.id,
-        "campaign": campaign.id,
-        "pk": brand.publishable_key,
-        "identity": brand.identity_secret,
-        "member": people[0].external_id,
+        "tenant": data.tenant_id,
+        "campaign": campaign,
+        "pk": data.publishable_key,
+        "identity": await _identity_secret(url, data.tenant_id),
+        "member": "cus_0",
+        "idea": top.id,
     }
+
+
+async def _identity_secret(url: str, tenant_id: int) -> str:
+    await composition.init_db(url)
+    try:
+        return (await Tenant.get(id=tenant_id)).identity_secret
+    finally:
+        await Tortoise.close_connections()
 
 
 def run(seconds: int) -> None:
     name = asyncio.run(create_database())
     url = pg_url(name)
     try:
-        print(f"seeding {IDEAS} ideas, {MEMBERS} members, ~{VOTES} votes ...", flush=True)
+        print("seeding the production-like dataset ...", flush=True)
         info = asyncio.run(seed(url))
         gid = base64.b64encode(f"Campaign:{info['campaign']}".encode()).decode()
         env = {
@@ -126,6 +147,9 @@ def run(seconds: int) -> None:
                 MemberData(external_id=str(info["member"])),
             )
             personal = orjson.dumps({"query": PERSONAL, "variables": {"c": gid}}).decode()
+            idea_gid = base64.b64encode(f"Idea:{info['idea']}".encode()).decode()
+            detail_body = orjson.dumps({"query": DETAIL, "variables": {"i": idea_gid}}).decode()
+            detail_answer = httpx.post(f"{base}/graphql", content=detail_body, headers=key).json()
             print("measuring Cosource ...", flush=True)
             results["uncached"] = wrk(
                 f"{base}/graphql", method="POST", body=post_body, headers=key, seconds=seconds
@@ -138,7 +162,12 @@ def run(seconds: int) -> None:
                 headers={**key, "Authorization": f"Bearer {token}"},
                 seconds=seconds,
             )
-        peer = measure_postgraphile(url, info, seconds)
+            results["detail"] = wrk(
+                f"{base}/graphql", method="POST", body=detail_body, headers=key, seconds=seconds
+            )
+            rss = peak_rss_mb(base)
+        peer = measure_postgraphile(url, info, seconds, version=4)
+        peer5 = measure_postgraphile(url, info, seconds, version=5)
         with tempfile.NamedTemporaryFile("wb", delete=False) as body_file:
             body_file.write(body_bytes)
         floor_env = {
@@ -146,47 +175,83 @@ def run(seconds: int) -> None:
             "BENCH_TENANT": str(info["tenant"]),
             "BENCH_CAMPAIGN": str(info["campaign"]),
             "BENCH_BODY": body_file.name,
+            "BENCH_IDEA": str(info["idea"]),
         }
         with server("bench.floor:create_app", floor_env) as floor:
             sql_body = httpx.get(f"{floor}/sql").json()
             assert sql_body == orjson.loads(body_bytes), "the SQL floor must return the same data"
             print("measuring floors ...", flush=True)
+            detail_floor_answer = httpx.get(f"{floor}/detail").json()
+            assert detail_floor_answer == detail_answer, (
+                "the detail floor must return the same data"
+            )
             sql_floor = wrk(f"{floor}/sql", headers={}, seconds=seconds)
             http_floor = wrk(f"{floor}/bytes", headers={}, seconds=seconds)
+            detail_floor = wrk(f"{floor}/detail", headers={}, seconds=seconds)
         print(
             "\nwidget hot read, ratios to floors measured in this run (higher throughput is better)"
         )
         print(" vs SQL floor (one hand-written query + orjson):")
         print(ratio_row("GraphQL POST, anonymous, uncached", results["uncached"], sql_floor))
         print(ratio_row("GraphQL POST, member token (dataloaders)", results["personal"], sql_floor))
+        if peer5 is not None:
+            print(ratio_row("PostGraphile 5, same read (peer)", peer5, sql_floor))
+            print(
+                ratio_row(
+                    "Cosource uncached, relative to PostGraphile 5", results["uncached"], peer5
+                )
+            )
         if peer is not None:
             print(ratio_row("PostGraphile 4, same read (peer)", peer, sql_floor))
             print(
                 ratio_row("Cosource uncached, relative to PostGraphile", results["uncached"], peer)
             )
-        else:
-            print("  (PostGraphile peer skipped: needs node and npm)")
+        if peer is None and peer5 is None:
+            print("  (PostGraphile peers skipped: need npm)")
         print(" vs HTTP floor (same bytes, no SQL):")
         print(ratio_row("persisted GET, cache hit", results["cached"], http_floor))
         print(ratio_row("SQL floor itself", sql_floor, http_floor))
+        print(" idea detail page (idea, author, official responses, first 20 comments):")
+        print(ratio_row("GraphQL POST, idea detail, uncached", results["detail"], detail_floor))
+        print(ratio_row("detail SQL floor itself", detail_floor, http_floor))
+        if rss is not None:
+            print(f"API process peak RSS: {rss:.0f} MB")
     finally:
         asyncio.run(drop_database(name))
 
 
 PEER_DIR = Path(__file__).parent / ".peer"
-PEER_QUERY = """query Hot($c: BigInt!, $t: BigInt!) { allIdeas(first: 20, orderBy: [TOP_RANK_DESC, ID_DESC],
+PEER_NODE = "node@22"
+PEER_QUERY = {
+    4: """query Hot($c: BigInt!, $t: BigInt!) { allIdeas(first: 20, orderBy: [TOP_RANK_DESC, ID_DESC],
   condition: {campaignId: $c, tenantId: $t, hidden: false, mergedIntoId: null}) { nodes {
-  id title netVotes upvotes downvotes pledgedQuantity memberByAuthorId { displayName } } } }"""
+  id title netVotes upvotes downvotes pledgedQuantity memberByAuthorId { displayName } } } }""",
+    5: """query Hot($c: BigInt!, $t: BigInt!) { allIdeas(first: 20,
+  orderBy: [TOP_RANK_DESC, PRIMARY_KEY_DESC],
+  condition: {campaignId: $c, tenantId: $t, hidden: false, mergedIntoId: null}) { nodes {
+  rowId title netVotes upvotes downvotes pledgedQuantity memberByAuthorId { displayName } } } }""",
+}
+# PostGraphile 5's Amber preset only exposes indexed columns to conditions; the read filters on
+# hidden and mergedIntoId as v4 does, so the index-behaviour plugin is turned off.
+PEER5_CONFIG = """import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
+import { makePgService } from "postgraphile/adaptors/pg";
+export default {
+  extends: [PostGraphileAmberPreset],
+  disablePlugins: ["PgIndexBehaviorsPlugin"],
+  pgServices: [makePgService({ connectionString: process.env.DATABASE_URL, schemas: ["public"] })],
+  grafserv: { port: Number(process.env.PORT), host: "127.0.0.1" },
+};
+"""
 
 
-def measure_postgraphile(url: str, info: dict[str, object], seconds: int) -> WrkResult | None:
-    """The same read from PostGraphile 4 on the same database (installed from npm on first use)."""
-    if not shutil.which("npm") or os.environ.get("COSOURCE_BENCH_PEER") == "0":
-        return None
-    binary = PEER_DIR / "node_modules" / ".bin" / "postgraphile"
-    if not binary.exists():
-        print("installing postgraphile@4 into bench/.peer (once) ...", flush=True)
-        PEER_DIR.mkdir(exist_ok=True)
+def _install_peer(version: int) -> Path:
+    """postgraphile@<version> and Node 22 (the node package ships the binary) from npm, once."""
+    home = PEER_DIR / f"v{version}"
+    if not (home / "node_modules" / "postgraphile").exists():
+        print(
+            f"installing postgraphile@{version} and {PEER_NODE} into {home} (once) ...", flush=True
+        )
+        home.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
                 "npm",
@@ -195,35 +260,59 @@ def measure_postgraphile(url: str, info: dict[str, object], seconds: int) -> Wrk
                 "--no-audit",
                 "--no-fund",
                 "--prefix",
-                str(PEER_DIR),
-                "postgraphile@4",
+                str(home),
+                f"postgraphile@{version}",
+                PEER_NODE,
             ],
             check=True,
         )
+    return home
+
+
+def measure_postgraphile(
+    url: str, info: dict[str, object], seconds: int, *, version: int
+) -> WrkResult | None:
+    """The same read from PostGraphile ``version`` on the same database, on Node 22 in production
+    mode."""
+    if not shutil.which("npm") or os.environ.get("COSOURCE_BENCH_PEER") == "0":
+        return None
+    home = _install_peer(version)
+    node = home / "node_modules" / "node" / "bin" / "node"
+    cli = Path(os.path.realpath(home / "node_modules" / ".bin" / "postgraphile"))
     port = free_port()
-    cmd = [
-        str(binary),
-        "-c",
-        url,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--schema",
-        "public",
-        "--disable-default-mutations",
-        "--disable-query-log",
-    ]
+    env = {"NODE_ENV": "production", "DATABASE_URL": url, "PORT": str(port)}
+    if version == 5:
+        config = home / "graphile.config.mjs"
+        config.write_text(PEER5_CONFIG)
+        cmd = [str(node), str(cli), "-C", str(config)]
+    else:
+        cmd = [
+            str(node),
+            str(cli),
+            "-c",
+            url,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--schema",
+            "public",
+            "--disable-default-mutations",
+            "--disable-query-log",
+        ]
     body = orjson.dumps(
-        {"query": PEER_QUERY, "variables": {"c": str(info["campaign"]), "t": str(info["tenant"])}}
+        {
+            "query": PEER_QUERY[version],
+            "variables": {"c": str(info["campaign"]), "t": str(info["tenant"])},
+        }
     ).decode()
-    with process(cmd, {}, port, "/graphql") as base:
+    with process(cmd, env, port, "/graphql") as base:
         check = httpx.post(
             f"{base}/graphql", content=body, headers={"Content-Type": "application/json"}
         ).json()
         nodes = check["data"]["allIdeas"]["nodes"]
         assert len(nodes) == 20, check
-        print("measuring PostGraphile ...", flush=True)
+        print(f"measuring PostGraphile {version} ...", flush=True)
         return wrk(
             f"{base}/graphql",
             method="POST",
