@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
+from api import console
 from api.auth import KEY_HEADER
 from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/metrics", metrics),
             Route("/widget.js", widget),
             Route("/demo", demo),
+            *console.ROUTES,
             Route("/demo/token", demo_token),
         ],
         middleware=[

@@ -129,10 +129,14 @@ class AuditLog(SchemaExtension):
         headers = getattr(request, "headers", {}) or {}
         client = getattr(request, "client", None)
         state = getattr(request, "state", None)
+        if principal.console is not None:
+            user = principal.console.user
+            actor = audit.Actor("console_user", str(user.id), f"{user.email} ({user.role.value})")
+        else:
+            key = principal.key
+            actor = audit.Actor("api_key", str(key.id), key.label or key.prefix)
         entry = audit.Entry(
-            actor=audit.Actor(
-                "api_key", str(principal.key.id), principal.key.label or principal.key.prefix
-            ),
+            actor=actor,
             operation=operation.name.value if operation.name else "",
             fields=[f.name.value for f in fields],
             target_ids=ids,

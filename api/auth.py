@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 
 from starlette.datastructures import Headers
 
+from engine import console as console_sessions
 from engine import keys, member_tokens
 from engine.errors import DomainError, Forbidden, Unauthenticated
 from engine.members import upsert_member
@@ -30,12 +32,15 @@ _CACHE_SECONDS = 30.0
 @dataclass(frozen=True)
 class Principal:
     tenant: Tenant
-    key: ApiKey
+    # The API key used; None for a console session (which acts with the secret key's reach,
+    # narrowed by its role: api.permissions).
+    key: ApiKey | None
     role: Role
     # The member row when this request read it; a cached token carries only member_id and the
     # row is read when something needs it (Context.require_member, Query.viewer).
     member: Member | None = None
     member_id: int | None = None
+    console: console_sessions.Session | None = None
 
     def __post_init__(self) -> None:
         if self.member is not None and self.member_id is None:
@@ -121,6 +126,28 @@ def origin_allowed(key: ApiKey, origin: str | None) -> bool:
     return origin.rstrip("/") in {o.rstrip("/") for o in key.allowed_origins}
 
 
+CONSOLE_COOKIE = "cosource_console"
+
+
+async def _console(headers: Headers) -> Principal | None:
+    """A console session's cookie (only when no key was sent: keys always win)."""
+    cookie = headers.get("cookie")
+    if not cookie or CONSOLE_COOKIE not in cookie:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie)
+    except CookieError:
+        return None
+    morsel = jar.get(CONSOLE_COOKIE)
+    if morsel is None:
+        return None
+    session = await console_sessions.session_for(morsel.value)
+    if session is None:
+        raise Unauthenticated("the console session has ended; sign in again at /console")
+    return Principal(session.tenant, None, Role.SECRET, console=session)
+
+
 async def authenticate(headers: Headers) -> Principal | None:
     """None when no credentials were sent (introspection may still run); raises on bad ones."""
     bearer = _bearer(headers)
@@ -133,7 +160,7 @@ async def authenticate(headers: Headers) -> Principal | None:
     if public_raw is None:
         if bearer is not None:
             raise Unauthenticated(f"a member token needs the {KEY_HEADER} header")
-        return None
+        return await _console(headers)
     key, tenant = await _lookup(public_raw.strip())
     if key.kind != KeyKind.PUBLISHABLE:
         raise Unauthenticated(f"{KEY_HEADER} takes a publishable key (pk_...)")

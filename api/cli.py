@@ -24,6 +24,8 @@ tenant_app = typer.Typer(help="Manage tenants (brands).", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 reputation_app = typer.Typer(help="Reputation ledger operations.", no_args_is_help=True)
 app.add_typer(reputation_app, name="reputation")
+console_app = typer.Typer(help="Console users (community managers).", no_args_is_help=True)
+app.add_typer(console_app, name="console-user")
 secrets_app = typer.Typer(help="The key that seals secrets at rest.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
 console = Console()
@@ -280,6 +282,55 @@ def reputation_rebuild(
         if drifted
         else "[green]Every stored total agrees with the ledger.[/green]"
     )
+
+
+@console_app.command("add")
+def console_user_add(
+    email: str,
+    tenant: Annotated[str, typer.Option("--tenant", help="The brand's slug.")],
+    role: Annotated[str, typer.Option(help="owner, moderator or analyst.")] = "owner",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="At least 12 characters; asked for (hidden) when not given.",
+            envvar="COSOURCE_CONSOLE_PASSWORD",
+        ),
+    ] = None,
+) -> None:
+    """Add a console user to a brand (or give an existing one a new role and password)."""
+    from engine import console
+    from engine.models.console import ConsoleRole
+    from engine.models.tenants import Tenant
+    from engine.tenancy import tenant_scope
+
+    err = Console(stderr=True)
+    try:
+        chosen = ConsoleRole(role.upper())
+    except ValueError:
+        err.print("[red]--role is owner, moderator or analyst[/red]")
+        raise typer.Exit(2) from None
+    secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def run() -> int:
+        async with composition.command_process():
+            brand = await Tenant.get_or_none(slug=tenant)
+            if brand is None:
+                err.print(f"[red]no brand with slug {tenant!r}[/red]")
+                return 1
+            with tenant_scope(brand.id):
+                try:
+                    user = await console.add_user(email, chosen, secret)
+                except DomainError as exc:
+                    err.print(f"[red]{exc.errors[0].message}[/red]")
+                    return 1
+            console_out = Console()
+            console_out.print(
+                f"{user.email} is {user.role.value.lower()} of {brand.name!r}: sign in at "
+                f"{get_settings().public_url}/console"
+            )
+            return 0
+
+    raise typer.Exit(asyncio.run(run()))
 
 
 @secrets_app.command("generate-key")

@@ -18,6 +18,7 @@ from api.audit import AuditLog
 from api.extensions import Authentication, ErrorMapping
 from api.limits import Limits, limited_validation
 from api.mutations import Mutation
+from api.permissions import ConsolePermissions
 from api.queries import Query
 from api.subscriptions import Subscription
 from api.types.campaign import Campaign, Threshold
@@ -50,6 +51,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
     extensions: list[Any] = [
         Authentication,
+        ConsolePermissions,
         AuditLog,
         type("ErrorMappingConfigured", (ErrorMapping,), {"debug": settings.debug}),
         # Bounded: unique query strings must not grow memory without limit.

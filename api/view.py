@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -88,7 +89,13 @@ class GraphQLView(GraphQL[Context, None]):
             return RequestAuth(None, forbidden(str(exc)))
         if principal is None or self.limiter is None:
             return RequestAuth(principal, None)
-        verdict = await self.limiter.hit(principal.key.id)
+        # Console sessions count per user (negative ids never collide with API keys').
+        bucket = 0
+        if principal.key is not None:
+            bucket = principal.key.id
+        elif principal.console is not None:
+            bucket = -principal.console.user.id
+        verdict = await self.limiter.hit(bucket)
         if verdict.allowed:
             return RequestAuth(principal, None, verdict)
         error = PublicError(
@@ -102,6 +109,14 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(request, Request) or request.scope["type"] != "http":
             return await super().run(request)  # websockets authenticate in get_context
         auth = await self.authenticate(request.headers)
+        console = auth.principal.console if auth.principal is not None else None
+        if console is not None and request.method == "POST":
+            # A console session rides on a cookie: every POST must prove it came from the page.
+            sent = request.headers.get("x-csrf-token", "")
+            if not hmac.compare_digest(sent, console.csrf_token):
+                return _error_response(
+                    "a console request needs its X-CSRF-Token header", Code.FORBIDDEN, 403
+                )
         request.state.cosource_auth = auth
         payload = await self._payload(request)
         persisted: PersistedQuery | None = None

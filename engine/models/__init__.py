@@ -9,6 +9,7 @@ from engine.models.campaigns import (
     Threshold,
     ThresholdMetric,
 )
+from engine.models.console import ConsoleRole, ConsoleSession, ConsoleUser, LoginFailure
 from engine.models.events import DomainEvent
 from engine.models.exposure import CampaignAlert, IdeaExposure
 from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange, ThresholdCrossing
@@ -32,6 +33,9 @@ __all__ = [
     "CampaignMode",
     "CampaignStatus",
     "Comment",
+    "ConsoleRole",
+    "ConsoleSession",
+    "ConsoleUser",
     "DomainEvent",
     "Flag",
     "FlagReason",
@@ -42,6 +46,7 @@ __all__ = [
     "IdeaStatus",
     "IdeaStatusChange",
     "KeyKind",
+    "LoginFailure",
     "Member",
     "MergeTransfer",
     "ModerationAction",

@@ -1,0 +1,162 @@
+"""The brand console's pages: sign-in, sign-out and the console itself (`/console`).
+
+Server-rendered shells with one script (`/console/console.js`) that talks to the same `/graphql`
+API as every client, with the session cookie and its CSRF token in `X-CSRF-Token`; what a role may
+do is decided by the API (api.permissions), not here. Cookies are HttpOnly, SameSite=Strict and
+Secure whenever the public URL is https. The sign-in form carries a double-submit CSRF token of its
+own. See docs/architecture.md ("Console").
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from api.auth import CONSOLE_COOKIE
+from engine import console as sessions
+from engine.settings import get_settings
+
+STATIC = Path(__file__).parent / "static"
+LOGIN_CSRF_COOKIE = "cosource_login_csrf"
+_MAX_FORM = 8 * 1024
+_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def _secure() -> bool:
+    return get_settings().public_url.startswith("https://")
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} · Cosource console</title>
+<link rel="stylesheet" href="/console/console.css"></head><body>{body}</body></html>""",
+        status_code=status,
+        headers={
+            "Content-Security-Policy": _CSP,
+            "X-Frame-Options": "DENY",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _login_page(message: str = "", status: int = 200, brand: str = "", email: str = "") -> Response:
+    token = secrets.token_urlsafe(24)
+    alert = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    response = _page(
+        "Sign in",
+        f"""<main class="signin"><h1>Cosource console</h1>{alert}
+<form method="post" action="/console/login">
+<input type="hidden" name="csrf" value="{token}">
+<label for="brand">Brand</label><input id="brand" name="brand" required autocomplete="organization" value="{html.escape(brand)}">
+<label for="email">Email</label><input id="email" name="email" type="email" required autocomplete="username" value="{html.escape(email)}">
+<label for="password">Password</label><input id="password" name="password" type="password" required autocomplete="current-password">
+<button type="submit">Sign in</button></form></main>""",
+        status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(),
+        path="/console",
+    )
+    return response
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > _MAX_FORM:
+        return {}
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items() if v}
+
+
+async def console_page(request: Request) -> Response:
+    token = request.cookies.get(CONSOLE_COOKIE, "")
+    session = await sessions.session_for(token) if token else None
+    if session is None:
+        return _login_page()
+    user = session.user
+    return _page(
+        "Console",
+        f"""<header><strong>{html.escape(session.tenant.name)}</strong>
+<span>{html.escape(user.email)} · {user.role.value.lower()}</span>
+<form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{session.csrf_token}">
+<button type="submit">Sign out</button></form></header>
+<main id="console" data-role="{user.role.value}" data-csrf="{session.csrf_token}">
+<nav aria-label="Sections"><a href="#ideas">Ideas</a> <a href="#moderation">Moderation</a> <a href="#campaigns">Campaigns</a> <a href="#webhooks">Webhooks</a> <a href="#audit">Audit log</a></nav>
+<p id="status" role="status" aria-live="polite"></p>
+<section id="ideas" aria-labelledby="ideas-h"><h2 id="ideas-h">Ideas awaiting a response</h2><div class="list"></div></section>
+<section id="moderation" aria-labelledby="mod-h"><h2 id="mod-h">Moderation queue</h2><div class="list"></div></section>
+<section id="campaigns" aria-labelledby="camp-h"><h2 id="camp-h">Campaigns</h2><div class="list"></div></section>
+<section id="webhooks" aria-labelledby="hook-h"><h2 id="hook-h">Webhook deliveries</h2><div class="list"></div></section>
+<section id="audit" aria-labelledby="audit-h"><h2 id="audit-h">Audit log</h2><div class="list"></div></section>
+</main><script src="/console/console.js" defer></script>""",
+    )
+
+
+async def login(request: Request) -> Response:
+    form = await _form(request)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+        return _login_page("The form expired; please sign in again.", 403)
+    brand, email = form.get("brand", ""), form.get("email", "")
+    ip = request.client.host if request.client else ""
+    try:
+        token, _ = await sessions.sign_in(brand, email, form.get("password", ""), ip)
+    except sessions.SignInThrottled as exc:
+        response = _login_page(str(exc).capitalize() + ".", 429, brand, email)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except sessions.SignInRefused:
+        return _login_page("Wrong brand, email or password.", 401, brand, email)
+    response = RedirectResponse("/console", status_code=303)
+    response.set_cookie(
+        CONSOLE_COOKIE,
+        token,
+        max_age=sessions.SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    token = request.cookies.get(CONSOLE_COOKIE, "")
+    session = await sessions.session_for(token) if token else None
+    form = await _form(request)
+    if session is not None:
+        if not hmac.compare_digest(session.csrf_token, form.get("csrf", "")):
+            return _page("Sign out", "<p role='alert'>The form expired.</p>", 403)
+        await sessions.sign_out(token)
+    response = RedirectResponse("/console", status_code=303)
+    response.delete_cookie(CONSOLE_COOKIE, path="/")
+    return response
+
+
+async def asset(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in ("console.js", "console.css"):
+        return Response(status_code=404)
+    return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+
+ROUTES = [
+    Route("/console", console_page, methods=["GET"]),
+    Route("/console/login", login, methods=["POST"]),
+    Route("/console/logout", logout, methods=["POST"]),
+    Route("/console/{name}", asset, methods=["GET"]),
+]
