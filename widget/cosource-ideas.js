@@ -31,7 +31,7 @@
       pledge: "I'd buy it", qty: "Quantity", youPledged: "You'd buy {n}", change: "Update pledge",
       withdraw: "Withdraw pledge", confirmWithdraw: "Withdraw your pledge?", yes: "Yes, withdraw", no: "Keep it",
       details: "Details and comments", hide: "Hide details", responses: "Official responses", noComments: "No comments yet.",
-      comment: "Your comment", reply: "Reply", replyTo: "Replying to {a}", cancel: "Cancel", post: "Post comment",
+      comment: "Your comment", reply: "Reply", replyAria: "Reply to {a}", replyTo: "Replying to {a}", cancel: "Cancel", post: "Post comment",
       moreComments: "More comments", newIdea: "Share an idea", title: "Title", body: "Describe it",
       terms: "I accept the contribution terms: {t}", submit: "Submit idea", similar: "Is it one of these? Vote instead:",
       voteFor: "Vote for “{t}”", show: "Show “{t}”", thanks: "Thanks! Your idea was submitted.", posted: "Comment posted.",
@@ -59,7 +59,7 @@
       pledge: "살래요", qty: "수량", youPledged: "{n}개 구매 희망", change: "수량 변경",
       withdraw: "구매 희망 취소", confirmWithdraw: "구매 희망을 취소할까요?", yes: "네, 취소합니다", no: "유지",
       details: "자세히 보기와 댓글", hide: "접기", responses: "공식 답변", noComments: "아직 댓글이 없습니다.",
-      comment: "댓글", reply: "답글", replyTo: "{a}님에게 답글", cancel: "취소", post: "댓글 등록",
+      comment: "댓글", reply: "답글", replyAria: "{a}님에게 답글", replyTo: "{a}님에게 답글", cancel: "취소", post: "댓글 등록",
       moreComments: "댓글 더 보기", newIdea: "아이디어 제안", title: "제목", body: "설명",
       terms: "기여 약관에 동의합니다: {t}", submit: "아이디어 제출", similar: "혹시 이 아이디어인가요? 대신 추천해 주세요:",
       voteFor: "“{t}” 추천", show: "“{t}” 보기", thanks: "감사합니다! 아이디어가 제출되었습니다.", posted: "댓글이 등록되었습니다.",
@@ -158,6 +158,7 @@ progress{width:8em;height:.7em;accent-color:var(--cs-accent,#1a7f37)}
 .idea{display:flex;gap:.8em;padding:.7em 0;border-bottom:1px solid var(--cs-border,#d0d7de)}
 .acts{display:flex;flex-direction:column;align-items:center;gap:.2em;width:8.5em;flex:none}
 .net{font-size:1.2em;font-weight:700}
+.up::before{content:"▲ "/""}.down::before{content:"▼ "/""}.up[aria-pressed=true]::before{content:"▲ ✓ "/""}.down[aria-pressed=true]::before{content:"▼ ✓ "/""}
 .stars{display:flex;flex-wrap:wrap;gap:.15em;justify-content:center}
 .stars button{padding:.1em .35em;min-width:2em}
 .search input{flex:1;width:auto}
@@ -174,7 +175,7 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
 .similar{background:var(--cs-notice-bg,#fff8c5);padding:.4em .6em;border-radius:var(--cs-radius,6px)}
 .similar button{margin:.15em 0}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-@media (pointer:coarse),(max-width:600px){button,input:not([type=checkbox]),textarea{min-height:44px;min-width:44px}input[type=checkbox]{width:28px;height:28px;margin:8px}.open{min-height:44px}.idea{flex-direction:column}.acts{flex-direction:row;flex-wrap:wrap;width:auto}}
+@media (pointer:coarse),(max-width:600px){button,.stars button,input:not([type=checkbox]),textarea{min-height:44px;min-width:44px}input[type=checkbox]{width:28px;height:28px;margin:8px}.open{min-height:44px}.idea{flex-direction:column}.acts{flex-direction:row;flex-wrap:wrap;width:auto}}
 `;
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -671,12 +672,12 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
       } else {
         const up = idea.viewerVote === "UP";
         const down = idea.viewerVote === "DOWN";
-        row.up.textContent = (up ? "▲ ✓ " : "▲ ") + this._t(up ? "upOn" : "up");
+        row.up.textContent = this._t(up ? "upOn" : "up"); // the arrow and check are CSS (silent)
         row.up.setAttribute("aria-pressed", String(up));
-        row.up.setAttribute("aria-label", this._t("up") + ": " + idea.title);
-        row.down.textContent = (down ? "▼ ✓ " : "▼ ") + this._t(down ? "downOn" : "down");
+        row.up.setAttribute("aria-label", this._t(up ? "upOn" : "up") + ": " + idea.title);
+        row.down.textContent = this._t(down ? "downOn" : "down");
         row.down.setAttribute("aria-pressed", String(down));
-        row.down.setAttribute("aria-label", this._t("down") + ": " + idea.title);
+        row.down.setAttribute("aria-label", this._t(down ? "downOn" : "down") + ": " + idea.title);
         row.up.disabled = row.down.disabled = !open;
         row.net.textContent = this._num(c.netVotes);
         row.net.setAttribute("title", this._t("net"));
@@ -867,7 +868,7 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
 
     _addComment(row, c) {
       if (row.commentById.has(c.id)) return;
-      const replyBtn = this._campaign.isOpen ? h("button", { type: "button", class: "reply", part: "button", text: this._t("reply"), "aria-label": this._t("replyTo", { a: c.author.displayName }), onclick: () => this._reply(row, c) }) : null;
+      const replyBtn = this._campaign.isOpen ? h("button", { type: "button", class: "reply", part: "button", text: this._t("reply"), "aria-label": this._t("replyAria", { a: c.author.displayName }), onclick: () => this._reply(row, c) }) : null;
       const li = h("li", { class: "comment", part: "comment", "data-id": c.id }, [
         h("p", { class: "meta", text: c.author.displayName + " · " + this._date(c.createdAt) }),
         h("p", { class: "cbody", text: c.body }),

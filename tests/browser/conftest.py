@@ -137,12 +137,14 @@ async def browser() -> AsyncIterator[Any]:
             await chromium.close()
 
 
-async def open_demo(browser: Any, base: str, query: str = "", **context: Any) -> Any:
+async def open_demo(
+    browser: Any, base: str, query: str = "", path: str = "/demo", **context: Any
+) -> Any:
     """The demo storefront with both widgets rendered; page errors are collected in page.errors."""
     page = await (await browser.new_context(**context)).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(f"{base}/demo{query}")
+    await page.goto(f"{base}{path}{query}")
     await page.wait_for_selector('#brew[data-state="ready"] .idea')
     await page.wait_for_selector('#tees[data-state="ready"] .idea')
     page.errors = errors
@@ -180,11 +182,11 @@ async def axe_violations(page: Any) -> list[dict[str, Any]]:
 SCREENSHOTS = os.environ.get("COSOURCE_SCREENSHOTS")
 
 
-async def screenshot(page: Any, name: str, tmp_path: Path, **options: Any) -> Path:
+async def screenshot(target: Any, name: str, tmp_path: Path, **options: Any) -> Path:
     """Screenshots go to tmp_path; `make screenshots` sets COSOURCE_SCREENSHOTS=docs/img."""
     folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    await page.screenshot(path=str(path), **options)
+    await target.screenshot(path=str(path), **options)  # a page or one element
     assert path.stat().st_size > 5000
     return path

@@ -290,3 +290,52 @@ async def test_plain_http_storefront_without_crypto_subtle(browser: Any, demo: D
             assert errors == []
         finally:
             await chromium.close()
+
+
+async def test_signing_in_through_the_picker_replaces_the_prompt(browser: Any, demo: Demo) -> None:
+    page = await open_demo(browser, demo.base)
+    assert await page.locator("#brew .signin").is_visible()
+    await page.select_option("#customer", "cus_1008")  # Frances
+    await page.wait_for_selector("#brew .me .name >> text=Frances")
+    await settle(page)
+    assert await page.locator("#brew .signin").is_hidden()
+    assert await page.locator("#tees .signin").is_hidden()
+
+
+async def test_a_closed_campaign_disables_actions_and_says_so_in_words(
+    browser: Any, demo: Demo
+) -> None:
+    created = demo.secret(
+        """mutation{createCampaign(input:{title:"Last season", slug:"last-season"}){
+             campaign{id} userErrors{code}}}"""
+    )["createCampaign"]
+    campaign = created["campaign"]["id"]
+    demo.secret(
+        "mutation($c:ID!){setCampaignStatus(input:{id:$c, status: OPEN}){userErrors{code}}}",
+        {"c": campaign},
+    )
+    demo.as_member(
+        "cus_1001",
+        """mutation($c:ID!){submitIdea(input:{campaignId:$c, title:"Winter blend", body:"Spiced."}){
+             userErrors{code}}}""",
+        {"c": campaign},
+    )
+    demo.secret(
+        "mutation($c:ID!){setCampaignStatus(input:{id:$c, status: CLOSED}){userErrors{code}}}",
+        {"c": campaign},
+    )
+    page = await open_demo(browser, demo.base, "?customer=cus_1002")
+    await page.evaluate(
+        """(key) => { const el = document.createElement('cosource-ideas');
+             el.id = 'old'; el.setAttribute('campaign', 'last-season'); el.setAttribute('key', key);
+             document.querySelector('main').append(el); }""",
+        demo.publishable_key,
+    )
+    await page.wait_for_selector('#old[data-state="ready"] .idea')
+    old = page.locator("#old")
+    assert await old.locator(".closed").inner_text() == "This campaign is closed."
+    assert await old.locator(".idea .up").is_disabled()
+    assert await old.locator(".idea .pledge-btn").is_disabled()
+    assert await old.locator(".submit").is_hidden()
+    text = await old.locator(".w").inner_text()
+    assert "last-season" not in text
