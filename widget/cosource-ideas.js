@@ -128,6 +128,7 @@
   const M_PLEDGE = `mutation CsPledge($i:ID!,$q:Int!){r:pledge(input:{ideaId:$i,quantity:$q}){${ACTION}}}`;
   const M_SUBMIT = `mutation CsSubmit($input:SubmitIdeaInput!){r:submitIdea(input:$input){${ACTION}}}`;
   const M_COMMENT = `mutation CsComment($input:CommentInput!){r:comment(input:$input){comment{id body depth createdAt parentId author{displayName}} ${ACTION}}}`;
+  const M_SEEN = "mutation CsSeen($ids:[ID!]!){recordImpressions(input:{ideaIds:$ids}){counted}}";
   const S_LIVE = `subscription CsLive($id:ID!){ideaUpdated(campaignId:$id){${IDEA}}}`;
 
   const STYLE = `
@@ -156,11 +157,11 @@ progress{width:8em;height:.7em;accent-color:var(--cs-accent,#1a7f37)}
 .notice{min-height:1.4em;margin:.4em 0;font-weight:600}
 .notice:not(:empty){background:var(--cs-notice-bg,#fff8c5);border-left:4px solid var(--cs-notice-border,#9a6700);padding:.3em .6em}
 .idea{display:flex;gap:.8em;padding:.7em 0;border-bottom:1px solid var(--cs-border,#d0d7de)}
-.acts{display:flex;flex-direction:column;align-items:center;gap:.2em;width:8.5em;flex:none}
+.acts{display:flex;flex-direction:column;align-items:center;gap:.2em;width:9.5em;flex:none}
 .net{font-size:1.2em;font-weight:700}
 .up::before{content:"▲ "/""}.down::before{content:"▼ "/""}.up[aria-pressed=true]::before{content:"▲ ✓ "/""}.down[aria-pressed=true]::before{content:"▼ ✓ "/""}
-.stars{display:flex;flex-wrap:wrap;gap:.15em;justify-content:center}
-.stars button{padding:.1em .35em;min-width:2em}
+.stars{display:flex;gap:.1em;justify-content:center}
+.stars button{padding:.1em .3em;min-width:0}
 .search input{flex:1;width:auto}
 .txt{flex:1;min-width:0;overflow-wrap:anywhere}
 .open{background:none;border:0;padding:0;text-align:start;font-weight:700;text-decoration:underline;min-height:0}
@@ -228,6 +229,8 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
       this._viewer = null;
       this._campaign = null;
       this._liveGen = 0;
+      this._seen = new Set(); // ideas reported as shown in this page view
+      this._unsent = new Set();
     }
 
     // Hosts set this to a function returning (a promise of) a member JWT, or null for guests.
@@ -498,7 +501,10 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
       const result = await this._read(Q_IDEAS, variables);
       const page = result.data.ideas;
       if (!append) {
-        this._rows.forEach((row) => row.li.remove());
+        this._rows.forEach((row) => {
+          row.li.remove();
+          if (this._observer) this._observer.unobserve(row.li);
+        });
         this._rows.clear();
         this._ideas.clear();
       }
@@ -603,6 +609,7 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
         this._rows.set(idea.id, row);
         if (atTop) this.$.list.prepend(row.li);
         else this.$.list.append(row.li);
+        this._observe(row);
       }
       this._paintRow(row, idea);
       return row;
@@ -699,6 +706,32 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
       row.qty.disabled = row.pledgeBtn.disabled = row.withdraw.disabled = !open;
       row.pledge.dataset.pledged = String(pledged);
       row.title.setAttribute("aria-label", idea.title + " — " + this._t(row.detail.hidden ? "details" : "hide"));
+    }
+
+    // Impressions: an idea counts as shown once half of its row was on screen (feeds DISCOVER's
+    // exploration and the brand's exposure insights); reported in batches.
+    _observe(row) {
+      if (!window.IntersectionObserver) return;
+      if (!this._observer) {
+        this._observer = new IntersectionObserver((entries) => {
+          for (const entry of entries) {
+            const id = entry.target.dataset.id;
+            if (!entry.isIntersecting || this._seen.has(id)) continue;
+            this._seen.add(id);
+            this._unsent.add(id);
+            this._observer.unobserve(entry.target);
+          }
+          if (this._unsent.size && !this._seenTimer) this._seenTimer = setTimeout(() => this._sendSeen(), 2000);
+        }, { threshold: 0.5 });
+      }
+      if (!this._seen.has(row.id)) this._observer.observe(row.li);
+    }
+    _sendSeen() {
+      this._seenTimer = null;
+      const ids = [...this._unsent].slice(0, 100);
+      ids.forEach((id) => this._unsent.delete(id));
+      if (ids.length) this._post(M_SEEN, { ids }).catch(() => {});
+      if (this._unsent.size) this._seenTimer = setTimeout(() => this._sendSeen(), 2000);
     }
 
     // ---- actions -------------------------------------------------------------------------------

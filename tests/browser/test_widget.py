@@ -36,7 +36,36 @@ async def test_guest_reads_are_persisted_gets_served_from_the_cache(
     gets = [r for r in reads if r[0] == "GET"]
     # Campaign and first page, for each of the two widgets.
     assert len(gets) == 4 and all(status == 200 and etag for _, status, etag in gets), reads
-    assert not [r for r in reads if r[0] == "POST"], reads
+    assert not [r for r in reads if r[0] == "POST"], reads  # impressions come later (batched)
+
+
+async def test_ideas_shown_on_screen_are_reported_as_impressions(browser: Any, demo: Demo) -> None:
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 2400})).new_page()
+    reports: list[dict[str, Any]] = []
+
+    async def on_response(response: Any) -> None:
+        body = response.request.post_data or ""
+        if "recordImpressions" in body:
+            reports.append({"sent": response.request.post_data_json, "got": await response.json()})
+
+    page.on("response", on_response)
+    await page.goto(f"{demo.base}/demo")
+    await page.wait_for_selector('#brew[data-state="ready"] .idea')
+    for _ in range(50):
+        if len(reports) >= 2:
+            break
+        await page.wait_for_timeout(200)
+    ids = {i for r in reports for i in r["sent"]["variables"]["ids"]}
+    shown = set(
+        await page.locator("#brew .idea, #tees .idea").evaluate_all(
+            "rows => rows.map(r => r.dataset.id)"
+        )
+    )
+    assert ids == shown, (ids, shown)
+    assert all(
+        r["got"]["data"]["recordImpressions"]["counted"] == len(r["sent"]["variables"]["ids"])
+        for r in reports
+    )
 
 
 async def test_guest_reads_tabs_search_load_more_and_is_asked_to_sign_in(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,18 @@ async def test_tap_targets_are_at_least_44px_on_touch(browser: Any, demo: Demo) 
 
 async def test_screenshots_of_each_state(browser: Any, demo: Demo, tmp_path: Path) -> None:
     """Desktop and 375 px pictures for the README (`make screenshots` writes them to docs/img)."""
+    for _ in range(50):  # the seed's points are awarded by the server's own job loop
+        if demo.as_member("cus_1004", "{viewer{reputation}}")["viewer"]["reputation"] > 0:
+            break
+        await asyncio.sleep(0.2)
+    comment = "mutation($i:ID!,$b:String!,$p:ID){comment(input:{ideaId:$i, body:$b, parentId:$p}){comment{id}}}"
+    oat = demo.idea_id("Oat-milk cold brew in cans")
+    first = demo.as_member("cus_1006", comment, {"i": oat, "b": "Cans for the train, yes please."})
+    demo.as_member(
+        "cus_1007",
+        comment,
+        {"i": oat, "b": "And a decaf one?", "p": first["comment"]["comment"]["id"]},
+    )
     page = await open_demo(
         browser, demo.base, "?customer=cus_1004&page=4", viewport={"width": 1280, "height": 900}
     )
