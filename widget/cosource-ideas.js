@@ -974,6 +974,8 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
           ws.send(JSON.stringify({ type: "pong" }));
         } else if (msg.type === "next" && msg.payload.data) {
           this._live(msg.payload.data.ideaUpdated);
+        } else if (msg.type === "error" || msg.type === "complete") {
+          ws.close(); // the subscription was refused or ended: poll instead
         }
       };
       ws.onclose = () => {
