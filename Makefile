@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: demo test venv lint format schema migrations services bench clean
+.PHONY: demo test venv lint format schema migrations services bench clean assets screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,26 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Build-time JavaScript tools and vendored browser assets (npm; nothing from Node runs on a server).
+NODE_STAMP = node_modules/.package-lock.json
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# Rebuild api/static/widget.min.js and api/static/graphiql/ (committed) after changing widget/.
+assets: $(NODE_STAMP)
+	node scripts/build-assets.mjs
+
+# The README's widget screenshots (desktop and 375 px), taken by the browser tests.
+screenshots: venv $(NODE_STAMP)
+	COSOURCE_SCREENSHOTS=docs/img COSOURCE_TEST_BACKENDS=sqlite $(BIN)/pytest tests/browser -q -k screenshot
+
 demo: venv
 	$(BIN)/cosource demo
 
 services:
 	@scripts/services.sh
 
-test: venv services
+test: venv services $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy engine api webhooks runtime tests scripts

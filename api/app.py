@@ -14,13 +14,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
-from api import console
+from api import assets, console
 from api.auth import KEY_HEADER
 from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
@@ -73,19 +73,32 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def widget(request: Request) -> Response:
-    return FileResponse(STATIC / "widget.js", media_type="application/javascript")
-
-
-async def demo(request: Request) -> Response:
+def _demo_page(hostile: bool = False) -> Response:
     key = get_settings().demo_publishable_key
     if not key:
         return HTMLResponse(
             "<p>The demo page needs the demo brand: run <code>cosource demo</code>.</p>",
             status_code=404,
         )
-    page = (STATIC / "demo.html").read_text().replace("__COSOURCE_DEMO_KEY__", key)
+    page = (STATIC / "demo.html").read_text()
+    if hostile:
+        css = (STATIC / "demo-hostile.css").read_text()
+        page = page.replace("<!--hostile-css-->", f"<style>{css}</style>").replace(
+            "<!--hostile-markup-->", (STATIC / "demo-hostile.html").read_text()
+        )
+    page = page.replace("__COSOURCE_DEMO_KEY__", key).replace(
+        "__COSOURCE_WIDGET_URL__", assets.widget_url()
+    )
     return HTMLResponse(page)
+
+
+async def demo(request: Request) -> Response:
+    return _demo_page()
+
+
+async def demo_hostile(request: Request) -> Response:
+    """The same widgets next to deliberately hostile host CSS (what a real theme may do)."""
+    return _demo_page(hostile=True)
 
 
 async def demo_token(request: Request) -> Response:
@@ -137,6 +150,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     )
     graphql.debug = settings.debug
     graphql.timeout_seconds = settings.execution_timeout_seconds
+    graphql.demo_key = settings.demo_publishable_key
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -172,9 +186,12 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             WebSocketRoute("/graphql", graphql_ws),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
-            Route("/widget.js", widget),
+            Route("/widget.js", assets.widget),
+            Route("/widget/{version}.js", assets.widget_versioned),
+            Route("/graphiql/{name}", assets.graphiql_asset),
             Route("/demo", demo),
             *console.ROUTES,
+            Route("/demo/hostile", demo_hostile),
             Route("/demo/token", demo_token),
         ],
         middleware=[

@@ -57,6 +57,10 @@ class Principal:
 
 # Keys are looked up on every request; a short in-process cache saves two queries per request.
 # Revocation takes effect within _CACHE_SECONDS.
+_UNKNOWN = (
+    f"unknown or revoked API key: send a publishable key (pk_...) in the {KEY_HEADER} header, "
+    "or a secret key as 'Authorization: Bearer sk_...'"
+)
 _key_cache: dict[str, tuple[float, ApiKey, Tenant]] = {}
 
 
@@ -68,7 +72,7 @@ async def _lookup(raw: str) -> tuple[ApiKey, Tenant]:
         return hit[1], hit[2]
     key = await keys.find_key(raw)
     if key is None:
-        raise Unauthenticated("unknown or revoked API key")
+        raise Unauthenticated(_UNKNOWN)
     tenant = await Tenant.get(id=key.tenant_id)
     if len(_key_cache) > 10_000:
         _key_cache.clear()
@@ -155,7 +159,7 @@ async def authenticate(headers: Headers) -> Principal | None:
     if bearer is not None and bearer.startswith("sk_"):
         key, tenant = await _lookup(bearer)
         if key.kind != KeyKind.SECRET:
-            raise Unauthenticated("unknown or revoked API key")
+            raise Unauthenticated(_UNKNOWN)
         return Principal(tenant, key, Role.SECRET)
     if public_raw is None:
         if bearer is not None:

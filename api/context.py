@@ -35,6 +35,10 @@ class Context:
             self._loaders = Loaders(audience)
         return self._loaders
 
+    def forget_loaded(self) -> None:
+        """Drop what the loaders cached (a subscription's next update starts afresh)."""
+        self._loaders = None
+
     @property
     def audience(self) -> Audience:
         """Who is looking, for the engine's visibility rules (engine.visibility)."""

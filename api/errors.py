@@ -34,7 +34,14 @@ class PublicError(GraphQLError):
         super().__init__(message, extensions={"code": code.value, **extensions})
 
 
-def unauthenticated(message: str = "a valid API key is required") -> PublicError:
+# Every UNAUTHENTICATED message says where a key goes: it is the first error a new user meets.
+KEY_HINT = (
+    "send a publishable key in the X-Cosource-Key header, "
+    "or a secret key as 'Authorization: Bearer sk_...'"
+)
+
+
+def unauthenticated(message: str = f"an API key is required: {KEY_HINT}") -> PublicError:
     return PublicError(message, Code.UNAUTHENTICATED)
 
 

@@ -38,4 +38,7 @@ class Subscription:
                 with tenant_scope(principal.tenant_id):
                     idea = await visibility.ideas(audience).get_or_none(id=message["ideaId"])
                 if idea is not None:
+                    # Each update is resolved like a new request: the viewer's vote, score and
+                    # pledge must be today's, not what the previous update's loaders cached.
+                    info.context.forget_loaded()
                     yield Idea.from_row(idea)

@@ -27,6 +27,7 @@ from api.cache import CachedResult, ResultCache, cache_key
 from api.context import Context
 from api.errors import Code, PublicError, forbidden, unauthenticated
 from api.extensions import map_error
+from api.graphiql import graphiql_page
 from api.live import Broadcaster
 from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.plans.runner import PlanKey, ReadPlans
@@ -79,6 +80,8 @@ class GraphQLView(GraphQL[Context, None]):
     generations: Generations | None = None
     live: Broadcaster | None = None
     plans: ReadPlans | None = None
+    # Prefilled in GraphiQL's headers under `cosource demo`.
+    demo_key: str | None = None
 
     async def authenticate(self, headers: Headers) -> RequestAuth:
         try:
@@ -250,6 +253,9 @@ class GraphQLView(GraphQL[Context, None]):
         if request.headers.get("if-none-match") == entry.etag:
             return Response(status_code=304, headers=headers)
         return Response(entry.body, media_type="application/json", headers=headers)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(request.url.path, self.demo_key)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # Only a browser asking for a page gets GraphiQL; a persisted-query GET gets JSON.

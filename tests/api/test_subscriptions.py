@@ -134,3 +134,38 @@ async def test_fan_out_across_two_api_processes(tenant, database, database_url, 
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 5)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_each_update_carries_the_viewers_current_vote(tenant) -> None:
+    """The widget repaints a row from each update: a stale viewerVote would undo a retraction."""
+    author, viewer = await factories.members(2)
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    live = Broadcaster()
+    previous = events.installed_hooks()
+    events.install_hooks(*previous, LiveHooks(live))
+    try:
+        key = await ApiKey.filter(kind="PUBLISHABLE").first()
+        assert key is not None
+        principal = Principal(tenant.tenant, key, Role.MEMBER, viewer)
+        stream = await build_schema().subscribe(
+            "subscription($c: ID!) { ideaUpdated(campaignId: $c) { viewerVote counts { upvotes } } }",
+            variable_values={"c": _gid("Campaign", campaign.id)},
+            context_value=Context(None, None, principal, live=live),
+        )
+        seen = []
+        for value in (VoteValue.UP, VoteValue.NONE, VoteValue.DOWN):
+            update = asyncio.ensure_future(stream.__anext__())
+            await asyncio.sleep(0.05)
+            await votes.cast_vote(viewer, idea.id, value)
+            result = await asyncio.wait_for(update, 5)
+            assert not result.errors and result.data is not None, result.errors
+            seen.append(result.data["ideaUpdated"])
+        assert seen == [
+            {"viewerVote": "UP", "counts": {"upvotes": 1}},
+            {"viewerVote": "NONE", "counts": {"upvotes": 0}},
+            {"viewerVote": "DOWN", "counts": {"upvotes": 0}},
+        ]
+        await stream.aclose()
+    finally:
+        events.install_hooks(*previous)
