@@ -73,7 +73,7 @@ class GraphQLView(GraphQL[Context, None]):
     debug = False
     # Execution deadline per request (COSOURCE_EXECUTION_TIMEOUT_SECONDS): what the query limits
     # let through still cannot hold a worker for long.
-    timeout_seconds = 10.0
+    timeout_seconds = 30.0
     limiter: RateLimiter | None = None
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None

@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     max_query_complexity: int = 20_000
     max_fragments: int = 50
     max_fragment_spreads: int = 200
-    # A request still executing after this long is stopped with QUERY_TIMEOUT.
-    execution_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A request still executing after this long is stopped with QUERY_TIMEOUT: a backstop behind
+    # the query limits, long enough for writes queued behind a busy idea's row lock.
+    execution_timeout_seconds: float = Field(default=30.0, gt=0)
     rate_limit_per_minute: int = 600
     # Anonymous persisted reads are cached this long at most (0 disables the result cache).
     result_cache_seconds: float = 30.0
