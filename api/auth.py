@@ -83,18 +83,23 @@ async def _lookup(raw: str) -> tuple[ApiKey, Tenant]:
 # A member token is resolved to its member id once per token per _MEMBER_SECONDS, not with an
 # upsert SELECT (and a signature check) per request. The claims are inside the token, so a changed
 # claim is a new token: a miss, and the upsert applies it. A hit is only taken before the token's
-# exp (the full check, leeway included, decides after that) and under the same identity secret.
+# exp (the full check, leeway included, decides after that) and while the secret that signed it
+# is still accepted (the current one, or the previous one during its grace).
 # Only the id is cached; whoever needs the member's row (a mutation checking its level,
 # Query.viewer) reads it fresh.
 _MEMBER_SECONDS = 60.0
-_member_cache: dict[tuple[int, str, str], tuple[float, float, int]] = {}
+# key (tenant, token) -> (until, token exp, member id, the identity secret that signed it)
+_member_cache: dict[tuple[int, str], tuple[float, float, int, str]] = {}
 
 
 async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
-    key = (tenant.id, tenant.identity_secret, token)
+    key = (tenant.id, token)
     hit = _member_cache.get(key)
     if hit is not None and hit[0] > time.monotonic() and hit[1] > time.time():
-        return None, hit[2]
+        signer = hit[3]
+        # Signed with the current secret, or with the previous one while its grace lasts.
+        if signer == tenant.identity_secret or member_tokens.in_grace(tenant, signer):
+            return None, hit[2]
     claims = member_tokens.verify_member_token(tenant, token)
     with tenant_scope(tenant.id):
         try:
@@ -104,7 +109,10 @@ async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
     if len(_member_cache) > 10_000:
         _member_cache.clear()
     expires = member_tokens.expires_at(token)
-    _member_cache[key] = (time.monotonic() + _MEMBER_SECONDS, expires, member.id)
+    signer = tenant.identity_secret
+    if not member_tokens.signed_with(token, signer) and tenant.previous_identity_secret:
+        signer = tenant.previous_identity_secret
+    _member_cache[key] = (time.monotonic() + _MEMBER_SECONDS, expires, member.id, signer)
     return member, member.id
 
 

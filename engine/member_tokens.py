@@ -40,6 +40,23 @@ def expires_at(token: str) -> float:
     return float(claims["exp"])
 
 
+def signed_with(token: str, secret: str) -> bool:
+    """Whether ``secret`` made the token's signature (claims not checked)."""
+    try:
+        jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False})
+    except jwt.InvalidTokenError:
+        return False
+    return True
+
+
+def in_grace(tenant: Tenant, secret: str) -> bool:
+    """``secret`` is the tenant's previous identity secret and its grace period is running."""
+    expires = tenant.previous_identity_secret_expires_at
+    return bool(
+        tenant.previous_identity_secret == secret and expires is not None and expires > utcnow()
+    )
+
+
 def verify_member_token(tenant: Tenant, token: str) -> MemberData:
     """Only HS256 with this tenant's secret (or, during a rotation's grace period, the previous
     one); exp and sub required (so alg none and forgeries fail)."""
