@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from engine import merges
-from engine.models import Idea
+from engine.models import Idea, IdeaVector
 from engine.similarity import score, similar_ideas
 from tests import factories
+from tests.engine.reputation.support import process_pending
 
 
 def test_scores_rank_near_duplicates_above_unrelated() -> None:
@@ -15,7 +18,8 @@ def test_scores_rank_near_duplicates_above_unrelated() -> None:
     assert score("", "anything") == 0.0
 
 
-async def test_similar_ideas_in_a_campaign(tenant) -> None:
+@pytest.mark.parametrize("vectors", [False, True], ids=["lexical", "vectors"])
+async def test_similar_ideas_in_a_campaign(tenant, vectors: bool) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     pods = await factories.idea(
@@ -29,6 +33,9 @@ async def test_similar_ideas_in_a_campaign(tenant) -> None:
     await merges.merge_ideas(dup.id, pods.id)
     elsewhere = await factories.campaign()
     await factories.idea(author, elsewhere, title="Compostable coffee pods", body="again")
+    if vectors:  # the idea.created consumer's work, as a worker does it after each submit
+        await process_pending()
+        assert await IdeaVector.filter(idea_id=hidden.id).exists()
 
     found = await similar_ideas(campaign.id, "compostable pods for the machine")
     assert [s.idea.id for s in found] == [pods.id]
