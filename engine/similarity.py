@@ -25,7 +25,7 @@ from engine import embeddings, idea_vectors
 from engine.models.ideas import Idea
 from engine.models.vectors import IdeaVector
 from engine.sql import fetch
-from engine.tenancy import current_tenant_id
+from engine.visibility import PUBLIC, Audience, listed_idea_rule
 
 log = logging.getLogger(__name__)
 
@@ -192,20 +192,27 @@ _cache = _Cache(20_000)
 
 _CANDIDATES_SQL = """
 SELECT i.id, v.model, v.text_hash FROM idea i LEFT JOIN idea_vector v ON v.idea_id = i.id
-WHERE i.tenant_id = :tenant AND i.campaign_id = :campaign AND i.hidden = :no
-  AND i.merged_into_id IS NULL
+WHERE {visible} AND i.campaign_id = :campaign
 ORDER BY {order} LIMIT :limit"""
 
 
-async def _candidates(campaign_id: int) -> dict[int, str | None]:
-    """The visible ideas to compare (most recent, then most supported), each with the text hash
-    of its vector by the current model (None: no usable vector yet). Hand-written: this runs on
-    every keystroke of a draft, and the ORM's row conversion was a third of its time."""
-    params = {"tenant": current_tenant_id(), "campaign": campaign_id, "no": False}
-    recent = _CANDIDATES_SQL.format(order="i.id DESC")
+async def _candidates(campaign_id: int, audience: Audience) -> dict[int, str | None]:
+    """The ideas this viewer may see listed (engine.visibility, tenant included) to compare, most
+    recent then most supported, each with the text hash of its vector by the current model (None:
+    no usable vector yet). Hand-written: this runs on every keystroke of a draft, and the ORM's
+    row conversion was a third of its time."""
+    params: dict[str, Any] = {"campaign": campaign_id}
+
+    def param(value: Any) -> str:
+        name = "rule_" + "".join(chr(97 + int(d)) for d in str(len(params)))
+        params[name] = value
+        return f":{name}"
+
+    visible = listed_idea_rule(audience).sql("idea", "i", param)
+    recent = _CANDIDATES_SQL.format(visible=visible, order="i.id DESC")
     rows = await fetch(recent, limit=CANDIDATES + 1, **params)
     if len(rows) > CANDIDATES:  # a bigger campaign: its most supported ideas count too
-        top = _CANDIDATES_SQL.format(order="i.top_rank DESC, i.id DESC")
+        top = _CANDIDATES_SQL.format(visible=visible, order="i.top_rank DESC, i.id DESC")
         rows = rows[:CANDIDATES] + await fetch(top, limit=CANDIDATES // 2, **params)
     found: dict[int, str | None] = {}
     for row in rows:
@@ -241,7 +248,10 @@ async def _query_vector(embedding: asyncio.Future[Any] | None) -> Any | None:
         return None
 
 
-async def similar_ideas(campaign_id: int, text: str, limit: int = 5) -> list[Similar]:
+async def similar_ideas(
+    campaign_id: int, text: str, audience: Audience = PUBLIC, limit: int = 5
+) -> list[Similar]:
+    """At most ``limit`` ideas like ``text`` among those ``audience`` may see listed, best first."""
     text = text[:2000]
     words = _words(text)
     if not words:
@@ -251,7 +261,7 @@ async def similar_ideas(campaign_id: int, text: str, limit: int = 5) -> list[Sim
     # The draft is embedded on a thread while the candidates are read.
     embedding = asyncio.ensure_future(asyncio.to_thread(model.embed, [text])) if model else None
     try:
-        candidates = await _candidates(campaign_id)
+        candidates = await _candidates(campaign_id, audience)
         stamps = {i: s for i, s in candidates.items() if s is not None}
         cosines: dict[int, float] = {}
         query = await _query_vector(embedding) if stamps else None

@@ -22,7 +22,7 @@ class InsightQueries:
     ) -> list[SimilarIdea]:
         info.context.require_principal()
         found = await similarity.similar_ideas(
-            decode_id(campaign_id, "Campaign", "campaignId"), text
+            decode_id(campaign_id, "Campaign", "campaignId"), text, info.context.audience
         )
         return [
             SimilarIdea(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import merges
-from engine.models import Idea, IdeaVector
+from engine import merges, visibility
+from engine.models import Campaign, CampaignStatus, Idea, IdeaVector
 from engine.similarity import score, similar_ideas
 from tests import factories
 from tests.engine.reputation.support import process_pending
@@ -42,3 +42,17 @@ async def test_similar_ideas_in_a_campaign(tenant, vectors: bool) -> None:
     assert 0 < found[0].score <= 1
     assert [s.idea.id for s in await similar_ideas(campaign.id, "canned cold brew")] == [cans.id]
     assert await similar_ideas(campaign.id, "the and of") == []
+
+
+async def test_a_draft_campaigns_ideas_are_suggested_to_the_brand_only(tenant) -> None:
+    author = await factories.member()
+    draft = await factories.campaign()
+    pods = await factories.idea(author, draft, title="Compostable coffee pods", body="landfill")
+    await process_pending()
+    # A campaign the public cannot see (ideas cannot be submitted to a draft, so made one here).
+    await Campaign.filter(id=draft.id).update(status=CampaignStatus.DRAFT)
+    assert await similar_ideas(draft.id, "compostable pods", visibility.PUBLIC) == []
+    member = visibility.Audience(visibility.Role.MEMBER, author.id)
+    assert await similar_ideas(draft.id, "compostable pods", member) == []
+    found = await similar_ideas(draft.id, "compostable pods", visibility.BRAND)
+    assert [s.idea.id for s in found] == [pods.id]
