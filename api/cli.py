@@ -1,4 +1,5 @@
-"""The `cosource` command: serve, worker, migrate, tenant, reputation, demo, export-schema."""
+"""The `cosource` command: serve, worker, migrate, tenant, reputation, similarity, demo,
+export-schema."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ console_app = typer.Typer(help="Console users (community managers).", no_args_is
 app.add_typer(console_app, name="console-user")
 secrets_app = typer.Typer(help="The key that seals secrets at rest.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
+similarity_app = typer.Typer(help="Duplicate-suggestion vectors.", no_args_is_help=True)
+app.add_typer(similarity_app, name="similarity")
 console = Console()
 err = Console(stderr=True)
 
@@ -360,6 +363,54 @@ def secrets_rotate() -> None:
     for column, count in done.items():
         console.print(f"  {column}: {count} re-sealed")
     console.print(f"{sum(done.values())} secrets sealed under the current key")
+
+
+@similarity_app.command("backfill")
+def similarity_backfill(
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this tenant (its slug); default: every tenant.")
+    ] = None,
+) -> None:
+    """Make the sentence vectors of every idea that has none or an outdated one (ideas submitted
+    before the model was installed, or by a different model). Safe while the API and workers run,
+    and to run again."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from engine import idea_vectors
+    from engine.embeddings import ModelUnavailable
+    from engine.models.tenants import Tenant
+
+    async def run() -> int | None:
+        async with composition.command_process():
+            tenant_id = None
+            if tenant:
+                row = await Tenant.get_or_none(slug=tenant)
+                if row is None:
+                    return None
+                tenant_id = row.id
+            columns = (
+                TextColumn("ideas"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=err) as progress:
+                task = progress.add_task("ideas", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await idea_vectors.backfill(tenant_id, progress=advance)
+
+    try:
+        written = asyncio.run(run())
+    except ModelUnavailable as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    if written is None:
+        err.print(f"[red]No tenant with slug {tenant!r}.[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]Backfilled.[/green] {written} idea(s) embedded.")
 
 
 @app.command()

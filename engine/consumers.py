@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from engine import idea_vectors
 from engine.clock import utcnow
+from engine.events import EventType
 from engine.models.events import DomainEvent
 from engine.reputation.consumer import HANDLERS as REPUTATION_HANDLERS
 from engine.reputation.consumer import consume as reputation
@@ -29,7 +31,11 @@ class Consumer:
 
 
 # The engine's own consumers, in order. A static list, not a plug-in bus.
-CONSUMERS: list[Consumer] = [Consumer(frozenset(REPUTATION_HANDLERS), reputation)]
+CONSUMERS: list[Consumer] = [
+    Consumer(frozenset(REPUTATION_HANDLERS), reputation),
+    # Sentence vectors for duplicate suggestions, made after commit, never in the submit.
+    Consumer(frozenset({EventType.IDEA_CREATED}), idea_vectors.on_idea_event),
+]
 
 
 def consumed_types() -> frozenset[str]:

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # `cosource worker` serves its own Prometheus metrics on this port when set.
     worker_metrics_port: int | None = None
 
+    # Duplicate suggestions: false keeps similarIdeas on the lexical score (no model is loaded).
+    similarity_embeddings: bool = True
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -13,15 +13,23 @@ from engine import insights, similarity
 
 @strawberry.type
 class InsightQueries:
-    @strawberry.field(description="Likely duplicates of a draft idea, best first (at most 5).")
+    @strawberry.field(
+        description="Ideas like a draft, best first (at most 5): meaning (sentence embeddings) "
+        "blended with wording; without the model, wording only."
+    )
     async def similar_ideas(
         self, info: Info, campaign_id: strawberry.ID, text: str
     ) -> list[SimilarIdea]:
         info.context.require_principal()
         found = await similarity.similar_ideas(
-            decode_id(campaign_id, "Campaign", "campaignId"), text
+            decode_id(campaign_id, "Campaign", "campaignId"), text, info.context.audience
         )
-        return [SimilarIdea(idea=Idea.from_row(s.idea), score=s.score) for s in found]
+        return [
+            SimilarIdea(
+                idea=Idea.from_row(s.idea), score=s.score, likely_duplicate=s.likely_duplicate
+            )
+            for s in found
+        ]
 
     @strawberry.field(
         description="Participation, concentration, exposure, responses and demand. Secret key only."

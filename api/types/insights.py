@@ -7,12 +7,19 @@ from datetime import date
 import strawberry
 
 from api.types.idea import Idea
+from engine.similarity import FLOOR, LIKELY
 
 
 @strawberry.type(name="SimilarIdea")
 class SimilarIdea:
     idea: Idea
-    score: float = strawberry.field(description="0-1; above ~0.4 is very likely a duplicate.")
+    score: float = strawberry.field(
+        description=f"0-1, meaning and wording blended; ideas under {FLOOR:.2f} are not suggested."
+    )
+    likely_duplicate: bool = strawberry.field(
+        description=f"The score reaches the calibrated cut ({LIKELY:.2f}): probably the same "
+        "idea, worth showing before the member submits."
+    )
 
 
 @strawberry.type(name="DayActivity")

@@ -24,6 +24,7 @@ from engine.models.moderation import (
     ModerationEntry,
 )
 from engine.models.tenants import ApiKey, KeyKind, Tenant
+from engine.models.vectors import IdeaVector
 
 __all__ = [
     "ApiKey",
@@ -45,6 +46,7 @@ __all__ = [
     "IdeaMerge",
     "IdeaStatus",
     "IdeaStatusChange",
+    "IdeaVector",
     "KeyKind",
     "LoginFailure",
     "Member",
