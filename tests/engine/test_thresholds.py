@@ -129,3 +129,16 @@ async def test_payload_stays_under_20_kb_with_many_supporters(tenant) -> None:
     assert event.data["truncated"] is True and event.data["supportersTotal"] == 400
     assert 0 < len(event.data["supporters"]) < 400
     assert event.data["idea"]["bodyTruncated"] is True
+
+
+async def test_average_score_is_the_mean_of_the_scores(tenant) -> None:
+    author = await factories.member()
+    judges = await factories.members(2)
+    campaign = await factories.campaign(
+        mode=CampaignMode.CONTEST,
+        thresholds=(ThresholdSpec(ThresholdMetric.AVERAGE_SCORE, 4.0, min_count=2),),
+    )
+    idea = await factories.idea(author, campaign)
+    await scores.score_idea(judges[0], idea.id, 3)
+    await scores.score_idea(judges[1], idea.id, 3)  # average 3.0 (sum x count would be 12)
+    assert await _crossings(idea.id) == []
