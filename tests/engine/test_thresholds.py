@@ -8,7 +8,8 @@ import orjson
 
 from engine import campaigns, pledges, scores, votes
 from engine.models import CampaignMode, DomainEvent, Threshold, ThresholdCrossing, ThresholdMetric
-from engine.thresholds import ThresholdSpec
+from engine.ranking import Counters
+from engine.thresholds import ThresholdSpec, metric_value
 from engine.votes import VoteValue
 from tests import factories
 
@@ -142,3 +143,22 @@ async def test_average_score_is_the_mean_of_the_scores(tenant) -> None:
     await scores.score_idea(judges[0], idea.id, 3)
     await scores.score_idea(judges[1], idea.id, 3)  # average 3.0 (sum x count would be 12)
     assert await _crossings(idea.id) == []
+
+
+async def test_one_score_is_enough_without_a_minimum_count(tenant) -> None:
+    author, judge = await factories.members(2)
+    campaign = await factories.campaign(
+        mode=CampaignMode.CONTEST,
+        thresholds=(ThresholdSpec(ThresholdMetric.AVERAGE_SCORE, 4.0),),  # min_count 0
+    )
+    idea = await factories.idea(author, campaign)
+    await scores.score_idea(judge, idea.id, 5)
+    assert len(await _crossings(idea.id)) == 1
+
+
+def test_an_unscored_idea_has_no_average_even_without_a_minimum_count() -> None:
+    threshold = Threshold(metric=ThresholdMetric.AVERAGE_SCORE, value=1.0, min_count=0)
+    unscored = Counters(
+        0, 0, 0, score_sum=0, score_count=0, pledgers=0, pledged_quantity=0, comment_count=0
+    )
+    assert metric_value(threshold, unscored) is None  # not a division by zero
