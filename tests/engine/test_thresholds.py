@@ -12,6 +12,7 @@ from engine.ranking import Counters
 from engine.thresholds import ThresholdSpec, metric_value
 from engine.votes import VoteValue
 from tests import factories
+from tests.conftest import count_queries
 
 
 async def _crossings(idea_id: int) -> list[DomainEvent]:
@@ -162,3 +163,15 @@ def test_an_unscored_idea_has_no_average_even_without_a_minimum_count() -> None:
         0, 0, 0, score_sum=0, score_count=0, pledgers=0, pledged_quantity=0, comment_count=0
     )
     assert metric_value(threshold, unscored) is None  # not a division by zero
+
+
+async def test_a_threshold_already_crossed_is_not_inserted_again(tenant) -> None:
+    author, first, second = await factories.members(3)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.NET_VOTES, 1),))
+    idea = await factories.idea(author, campaign)
+    await votes.cast_vote(first, idea.id, VoteValue.UP)
+    with count_queries() as log:
+        await votes.cast_vote(second, idea.id, VoteValue.UP)  # still above: reached again
+    # The crossing found already is skipped, not inserted to fail on the unique row.
+    assert not [s for s in log.statements if "INSERT" in s and "threshold_crossing" in s]
+    assert len(await _crossings(idea.id)) == 1
