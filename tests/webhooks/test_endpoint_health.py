@@ -88,3 +88,20 @@ async def test_a_success_stops_the_clock_even_right_after_another_success(
     assert await delivery.deliver({"http": webhook_client}, third.id) == "success"
     endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
     assert (endpoint.failing_since, endpoint.last_success_at) == (None, stamped)
+
+
+async def test_exactly_five_days_of_failing_is_enough(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient, monkeypatch
+) -> None:
+    created = await endpoint_for(receiver)
+    receiver.program(then=500)
+    await cross(await idea_near_threshold())
+    [row] = await WebhookDelivery.filter(endpoint_id=created.endpoint.id)
+    frozen = utcnow()
+    monkeypatch.setattr(delivery, "utcnow", lambda: frozen)  # the attempt's "now", to the µs
+    await WebhookEndpoint.filter(id=created.endpoint.id).update(
+        failing_since=frozen - timedelta(days=5)
+    )
+    assert await delivery.deliver({"http": webhook_client}, row.id) == "retry"
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert (endpoint.enabled, endpoint.disabled_reason) == (False, DisabledReason.FAILING)
