@@ -175,3 +175,18 @@ async def test_a_threshold_already_crossed_is_not_inserted_again(tenant) -> None
     # The crossing found already is skipped, not inserted to fail on the unique row.
     assert not [s for s in log.statements if "INSERT" in s and "threshold_crossing" in s]
     assert len(await _crossings(idea.id)) == 1
+
+
+async def test_pledgers_and_supporters_carry_their_emails_for_endpoints_allowed_them(
+    tenant,
+) -> None:
+    author, buyer = await factories.members(2)
+    campaign = await factories.campaign(
+        thresholds=(ThresholdSpec(ThresholdMetric.PLEDGED_QUANTITY, 1),)
+    )
+    idea = await factories.idea(author, campaign)
+    await pledges.pledge(buyer, idea.id, 2)
+    [event] = await _crossings(idea.id)
+    # The event keeps them; webhooks.payload strips them unless the endpoint allows emails.
+    assert buyer.email and event.data["pledges"][0]["email"] == buyer.email
+    assert event.data["supporters"][0]["email"] == buyer.email
