@@ -1,0 +1,57 @@
+"""What one failed or timed attempt leaves behind: the deferred retry job (only for retries due
+soon) and the attempt-duration histogram (in seconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.webhooks.receiver import Receiver
+from tests.webhooks.scenario import RecordingQueue, cross, endpoint_for, idea_near_threshold
+from webhooks import delivery, metrics
+from webhooks.models import WebhookAttempt, WebhookDelivery
+
+
+async def _one_failed_attempt(receiver: Receiver, http: httpx.AsyncClient) -> RecordingQueue:
+    created = await endpoint_for(receiver)
+    receiver.program(then=500)
+    await cross(await idea_near_threshold())
+    [row] = await WebhookDelivery.filter(endpoint_id=created.endpoint.id)
+    queue = RecordingQueue()
+    assert await delivery.deliver({"http": http, "queue": queue}, row.id) == "retry"
+    return queue
+
+
+@pytest.mark.parametrize(("scale", "deferred"), [(1, True), (1000, False)], ids=["5s", "83min"])
+async def test_only_retries_due_soon_are_enqueued_deferred(
+    tenant,
+    receiver: Receiver,
+    outbox,
+    webhook_settings: Callable[..., None],
+    webhook_client: httpx.AsyncClient,
+    scale: int,
+    deferred: bool,
+) -> None:
+    # The second attempt comes 5 s (+-20 %) after the first, times the scale: due within
+    # DEFER_LIMIT it is enqueued deferred; later it is left to the sweeper.
+    webhook_settings(webhook_schedule_scale=scale)
+    queue = await _one_failed_attempt(receiver, webhook_client)
+    jobs = queue.delivery_jobs()
+    if deferred:
+        [(_, job_id)] = jobs
+        assert job_id is not None and job_id.endswith(":1")  # the id of the next attempt
+    else:
+        assert jobs == []
+
+
+async def test_attempt_durations_are_observed_in_seconds(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
+) -> None:
+    before = metrics.ATTEMPT_SECONDS._sum.get()  # prometheus_client keeps the running sum here
+    await _one_failed_attempt(receiver, webhook_client)
+    observed = metrics.ATTEMPT_SECONDS._sum.get() - before
+    [attempt] = await WebhookAttempt.filter(status_code=500).order_by("-id").limit(1)
+    assert attempt.duration_ms is not None
+    assert observed == pytest.approx(attempt.duration_ms / 1000, rel=0.05, abs=1e-5)
