@@ -10,8 +10,9 @@ import pytest
 
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.scenario import RecordingQueue, cross, endpoint_for, idea_near_threshold
-from webhooks import delivery, metrics
-from webhooks.models import WebhookAttempt, WebhookDelivery
+from webhooks import delivery, metrics, replay
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from webhooks.schedule import MAX_ATTEMPTS
 
 
 async def _one_failed_attempt(receiver: Receiver, http: httpx.AsyncClient) -> RecordingQueue:
@@ -55,3 +56,22 @@ async def test_attempt_durations_are_observed_in_seconds(
     [attempt] = await WebhookAttempt.filter(status_code=500).order_by("-id").limit(1)
     assert attempt.duration_ms is not None
     assert observed == pytest.approx(attempt.duration_ms / 1000, rel=0.05, abs=1e-5)
+
+
+async def test_a_retried_delivery_starts_the_schedule_again(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
+) -> None:
+    created = await endpoint_for(receiver)
+    receiver.program(then=500)
+    await cross(await idea_near_threshold())
+    [row] = await WebhookDelivery.filter(endpoint_id=created.endpoint.id)
+    # Its schedule ran out (every attempt failed), then the brand asks for one more.
+    await WebhookDelivery.filter(id=row.id).update(
+        status=DeliveryStatus.FAILED, attempt_count=MAX_ATTEMPTS, next_attempt_at=None
+    )
+    await replay.retry_delivery(row.id, RecordingQueue())
+    assert await delivery.deliver({"http": webhook_client}, row.id) == "retry"
+    row = await WebhookDelivery.get(id=row.id)
+    # Attempt MAX_ATTEMPTS + 1 is the new schedule's first: more follow.
+    assert (row.status, row.attempt_count) == (DeliveryStatus.PENDING, MAX_ATTEMPTS + 1)
+    assert row.next_attempt_at is not None
