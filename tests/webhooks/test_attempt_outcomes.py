@@ -4,10 +4,12 @@ soon) and the attempt-duration histogram (in seconds)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from engine.clock import utcnow
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.scenario import RecordingQueue, cross, endpoint_for, idea_near_threshold
 from webhooks import delivery, metrics, replay
@@ -75,3 +77,20 @@ async def test_a_retried_delivery_starts_the_schedule_again(
     # Attempt MAX_ATTEMPTS + 1 is the new schedule's first: more follow.
     assert (row.status, row.attempt_count) == (DeliveryStatus.PENDING, MAX_ATTEMPTS + 1)
     assert row.next_attempt_at is not None
+
+
+async def test_a_job_that_arrives_early_waits_for_the_due_time(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
+) -> None:
+    created = await endpoint_for(receiver)
+    await cross(await idea_near_threshold())
+    [row] = await WebhookDelivery.filter(endpoint_id=created.endpoint.id)
+    due = utcnow() + timedelta(seconds=0.5)  # within EARLY_WAIT: the job waits, then sends
+    await WebhookDelivery.filter(id=row.id).update(next_attempt_at=due)
+    assert await delivery.deliver({"http": webhook_client}, row.id) == "success"
+    [attempt] = await WebhookAttempt.filter(delivery_id=row.id)
+    assert attempt.started_at >= due
+
+
+async def test_a_job_for_a_delivery_that_is_gone_does_nothing(tenant, outbox) -> None:
+    assert await delivery.deliver({}, 2**31 - 1) == "not_pending"
