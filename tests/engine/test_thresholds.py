@@ -177,16 +177,35 @@ async def test_a_threshold_already_crossed_is_not_inserted_again(tenant) -> None
     assert len(await _crossings(idea.id)) == 1
 
 
-async def test_pledgers_and_supporters_carry_their_emails_for_endpoints_allowed_them(
-    tenant,
-) -> None:
-    author, buyer = await factories.members(2)
+async def test_the_crossing_lists_current_pledgers_with_their_emails(tenant) -> None:
+    author, gone, buyer, other = await factories.members(4)
     campaign = await factories.campaign(
-        thresholds=(ThresholdSpec(ThresholdMetric.PLEDGED_QUANTITY, 1),)
+        thresholds=(ThresholdSpec(ThresholdMetric.PLEDGED_QUANTITY, 2),)
     )
     idea = await factories.idea(author, campaign)
-    await pledges.pledge(buyer, idea.id, 2)
+    await pledges.pledge(gone, idea.id, 1)
+    await pledges.pledge(gone, idea.id, 0)  # withdrawn: not a pledger any more
+    await pledges.pledge(buyer, idea.id, 1)  # a pledge of one counts
+    await pledges.pledge(other, idea.id, 1)  # quantity 2: crossed
     [event] = await _crossings(idea.id)
-    # The event keeps them; webhooks.payload strips them unless the endpoint allows emails.
-    assert buyer.email and event.data["pledges"][0]["email"] == buyer.email
-    assert event.data["supporters"][0]["email"] == buyer.email
+    data = event.data
+    assert sorted((p["externalId"], p["quantity"]) for p in data["pledges"]) == sorted(
+        [(buyer.external_id, 1), (other.external_id, 1)]
+    )
+    # The event keeps emails; webhooks.payload strips them unless the endpoint allows them.
+    assert buyer.email and {p["email"] for p in data["pledges"]} == {buyer.email, other.email}
+    assert buyer.email in {s["email"] for s in data["supporters"]}
+    assert data["truncated"] is False  # everything fits
+
+
+async def test_payload_stays_under_20_kb_with_many_pledgers(tenant) -> None:
+    author = await factories.member()
+    crowd = await factories.members(150, display_name="A rather long display name " * 3)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.PLEDGERS, 150),))
+    idea = await factories.idea(author, campaign)
+    for member in crowd:
+        await pledges.pledge(member, idea.id, 1)
+    (event,) = await _crossings(idea.id)
+    assert len(orjson.dumps(event.data)) < 20_000
+    assert event.data["truncated"] is True and event.data["pledgesTotal"] == 150
+    assert 0 < len(event.data["pledges"]) < 150
