@@ -8,9 +8,11 @@ import orjson
 
 from engine import campaigns, pledges, scores, votes
 from engine.models import CampaignMode, DomainEvent, Threshold, ThresholdCrossing, ThresholdMetric
-from engine.thresholds import ThresholdSpec
+from engine.ranking import Counters
+from engine.thresholds import ThresholdSpec, metric_value
 from engine.votes import VoteValue
 from tests import factories
+from tests.conftest import count_queries
 
 
 async def _crossings(idea_id: int) -> list[DomainEvent]:
@@ -129,3 +131,81 @@ async def test_payload_stays_under_20_kb_with_many_supporters(tenant) -> None:
     assert event.data["truncated"] is True and event.data["supportersTotal"] == 400
     assert 0 < len(event.data["supporters"]) < 400
     assert event.data["idea"]["bodyTruncated"] is True
+
+
+async def test_average_score_is_the_mean_of_the_scores(tenant) -> None:
+    author = await factories.member()
+    judges = await factories.members(2)
+    campaign = await factories.campaign(
+        mode=CampaignMode.CONTEST,
+        thresholds=(ThresholdSpec(ThresholdMetric.AVERAGE_SCORE, 4.0, min_count=2),),
+    )
+    idea = await factories.idea(author, campaign)
+    await scores.score_idea(judges[0], idea.id, 3)
+    await scores.score_idea(judges[1], idea.id, 3)  # average 3.0 (sum x count would be 12)
+    assert await _crossings(idea.id) == []
+
+
+async def test_one_score_is_enough_without_a_minimum_count(tenant) -> None:
+    author, judge = await factories.members(2)
+    campaign = await factories.campaign(
+        mode=CampaignMode.CONTEST,
+        thresholds=(ThresholdSpec(ThresholdMetric.AVERAGE_SCORE, 4.0),),  # min_count 0
+    )
+    idea = await factories.idea(author, campaign)
+    await scores.score_idea(judge, idea.id, 5)
+    assert len(await _crossings(idea.id)) == 1
+
+
+def test_an_unscored_idea_has_no_average_even_without_a_minimum_count() -> None:
+    threshold = Threshold(metric=ThresholdMetric.AVERAGE_SCORE, value=1.0, min_count=0)
+    unscored = Counters(
+        0, 0, 0, score_sum=0, score_count=0, pledgers=0, pledged_quantity=0, comment_count=0
+    )
+    assert metric_value(threshold, unscored) is None  # not a division by zero
+
+
+async def test_a_threshold_already_crossed_is_not_inserted_again(tenant) -> None:
+    author, first, second = await factories.members(3)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.NET_VOTES, 1),))
+    idea = await factories.idea(author, campaign)
+    await votes.cast_vote(first, idea.id, VoteValue.UP)
+    with count_queries() as log:
+        await votes.cast_vote(second, idea.id, VoteValue.UP)  # still above: reached again
+    # The crossing found already is skipped, not inserted to fail on the unique row.
+    assert not [s for s in log.statements if "INSERT" in s and "threshold_crossing" in s]
+    assert len(await _crossings(idea.id)) == 1
+
+
+async def test_the_crossing_lists_current_pledgers_with_their_emails(tenant) -> None:
+    author, gone, buyer, other = await factories.members(4)
+    campaign = await factories.campaign(
+        thresholds=(ThresholdSpec(ThresholdMetric.PLEDGED_QUANTITY, 2),)
+    )
+    idea = await factories.idea(author, campaign)
+    await pledges.pledge(gone, idea.id, 1)
+    await pledges.pledge(gone, idea.id, 0)  # withdrawn: not a pledger any more
+    await pledges.pledge(buyer, idea.id, 1)  # a pledge of one counts
+    await pledges.pledge(other, idea.id, 1)  # quantity 2: crossed
+    [event] = await _crossings(idea.id)
+    data = event.data
+    assert sorted((p["externalId"], p["quantity"]) for p in data["pledges"]) == sorted(
+        [(buyer.external_id, 1), (other.external_id, 1)]
+    )
+    # The event keeps emails; webhooks.payload strips them unless the endpoint allows them.
+    assert buyer.email and {p["email"] for p in data["pledges"]} == {buyer.email, other.email}
+    assert buyer.email in {s["email"] for s in data["supporters"]}
+    assert data["truncated"] is False  # everything fits
+
+
+async def test_payload_stays_under_20_kb_with_many_pledgers(tenant) -> None:
+    author = await factories.member()
+    crowd = await factories.members(150, display_name="A rather long display name " * 3)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.PLEDGERS, 150),))
+    idea = await factories.idea(author, campaign)
+    for member in crowd:
+        await pledges.pledge(member, idea.id, 1)
+    (event,) = await _crossings(idea.id)
+    assert len(orjson.dumps(event.data)) < 20_000
+    assert event.data["truncated"] is True and event.data["pledgesTotal"] == 150
+    assert 0 < len(event.data["pledges"]) < 150

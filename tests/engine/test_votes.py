@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from engine import campaigns, votes
+from engine import campaigns, ranking, votes
 from engine.errors import DomainError, ErrorCode
 from engine.models import CampaignMode, CampaignStatus, DomainEvent, Idea, Vote
 from engine.votes import VoteValue
@@ -122,3 +122,26 @@ async def test_fifty_members_at_once_and_one_member_five_times(tenant, database)
     assert await Vote.filter(idea_id=idea.id).count() == 50
     assert await Vote.filter(idea_id=idea.id, member_id=twice.id).count() == 1
     assert await DomainEvent.filter(type="idea.voted", idea_id=idea.id).count() == 50
+
+
+async def test_changing_a_vote_needs_no_budget_even_when_it_is_used_up(tenant) -> None:
+    author, voter = await factories.members(2)
+    campaign = await factories.campaign(vote_budget=1)
+    idea, other = [await factories.idea(author, campaign) for _ in range(2)]
+    await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    with pytest.raises(DomainError) as refused:
+        await votes.cast_vote(voter, other.id, VoteValue.UP)
+    assert refused.value.code == ErrorCode.VOTE_BUDGET_EXHAUSTED
+    outcome = await votes.cast_vote(voter, idea.id, VoteValue.DOWN)  # a change, not a new vote
+    assert outcome.changed and await _counts(idea.id) == (0, 1, -1)
+
+
+async def test_a_vote_says_it_changed_and_ranks_the_idea_by_its_votes(tenant) -> None:
+    author, voter = await factories.members(2)
+    idea = await factories.idea(author, await factories.campaign())
+    outcome = await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    assert (outcome.changed, outcome.value) == (True, VoteValue.UP)
+    # An IDEAS campaign ranks TOP by its votes, not by a contest's prior-weighted score.
+    expected = ranking.top_rank(outcome.counters, contest=False)
+    assert expected != ranking.top_rank(outcome.counters, contest=True)
+    assert (await Idea.get(id=idea.id)).top_rank == expected

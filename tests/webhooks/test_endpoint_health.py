@@ -60,3 +60,48 @@ async def test_the_failure_clock_starts_at_the_first_failure_and_disables_five_d
     row = await WebhookDelivery.get(id=row.id)
     assert row.status == DeliveryStatus.FAILED and row.last_error == "endpoint_disabled"
     assert len(receiver.requests) == 4
+
+
+async def test_a_success_stops_the_clock_even_right_after_another_success(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
+) -> None:
+    created = await endpoint_for(receiver)
+    for _ in range(3):
+        await cross(await idea_near_threshold())
+    first, second, third = await WebhookDelivery.filter(endpoint_id=created.endpoint.id).order_by(
+        "id"
+    )
+    receiver.program(200, 500, then=200)
+
+    assert await delivery.deliver({"http": webhook_client}, first.id) == "success"
+    assert (await WebhookEndpoint.get(id=created.endpoint.id)).last_success_at is not None
+    assert await delivery.deliver({"http": webhook_client}, second.id) == "retry"
+    assert (await WebhookEndpoint.get(id=created.endpoint.id)).failing_since is not None
+
+    # Seconds after the first success: the success stamp is fresh, the clock must stop anyway.
+    assert await _attempt_now(second.id, webhook_client) == "success"
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert endpoint.failing_since is None and endpoint.last_success_at is not None
+    stamped = endpoint.last_success_at
+
+    # A healthy endpoint's success within a minute of the last one leaves the stamp alone.
+    assert await delivery.deliver({"http": webhook_client}, third.id) == "success"
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert (endpoint.failing_since, endpoint.last_success_at) == (None, stamped)
+
+
+async def test_exactly_five_days_of_failing_is_enough(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient, monkeypatch
+) -> None:
+    created = await endpoint_for(receiver)
+    receiver.program(then=500)
+    await cross(await idea_near_threshold())
+    [row] = await WebhookDelivery.filter(endpoint_id=created.endpoint.id)
+    frozen = utcnow()
+    monkeypatch.setattr(delivery, "utcnow", lambda: frozen)  # the attempt's "now", to the µs
+    await WebhookEndpoint.filter(id=created.endpoint.id).update(
+        failing_since=frozen - timedelta(days=5)
+    )
+    assert await delivery.deliver({"http": webhook_client}, row.id) == "retry"
+    endpoint = await WebhookEndpoint.get(id=created.endpoint.id)
+    assert (endpoint.enabled, endpoint.disabled_reason) == (False, DisabledReason.FAILING)
