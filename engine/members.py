@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from engine import supporters
 from engine.errors import DomainError, ErrorCode, FieldError
 from engine.events import unit_of_work
 from engine.models.members import Member
@@ -14,6 +15,8 @@ from engine.text import NAME_MAX, check_text, clean, require_texts
 
 EXTERNAL_ID_MAX = 200
 EMAIL_MAX = 320
+# Member fields that feed ideas' supporter numbers (engine.supporters).
+SUPPORTER_INPUTS = frozenset({"verified", "customer_value_cents"})
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ async def upsert_member(data: MemberData) -> Member:
     if changes:
         async with unit_of_work():  # names and tiers show in cached reads: announce the commit
             await Member.filter(id=member.id).update(**changes)
+            if changes.keys() & SUPPORTER_INPUTS:
+                await supporters.refresh_for_members([member.id])
         for key, value in changes.items():
             setattr(member, key, value)
     return member
