@@ -24,7 +24,7 @@ class Integration(TenantModel):
     # secrets (engine.sealed); read only through engine.integrations.verifying_secrets.
     secret = SealedField()
     # After a rotation the old secret still verifies until previous_secret_expires_at.
-    previous_secret = SealedField(null=True)
+    previous_secret: str | None = SealedField(null=True)
     previous_secret_expires_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     rotated_at = fields.DatetimeField(null=True)
