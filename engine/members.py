@@ -31,7 +31,8 @@ class MemberData:
     customer_value_cents: int | None = None
 
 
-def _validate(data: MemberData) -> None:
+def validate_member(data: MemberData) -> None:
+    """Raise every problem of ``data`` at once (upserts and imports share the rules)."""
     errors = [
         check_text(data.external_id, field="externalId", max_len=EXTERNAL_ID_MAX),
         check_text(data.display_name, field="displayName", max_len=NAME_MAX, required=False),
@@ -64,7 +65,7 @@ def _changes(member: Member, data: MemberData) -> dict[str, object]:
 
 async def upsert_member(data: MemberData) -> Member:
     """Create on first sight, update only what changed; safe when two requests race to create."""
-    _validate(data)
+    validate_member(data)
     external_id = data.external_id.strip()
     member = await Member.get_or_none(external_id=external_id)
     if member is None:

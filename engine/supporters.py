@@ -89,9 +89,13 @@ async def refresh_for_members(member_ids: Iterable[int]) -> int:
     Returns how many ideas were recounted. Ideas newly over a SUPPORTER_VALUE threshold record
     their crossing (and its event) here too.
     """
+    return await refresh_ideas(await supported_idea_ids(member_ids))
+
+
+async def refresh_ideas(idea_ids: list[int]) -> int:
+    """Recount these ideas (see :func:`refresh_for_members`); the caller found which."""
     from engine.thresholds import SUPPORTER_METRICS, record_crossings  # thresholds imports us
 
-    idea_ids = await supported_idea_ids(member_ids)
     if not idea_ids:
         return 0
     # Lock in id order, as every other idea writer does: no deadlock with votes and merges.

@@ -245,3 +245,27 @@ async def test_shopify_over_a_real_socket(tenant, database_url, tmp_path) -> Non
     assert (ok.status_code, ok.json()) == (200, {"status": "applied"})
     assert refused.status_code == 401
     assert (await Member.get(external_id="777")).verified is True
+
+
+IMPORT = """mutation($rows: [UpsertMemberInput!]!) { importMembers(input: {rows: $rows}) {
+  created updated rejected { row externalId reason } userErrors { field code } } }"""
+
+
+async def test_import_members_mutation(api, tenant) -> None:
+    rows = [
+        {"externalId": "m-1", "customerValueCents": 100, "verified": True},
+        {"externalId": "m-2", "email": "broken"},
+        {"externalId": "m-1", "tier": "gold"},
+    ]
+    data = await api.data(IMPORT, {"rows": rows}, sk=tenant.secret_key)
+    result = data["importMembers"]
+    assert (result["created"], result["updated"]) == (1, 1)
+    assert [(r["row"], r["externalId"]) for r in result["rejected"]] == [(2, "m-2")]
+    member = await Member.get(external_id="m-1")
+    assert (member.tier, member.customer_value_cents, member.verified) == ("gold", 100, True)
+    too_many = [{"externalId": f"x-{i}"} for i in range(1001)]
+    data = await api.data(IMPORT, {"rows": too_many}, sk=tenant.secret_key)
+    assert data["importMembers"]["userErrors"] == [{"field": "rows", "code": "OUT_OF_RANGE"}]
+    assert not await Member.filter(external_id="x-0").exists()
+    body = await api.gql(IMPORT, {"rows": rows}, pk=tenant.publishable_key)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
