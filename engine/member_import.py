@@ -12,7 +12,9 @@ recounted in the batch's transaction (engine.supporters).
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
@@ -30,10 +32,11 @@ from engine.models.members import Member
 from engine.tenancy import current_tenant_id
 from engine.text import clean
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000
 # importMembers takes at most this many rows per call; larger sets go through the CLI.
 MAX_MUTATION_ROWS = 1000
 _CHUNK = 1 << 16
+_YIELD_EVERY = 250
 
 # Accepted column / key names (snake or camel case) for each member field.
 COLUMNS: dict[str, str] = {
@@ -166,6 +169,7 @@ def csv_rows(stream: IO[str]) -> Iterator[Row]:
         raise MalformedFile(f"not a CSV file: {exc}") from None
     header = [h.strip().lstrip("\ufeff") for h in header]
     check_header(header)
+    header = [COLUMNS[h] for h in header]  # canonical names once, not per row
     width = len(header)
     while True:
         try:
@@ -295,19 +299,35 @@ async def import_members(items: list[dict[str, Any]]) -> ImportReport:
 
 
 async def import_rows(rows: Iterable[Row]) -> ImportReport:
+    """Parse the next batch while the database writes the previous one (one write in flight, so
+    batches still commit in file order)."""
     report = ImportReport()
     batch: list[MemberData] = []
-    for _, row in rows:
-        report.rows += 1
-        if isinstance(row, Rejected):
-            report.rejected.append(row)
-            continue
-        batch.append(row)
-        if len(batch) >= BATCH_SIZE:
+    writing: asyncio.Task[None] | None = None
+    try:
+        for n, (_, row) in enumerate(rows, start=1):
+            report.rows += 1
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let the write in flight take its next round trip
+            if isinstance(row, Rejected):
+                report.rejected.append(row)
+                continue
+            batch.append(row)
+            if len(batch) >= BATCH_SIZE:
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(_write(batch, report))
+                batch = []
+        if writing is not None:
+            await writing
+            writing = None
+        if batch:
             await _write(batch, report)
-            batch = []
-    if batch:
-        await _write(batch, report)
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
     return report
 
 
