@@ -98,8 +98,11 @@ async def refresh_ideas(idea_ids: list[int]) -> int:
 
     if not idea_ids:
         return 0
-    # Lock in id order, as every other idea writer does: no deadlock with votes and merges.
-    await Idea.filter(id__in=idea_ids).order_by("id").select_for_update().values_list("id")
+    # Lock in id order, as every other idea writer does: no deadlock with votes and merges. The
+    # lock must be taken by its own statement (whole rows: Tortoise's values_list() drops FOR
+    # UPDATE): PostgreSQL's next statement then sees every vote committed before it, where an
+    # UPDATE that waits for the row lock would recount from the snapshot it started with.
+    await Idea.filter(id__in=idea_ids).order_by("id").select_for_update()
     await Idea.filter(id__in=idea_ids).update(**recount())
     ideas = await Idea.filter(id__in=idea_ids).order_by("id")
     campaign_ids = {i.campaign_id for i in ideas}

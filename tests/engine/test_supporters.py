@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from engine import merges, pledges, votes
+import asyncio
+
+from engine import member_import, merges, pledges, votes
 from engine.members import MemberData, upsert_member
-from engine.models import DomainEvent, Idea, ThresholdMetric
+from engine.models import DomainEvent, Idea, Member, Pledge, ThresholdMetric, Vote
 from engine.supporters import Supporters
 from engine.thresholds import ThresholdSpec
 from engine.votes import VoteValue
@@ -88,3 +90,42 @@ async def test_pledge_crosses_supporter_value_threshold(tenant) -> None:
     whale = await factories.member(customer_value_cents=150_000)
     outcome = await pledges.pledge(whale, idea.id, 1)
     assert [t.metric for t in outcome.crossed] == [ThresholdMetric.SUPPORTER_VALUE]
+
+
+async def _recounted(idea_id: int) -> Supporters:
+    """The supporters as a fresh reading of the rows says they are."""
+    voters = set(await Vote.filter(idea_id=idea_id, value=1).values_list("member_id", flat=True))
+    buyers = await Pledge.filter(idea_id=idea_id, quantity__gt=0).values_list(
+        "member_id", flat=True
+    )
+    members = await Member.filter(id__in=list(voters | set(buyers)))
+    return Supporters(
+        len(members), sum(m.customer_value_cents for m in members), sum(m.verified for m in members)
+    )
+
+
+async def test_concurrent_votes_pledges_and_value_changes_stay_exact(tenant, database) -> None:
+    author = await factories.member()
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    crowd = await factories.members(12, customer_value_cents=1_000)
+
+    async def support(n: int) -> None:
+        member = crowd[n]
+        await votes.cast_vote(member, idea.id, VoteValue.UP)
+        if n % 2:
+            await pledges.pledge(member, idea.id, 1)
+
+    async def revalue(n: int) -> None:
+        data = MemberData(external_id=crowd[n].external_id, customer_value_cents=5_000 + n)
+        await upsert_member(data)
+
+    await asyncio.gather(*(support(n) for n in range(12)), *(revalue(n) for n in range(12)))
+    assert await _supporters(idea.id) == await _recounted(idea.id)
+    assert (await _supporters(idea.id)).count == 12
+    rows = [{"externalId": m.external_id, "customerValueCents": 7} for m in crowd]
+    await asyncio.gather(
+        member_import.import_members(rows),
+        *(votes.cast_vote(m, idea.id, VoteValue.NONE) for m in crowd[:4]),
+    )
+    assert await _supporters(idea.id) == await _recounted(idea.id)
