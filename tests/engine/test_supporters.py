@@ -129,3 +129,16 @@ async def test_concurrent_votes_pledges_and_value_changes_stay_exact(tenant, dat
         *(votes.cast_vote(m, idea.id, VoteValue.NONE) for m in crowd[:4]),
     )
     assert await _supporters(idea.id) == await _recounted(idea.id)
+
+
+async def test_erasing_a_supporter_takes_their_value_away(tenant) -> None:
+    from engine.privacy import erase_member
+
+    author = await factories.member()
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    fan = await factories.member(customer_value_cents=40_000)
+    await pledges.pledge(fan, idea.id, 1)
+    assert (await _supporters(idea.id)).customer_value_cents == 40_000
+    await erase_member(fan.id)
+    assert await _supporters(idea.id) == Supporters(1, 0, 1)  # still a supporter, worth nothing
