@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
-from api import assets, console
+from api import assets, console, integrations
 from api.auth import KEY_HEADER
 from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
@@ -193,6 +193,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             *console.ROUTES,
             Route("/demo/hostile", demo_hostile),
             Route("/demo/token", demo_token),
+            *integrations.routes,
         ],
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),

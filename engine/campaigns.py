@@ -40,6 +40,7 @@ class CampaignInput:
     vote_budget: int | None = None
     rewards: str = ""
     winner_count: int = 3
+    rank_by_supporter_value: bool = False
     thresholds: tuple[ThresholdSpec, ...] = ()
 
 
@@ -58,6 +59,7 @@ class CampaignPatch:
     vote_budget: Maybe[int | None] = UNSET
     rewards: Maybe[str] = UNSET
     winner_count: Maybe[int] = UNSET
+    rank_by_supporter_value: Maybe[bool] = UNSET
     thresholds: Maybe[tuple[ThresholdSpec, ...]] = UNSET
 
     def given(self) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from tortoise.expressions import F
+from tortoise.expressions import Expression, F
 
+from engine import supporters
 from engine.models.campaigns import Threshold
 from engine.models.ideas import Idea
 from engine.ranking import Counters, ranks
@@ -25,19 +26,25 @@ _COUNTER_FIELDS = (
     "pledgers",
     "pledged_quantity",
     "comment_count",
+    *supporters.SUPPORTER_FIELDS,
 )
 
 
 async def bump(idea_id: int, created_at: datetime, *, contest: bool, **deltas: int) -> Counters:
-    unknown = set(deltas) - set(_COUNTER_FIELDS)
+    unknown = set(deltas) - set(_COUNTER_FIELDS) | (set(deltas) & set(supporters.SUPPORTER_FIELDS))
     if unknown:
         raise ValueError(f"unknown counters {sorted(unknown)}")
-    changes = {name: F(name) + delta for name, delta in deltas.items() if delta}
+    changes: dict[str, Expression] = {
+        name: F(name) + delta for name, delta in deltas.items() if delta
+    }
+    if changes.keys() & supporters.SUPPORT_COUNTERS:
+        # Recounted in the same statement, after this transaction's vote or pledge row changed.
+        changes.update(supporters.recount())
     if changes:
         await Idea.filter(id=idea_id).update(**changes)
     row = await Idea.filter(id=idea_id).values(*_COUNTER_FIELDS)
     counters = Counters(**row[0])
-    if set(changes) - {"comment_count"}:
+    if set(changes) - {"comment_count", *supporters.SUPPORTER_FIELDS}:
         await Idea.filter(id=idea_id).update(**ranks(counters, created_at, contest=contest))
     return counters
 

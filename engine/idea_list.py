@@ -10,6 +10,7 @@ from tortoise.queryset import QuerySet
 from engine.clock import utcnow
 from engine.discovery import Arm, discover_order, seeded
 from engine.errors import DomainError, ErrorCode
+from engine.models.campaigns import Campaign
 from engine.models.ideas import Idea, IdeaStatus
 from engine.pagination import Page, decode_cursor, encode_cursor, page_size
 from engine.ranking import ORDER_COLUMN, IdeaOrder
@@ -54,6 +55,8 @@ async def list_ideas(
     """A page of ideas. ``viewer`` seeds DISCOVER's sampler (engine.discovery); other orders
     ignore it."""
     size = page_size(first)
+    if order == IdeaOrder.SUPPORTER_VALUE and not f.audience.is_brand:
+        await _check_value_ranking(f.campaign_id)
     query = _filtered(f)
     if order is IdeaOrder.DISCOVER:
         return await _discover_page(query, f, size, after, viewer)
@@ -69,6 +72,19 @@ async def list_ideas(
         has_next_page=len(rows) > size,
         has_previous_page=after is not None,
     )
+
+
+async def _check_value_ranking(campaign_id: int | None) -> None:
+    """Customer value is a signal the brand opts into per campaign, never a public default."""
+    if (
+        campaign_id is None
+        or not await Campaign.filter(id=campaign_id, rank_by_supporter_value=True).exists()
+    ):
+        raise DomainError(
+            ErrorCode.INVALID,
+            "SUPPORTER_VALUE ordering is only available in campaigns that enable it",
+            "orderBy",
+        )
 
 
 async def count_ideas(f: IdeaFilter) -> int:

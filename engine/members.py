@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from engine import supporters
 from engine.errors import DomainError, ErrorCode, FieldError
 from engine.events import unit_of_work
 from engine.models.members import Member
@@ -14,6 +15,8 @@ from engine.text import NAME_MAX, check_text, clean, require_texts
 
 EXTERNAL_ID_MAX = 200
 EMAIL_MAX = 320
+# Member fields that feed ideas' supporter numbers (engine.supporters).
+SUPPORTER_INPUTS = frozenset({"verified", "customer_value_cents"})
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ class MemberData:
     customer_value_cents: int | None = None
 
 
-def _validate(data: MemberData) -> None:
+def validate_member(data: MemberData) -> None:
+    """Raise every problem of ``data`` at once (upserts and imports share the rules)."""
     errors = [
         check_text(data.external_id, field="externalId", max_len=EXTERNAL_ID_MAX),
         check_text(data.display_name, field="displayName", max_len=NAME_MAX, required=False),
@@ -61,7 +65,7 @@ def _changes(member: Member, data: MemberData) -> dict[str, object]:
 
 async def upsert_member(data: MemberData) -> Member:
     """Create on first sight, update only what changed; safe when two requests race to create."""
-    _validate(data)
+    validate_member(data)
     external_id = data.external_id.strip()
     member = await Member.get_or_none(external_id=external_id)
     if member is None:
@@ -82,6 +86,8 @@ async def upsert_member(data: MemberData) -> Member:
     if changes:
         async with unit_of_work():  # names and tiers show in cached reads: announce the commit
             await Member.filter(id=member.id).update(**changes)
+            if changes.keys() & SUPPORTER_INPUTS:
+                await supporters.refresh_for_members([member.id])
         for key, value in changes.items():
             setattr(member, key, value)
     return member

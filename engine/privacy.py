@@ -24,6 +24,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from engine import supporters
 from engine.clock import iso, utcnow
 from engine.errors import NotFound
 from engine.models.events import DomainEvent
@@ -157,8 +158,11 @@ async def erase_member(member_id: int) -> Member:
         member.display_name = ERASED_NAME
         member.email = None
         member.tier = None
+        had_value = member.customer_value_cents != 0
         member.customer_value_cents = 0
         await member.save()
+        if had_value:  # the ideas they support lose that value (engine.supporters)
+            await supporters.refresh_for_members([member.id])
         await Comment.filter(author_id=member.id).update(body=REMOVED_COMMENT)
         # Events mentioning the member: their own, and payloads listing them (supporters).
         candidates = await DomainEvent.filter(member_id=member.id)

@@ -26,6 +26,8 @@ class IdeaOrder(str, Enum):
     CONTROVERSIAL = "CONTROVERSIAL"
     DISCOVER = "DISCOVER"
     PLEDGES = "PLEDGES"
+    # Opt-in per campaign (Campaign.rank_by_supporter_value); never part of TOP.
+    SUPPORTER_VALUE = "SUPPORTER_VALUE"
 
 
 # The column each order sorts by (descending, ties broken by id descending).
@@ -36,6 +38,7 @@ ORDER_COLUMN: dict[IdeaOrder, str] = {
     IdeaOrder.CONTROVERSIAL: "controversy",
     IdeaOrder.DISCOVER: "discover_rank",
     IdeaOrder.PLEDGES: "pledged_quantity",
+    IdeaOrder.SUPPORTER_VALUE: "supporter_value_cents",
 }
 
 
@@ -49,6 +52,10 @@ class Counters:
     pledgers: int
     pledged_quantity: int
     comment_count: int
+    # Distinct supporters (upvote or pledge), counted once each: see engine.supporters.
+    supporter_count: int = 0
+    supporter_value_cents: int = 0
+    supporter_verified_count: int = 0
 
 
 def ranks(counters: Counters, created_at: datetime, *, contest: bool) -> dict[str, float]:

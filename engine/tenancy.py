@@ -48,6 +48,17 @@ def tenant_scope(tenant_id: int) -> Iterator[int]:
         _current_tenant.reset(token)
 
 
+@contextmanager
+def request_tenant(tenant_id: int) -> Iterator[int]:
+    """A request that names its own tenant (inbound webhooks): that tenant for the block, whatever
+    the surrounding context held, and the previous value back afterwards."""
+    token = _current_tenant.set(tenant_id)
+    try:
+        yield tenant_id
+    finally:
+        _current_tenant.reset(token)
+
+
 def enter_tenant(tenant_id: int) -> None:
     """Set the tenant for the rest of the current task (used once per request by the API)."""
     _current_tenant.set(tenant_id)

@@ -39,6 +39,8 @@ def check_text(
 
 def clean(value: str) -> str:
     """NFC-normalise, drop control characters (keeping newlines and tabs) and trim."""
+    if value.isascii() and value.isprintable():
+        return value.strip()  # the common case (imports clean every cell): nothing to normalise
     return _CONTROL.sub("", unicodedata.normalize("NFC", value)).strip()
 
 

@@ -30,6 +30,10 @@ MAX_THRESHOLDS = 20
 VOTE_METRICS = frozenset({ThresholdMetric.NET_VOTES, ThresholdMetric.UPVOTES})
 PLEDGE_METRICS = frozenset({ThresholdMetric.PLEDGERS, ThresholdMetric.PLEDGED_QUANTITY})
 SCORE_METRICS = frozenset({ThresholdMetric.AVERAGE_SCORE})
+# Moves whenever upvotes or pledges do (and when a supporter's customer value changes).
+SUPPORTER_METRICS = frozenset({ThresholdMetric.SUPPORTER_VALUE})
+# Customer value is in cents: up to 100 billion dollars.
+_MAX_VALUE_CENTS = 10_000_000_000_000
 # Webhook bodies stay under 20 kB: lists of people are cut to fit and say so.
 _PAYLOAD_BUDGET = 18_000
 
@@ -75,6 +79,15 @@ def validate_thresholds(specs: Sequence[ThresholdSpec], mode: CampaignMode) -> l
                     f"{spec.metric.value} needs an IDEAS campaign",
                 )
             )
+        elif spec.metric in SUPPORTER_METRICS:
+            if spec.value < 1 or spec.value != int(spec.value) or spec.value > _MAX_VALUE_CENTS:
+                errors.append(
+                    FieldError(
+                        field,
+                        ErrorCode.OUT_OF_RANGE,
+                        "a supporter value threshold is a whole number of cents from 1",
+                    )
+                )
         elif spec.value < 1 or spec.value != int(spec.value) or spec.value > 10_000_000:
             errors.append(
                 FieldError(
@@ -127,6 +140,8 @@ def metric_value(threshold: Threshold, counters: Counters) -> float | None:
         return counters.pledgers
     if metric == ThresholdMetric.PLEDGED_QUANTITY:
         return counters.pledged_quantity
+    if metric == ThresholdMetric.SUPPORTER_VALUE:
+        return counters.supporter_value_cents
     if counters.score_count == 0 or counters.score_count < threshold.min_count:
         return None
     return counters.score_sum / counters.score_count
@@ -136,6 +151,8 @@ async def record_crossings(
     idea: Idea, campaign: Campaign, counters: Counters, metrics: frozenset[ThresholdMetric]
 ) -> list[Threshold]:
     """Record each threshold ``idea`` now meets for the first time; emit one event per crossing."""
+    if metrics & (VOTE_METRICS | PLEDGE_METRICS):
+        metrics = metrics | SUPPORTER_METRICS  # supporters move with upvotes and pledges
     active = await Threshold.filter(
         campaign_id=campaign.id, archived_at=None, metric__in=list(metrics)
     )

@@ -81,7 +81,11 @@ async def claim(delivery: Delivery, now: datetime) -> Claim | None:
 def render(delivery: Delivery) -> bytes:
     event = delivery.event
     return payload.render(
-        event.type, event.occurred_at, event.data, include_emails=delivery.endpoint.include_emails
+        event.type,
+        event.occurred_at,
+        event.data,
+        include_emails=delivery.endpoint.include_emails,
+        preset=delivery.endpoint.preset,
     )
 
 

@@ -21,7 +21,13 @@ from engine.events import WEBHOOK_EVENT_TYPES, EventType
 from engine.sealed import unseal
 from engine.settings import get_settings
 from engine.unset import UNSET, Maybe
-from webhooks.models import DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
+from webhooks.models import (
+    DeliveryStatus,
+    DisabledReason,
+    PayloadPreset,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from webhooks.signing import generate_secret
 from webhooks.ssrf import UnsafeTargetError, resolve_target
 
@@ -39,6 +45,7 @@ class EndpointInput:
     event_types: tuple[str, ...] = ()
     enabled: bool = True
     include_emails: bool = False
+    preset: PayloadPreset = PayloadPreset.STANDARD
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class EndpointPatch:
     event_types: Maybe[tuple[str, ...]] = UNSET
     enabled: Maybe[bool] = UNSET
     include_emails: Maybe[bool] = UNSET
+    preset: Maybe[PayloadPreset] = UNSET
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,7 @@ async def create_endpoint(data: EndpointInput) -> EndpointWithSecret:
         event_types=check_event_types(data.event_types),
         enabled=data.enabled,
         include_emails=data.include_emails,
+        preset=data.preset,
         secret=secret,
         disabled_reason=None if data.enabled else DisabledReason.MANUAL,
         disabled_at=None if data.enabled else utcnow(),
@@ -180,6 +189,8 @@ async def update_endpoint(endpoint_id: int, patch: EndpointPatch) -> WebhookEndp
         values["event_types"] = check_event_types(patch.event_types)
     if patch.include_emails is not UNSET:
         values["include_emails"] = patch.include_emails
+    if patch.preset is not UNSET:
+        values["preset"] = patch.preset
     async with events.unit_of_work():
         endpoint = await WebhookEndpoint.filter(id=endpoint_id).select_for_update().first()
         if endpoint is None:

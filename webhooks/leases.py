@@ -101,6 +101,7 @@ class Endpoint:
     description: str
     enabled: bool
     include_emails: bool
+    preset: str
     secret: str
     previous_secret: str | None
     previous_secret_expires_at: datetime | None
@@ -149,6 +150,7 @@ _ENDPOINT = (
     "description",
     "enabled",
     "include_emails",
+    "preset",
     "secret",
     "previous_secret",
     "previous_secret_expires_at",

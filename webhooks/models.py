@@ -39,6 +39,12 @@ class AttemptOutcome(str, Enum):
     LOST = "lost"  # the worker died mid-attempt; the receiver may or may not have it
 
 
+class PayloadPreset(str, Enum):
+    STANDARD = "STANDARD"  # the event as recorded
+    COMMERCE_PREORDER = "COMMERCE_PREORDER"  # a product draft with pledged quantities per customer
+    CRM_CONTACTS = "CRM_CONTACTS"  # contacts with the tags and properties to set
+
+
 class WebhookEndpoint(TenantModel):
     """A URL of the brand that receives signed events of the types it subscribed to."""
 
@@ -50,6 +56,10 @@ class WebhookEndpoint(TenantModel):
     enabled = fields.BooleanField(default=True)
     # Member emails are stripped from bodies unless the brand allows them for this endpoint.
     include_emails = fields.BooleanField(default=False)
+    # How bodies are shaped for this receiver (webhooks.presets).
+    preset = fields.CharEnumField(
+        PayloadPreset, max_length=24, default=PayloadPreset.STANDARD, db_default="STANDARD"
+    )
     # Readable, not hashed: every attempt is signed with it. Shown to the brand once; sealed at
     # rest (engine.sealed), so a dump of the table does not sign anything.
     secret = SealedField()

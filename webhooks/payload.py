@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 
 from engine.clock import iso
+from webhooks import presets
+from webhooks.models import PayloadPreset
 
 # Bodies stay under 20 kB (docs/architecture.md, "Webhooks"; payloads are built to fit, see
 # engine.thresholds).
@@ -28,16 +30,30 @@ def strip_emails(value: Any) -> Any:
 
 
 def envelope(
-    event_type: str, occurred_at: datetime, data: dict[str, Any], *, include_emails: bool
+    event_type: str,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    *,
+    include_emails: bool,
+    preset: PayloadPreset | str = PayloadPreset.STANDARD,
 ) -> dict[str, Any]:
-    return {
-        "type": event_type,
-        "timestamp": iso(occurred_at),
-        "data": data if include_emails else strip_emails(data),
-    }
+    visible = data if include_emails else strip_emails(data)
+    applied, shaped = presets.shape(preset, event_type, visible)
+    body: dict[str, Any] = {"type": event_type, "timestamp": iso(occurred_at)}
+    if applied != PayloadPreset.STANDARD.value:
+        body["preset"] = applied
+    body["data"] = shaped
+    return body
 
 
 def render(
-    event_type: str, occurred_at: datetime, data: dict[str, Any], *, include_emails: bool
+    event_type: str,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    *,
+    include_emails: bool,
+    preset: PayloadPreset | str = PayloadPreset.STANDARD,
 ) -> bytes:
-    return orjson.dumps(envelope(event_type, occurred_at, data, include_emails=include_emails))
+    return orjson.dumps(
+        envelope(event_type, occurred_at, data, include_emails=include_emails, preset=preset)
+    )

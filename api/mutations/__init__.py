@@ -5,6 +5,7 @@ from strawberry.tools import merge_types
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.exposure import ExposureMutations
 from api.mutations.ideas import IdeaMutations, MergeMutations
+from api.mutations.integrations import IntegrationMutations
 from api.mutations.interactions import InteractionMutations
 from api.mutations.keys import KeyMutations
 from api.mutations.members import MemberMutations
@@ -19,6 +20,7 @@ Mutation = merge_types(
         IdeaMutations,
         MergeMutations,
         InteractionMutations,
+        IntegrationMutations,
         CampaignMutations,
         MemberMutations,
         ModerationMutations,

@@ -49,6 +49,10 @@ class CreateCampaignInput:
     vote_budget: int | None = strawberry.field(default=None, description="Active votes per member.")
     rewards: str = ""
     winner_count: int = 3
+    rank_by_supporter_value: bool = strawberry.field(
+        default=False,
+        description="Let anyone order this campaign's ideas by SUPPORTER_VALUE (never part of TOP).",
+    )
     thresholds: list[ThresholdInput] = strawberry.field(default_factory=list)
 
 
@@ -70,6 +74,7 @@ class UpdateCampaignInput:
     vote_budget: int | None = strawberry.UNSET
     rewards: str | None = strawberry.UNSET
     winner_count: int | None = strawberry.UNSET
+    rank_by_supporter_value: bool | None = strawberry.UNSET
     thresholds: list[ThresholdInput] | None = strawberry.field(
         default=strawberry.UNSET,
         description="Replaces the set; unchanged thresholds keep their id.",
@@ -99,6 +104,7 @@ _NOT_NULL = {
     "terms_text",
     "rewards",
     "winner_count",
+    "rank_by_supporter_value",
     "thresholds",
 }
 
@@ -140,6 +146,7 @@ class CampaignMutations:
             vote_budget=input.vote_budget,
             rewards=input.rewards,
             winner_count=input.winner_count,
+            rank_by_supporter_value=input.rank_by_supporter_value,
             thresholds=tuple(t.spec() for t in input.thresholds),
         )
         return _payload(*await attempt(lambda: campaigns.create_campaign(data)))

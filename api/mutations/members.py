@@ -10,7 +10,7 @@ from api.context import Info
 from api.mutations.base import attempt
 from api.types.common import UserError
 from api.types.member import Member
-from engine import member_tokens, members
+from engine import member_import, member_tokens, members
 from engine.clock import utcnow
 from engine.errors import DomainError, ErrorCode
 
@@ -55,8 +55,62 @@ class IssueMemberTokenPayload:
     user_errors: list[UserError]
 
 
+@strawberry.input
+class ImportMembersInput:
+    rows: list[UpsertMemberInput] = strawberry.field(
+        description=f"At most {member_import.MAX_MUTATION_ROWS} rows; use `cosource members "
+        "import` for files."
+    )
+
+
+@strawberry.type(description="A row that was not imported; row numbers start at 1.")
+class RejectedRow:
+    row: int
+    external_id: str | None
+    reason: str
+
+
+@strawberry.type
+class ImportMembersPayload:
+    created: int
+    updated: int
+    rejected: list[RejectedRow]
+    user_errors: list[UserError]
+
+
+def _row(item: UpsertMemberInput) -> dict[str, object]:
+    return {
+        "external_id": item.external_id,
+        "display_name": item.display_name,
+        "email": item.email,
+        "verified": item.verified,
+        "tier": item.tier,
+        "customer_value_cents": item.customer_value_cents,
+    }
+
+
 @strawberry.type
 class MemberMutations:
+    @strawberry.mutation(
+        description="Create or update many members by external id; bad rows are reported, "
+        "good rows are written."
+    )
+    async def import_members(self, info: Info, input: ImportMembersInput) -> ImportMembersPayload:
+        info.context.require_secret()
+        rows = [_row(r) for r in input.rows]
+        report, errors = await attempt(lambda: member_import.import_members(rows))
+        if report is None:
+            return ImportMembersPayload(created=0, updated=0, rejected=[], user_errors=errors)
+        return ImportMembersPayload(
+            created=report.created,
+            updated=report.updated,
+            rejected=[
+                RejectedRow(row=r.line, external_id=r.external_id, reason=r.reason)
+                for r in report.rejected
+            ],
+            user_errors=[],
+        )
+
     @strawberry.mutation(description="Create or update a member from your customer data.")
     async def upsert_member(self, info: Info, input: UpsertMemberInput) -> UpsertMemberPayload:
         info.context.require_secret()

@@ -11,7 +11,7 @@ from api.context import Info
 from api.mutations.base import attempt
 from api.types.common import UserError
 from api.types.ids import decode_id
-from api.types.webhook import WebhookDelivery, WebhookEndpoint
+from api.types.webhook import WebhookDelivery, WebhookEndpoint, WebhookPayloadPreset
 from webhooks import endpoints, log, replay
 from webhooks import models as wm
 from webhooks.queue import JobQueue
@@ -32,6 +32,9 @@ class CreateWebhookEndpointInput:
     include_emails: bool = strawberry.field(
         default=False, description="Send member emails (e.g. to a CRM); stripped otherwise."
     )
+    preset: WebhookPayloadPreset = strawberry.field(
+        default=WebhookPayloadPreset.STANDARD, description="How bodies are shaped (README)."
+    )
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -46,6 +49,7 @@ class UpdateWebhookEndpointInput:
         "recoverWebhookEndpoint to send what failed meanwhile).",
     )
     include_emails: bool | None = strawberry.UNSET
+    preset: WebhookPayloadPreset | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -100,7 +104,7 @@ class RecoverWebhookEndpointPayload:
 
 def _patch(input: UpdateWebhookEndpointInput) -> endpoints.EndpointPatch:
     values: dict[str, Any] = {}
-    for name in ("url", "description", "event_types", "enabled", "include_emails"):
+    for name in ("url", "description", "event_types", "enabled", "include_emails", "preset"):
         value = getattr(input, name)
         if value is strawberry.UNSET or value is None:
             continue  # null means "leave it": none of these fields can be cleared
@@ -140,6 +144,7 @@ class WebhookMutations:
             event_types=tuple(input.event_types),
             enabled=input.enabled,
             include_emails=input.include_emails,
+            preset=input.preset,
         )
         return _secret_payload(*await attempt(lambda: endpoints.create_endpoint(data)))
 

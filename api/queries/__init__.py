@@ -5,6 +5,7 @@ from strawberry.tools import merge_types
 from api.queries.audit import AuditQueries
 from api.queries.core import CoreQueries
 from api.queries.insights import InsightQueries
+from api.queries.integrations import IntegrationQueries
 from api.queries.moderation import ModerationQueries
 from api.queries.reputation import ReputationQueries
 from api.queries.webhooks import WebhookQueries
@@ -15,6 +16,7 @@ Query = merge_types(
         AuditQueries,
         CoreQueries,
         InsightQueries,
+        IntegrationQueries,
         ModerationQueries,
         ReputationQueries,
         WebhookQueries,

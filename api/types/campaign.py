@@ -75,6 +75,9 @@ class Campaign(relay.Node):
     vote_budget: int | None
     rewards: str
     winner_count: int
+    rank_by_supporter_value: bool = strawberry.field(
+        description="Ideas may be ordered by SUPPORTER_VALUE by anyone, not only the brand."
+    )
     created_at: datetime
     _row: strawberry.Private[m.Campaign]
 
@@ -92,6 +95,7 @@ class Campaign(relay.Node):
             vote_budget=row.vote_budget,
             rewards=row.rewards,
             winner_count=row.winner_count,
+            rank_by_supporter_value=row.rank_by_supporter_value,
             created_at=row.created_at,
             _row=row,
         )

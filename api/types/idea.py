@@ -60,6 +60,18 @@ class Prefetched:
 _NOTHING = Prefetched()
 
 
+@strawberry.type(
+    name="IdeaSupporters",
+    description="Distinct members with an upvote or a pledge, each counted once (merged ideas too).",
+)
+class IdeaSupporters:
+    count: int
+    verified_count: int = strawberry.field(description="Supporters who are verified customers.")
+    customer_value_cents: int | None = strawberry.field(
+        description="Summed customer value of the supporters. Brand (secret key) only."
+    )
+
+
 @strawberry.type(name="Idea", description="An idea submitted by a member to a campaign.")
 class Idea(relay.Node):
     id: relay.NodeID[int]
@@ -111,6 +123,17 @@ class Idea(relay.Node):
         from api.types.campaign import Campaign
 
         return Campaign.from_row(await info.context.loaders.campaign.load(self._row.campaign_id))
+
+    @strawberry.field(description="Who supports this idea, each customer once.")
+    def supporters(self, info: Info) -> IdeaSupporters:
+        row = self._row
+        return IdeaSupporters(
+            count=row.supporter_count,
+            verified_count=row.supporter_verified_count,
+            customer_value_cents=row.supporter_value_cents
+            if visibility.sees_brand_fields(info.context.audience)
+            else None,
+        )
 
     @strawberry.field(description="Hidden by moderation. Brand (secret key) only.")
     def hidden(self, info: Info) -> bool | None:

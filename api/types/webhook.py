@@ -28,6 +28,8 @@ strawberry.enum(
 WebhookDisabledReason: TypeAlias = wm.DisabledReason
 strawberry.enum(wm.AttemptOutcome, name="WebhookAttemptOutcome")
 WebhookAttemptOutcome: TypeAlias = wm.AttemptOutcome
+strawberry.enum(wm.PayloadPreset, name="WebhookPayloadPreset")
+WebhookPayloadPreset: TypeAlias = wm.PayloadPreset
 
 
 @strawberry.type(name="WebhookEndpoint", description="A URL that receives signed events.")
@@ -41,6 +43,9 @@ class WebhookEndpoint(relay.Node):
     enabled: bool
     include_emails: bool = strawberry.field(
         description="Member emails are left in the payloads sent here (stripped otherwise)."
+    )
+    preset: WebhookPayloadPreset = strawberry.field(
+        description="STANDARD, COMMERCE_PREORDER or CRM_CONTACTS bodies (see the README)."
     )
     disabled_reason: WebhookDisabledReason | None
     disabled_at: datetime | None
@@ -65,6 +70,7 @@ class WebhookEndpoint(relay.Node):
             event_types=list(row.event_types),
             enabled=row.enabled,
             include_emails=row.include_emails,
+            preset=row.preset,
             disabled_reason=row.disabled_reason,
             disabled_at=row.disabled_at,
             failing_since=row.failing_since,
@@ -160,6 +166,7 @@ class WebhookDelivery(relay.Node):
                 event.occurred_at,
                 event.data,
                 include_emails=self._row.endpoint.include_emails,
+                preset=self._row.endpoint.preset,
             )
         )
 

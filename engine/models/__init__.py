@@ -13,6 +13,7 @@ from engine.models.console import ConsoleRole, ConsoleSession, ConsoleUser, Logi
 from engine.models.events import DomainEvent
 from engine.models.exposure import CampaignAlert, IdeaExposure
 from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange, ThresholdCrossing
+from engine.models.integrations import InboundReceipt, Integration, IntegrationKind
 from engine.models.interactions import Comment, Pledge, Score, Vote
 from engine.models.members import Member
 from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
@@ -47,6 +48,9 @@ __all__ = [
     "IdeaStatus",
     "IdeaStatusChange",
     "IdeaVector",
+    "InboundReceipt",
+    "Integration",
+    "IntegrationKind",
     "KeyKind",
     "LoginFailure",
     "Member",

@@ -43,6 +43,8 @@ class Campaign(TenantModel):
     vote_budget = fields.IntField(null=True)
     rewards = fields.TextField(default="")
     winner_count = fields.IntField(default=3)
+    # Opt-in: members and widgets may order ideas by their supporters' customer value.
+    rank_by_supporter_value = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -58,6 +60,8 @@ class ThresholdMetric(str, Enum):
     PLEDGERS = "PLEDGERS"
     PLEDGED_QUANTITY = "PLEDGED_QUANTITY"
     AVERAGE_SCORE = "AVERAGE_SCORE"
+    # Sum of the customer value (cents) of the idea's distinct supporters.
+    SUPPORTER_VALUE = "SUPPORTER_VALUE"
 
 
 class Threshold(TenantModel):

@@ -55,6 +55,11 @@ class Idea(TenantModel):
     comment_count = fields.IntField(default=0)
     # Times the idea was shown in a list (engine.exposure adds batches; never per page view).
     impressions = fields.BigIntField(default=0, db_default=0)
+    # Supporters: distinct members with an upvote or a pledge here, recounted (not added to) by
+    # engine.supporters whenever votes, pledges or a supporter's customer data change.
+    supporter_count = fields.IntField(default=0, db_default=0)
+    supporter_value_cents = fields.BigIntField(default=0, db_default=0)
+    supporter_verified_count = fields.IntField(default=0, db_default=0)
     # Sort keys kept beside the counters, recomputed with them (engine.ranking), so orderings
     # are index scans instead of per-request arithmetic.
     top_rank = fields.FloatField(default=0)
@@ -70,6 +75,7 @@ class Idea(TenantModel):
             ("tenant_id", "campaign_id", "top_rank", "id"),
             ("tenant_id", "campaign_id", "hot_rank", "id"),
             ("tenant_id", "campaign_id", "created_at", "id"),
+            ("tenant_id", "campaign_id", "supporter_value_cents", "id"),
             ("tenant_id", "author_id"),
         )
 

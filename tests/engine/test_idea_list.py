@@ -10,6 +10,7 @@ from engine.errors import DomainError, ErrorCode
 from engine.idea_list import IdeaFilter, count_ideas, list_ideas
 from engine.models import IdeaStatus
 from engine.ranking import IdeaOrder
+from engine.visibility import BRAND
 from engine.votes import VoteValue
 from tests import factories
 
@@ -22,7 +23,7 @@ async def test_keyset_pages_cover_everything_once_with_ties(tenant) -> None:
     for idea in made[:5]:  # a few ties at the top, many ties at zero
         for voter in voters[:2]:
             await votes.cast_vote(voter, idea.id, VoteValue.UP)
-    f = IdeaFilter(campaign_id=campaign.id)
+    f = IdeaFilter(campaign_id=campaign.id, audience=BRAND)  # every order, SUPPORTER_VALUE too
     for order in IdeaOrder:
         seen, after = [], None
         while True:

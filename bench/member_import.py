@@ -1,0 +1,134 @@
+"""Member import bench: a 100 000-row CSV through `cosource members import`'s engine function on
+PostgreSQL, printed as rows/s, next to PostgreSQL's COPY of the same rows (the floor).
+
+    python -m bench import        # or: python -m bench.member_import
+
+Two passes: into an empty tenant (every row creates a member), then the same file again (every
+row updates one). Goal (issue 13): >= 20 000 rows/s. Knob: COSOURCE_BENCH_IMPORT_ROWS (100000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from tortoise import Tortoise
+
+from bench.harness import create_database, drop_database, pg_url
+from engine.member_import import import_file
+from engine.tenancy import tenant_scope
+from engine.tenants import create_tenant
+from runtime import composition
+
+ROWS = int(os.environ.get("COSOURCE_BENCH_IMPORT_ROWS", "100000"))
+GOAL = 20_000
+
+
+def write_csv(path: Path, rows: int, *, revision: int = 0) -> None:
+    """``revision`` 1 changes every member's value and tier: the update pass writes every row."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            ["external_id", "display_name", "email", "verified", "tier", "customer_value_cents"]
+        )
+        for n in range(rows):
+            writer.writerow(
+                [
+                    f"cus_{n:07d}",
+                    f"Customer Nr. {n}",
+                    f"customer{n}@example.com",
+                    "true" if n % 3 else "false",
+                    ("gold", "silver", "bronze")[(n + revision) % 3],
+                    (n * 37) % 500_000 + revision,
+                ]
+            )
+
+
+async def copy_floor(url: str, tenant_id: int, path: Path) -> float:
+    """The same rows by COPY (no validation, no upsert): what PostgreSQL can take at most."""
+    now = datetime.now(UTC)
+    with path.open(newline="", encoding="utf-8") as source:
+        reader = csv.reader(source)
+        next(reader)
+        records = [
+            (tenant_id, r[0], r[1], r[2], r[3] == "true", r[4] or None, int(r[5]), 0, 0, now, now)
+            for r in reader
+        ]
+    conn = await asyncpg.connect(url)
+    try:
+        started = time.perf_counter()
+        await conn.copy_records_to_table(
+            "member",
+            records=records,
+            columns=[
+                "tenant_id",
+                "external_id",
+                "display_name",
+                "email",
+                "verified",
+                "tier",
+                "customer_value_cents",
+                "reputation",
+                "level",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def run() -> None:
+    name = await create_database()
+    url = pg_url(name)
+    try:
+        await composition.migrate(url)
+        await Tortoise.close_connections()
+        await composition.init_db(url)
+        brand = await create_tenant("Import Bench Brand")
+        floor_brand = await create_tenant("Import Bench Floor")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "members.csv"
+            changed = Path(tmp) / "members-changed.csv"
+            write_csv(path, ROWS)
+            write_csv(changed, ROWS, revision=1)
+            size_mb = path.stat().st_size / 1e6
+            with tenant_scope(brand.tenant.id):
+                timings = []
+                for label, source in (("create", path), ("update", changed)):
+                    if label == "update":
+                        # Steady state: autovacuum has analyzed the table a first import filled.
+                        await Tortoise.get_connection("default").execute_script("ANALYZE member")
+                    started = time.perf_counter()
+                    report = await import_file(source)
+                    elapsed = time.perf_counter() - started
+                    assert not report.rejected and report.imported == ROWS, report
+                    timings.append((label, elapsed))
+            copy = await copy_floor(url, floor_brand.tenant.id, path)
+        copy_rate = ROWS / copy
+        print(f"  file: {ROWS} rows, {size_mb:.1f} MB CSV; COPY floor {copy_rate:,.0f} rows/s")
+        for label, elapsed in timings:
+            rate = ROWS / elapsed
+            print(
+                f"  import {ROWS} rows ({label}): {rate:,.0f} rows/s  ({elapsed:.2f} s; "
+                f"{copy / elapsed:.2f}x COPY's rate; goal >= {GOAL:,} rows/s: "
+                f"{'met' if rate >= GOAL else 'MISSED'})"
+            )
+    finally:
+        await Tortoise.close_connections()
+        await drop_database(name)
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

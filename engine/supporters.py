@@ -1,0 +1,139 @@
+"""Supporters: the distinct members behind an idea (an upvote or a pledge, each member once), how
+many of them are verified customers, and their summed customer value.
+
+The three numbers live on the idea row and are always *recounted* from the vote and pledge rows,
+never incremented: a member who upvoted and pledged is one supporter, and because a merge copies
+rows onto the target only for members not already there (engine.merges), the target's own rows
+already count each member once across merged ideas; unmerge takes the copies back and the recount
+follows. The recount rides in the counter UPDATE that a vote, pledge or merge already makes
+(engine.counters.bump), so it costs no extra statement. A change of a member's value or verified
+flag (upsertMember, imports, inbound webhooks) recounts the ideas that member supports, after
+locking those idea rows, in the transaction that changed the member: with the idea row lock as the
+common point, a concurrent vote and a value change cannot leave a stale sum behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pypika_tortoise.terms import Term
+from tortoise.expressions import Expression, RawSQL, ResolveContext, ResolveResult
+
+from engine.models.campaigns import Campaign, ThresholdMetric
+from engine.models.ideas import Idea
+from engine.models.interactions import Pledge, Vote
+from engine.ranking import Counters
+
+# Counter deltas that can change who supports an idea.
+SUPPORT_COUNTERS = frozenset({"upvotes", "pledgers"})
+SUPPORTER_FIELDS = ("supporter_count", "supporter_value_cents", "supporter_verified_count")
+
+# Correlated to the idea row being updated; the same text runs on PostgreSQL and SQLite.
+_SUPPORTER_IDS = (
+    'SELECT v."member_id" FROM "vote" v WHERE v."idea_id" = "idea"."id" AND v."value" = 1 '
+    'UNION SELECT p."member_id" FROM "pledge" p WHERE p."idea_id" = "idea"."id" '
+    'AND p."quantity" > 0'
+)
+_AGGREGATES = {
+    "supporter_count": "COUNT(*)",
+    "supporter_value_cents": 'COALESCE(SUM(m."customer_value_cents"), 0)',
+    "supporter_verified_count": 'COALESCE(SUM(CASE WHEN m."verified" THEN 1 ELSE 0 END), 0)',
+}
+
+
+class _Raw(Expression):
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def resolve(self, resolve_context: ResolveContext) -> ResolveResult:
+        term: Term = RawSQL(self.sql)
+        return ResolveResult(term=term)
+
+
+def recount() -> dict[str, Expression]:
+    """SET terms for an UPDATE of ``idea`` rows that recount each row's supporters."""
+    return {
+        name: _Raw(f'(SELECT {agg} FROM "member" m WHERE m."id" IN ({_SUPPORTER_IDS}))')
+        for name, agg in _AGGREGATES.items()
+    }
+
+
+@dataclass(frozen=True)
+class Supporters:
+    count: int
+    customer_value_cents: int
+    verified_count: int
+
+    @classmethod
+    def of(cls, idea: Idea) -> Supporters:
+        return cls(idea.supporter_count, idea.supporter_value_cents, idea.supporter_verified_count)
+
+
+async def supported_idea_ids(member_ids: Iterable[int]) -> list[int]:
+    ids = list(member_ids)
+    if not ids:
+        return []
+    voted: list[int] = await Vote.filter(member_id__in=ids, value=1).values_list(
+        "idea_id", flat=True
+    )  # type: ignore[assignment]
+    pledged: list[int] = await Pledge.filter(member_id__in=ids, quantity__gt=0).values_list(
+        "idea_id", flat=True
+    )  # type: ignore[assignment]
+    return sorted({int(i) for i in (*voted, *pledged)})
+
+
+async def refresh_for_members(member_ids: Iterable[int]) -> int:
+    """Recount the ideas these members support; call inside the transaction that changed them.
+
+    Returns how many ideas were recounted. Ideas newly over a SUPPORTER_VALUE threshold record
+    their crossing (and its event) here too.
+    """
+    return await refresh_ideas(await supported_idea_ids(member_ids))
+
+
+async def refresh_ideas(idea_ids: list[int]) -> int:
+    """Recount these ideas (see :func:`refresh_for_members`); the caller found which."""
+    from engine.thresholds import SUPPORTER_METRICS, record_crossings  # thresholds imports us
+
+    if not idea_ids:
+        return 0
+    # Lock in id order, as every other idea writer does: no deadlock with votes and merges. The
+    # lock must be taken by its own statement (whole rows: Tortoise's values_list() drops FOR
+    # UPDATE): PostgreSQL's next statement then sees every vote committed before it, where an
+    # UPDATE that waits for the row lock would recount from the snapshot it started with.
+    await Idea.filter(id__in=idea_ids).order_by("id").select_for_update()
+    await Idea.filter(id__in=idea_ids).update(**recount())
+    ideas = await Idea.filter(id__in=idea_ids).order_by("id")
+    campaign_ids = {i.campaign_id for i in ideas}
+    wanted = set(
+        await Campaign.filter(
+            id__in=list(campaign_ids),
+            thresholds__metric=ThresholdMetric.SUPPORTER_VALUE,
+            thresholds__archived_at=None,
+        ).values_list("id", flat=True)
+    )
+    if wanted:
+        campaigns = {c.id: c for c in await Campaign.filter(id__in=list(wanted))}
+        for idea in ideas:
+            if idea.campaign_id in campaigns and idea.merged_into_id is None:
+                await record_crossings(
+                    idea, campaigns[idea.campaign_id], counters_of(idea), SUPPORTER_METRICS
+                )
+    return len(ideas)
+
+
+def counters_of(idea: Idea) -> Counters:
+    return Counters(
+        upvotes=idea.upvotes,
+        downvotes=idea.downvotes,
+        net_votes=idea.net_votes,
+        score_sum=idea.score_sum,
+        score_count=idea.score_count,
+        pledgers=idea.pledgers,
+        pledged_quantity=idea.pledged_quantity,
+        comment_count=idea.comment_count,
+        supporter_count=idea.supporter_count,
+        supporter_value_cents=idea.supporter_value_cents,
+        supporter_verified_count=idea.supporter_verified_count,
+    )

@@ -1,0 +1,144 @@
+"""Supporters: each customer once across upvotes and pledges and across merged ideas."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine import member_import, merges, pledges, votes
+from engine.members import MemberData, upsert_member
+from engine.models import DomainEvent, Idea, Member, Pledge, ThresholdMetric, Vote
+from engine.supporters import Supporters
+from engine.thresholds import ThresholdSpec
+from engine.votes import VoteValue
+from tests import factories
+
+
+async def _supporters(idea_id: int) -> Supporters:
+    return Supporters.of(await Idea.get(id=idea_id))
+
+
+async def test_upvote_and_pledge_count_one_customer_once(tenant) -> None:
+    author = await factories.member()
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    rich = await factories.member(customer_value_cents=50_000, verified=True)
+    guest = await factories.member(customer_value_cents=700, verified=False)
+    downer = await factories.member(customer_value_cents=99_999)
+
+    await votes.cast_vote(rich, idea.id, VoteValue.UP)
+    await pledges.pledge(rich, idea.id, 2)
+    await pledges.pledge(guest, idea.id, 1)
+    await votes.cast_vote(downer, idea.id, VoteValue.DOWN)  # a downvote supports nothing
+
+    assert await _supporters(idea.id) == Supporters(2, 50_700, 1)
+
+    await votes.cast_vote(rich, idea.id, VoteValue.NONE)  # still pledging: still one supporter
+    assert await _supporters(idea.id) == Supporters(2, 50_700, 1)
+    await pledges.pledge(rich, idea.id, 0)
+    assert await _supporters(idea.id) == Supporters(1, 700, 0)
+
+
+async def test_merge_and_unmerge_keep_supporters_exact(tenant) -> None:
+    a, b = await factories.members(2, customer_value_cents=0)
+    campaign = await factories.campaign()
+    source = await factories.idea(a, campaign)
+    target = await factories.idea(b, campaign)
+    both = await factories.member(customer_value_cents=10_000)
+    only_source = await factories.member(customer_value_cents=2_000, verified=False)
+    await votes.cast_vote(both, source.id, VoteValue.UP)
+    await pledges.pledge(both, source.id, 1)
+    await pledges.pledge(both, target.id, 4)
+    await votes.cast_vote(only_source, source.id, VoteValue.UP)
+    before_source = await _supporters(source.id)
+    assert before_source == Supporters(2, 12_000, 1)
+    assert await _supporters(target.id) == Supporters(1, 10_000, 1)
+
+    await merges.merge_ideas(source.id, target.id)
+    # `both` supported both ideas: still one customer on the target.
+    assert await _supporters(target.id) == Supporters(2, 12_000, 1)
+
+    await merges.unmerge_idea(source.id)
+    assert await _supporters(target.id) == Supporters(1, 10_000, 1)
+    assert await _supporters(source.id) == before_source
+
+
+async def test_value_change_recounts_and_crosses_a_supporter_value_threshold(tenant) -> None:
+    author = await factories.member()
+    spec = ThresholdSpec(ThresholdMetric.SUPPORTER_VALUE, 5_000_000, name="$50k customers")
+    campaign = await factories.campaign(thresholds=(spec,))
+    idea = await factories.idea(author, campaign)
+    fan = await factories.member(customer_value_cents=1_000_000)
+    await votes.cast_vote(fan, idea.id, VoteValue.UP)
+    assert not await DomainEvent.filter(type="idea.threshold_reached").exists()
+
+    # The CRM says this customer is worth $60 000 a year now.
+    await upsert_member(MemberData(external_id=fan.external_id, customer_value_cents=6_000_000))
+
+    assert await _supporters(idea.id) == Supporters(1, 6_000_000, 1)
+    crossing = await DomainEvent.get(type="idea.threshold_reached", idea_id=idea.id)
+    assert crossing.data["threshold"]["metric"] == "SUPPORTER_VALUE"
+    # Once per idea and threshold, ever.
+    await upsert_member(MemberData(external_id=fan.external_id, customer_value_cents=7_000_000))
+    assert await DomainEvent.filter(type="idea.threshold_reached").count() == 1
+
+
+async def test_pledge_crosses_supporter_value_threshold(tenant) -> None:
+    author = await factories.member()
+    spec = ThresholdSpec(ThresholdMetric.SUPPORTER_VALUE, 100_000)
+    campaign = await factories.campaign(thresholds=(spec,))
+    idea = await factories.idea(author, campaign)
+    whale = await factories.member(customer_value_cents=150_000)
+    outcome = await pledges.pledge(whale, idea.id, 1)
+    assert [t.metric for t in outcome.crossed] == [ThresholdMetric.SUPPORTER_VALUE]
+
+
+async def _recounted(idea_id: int) -> Supporters:
+    """The supporters as a fresh reading of the rows says they are."""
+    voters = set(await Vote.filter(idea_id=idea_id, value=1).values_list("member_id", flat=True))
+    buyers = await Pledge.filter(idea_id=idea_id, quantity__gt=0).values_list(
+        "member_id", flat=True
+    )
+    members = await Member.filter(id__in=list(voters | set(buyers)))
+    return Supporters(
+        len(members), sum(m.customer_value_cents for m in members), sum(m.verified for m in members)
+    )
+
+
+async def test_concurrent_votes_pledges_and_value_changes_stay_exact(tenant, database) -> None:
+    author = await factories.member()
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    crowd = await factories.members(12, customer_value_cents=1_000)
+
+    async def support(n: int) -> None:
+        member = crowd[n]
+        await votes.cast_vote(member, idea.id, VoteValue.UP)
+        if n % 2:
+            await pledges.pledge(member, idea.id, 1)
+
+    async def revalue(n: int) -> None:
+        data = MemberData(external_id=crowd[n].external_id, customer_value_cents=5_000 + n)
+        await upsert_member(data)
+
+    await asyncio.gather(*(support(n) for n in range(12)), *(revalue(n) for n in range(12)))
+    assert await _supporters(idea.id) == await _recounted(idea.id)
+    assert (await _supporters(idea.id)).count == 12
+    rows = [{"externalId": m.external_id, "customerValueCents": 7} for m in crowd]
+    await asyncio.gather(
+        member_import.import_members(rows),
+        *(votes.cast_vote(m, idea.id, VoteValue.NONE) for m in crowd[:4]),
+    )
+    assert await _supporters(idea.id) == await _recounted(idea.id)
+
+
+async def test_erasing_a_supporter_takes_their_value_away(tenant) -> None:
+    from engine.privacy import erase_member
+
+    author = await factories.member()
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    fan = await factories.member(customer_value_cents=40_000)
+    await pledges.pledge(fan, idea.id, 1)
+    assert (await _supporters(idea.id)).customer_value_cents == 40_000
+    await erase_member(fan.id)
+    assert await _supporters(idea.id) == Supporters(1, 0, 1)  # still a supporter, worth nothing
