@@ -41,7 +41,10 @@ ROUNDS = 6
 
 async def _drain_events() -> None:
     """This tenant's events only (other tests' tenants are out of this test's scope)."""
-    while ids := await DomainEvent.filter(processed_at=None).values_list("id", flat=True):
+    while True:
+        ids: list[Any] = await DomainEvent.filter(processed_at=None).values_list("id", flat=True)
+        if not ids:
+            return
         for event_id in ids:
             await consumers.process_event(int(event_id))
 
@@ -49,7 +52,7 @@ async def _drain_events() -> None:
 async def _consume_while(running: asyncio.Event) -> None:
     """The reputation consumer booking (and locking members) while the votes still come in."""
     while not running.is_set():
-        ids = (
+        ids: list[Any] = (
             await DomainEvent.filter(processed_at=None).order_by("id").values_list("id", flat=True)
         )
         await asyncio.gather(*(consumers.process_event(int(i)) for i in ids[:20]))
@@ -58,14 +61,16 @@ async def _consume_while(running: asyncio.Event) -> None:
 
 async def _check_counters(idea_ids: list[int]) -> None:
     for idea in await Idea.filter(id__in=idea_ids):
-        values = await Vote.filter(idea_id=idea.id).values_list("value", flat=True)
+        values: list[int] = await Vote.filter(idea_id=idea.id).values_list("value", flat=True)  # type: ignore[assignment]
         assert idea.upvotes == sum(1 for v in values if v == 1), idea.id
         assert idea.downvotes == sum(1 for v in values if v == -1), idea.id
         assert idea.net_votes == sum(values), idea.id
-        quantities = await Pledge.filter(idea_id=idea.id).values_list("quantity", flat=True)
+        quantities: list[int] = await Pledge.filter(idea_id=idea.id).values_list(  # type: ignore[assignment]
+            "quantity", flat=True
+        )
         assert idea.pledgers == sum(1 for q in quantities if q > 0), idea.id
         assert idea.pledged_quantity == sum(quantities), idea.id
-        marks = await Score.filter(idea_id=idea.id).values_list("value", flat=True)
+        marks: list[int] = await Score.filter(idea_id=idea.id).values_list("value", flat=True)  # type: ignore[assignment]
         assert (idea.score_count, idea.score_sum) == (len(marks), sum(marks)), idea.id
 
 
@@ -136,7 +141,7 @@ async def test_many_writers_at_once_never_deadlock_and_keep_counters_exact(
     assert reached == crossings  # one event per crossing, none twice
     # Every reputation total is the sum of its ledger: no booking lost or doubled by a retry.
     for member in await Member.filter(id__in=[m.id for m in [author, other_author, *crowd]]):
-        totals = (
+        totals: list[Any] = (
             await ReputationEntry.filter(member_id=member.id)
             .annotate(total=Sum("points"))
             .group_by("member_id")
