@@ -34,10 +34,10 @@ import orjson
 from tortoise import Tortoise
 
 from bench.harness import WrkResult, create_database, drop_database, pg_url, server, wrk_script
-from engine import db
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
 from engine.thresholds import ThresholdSpec
+from runtime import composition
 
 MEMBERS, IDEAS = 200, 20
 VOTE = (
@@ -53,9 +53,9 @@ async def seed(url: str) -> dict[str, object]:
     from engine.models import ThresholdMetric
     from tests import factories
 
-    await db.migrate(url)
+    await composition.migrate(url)
     await Tortoise.close_connections()
-    await db.init_db(url)
+    await composition.init_db(url)
     brand = await create_tenant("Vote Bench Brand")
     with tenant_scope(brand.tenant.id):
         author = await factories.member()
