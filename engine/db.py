@@ -89,6 +89,10 @@ def is_unavailable(error: BaseException) -> bool:
             return True
         if isinstance(current, OSError) and current.errno is not None:
             return True  # connection refused, host unreachable
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and "connection is closed" in str(
+            current
+        ):
+            return True  # the server went away under an open transaction (rolling it back)
         if "database is locked" in str(current):
             return True
         current = current.__cause__ or current.__context__

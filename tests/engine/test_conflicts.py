@@ -159,3 +159,13 @@ async def test_the_counter_update_is_guarded_in_sql(tenant) -> None:
             guard=counters.Guard(open=False),
         )
     assert bumped.counters.upvotes == 1
+
+
+def test_a_rollback_on_a_connection_the_server_closed_is_an_outage() -> None:
+    closed = asyncpg.exceptions.InterfaceError(
+        "cannot call Transaction.rollback(): the underlying connection is closed"
+    )
+    wrapped = RuntimeError("transaction failed")
+    wrapped.__cause__ = closed
+    assert is_unavailable(wrapped)
+    assert not is_unavailable(asyncpg.exceptions.InterfaceError("too many query arguments"))
