@@ -183,7 +183,6 @@ def create_app() -> Starlette:
             Route("/sql", sql, methods=["GET", "POST"]),
             Route("/bytes", raw, methods=["GET", "POST"]),
             Route("/detail", detail, methods=["GET", "POST"]),
-
             Route("/vote", vote, methods=["POST"]),
             Route("/healthz", healthz),
         ],
