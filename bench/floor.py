@@ -4,6 +4,9 @@
 - ``/bytes``: the same response bytes with no SQL at all (the limit for a cache hit).
 - ``/detail``: one idea's page (idea, author, official responses, first 20 comments with their
   authors) with one hand-written statement per list, the same JSON shape as Cosource's.
+- ``/vote``: the vote floor: the vote row written and the idea's counters moved in one
+  transaction with hand-written SQL, answering the new counters (body ``{"m", "i", "v"}``:
+  member id, idea id, -1/0/1); needs only BENCH_DSN and BENCH_TENANT.
 Configured by env: BENCH_DSN, BENCH_TENANT, BENCH_CAMPAIGN, BENCH_BODY (a file with the bytes),
 BENCH_IDEA (the detail page's idea).
 """
@@ -49,14 +52,28 @@ WHERE c.tenant_id = $1 AND c.idea_id = $2 AND NOT c.hidden
 ORDER BY c.id LIMIT 20
 """
 
+VOTE_SQL = {
+    "lock": "SELECT value FROM vote WHERE tenant_id = $1 AND idea_id = $2 AND member_id = $3"
+    " FOR UPDATE",
+    "insert": "INSERT INTO vote (tenant_id, idea_id, member_id, value, version, created_at,"
+    " updated_at) VALUES ($1, $2, $3, $4, 1, now(), now()) ON CONFLICT (idea_id, member_id)"
+    " DO NOTHING",
+    "update": "UPDATE vote SET value = $4, version = version + 1, updated_at = now()"
+    " WHERE tenant_id = $1 AND idea_id = $2 AND member_id = $3",
+    "count": "UPDATE idea SET upvotes = upvotes + $3, downvotes = downvotes + $4,"
+    " net_votes = net_votes + $5 WHERE tenant_id = $1 AND id = $2"
+    " RETURNING upvotes, downvotes, net_votes",
+}
+
 
 def _gid(kind: str, pk: int) -> str:
     return base64.b64encode(f"{kind}:{pk}".encode()).decode()
 
 
 def create_app() -> Starlette:
-    tenant, campaign = int(os.environ["BENCH_TENANT"]), int(os.environ["BENCH_CAMPAIGN"])
-    body = Path(os.environ["BENCH_BODY"]).read_bytes()
+    tenant = int(os.environ["BENCH_TENANT"])
+    campaign = int(os.environ.get("BENCH_CAMPAIGN", "0"))
+    body = Path(os.environ["BENCH_BODY"]).read_bytes() if "BENCH_BODY" in os.environ else b""
     state: dict[str, asyncpg.Pool] = {}
 
     @contextlib.asynccontextmanager
@@ -131,6 +148,30 @@ def create_app() -> Starlette:
         }
         return Response(orjson.dumps({"data": {"idea": idea}}), media_type="application/json")
 
+    async def vote(request: Request) -> Response:
+        ask = orjson.loads(await request.body())
+        member, idea, value = int(ask["m"]), int(ask["i"]), int(ask["v"])
+        async with state["pool"].acquire() as conn, conn.transaction():
+            previous = await conn.fetchval(VOTE_SQL["lock"], tenant, idea, member)
+            if previous is None:
+                await conn.execute(VOTE_SQL["insert"], tenant, idea, member, value)
+                previous = 0
+            elif previous != value:
+                await conn.execute(VOTE_SQL["update"], tenant, idea, member, value)
+            row = await conn.fetchrow(
+                VOTE_SQL["count"],
+                tenant,
+                idea,
+                (value == 1) - (previous == 1),
+                (value == -1) - (previous == -1),
+                value - previous,
+            )
+        counts = {"upvotes": row[0], "downvotes": row[1], "netVotes": row[2]}
+        return Response(
+            orjson.dumps({"data": {"vote": {"idea": {"counts": counts}, "userErrors": []}}}),
+            media_type="application/json",
+        )
+
     async def raw(request: Request) -> Response:
         return Response(body, media_type="application/json")
 
@@ -142,6 +183,7 @@ def create_app() -> Starlette:
             Route("/sql", sql, methods=["GET", "POST"]),
             Route("/bytes", raw, methods=["GET", "POST"]),
             Route("/detail", detail, methods=["GET", "POST"]),
+            Route("/vote", vote, methods=["POST"]),
             Route("/healthz", healthz),
         ],
         lifespan=lifespan,

@@ -54,8 +54,11 @@ def _pinned(cmd: list[str], core: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def server(app: str, env: dict[str, str], *, factory: bool = True) -> Iterator[str]:
-    """Run `uvicorn app` on the server core; yields the base URL once /healthz answers."""
+def server(
+    app: str, env: dict[str, str], *, factory: bool = True, workers: int = 1
+) -> Iterator[str]:
+    """Run `uvicorn app` on the server core (several worker processes on every core but the load
+    generator's, when ``workers`` > 1); yields the base URL once /healthz answers."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -70,7 +73,9 @@ def server(app: str, env: dict[str, str], *, factory: bool = True) -> Iterator[s
     ]
     if factory:
         cmd.append("--factory")
-    with process(cmd, env, port, "/healthz") as base:
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    with process(cmd, env, port, "/healthz", core=SERVER_CORE if workers == 1 else None) as base:
         yield base
 
 
@@ -92,11 +97,22 @@ def peak_rss_mb(base: str) -> float | None:
 
 
 @contextlib.contextmanager
-def process(cmd: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[str]:
-    """Any HTTP server on the server core; ready once ``ready_path`` answers below 500."""
+def process(
+    cmd: list[str],
+    env: dict[str, str],
+    port: int,
+    ready_path: str,
+    *,
+    core: str | None = SERVER_CORE,
+) -> Iterator[str]:
+    """Any HTTP server on the server core (or unpinned: ``core=None``); ready once
+    ``ready_path`` answers below 500."""
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     child = subprocess.Popen(
-        _pinned(cmd, SERVER_CORE), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        _pinned(cmd, core) if core is not None else cmd,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -124,6 +140,10 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    # Timeouts and other socket errors (wrk leaves them out of the latencies, so they are shown).
+    socket_errors: int = 0
+    # Printed by a script's done() as "body errors: N" (e.g. GraphQL errors inside HTTP 200s).
+    body_errors: int = 0
 
 
 def _ms(value: str) -> float:
@@ -144,8 +164,13 @@ def wrk(
     if body is not None:
         lines.append(f"wrk.body = [[{body}]]")
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    return wrk_script(url, "\n".join(lines) + "\n", seconds=seconds, connections=connections)
+
+
+def wrk_script(url: str, lua: str, *, seconds: int = 8, connections: int = 16) -> WrkResult:
+    """wrk with a Lua script of one's own (e.g. a ``request()`` that varies every request)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write("\n".join(lines) + "\n")
+        script.write(lua)
     out = subprocess.run(
         _pinned(
             [
@@ -154,6 +179,8 @@ def wrk(
                 f"-c{connections}",
                 f"-d{seconds}s",
                 "--latency",
+                "--timeout",
+                "10s",
                 "-s",
                 script.name,
                 url,
@@ -168,7 +195,18 @@ def wrk(
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    body = re.search(r"^body errors: (\d+)", out, re.M)
+    return WrkResult(
+        rps,
+        p50,
+        p99,
+        int(bad.group(1)) if bad else 0,
+        sum(int(n) for n in sockets.groups()) if sockets else 0,
+        int(body.group(1)) if body else 0,
+    )
 
 
 def ratio_row(name: str, result: WrkResult, floor: WrkResult) -> str:
@@ -177,4 +215,13 @@ def ratio_row(name: str, result: WrkResult, floor: WrkResult) -> str:
         f"  {name:<46} throughput {result.requests_per_second / floor.requests_per_second:5.2f}x"
         f"   p50 {result.p50_ms / floor.p50_ms:5.2f}x   p99 {result.p99_ms / floor.p99_ms:5.2f}x"
     )
-    return line + (f"   ({result.non_2xx} non-2xx!)" if result.non_2xx else "")
+    problems = [
+        f"{count} {what}!"
+        for count, what in [
+            (result.non_2xx, "non-2xx"),
+            (result.socket_errors, "socket errors"),
+            (result.body_errors, "errors in bodies"),
+        ]
+        if count
+    ]
+    return line + (f"   ({', '.join(problems)})" if problems else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine import counters, events
+from engine.conflicts import retry_conflicts
 from engine.errors import DomainError, ErrorCode, NotFound
 from engine.events import EventType
 from engine.ideas import interactable_idea
@@ -14,6 +15,7 @@ from engine.text import COMMENT_MAX, check_text, clean, require_texts
 MAX_DEPTH = 8
 
 
+@retry_conflicts
 async def add_comment(
     member: Member, idea_id: int, body: str, parent_id: int | None = None
 ) -> Comment:
@@ -37,8 +39,13 @@ async def add_comment(
             body=clean(body),
             depth=depth,
         )
+        # The idea's row lock comes last, after the comment row (docs/architecture.md, "Lock order").
         await counters.bump(
-            idea.id, idea.created_at, contest=campaign.mode == CampaignMode.CONTEST, comment_count=1
+            idea.id,
+            idea.created_at,
+            {"comment_count": 1},
+            contest=campaign.mode == CampaignMode.CONTEST,
+            guard=counters.Guard(),
         )
         await events.record(
             EventType.COMMENT_CREATED,

@@ -6,6 +6,7 @@ event is marked processed only after all of them succeeded, so a crash re-runs t
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 from engine import idea_vectors
 from engine.clock import utcnow
+from engine.conflicts import retrying
 from engine.events import EventType
 from engine.models.events import DomainEvent
 from engine.reputation.consumer import HANDLERS as REPUTATION_HANDLERS
@@ -53,7 +55,9 @@ async def process_event(event_id: int) -> bool:
     with tenant_scope(event.tenant_id):
         for consumer in CONSUMERS:
             if event.type in consumer.types:
-                await consumer.consume(event)
+                # Consumers are idempotent and run their own units of work: a deadlock or lost
+                # race is retried here rather than failing the job.
+                await retrying(functools.partial(consumer.consume, event))
         await DomainEvent.filter(id=event.id, processed_at=None).update(processed_at=utcnow())
     return True
 

@@ -11,6 +11,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import DBConnectionError
 
+from engine.conflicts import is_conflict
 from engine.settings import Settings, get_settings
 
 # The engine's model modules. The single Tortoise app also holds the tables of the packages above
@@ -78,6 +79,8 @@ def is_unavailable(error: BaseException) -> bool:
     """The database could not be reached or dropped the connection (a restart, a failover, a
     locked SQLite file): nothing about the request was wrong, and retrying shortly will work.
     Looks through the exception chain, as Tortoise wraps driver errors."""
+    if is_conflict(error):
+        return True  # still there after engine.conflicts retried it: nothing was written
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -86,6 +89,10 @@ def is_unavailable(error: BaseException) -> bool:
             return True
         if isinstance(current, OSError) and current.errno is not None:
             return True  # connection refused, host unreachable
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and "connection is closed" in str(
+            current
+        ):
+            return True  # the server went away under an open transaction (rolling it back)
         if "database is locked" in str(current):
             return True
         current = current.__cause__ or current.__context__

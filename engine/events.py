@@ -142,6 +142,11 @@ class UnitOfWork:
 _current_uow: ContextVar[UnitOfWork | None] = ContextVar("cosource_uow", default=None)
 
 
+def current_unit_of_work() -> UnitOfWork | None:
+    """The unit of work this task is inside, if any (a retry can only restart the outermost)."""
+    return _current_uow.get()
+
+
 @asynccontextmanager
 async def unit_of_work() -> AsyncIterator[UnitOfWork]:
     """One transaction; events recorded in it reach the hooks. A nested call joins the outer one."""

@@ -81,7 +81,9 @@ def _ensure_terms(campaign: Campaign, accepted: int | None) -> None:
 async def get_idea(idea_id: int, field: str = "id", *, for_update: bool = False) -> Idea:
     query = Idea.filter(id=idea_id)
     if for_update:
-        query = query.select_for_update()
+        # FOR NO KEY UPDATE: rows that merely reference the idea (votes, entries, events) take
+        # KEY SHARE on it, which this lock does not block (docs/architecture.md, "Lock order").
+        query = query.select_for_update(no_key=True)
     idea = await query.first()
     if idea is None:
         raise NotFound("idea", field)
@@ -117,15 +119,28 @@ async def set_idea_status(idea_id: int, status: IdeaStatus, note: str = "") -> I
     return change
 
 
-async def interactable_idea(idea_id: int, member: Member) -> tuple[Idea, Campaign]:
-    """The idea, locked for this transaction, and its campaign, after the checks every action shares."""
-    idea = await get_idea(idea_id, "ideaId", for_update=True)
+async def idea_with_campaign(idea_id: int, field: str = "ideaId") -> tuple[Idea, Campaign]:
+    """The idea and its campaign in one statement, unlocked: member actions lock the idea last,
+    with their counter update (engine.counters), which re-checks what admission read here."""
+    idea = await Idea.filter(id=idea_id).select_related("campaign").first()
+    if idea is None:
+        raise NotFound("idea", field)
+    return idea, idea.campaign
+
+
+def ensure_interactable(member: Member, idea: Idea, campaign: Campaign) -> None:
+    """The checks every member action on an idea shares (engine.counters.Guard re-checks them)."""
     if idea.hidden:
         raise NotFound("idea", "ideaId")
     if idea.merged_into_id is not None:
         raise DomainError(ErrorCode.IDEA_CLOSED, "this idea was merged into another", "ideaId")
     if idea.frozen:
         raise DomainError(ErrorCode.IDEA_FROZEN, "this idea is frozen pending review", "ideaId")
-    campaign = await Campaign.get(id=idea.campaign_id)
     ensure_can_participate(member, campaign)
+
+
+async def interactable_idea(idea_id: int, member: Member) -> tuple[Idea, Campaign]:
+    """The idea (unlocked) and its campaign, after the checks every action shares."""
+    idea, campaign = await idea_with_campaign(idea_id)
+    ensure_interactable(member, idea, campaign)
     return idea, campaign

@@ -12,51 +12,55 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+
 from engine import counters, events, payloads
 from engine.clock import utcnow
+from engine.conflicts import Conflict, is_unique_violation, retrying
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
 from engine.ideas import get_idea
+from engine.interactions import Kind
 from engine.models.campaigns import Campaign, CampaignMode, ThresholdMetric
 from engine.models.ideas import Idea
-from engine.models.interactions import Pledge, Score, Vote
 from engine.models.members import Member
 from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
+from engine.pledges import PLEDGES
 from engine.ranking import Counters
+from engine.scores import SCORES
 from engine.text import NOTE_MAX, check_text, clean, require_texts
 from engine.thresholds import record_crossings
+from engine.votes import VOTES
 
 _ALL_METRICS = frozenset(ThresholdMetric)
-
-
-async def _lock_pair(source_id: int, target_id: int) -> tuple[Idea, Idea]:
-    # Always lock the lower id first: two merges of the same pair cannot deadlock.
-    locked = {}
-    for idea_id, field in sorted([(source_id, "ideaId"), (target_id, "intoIdeaId")]):
-        locked[idea_id] = await get_idea(idea_id, field, for_update=True)
-    return locked[source_id], locked[target_id]
 
 
 async def merge_ideas(source_id: int, target_id: int, note: str = "") -> IdeaMerge:
     require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
     if source_id == target_id:
         raise DomainError(ErrorCode.INVALID, "an idea cannot be merged into itself", "intoIdeaId")
+    return await retrying(lambda: _merge(source_id, target_id, clean(note)))
+
+
+async def _merge(source_id: int, target_id: int, note: str) -> IdeaMerge:
+    """Lock order (docs/architecture.md, "Lock order"): the idea being retired first, then the
+    target's rows the copy writes, then the target idea.
+
+    With the source locked, no action on it can commit (its guarded counter update waits, then
+    finds the source merged), so the supporters read here are all there are.
+    """
     async with events.unit_of_work():
-        source, target = await _lock_pair(source_id, target_id)
-        _check_mergeable(source, target)
-        if await Idea.filter(merged_into_id=source.id).exists():
-            raise DomainError(
-                ErrorCode.INVALID_TRANSITION,
-                "other ideas were merged into this one; unmerge them first",
-                "ideaId",
-            )
-        merge = await IdeaMerge.create(source_id=source.id, target_id=target.id, note=clean(note))
+        source = await get_idea(source_id, "ideaId", for_update=True)
+        target = await get_idea(target_id, "intoIdeaId")
+        await _check_mergeable(source, target)
+        merge = await IdeaMerge.create(source_id=source.id, target_id=target.id, note=note)
         deltas: Counter[str] = Counter()
-        transfers = [
-            *await _copy(TransferKind.VOTE, merge, source, target, deltas),
-            *await _copy(TransferKind.SCORE, merge, source, target, deltas),
-            *await _copy(TransferKind.PLEDGE, merge, source, target, deltas),
-        ]
+        transfers: list[MergeTransfer] = []
+        for kind in _KINDS:
+            rows = await _supporters(kind, source.id)
+            transfers += await _copy(kind, merge, rows, target, deltas)
+        target = await get_idea(target.id, "intoIdeaId", for_update=True)
+        await _check_mergeable(source, target)
         if transfers:
             await MergeTransfer.bulk_create(transfers)
         campaign, new_counters = await _bump_target(target, deltas)
@@ -78,7 +82,7 @@ async def merge_ideas(source_id: int, target_id: int, note: str = "") -> IdeaMer
     return merge
 
 
-def _check_mergeable(source: Idea, target: Idea) -> None:
+async def _check_mergeable(source: Idea, target: Idea) -> None:
     if source.campaign_id != target.campaign_id:
         raise DomainError(ErrorCode.INVALID, "only ideas of the same campaign merge", "intoIdeaId")
     if source.merged_into_id is not None:
@@ -87,39 +91,49 @@ def _check_mergeable(source: Idea, target: Idea) -> None:
         raise DomainError(
             ErrorCode.IDEA_CLOSED, "the target was itself merged into another idea", "intoIdeaId"
         )
+    if await Idea.filter(merged_into_id=source.id).exists():
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "other ideas were merged into this one; unmerge them first",
+            "ideaId",
+        )
 
 
 def _deltas(kind: TransferKind, value: int, sign: int = 1) -> Counter[str]:
     """How one vote, score or pledge of ``value`` moves the idea counters (sign -1 takes it back)."""
-    if kind == TransferKind.VOTE:
-        changes = {"upvotes": value == 1, "downvotes": value == -1, "net_votes": value}
-    elif kind == TransferKind.SCORE:
-        changes = {"score_sum": value, "score_count": 1}
-    else:
-        changes = {"pledgers": 1, "pledged_quantity": value}
-    return Counter({name: sign * int(amount) for name, amount in changes.items()})
+    moves = _KINDS[kind][0].deltas
+    return Counter(moves(0, value) if sign > 0 else moves(value, 0))
 
 
-# Per kind: the model, the column holding the value, and whether the target's author may hold one
-# (pledging for your own idea is fine; voting or scoring it is not).
-_KINDS: dict[TransferKind, tuple[Any, str, bool]] = {
-    TransferKind.VOTE: (Vote, "value", False),
-    TransferKind.SCORE: (Score, "value", False),
-    TransferKind.PLEDGE: (Pledge, "quantity", True),
+# Per kind: what a member action of that kind is (its table, value column and counter deltas) and
+# whether the target's author may hold one (pledging for your own idea is fine; voting or scoring
+# it is not). Listed in the order merges lock the target's rows.
+_KINDS: dict[TransferKind, tuple[Kind, bool]] = {
+    TransferKind.VOTE: (VOTES, False),
+    TransferKind.SCORE: (SCORES, False),
+    TransferKind.PLEDGE: (PLEDGES, True),
 }
+_KIND_ORDER = {kind: index for index, kind in enumerate(_KINDS)}
+
+
+async def _supporters(kind: TransferKind, idea_id: int) -> list[Any]:
+    action = _KINDS[kind][0]
+    return list(
+        await action.model.filter(idea_id=idea_id).exclude(**{action.column: 0}).order_by("id")
+    )
 
 
 async def _copy(
-    kind: TransferKind, merge: IdeaMerge, source: Idea, target: Idea, deltas: Counter[str]
+    kind: TransferKind, merge: IdeaMerge, rows: list[Any], target: Idea, deltas: Counter[str]
 ) -> list[MergeTransfer]:
     """Copy each supporter's row onto the target unless they already have their own there."""
-    model, column, author_may = _KINDS[kind]
-    rows = await model.filter(idea_id=source.id).exclude(**{column: 0}).order_by("id")
+    action, author_may = _KINDS[kind]
+    model, column = action.model, action.column
     existing = {
         r.member_id: r
-        for r in await model.filter(
-            idea_id=target.id, member_id__in=[r.member_id for r in rows]
-        ).select_for_update()
+        for r in await model.filter(idea_id=target.id, member_id__in=[r.member_id for r in rows])
+        .order_by("id")
+        .select_for_update()
     }
     moved: list[MergeTransfer] = []
     for row in rows:
@@ -130,14 +144,19 @@ async def _copy(
         ):
             continue  # no self-votes; their own choice on the target counts, never twice
         if on_target is None:
-            extra = {"version": 1} if kind == TransferKind.VOTE else {}
-            on_target = await model.create(
-                idea_id=target.id, member_id=row.member_id, **{column: value}, **extra
-            )
+            extra = {"version": 1} if action.versioned else {}
+            try:
+                on_target = await model.create(
+                    idea_id=target.id, member_id=row.member_id, **{column: value}, **extra
+                )
+            except IntegrityError as error:
+                if is_unique_violation(error):  # the member acted on the target meanwhile
+                    raise Conflict(f"a supporter acted on idea {target.id}") from error
+                raise
         else:
             setattr(on_target, column, value)
             fields = [column, "updated_at"]
-            if kind == TransferKind.VOTE:
+            if action.versioned:
                 on_target.version += 1
                 fields.append("version")
             await on_target.save(update_fields=fields)
@@ -151,7 +170,7 @@ async def _copy(
                 target_row_id=on_target.id,
                 value=value,
                 previous_value=0,
-                version_after=on_target.version if kind == TransferKind.VOTE else 0,
+                version_after=on_target.version if action.versioned else 0,
             )
         )
     return moved
@@ -159,19 +178,27 @@ async def _copy(
 
 async def unmerge_idea(source_id: int) -> IdeaMerge:
     """Reopen a merged idea and take back the copies its merge made that are still as copied."""
+    return await retrying(lambda: _unmerge(source_id))
+
+
+async def _unmerge(source_id: int) -> IdeaMerge:
+    # The same lock order as a merge: the source, the target's rows, the target.
     async with events.unit_of_work():
-        source = await get_idea(source_id, "ideaId")
-        if source.merged_into_id is None:
-            raise DomainError(ErrorCode.INVALID_TRANSITION, "this idea is not merged", "ideaId")
-        source, target = await _lock_pair(source.id, source.merged_into_id)
+        source = await get_idea(source_id, "ideaId", for_update=True)
         merge = await IdeaMerge.filter(source_id=source.id, undone_at=None).order_by("-id").first()
-        if merge is None or source.merged_into_id != target.id:
+        if (
+            source.merged_into_id is None
+            or merge is None
+            or merge.target_id != source.merged_into_id
+        ):
             raise DomainError(ErrorCode.INVALID_TRANSITION, "this idea is not merged", "ideaId")
         deltas: Counter[str] = Counter()
         reverted = Counter[str]()
-        for transfer in await MergeTransfer.filter(merge_id=merge.id).order_by("id"):
+        transfers = await MergeTransfer.filter(merge_id=merge.id)
+        for transfer in sorted(transfers, key=lambda t: (_KIND_ORDER[t.kind], t.target_row_id)):
             if await _revert(transfer, deltas):
                 reverted[transfer.kind.value] += 1
+        target = await get_idea(merge.target_id, "intoIdeaId", for_update=True)
         campaign, new_counters = await _bump_target(target, deltas)
         source.merged_into_id = None
         await source.save(update_fields=["merged_into_id", "updated_at"])
@@ -194,7 +221,8 @@ async def unmerge_idea(source_id: int) -> IdeaMerge:
 async def _bump_target(target: Idea, deltas: Counter[str]) -> tuple[Campaign, Counters]:
     campaign = await Campaign.get(id=target.campaign_id)
     contest = campaign.mode == CampaignMode.CONTEST
-    return campaign, await counters.bump(target.id, target.created_at, contest=contest, **deltas)
+    bumped = await counters.bump(target.id, target.created_at, deltas, contest=contest)
+    return campaign, bumped.counters
 
 
 async def _record(
@@ -234,7 +262,8 @@ async def _record(
 
 async def _revert(transfer: MergeTransfer, deltas: Counter[str]) -> bool:
     """Undo one copy if the row still holds what the merge put there; members' later choices stay."""
-    model, column, _ = _KINDS[transfer.kind]
+    action = _KINDS[transfer.kind][0]
+    model, column = action.model, action.column
     row = await model.filter(id=transfer.target_row_id).select_for_update().first()
     if row is None or getattr(row, column) != transfer.value:
         return False

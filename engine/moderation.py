@@ -55,12 +55,17 @@ class _Target:
 
 
 async def _target(idea_id: int, comment_id: int | None) -> _Target:
-    idea = await get_idea(idea_id, "ideaId", for_update=True)
+    # The comment's row before the idea's (docs/architecture.md, "Lock order").
     comment = None
     if comment_id is not None:
-        comment = await Comment.filter(id=comment_id, idea_id=idea.id).select_for_update().first()
-        if comment is None:
-            raise NotFound("comment", "commentId")
+        comment = (
+            await Comment.filter(id=comment_id, idea_id=idea_id)
+            .select_for_update(no_key=True)
+            .first()
+        )
+    idea = await get_idea(idea_id, "ideaId", for_update=True)
+    if comment_id is not None and comment is None:
+        raise NotFound("comment", "commentId")
     return _Target(idea, comment)
 
 
@@ -90,8 +95,8 @@ async def _set_hidden(target: _Target, hidden: bool) -> None:
         await counters.bump(
             target.idea.id,
             target.idea.created_at,
+            {"comment_count": -1 if hidden else 1},
             contest=campaign.mode == CampaignMode.CONTEST,
-            comment_count=-1 if hidden else 1,
         )
     else:
         target.idea.hidden = hidden
@@ -191,7 +196,7 @@ async def resolve_flag(
     """Uphold (optionally hiding the target) or dismiss; the last open IP flag dismissed unfreezes."""
     require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
     async with events.unit_of_work():
-        row = await Flag.filter(id=flag_id).select_for_update().first()
+        row = await Flag.filter(id=flag_id).select_for_update(no_key=True).first()
         if row is None:
             raise NotFound("flag", "flagId")
         if row.status != FlagStatus.OPEN:

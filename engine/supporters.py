@@ -51,12 +51,17 @@ class _Raw(Expression):
         return ResolveResult(term=term)
 
 
-def recount() -> dict[str, Expression]:
-    """SET terms for an UPDATE of ``idea`` rows that recount each row's supporters."""
+def recount_sql() -> dict[str, str]:
+    """The recount as SQL per column, for UPDATEs of ``idea`` written by hand (engine.counters)."""
     return {
-        name: _Raw(f'(SELECT {agg} FROM "member" m WHERE m."id" IN ({_SUPPORTER_IDS}))')
+        name: f'(SELECT {agg} FROM "member" m WHERE m."id" IN ({_SUPPORTER_IDS}))'
         for name, agg in _AGGREGATES.items()
     }
+
+
+def recount() -> dict[str, Expression]:
+    """SET terms for an UPDATE of ``idea`` rows that recount each row's supporters."""
+    return {name: _Raw(sql) for name, sql in recount_sql().items()}
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,23 @@
 """Votes (IDEAS campaigns): cast, change and retract, one per member and idea.
 
-Lock order is idea row, then vote row, then (with a budget) the member's participation row; every
-writer follows it, so concurrent votes serialise per idea without deadlocks and counters are exact.
+The routine is engine.interactions'; what is particular to votes is here: who may vote
+(:func:`admit_vote`, the one place for every vote rule) and how a vote moves the counters.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
 
-from engine import counters, events
+from engine import counters
+from engine.counters import Guard
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
-from engine.ideas import interactable_idea
+from engine.ideas import ensure_interactable
+from engine.interactions import Action, Kind, interact
 from engine.models.campaigns import Campaign, CampaignMode, Participation
 from engine.models.interactions import Vote
 from engine.models.members import Member
-from engine.thresholds import VOTE_METRICS, record_crossings
+from engine.thresholds import VOTE_METRICS
 
 
 class VoteValue(IntEnum):
@@ -25,66 +27,41 @@ class VoteValue(IntEnum):
 
 
 async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.Outcome:
-    async with events.unit_of_work():
-        idea, campaign = await interactable_idea(idea_id, member)
-        if campaign.mode != CampaignMode.IDEAS:
-            raise DomainError(
-                ErrorCode.WRONG_CAMPAIGN_MODE,
-                "this is a contest: score ideas instead of voting",
-                "ideaId",
-            )
-        if idea.author_id == member.id:
-            raise DomainError(ErrorCode.SELF_VOTE, "you cannot vote on your own idea", "ideaId")
-        vote = await Vote.filter(idea_id=idea.id, member_id=member.id).select_for_update().first()
-        old = VoteValue(vote.value) if vote else VoteValue.NONE
-        if old == value:
-            return counters.Outcome(idea, counters.counters_of(idea), value, changed=False)
-        if campaign.vote_budget is not None:
-            await _check_budget(campaign, member, old, value)
-        if vote is None:
-            vote = await Vote.create(idea_id=idea.id, member_id=member.id, value=value, version=1)
-        else:
-            vote.value = value
-            vote.version += 1
-            await vote.save(update_fields=["value", "version", "updated_at"])
-        new_counters = await counters.bump(
-            idea.id,
-            idea.created_at,
-            contest=False,
-            upvotes=(value == VoteValue.UP) - (old == VoteValue.UP),
-            downvotes=(value == VoteValue.DOWN) - (old == VoteValue.DOWN),
-            net_votes=int(value) - int(old),
-        )
-        await events.record(
-            EventType.IDEA_VOTED,
-            {
-                "voteId": vote.id,
-                "ideaId": idea.id,
-                "campaignId": campaign.id,
-                "voterId": member.id,
-                "authorId": idea.author_id,
-                "previous": int(old),
-                "value": int(value),
-                "version": vote.version,
-                # For consumers (reputation reasons and badges) that must not query around it.
-                "ideaTitle": idea.title,
-                "upvotes": new_counters.upvotes,
-                "netVotes": new_counters.net_votes,
-            },
-            campaign_id=campaign.id,
-            idea_id=idea.id,
-            member_id=member.id,
-        )
-        crossed = await record_crossings(idea, campaign, new_counters, VOTE_METRICS)
-    return counters.Outcome(idea, new_counters, value, changed=True, crossed=crossed)
+    return await interact(VOTES, member, idea_id, int(value))
 
 
-async def _check_budget(campaign: Campaign, member: Member, old: VoteValue, new: VoteValue) -> None:
-    """Lock the member's participation row, then count: two votes at once cannot both squeeze in."""
-    if not (old == VoteValue.NONE and new != VoteValue.NONE):
-        return  # changing or retracting never needs budget
+async def admit_vote(action: Action) -> Guard:
+    """Every rule that decides whether a member may cast, change or retract this vote.
+
+    Runs with the member's vote row locked (``action.previous`` is current) and the idea read
+    without a lock; the returned guard re-checks the idea's side when its counters move.
+    """
+    member, idea, campaign = action.member, action.idea, action.campaign
+    ensure_interactable(member, idea, campaign)
+    if campaign.mode != CampaignMode.IDEAS:
+        raise DomainError(
+            ErrorCode.WRONG_CAMPAIGN_MODE,
+            "this is a contest: score ideas instead of voting",
+            "ideaId",
+        )
+    if idea.author_id == member.id:
+        raise DomainError(ErrorCode.SELF_VOTE, "you cannot vote on your own idea", "ideaId")
+    if action.previous == action.value:
+        return Guard()
+    if campaign.vote_budget is not None and action.previous == 0:
+        await _check_budget(campaign, member)  # changing or retracting never needs budget
+    return Guard()
+
+
+async def _check_budget(campaign: Campaign, member: Member) -> None:
+    """Lock the member's participation row, then count: two votes at once cannot both squeeze in.
+
+    Taken after the vote row and before the idea (docs/architecture.md, "Lock order").
+    """
     await Participation.get_or_create(campaign_id=campaign.id, member_id=member.id)
-    await Participation.filter(campaign_id=campaign.id, member_id=member.id).select_for_update()
+    await Participation.filter(campaign_id=campaign.id, member_id=member.id).select_for_update(
+        no_key=True
+    )
     active = (
         # Votes on merged ideas were copied to their target: count each once.
         await Vote.filter(
@@ -99,6 +76,26 @@ async def _check_budget(campaign: Campaign, member: Member, old: VoteValue, new:
             f"you have used all {campaign.vote_budget} votes in this campaign; retract one first",
             "ideaId",
         )
+
+
+def vote_deltas(previous: int, value: int) -> dict[str, int]:
+    return {
+        "upvotes": (value == VoteValue.UP) - (previous == VoteValue.UP),
+        "downvotes": (value == VoteValue.DOWN) - (previous == VoteValue.DOWN),
+        "net_votes": value - previous,
+    }
+
+
+VOTES = Kind(
+    name="vote",
+    model=Vote,
+    column="value",
+    event_type=EventType.IDEA_VOTED,
+    metrics=VOTE_METRICS,
+    admit=admit_vote,
+    deltas=vote_deltas,
+    versioned=True,
+)
 
 
 async def viewer_votes(member_id: int, idea_ids: list[int]) -> dict[int, int]:

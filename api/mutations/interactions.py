@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from api.context import Info
 from api.mutations.base import attempt
@@ -55,10 +56,12 @@ class CommentPayload:
     user_errors: list[UserError]
 
 
-async def _idea_payload(call: Any) -> IdeaActionPayload:
+async def _idea_payload(call: Any, viewer: DataLoader[int, int]) -> IdeaActionPayload:
     outcome, errors = await attempt(call)
     if outcome is None:
         return IdeaActionPayload(idea=None, user_errors=errors)
+    # The member's own value is what they just set: no statement to read it back.
+    viewer.prime(outcome.idea.id, outcome.value, force=True)
     return IdeaActionPayload(idea=Idea.from_row(outcome.idea), user_errors=[])
 
 
@@ -70,7 +73,8 @@ class InteractionMutations:
         return await _idea_payload(
             lambda: votes.cast_vote(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), votes.VoteValue(input.value)
-            )
+            ),
+            info.context.loaders.viewer_vote,
         )
 
     @strawberry.mutation(description="Score an idea of a CONTEST campaign, 1-5 (changeable).")
@@ -79,7 +83,8 @@ class InteractionMutations:
         return await _idea_payload(
             lambda: scores.score_idea(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), input.score
-            )
+            ),
+            info.context.loaders.viewer_score,
         )
 
     @strawberry.mutation(description='Say "I\'d buy it" with a quantity; 0 withdraws.')
@@ -88,7 +93,8 @@ class InteractionMutations:
         return await _idea_payload(
             lambda: pledges.pledge(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), input.quantity
-            )
+            ),
+            info.context.loaders.viewer_pledge,
         )
 
     @strawberry.mutation(description="Comment on an idea, or reply to a comment.")

@@ -114,8 +114,11 @@ class Booking:
 
 
 async def lock_members(member_ids: Iterable[int]) -> dict[int, Member]:
+    """Ascending ids, FOR NO KEY UPDATE: a vote inserting a row that references a member takes KEY
+    SHARE on it, which this lock leaves alone, so member actions never wait for a booking and a
+    booking never waits for them (docs/architecture.md, "Lock order")."""
     ids = sorted(set(member_ids))
-    rows = await Member.filter(id__in=ids).order_by("id").select_for_update()
+    rows = await Member.filter(id__in=ids).order_by("id").select_for_update(no_key=True)
     return {row.id: row for row in rows}
 
 

@@ -59,7 +59,10 @@ async def rebuild(
     while True:
         async with in_transaction() as connection:
             members = (
-                await Member.filter(id__gt=last_id).order_by("id").limit(chunk).select_for_update()
+                await Member.filter(id__gt=last_id)
+                .order_by("id")
+                .limit(chunk)
+                .select_for_update(no_key=True)
             )
             if not members:
                 break

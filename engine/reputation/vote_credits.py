@@ -52,13 +52,19 @@ class VoteActivity:
             vote_id=int(data["voteId"]),
             version=int(data["version"]),
             value=int(data["value"]),
-            voter_id=int(data["voterId"]),
+            # Events recorded before the payloads were unified name the voter "voterId".
+            voter_id=int(data["memberId"] if "memberId" in data else data["voterId"]),
             author_id=int(data["authorId"]),
             idea_id=int(data["ideaId"]),
             campaign_id=int(data["campaignId"]) if data.get("campaignId") else None,
             subject=str(data.get("ideaTitle") or ""),
-            upvotes=int(data["upvotes"]) if data.get("upvotes") is not None else None,
+            upvotes=_upvotes(data),
         )
+
+
+def _upvotes(data: dict[str, Any]) -> int | None:
+    upvotes = (data.get("counts") or {}).get("upvotes", data.get("upvotes"))
+    return int(upvotes) if upvotes is not None else None
 
 
 def target(credit: VoteCredit, side: str, rules: Rules) -> int:

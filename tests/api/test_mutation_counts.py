@@ -31,7 +31,11 @@ async def test_a_vote_runs_a_fixed_number_of_statements(api, tenant, monkeypatch
     assert [name for name, _ in held] == ["process_events"]
     assert data["vote"]["idea"]["counts"] == {"upvotes": 1, "downvotes": 0, "netVotes": 1}
     assert data["vote"]["idea"]["viewerVote"] == "UP"
-    # Member lookup, idea (locked), campaign, vote (locked), vote update, counter update, counter
-    # read-back, sort keys, event, thresholds, the viewer's vote: a change that adds one must
-    # update this number (and say why).
-    assert log.count == 11, log.statements
+    # Member lookup, idea with its campaign (unlocked), the member's vote (locked), vote update,
+    # then with the idea locked: the guarded counter update (returning the counters and whether a
+    # threshold may be reached), the supporters' recount (its own statement, so it sees member
+    # values committed before the lock; only when upvotes or pledgers move), sort keys, event.
+    # The viewer's vote is the one just cast. A change that adds one must update this number.
+    assert log.count == 8, log.statements
+    locked = log.statements.index(next(s for s in log.statements if s.startswith("UPDATE idea")))
+    assert len(log.statements) - locked == 4  # statements holding the idea's row lock

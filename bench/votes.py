@@ -1,0 +1,278 @@
+"""Vote bench: the `vote` mutation against a floor, alone and under contention.
+
+Prints, for one run on this machine, as ratios to floors measured in the same run:
+
+- ``vote mutation`` vs ``vote floor``: one API process on the server core (a worker books the
+  reputation, as in production), wrk on the other core, 16 connections; the floor is a bare
+  Starlette route that writes the vote row and moves the idea's counters in one transaction with
+  hand-written SQL (bench/floor.py, ``/vote``).
+- ``vote mutation, 200 members on 20 ideas``: two API processes and a worker, 200 connections
+  cycling through 200 members voting, changing and retracting on 20 ideas, against the floor in
+  two processes under the same contention; with its p50/p99 in milliseconds and req/s.
+
+Every request changes something (UP, DOWN, then NONE for each member and idea in turn), and after
+each run the idea counters are checked against the vote rows.
+
+    python -m bench votes            # PostgreSQL from COSOURCE_BENCH_PG, a throwaway database
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import orjson
+from tortoise import Tortoise
+
+from bench.harness import WrkResult, create_database, drop_database, pg_url, server, wrk_script
+from engine.tenancy import tenant_scope
+from engine.tenants import create_tenant
+from engine.thresholds import ThresholdSpec
+from runtime import composition
+
+MEMBERS, IDEAS = 200, 20
+VOTE = (
+    "mutation V($i: ID!, $v: VoteValue!) { vote(input: {ideaId: $i, value: $v}) {"
+    " idea { counts { upvotes downvotes netVotes } viewerVote } userErrors { code } } }"
+)
+REDIS_URL = os.environ.get("COSOURCE_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+
+
+async def seed(url: str) -> dict[str, object]:
+    from engine.member_tokens import issue_member_token
+    from engine.members import MemberData
+    from engine.models import ThresholdMetric
+    from tests import factories
+
+    await composition.migrate(url)
+    await Tortoise.close_connections()
+    await composition.init_db(url)
+    brand = await create_tenant("Vote Bench Brand")
+    with tenant_scope(brand.tenant.id):
+        author = await factories.member()
+        voters = await factories.members(MEMBERS)
+        campaign = await factories.campaign(
+            thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, MEMBERS // 4),)
+        )
+        ideas = [await factories.idea(author, campaign) for _ in range(IDEAS)]
+    tokens = [
+        issue_member_token(brand.tenant, MemberData(external_id=m.external_id)) for m in voters
+    ]
+    await Tortoise.close_connections()
+    return {
+        "tenant": brand.tenant.id,
+        "pk": brand.publishable_key,
+        "members": [m.id for m in voters],
+        "tokens": tokens,
+        "ideas": [i.id for i in ideas],
+    }
+
+
+_CYCLE = """
+local n = 0
+local state = {}
+local bad = 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function pick()
+  -- Request n: member n %% M on idea (n / M + n) %% I; each pair goes UP, DOWN, NONE, UP, ...
+  local m = n %% %(members)d
+  local i = (math.floor(n / %(members)d) + n) %% %(ideas)d
+  n = n + 1
+  local key = m * %(ideas)d + i
+  local step = state[key] or 0
+  state[key] = (step + 1) %% 3
+  return m + 1, i + 1, step + 1
+end
+function response(status, headers, body)
+  if status ~= 200 or string.find(body, '"code"') or string.find(body, '"errors"') then
+    bad = bad + 1
+  end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + (t:get("bad") or 0) end
+  io.write(string.format("body errors: %%d\\n", total))
+end
+"""
+
+
+def _lua_list(values: list[str]) -> str:
+    return "{" + ",".join(f'"{v}"' for v in values) + "}"
+
+
+def mutation_script(pk: str, tokens: list[str], idea_gids: list[str]) -> str:
+    body = orjson.dumps({"query": VOTE, "variables": {"i": "IDEA", "v": "VALUE"}}).decode()
+    prefix, rest = body.split('"IDEA"')
+    middle, suffix = rest.split('"VALUE"')
+    return (
+        _CYCLE % {"members": len(tokens), "ideas": len(idea_gids)}
+        + f"local tokens = {_lua_list(tokens)}\n"
+        + f"local ideas = {_lua_list(idea_gids)}\n"
+        + 'local values = {"UP", "DOWN", "NONE"}\n'
+        + "function request()\n"
+        + "  local m, i, v = pick()\n"
+        + f"  local body = [[{prefix}]] .. '\"' .. ideas[i] .. '\"' .. [[{middle}]]"
+        + f" .. '\"' .. values[v] .. '\"' .. [[{suffix}]]\n"
+        + "  return wrk.format('POST', '/graphql', {['Content-Type'] = 'application/json',"
+        + f" ['X-Cosource-Key'] = '{pk}', ['Authorization'] = 'Bearer ' .. tokens[m]}}, body)\n"
+        + "end\n"
+    )
+
+
+def floor_script(member_ids: list[int], idea_ids: list[int]) -> str:
+    return (
+        _CYCLE % {"members": len(member_ids), "ideas": len(idea_ids)}
+        + "local members = {"
+        + ",".join(map(str, member_ids))
+        + "}\n"
+        + "local ideas = {"
+        + ",".join(map(str, idea_ids))
+        + "}\n"
+        + "local values = {1, -1, 0}\n"
+        + "function request()\n"
+        + "  local m, i, v = pick()\n"
+        + '  local body = string.format(\'{"m":%d,"i":%d,"v":%d}\', members[m], ideas[i],'
+        + " values[v])\n"
+        + "  return wrk.format('POST', '/vote', {['Content-Type'] = 'application/json'}, body)\n"
+        + "end\n"
+    )
+
+
+async def counters_match_rows(url: str, tenant: int) -> bool:
+    conn = await asyncpg.connect(url)
+    try:
+        wrong = await conn.fetchval(
+            """SELECT count(*) FROM idea i CROSS JOIN LATERAL (SELECT
+              count(*) FILTER (WHERE v.value = 1) AS up, count(*) FILTER (WHERE v.value = -1)
+              AS down, coalesce(sum(v.value), 0) AS net FROM vote v WHERE v.idea_id = i.id) r
+            WHERE i.tenant_id = $1
+              AND (i.upvotes, i.downvotes, i.net_votes) IS DISTINCT FROM (r.up, r.down, r.net)""",
+            tenant,
+        )
+    finally:
+        await conn.close()
+    return int(wrong) == 0
+
+
+@contextlib.contextmanager
+def worker(env: dict[str, str]) -> Iterator[None]:
+    """`cosource worker` books what the votes earn, as it would in production."""
+    script = Path(sys.executable).with_name("cosource")
+    cmd = (
+        [str(script), "worker"] if script.exists() else [sys.executable, "-m", "api.cli", "worker"]
+    )
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+    child = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        log.close()
+
+
+def row(name: str, result: WrkResult, floor: WrkResult, *, absolute: bool = False) -> str:
+    ratio = result.requests_per_second / floor.requests_per_second
+    line = f"  {name:<44} {ratio:5.2f}x the floor's req/s"
+    if absolute:
+        line += (
+            f"   {result.requests_per_second:7.0f} req/s   p50 {result.p50_ms:6.1f} ms"
+            f"   p99 {result.p99_ms:6.1f} ms"
+        )
+    else:
+        line += f"   p50 {result.p50_ms / floor.p50_ms:5.2f}x   p99 {result.p99_ms / floor.p99_ms:5.2f}x"
+    problems = [
+        f"{count} {what}"
+        for count, what in [
+            (result.non_2xx, "non-2xx"),
+            (result.socket_errors, "socket errors"),
+            (result.body_errors, "errors in bodies"),
+        ]
+        if count
+    ]
+    return line + (f"   ({', '.join(problems)}!)" if problems else "")
+
+
+def run(seconds: int) -> None:
+    name = asyncio.run(create_database())
+    url = pg_url(name)
+    try:
+        print(f"seeding {MEMBERS} members and {IDEAS} ideas ...", flush=True)
+        info = asyncio.run(seed(url))
+        gids = [base64.b64encode(f"Idea:{i}".encode()).decode() for i in info["ideas"]]  # type: ignore[attr-defined]
+        env = {
+            "COSOURCE_DATABASE_URL": url,
+            "COSOURCE_REDIS_URL": REDIS_URL,
+            "COSOURCE_REDIS_PREFIX": f"bench-votes-{secrets.token_hex(4)}",
+            "COSOURCE_RATE_LIMIT_PER_MINUTE": "0",
+            "COSOURCE_GRAPHIQL": "false",
+        }
+        mutation = mutation_script(str(info["pk"]), info["tokens"], gids)  # type: ignore[arg-type]
+        floor_lua = floor_script(info["members"], info["ideas"])  # type: ignore[arg-type]
+        floor_env = {"BENCH_DSN": url, "BENCH_TENANT": str(info["tenant"])}
+        results: dict[str, WrkResult] = {}
+        checks: dict[str, bool] = {}
+        tenant = int(info["tenant"])  # type: ignore[call-overload]
+        with worker(env):
+            print("measuring the vote mutation ...", flush=True)
+            with server("api.app:create_app", env) as base:
+                results["mutation"] = wrk_script(f"{base}/graphql", mutation, seconds=seconds)
+            checks["mutation"] = asyncio.run(counters_match_rows(url, tenant))
+            print("measuring it under contention (2 API processes) ...", flush=True)
+            with server("api.app:create_app", env, workers=2) as base:
+                results["contention"] = wrk_script(
+                    f"{base}/graphql", mutation, seconds=seconds, connections=MEMBERS
+                )
+            checks["contention"] = asyncio.run(counters_match_rows(url, tenant))
+        print("measuring the vote floor ...", flush=True)
+        with server("bench.floor:create_app", floor_env) as floor:
+            results["floor"] = wrk_script(f"{floor}/vote", floor_lua, seconds=seconds)
+        with server("bench.floor:create_app", floor_env, workers=2) as floor:
+            results["floor contention"] = wrk_script(
+                f"{floor}/vote", floor_lua, seconds=seconds, connections=MEMBERS
+            )
+        checks["floor"] = asyncio.run(counters_match_rows(url, tenant))
+        print("\nvote mutation, ratios to the vote floor measured in this run (goal >= 0.5x)")
+        print(row("vote mutation", results["mutation"], results["floor"]))
+        print(row("vote floor", results["floor"], results["floor"]))
+        print(
+            f" under contention: {MEMBERS} members on {IDEAS} ideas, 2 processes (p99 goal < 1 s)"
+        )
+        print(
+            row(
+                f"vote mutation, {MEMBERS} members on {IDEAS} ideas",
+                results["contention"],
+                results["floor contention"],
+                absolute=True,
+            )
+        )
+        print(
+            row(
+                f"vote floor, {MEMBERS} members on {IDEAS} ideas",
+                results["floor contention"],
+                results["floor contention"],
+                absolute=True,
+            )
+        )
+        verdict = "yes" if all(checks.values()) else f"NO {checks}"
+        print(f"  every idea's counters equal its vote rows after each run: {verdict}")
+    finally:
+        asyncio.run(drop_database(name))
+
+
+def main() -> None:
+    run(int(os.environ.get("COSOURCE_BENCH_SECONDS", "8")))
+
+
+if __name__ == "__main__":
+    main()
