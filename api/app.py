@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     graphql.debug = settings.debug
     graphql.timeout_seconds = settings.execution_timeout_seconds
     graphql.demo_key = settings.demo_publishable_key
+    graphql.max_variable_depth = settings.max_variable_depth
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from graphql import ExecutionResult, GraphQLError
+from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from api.errors import Code, PublicError
@@ -16,14 +16,29 @@ log = logging.getLogger("cosource.api")
 
 
 class Authentication(SchemaExtension):
-    """Credentials that were sent but are bad fail the whole operation with UNAUTHENTICATED."""
+    """Credentials that were sent but are bad fail the whole operation with UNAUTHENTICATED.
+
+    Also refuses a document of several operations sent without ``operationName``: the GraphQL
+    spec says so, but Strawberry quietly picks the first one.
+    """
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
         error = getattr(context, "auth_error", None)
+        if error is None and not getattr(context, "operation_named", True):
+            document = self.execution_context.graphql_document
+            if document is not None and _operation_count(document) > 1:
+                error = PublicError(
+                    "the document holds several operations: name one in operationName",
+                    Code.BAD_REQUEST,
+                )
         if error is not None:
             self.execution_context.result = ExecutionResult(data=None, errors=[error])
         yield
+
+
+def _operation_count(document: DocumentNode) -> int:
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def _with_code(error: GraphQLError, message: str, code: Code, **extra: object) -> GraphQLError:

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
@@ -20,6 +21,7 @@ from api.limits import Limits, limited_validation
 from api.mutations import Mutation
 from api.permissions import ConsolePermissions
 from api.queries import Query
+from api.request_checks import validation_rules
 from api.subscriptions import Subscription
 from api.types.campaign import Campaign, Threshold
 from api.types.comment import Comment
@@ -56,6 +58,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         type("ErrorMappingConfigured", (ErrorMapping,), {"debug": settings.debug}),
         # Bounded: unique query strings must not grow memory without limit.
         partial(ParserCache, maxsize=1000),
+        # Operations per document, no NUL or lone surrogate in literals (api/request_checks.py);
+        # built once so the validation cache, keyed on the rules, hits.
+        partial(AddValidationRules, validation_rules(settings.max_operations)),
         limited_validation(limits, maxsize=1000),
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
     ]

@@ -32,6 +32,7 @@ from api.live import Broadcaster
 from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.plans.runner import PlanKey, ReadPlans
 from api.ratelimit import RateLimiter, Verdict
+from api.request_checks import BadRequest, check_request
 from engine.errors import Forbidden, Unauthenticated
 from engine.tenancy import enter_tenant
 from runtime.freshness import Generations
@@ -52,16 +53,16 @@ class RequestAuth:
 
 
 @functools.lru_cache(maxsize=2048)
-def _parse_get(query_string: bytes) -> dict[str, Any] | None:
-    """A persisted-query GET's parameters. Cache hits repeat the same URL, and parsing its encoded
-    JSON was half of a hit's cost; callers only read the result."""
-    params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-    if "extensions" not in params:
-        return None
-    for name in ("variables", "extensions"):
-        if params.get(name):
-            params[name] = orjson.loads(params[name])
-    return params
+def _parse_get(query_string: bytes, max_variable_depth: int) -> dict[str, Any]:
+    """A GET's parameters, checked (api.request_checks). Cache hits repeat the same URL, and
+    parsing its encoded JSON was half of a hit's cost; callers only read the result."""
+    params: dict[str, Any] = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    try:
+        for name in ("variables", "extensions"):
+            params[name] = orjson.loads(params[name]) if params.get(name) else None
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"'{name}' is not valid JSON") from exc
+    return check_request(params, max_variable_depth=max_variable_depth)
 
 
 def _error_response(message: str, code: Code, status: int = 200) -> Response:
@@ -74,6 +75,7 @@ class GraphQLView(GraphQL[Context, None]):
     # Execution deadline per request (COSOURCE_EXECUTION_TIMEOUT_SECONDS): what the query limits
     # let through still cannot hold a worker for long.
     timeout_seconds = 30.0
+    max_variable_depth = 16
     limiter: RateLimiter | None = None
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None
@@ -121,7 +123,11 @@ class GraphQLView(GraphQL[Context, None]):
                     "a console request needs its X-CSRF-Token header", Code.FORBIDDEN, 403
                 )
         request.state.cosource_auth = auth
-        payload = await self._payload(request)
+        try:
+            payload = await self._payload(request)
+        except BadRequest as exc:
+            return _error_response(str(exc), Code.BAD_REQUEST, 400)
+        request.state.cosource_operation_named = bool(payload and payload.get("operationName"))
         persisted: PersistedQuery | None = None
         if payload is not None and isinstance(payload.get("extensions"), dict):
             found = await self._persisted(payload)
@@ -191,14 +197,16 @@ class GraphQLView(GraphQL[Context, None]):
         return self.plans.key(query, payload.get("operationName"), auth.principal.role), query
 
     async def _payload(self, request: Request) -> dict[str, Any] | None:
-        try:
-            if request.method == "GET":
-                return _parse_get(request.scope["query_string"])
-            if request.method == "POST" and "json" in request.headers.get("content-type", ""):
+        """The request's GraphQL payload, checked; BadRequest when it cannot be one."""
+        if request.method == "GET":
+            return _parse_get(request.scope["query_string"], self.max_variable_depth)
+        if request.method == "POST" and "json" in request.headers.get("content-type", ""):
+            try:
+                # orjson refuses invalid UTF-8, lone surrogate escapes and nesting past 1024.
                 data = orjson.loads(await request.body())
-                return data if isinstance(data, dict) else None
-        except (orjson.JSONDecodeError, ValueError):
-            return None  # strawberry answers malformed bodies itself
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+            return check_request(data, max_variable_depth=self.max_variable_depth)
         return None
 
     async def _persisted(self, payload: dict[str, Any]) -> PersistedQuery | Response | None:
@@ -293,6 +301,9 @@ class GraphQLView(GraphQL[Context, None]):
             principal=auth.principal,
             auth_error=auth.error,
             live=self.live,
+            operation_named=getattr(request.state, "cosource_operation_named", True)
+            if isinstance(request, Request)
+            else True,
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -311,6 +322,9 @@ class GraphQLView(GraphQL[Context, None]):
         elif context.auth_error is not None:
             raise ConnectionRejectionError({"message": context.auth_error.message})
         return await super().on_ws_connect(context)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

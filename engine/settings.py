@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # A request still executing after this long is stopped with QUERY_TIMEOUT: a backstop behind
     # the query limits, long enough for writes queued behind a busy idea's row lock.
     execution_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Nesting of JSON variables (no input type of the schema is deeper) and operations per document.
+    max_variable_depth: int = 16
+    max_operations: int = 10
     rate_limit_per_minute: int = 600
     # Anonymous persisted reads are cached this long at most (0 disables the result cache).
     result_cache_seconds: float = 30.0
