@@ -50,6 +50,17 @@ def forbidden(message: str) -> PublicError:
     return PublicError(message, Code.FORBIDDEN)
 
 
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; retry shortly."
+# Seconds a client should wait after SERVICE_UNAVAILABLE (HTTP 503): a restart or failover.
+UNAVAILABLE_RETRY_AFTER = 2
+
+
+def unavailable() -> PublicError:
+    return PublicError(
+        UNAVAILABLE_MESSAGE, Code.SERVICE_UNAVAILABLE, retryAfter=UNAVAILABLE_RETRY_AFTER
+    )
+
+
 def is_public(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:

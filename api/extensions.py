@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
-from api.errors import Code, PublicError
+from api.errors import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, Code, PublicError
 from engine.db import is_unavailable
 from engine.errors import DomainError, ErrorCode, Forbidden, Unauthenticated
 
@@ -73,7 +73,10 @@ def map_error(error: GraphQLError, *, debug: bool) -> GraphQLError:
     if is_unavailable(original):
         log.warning("database unavailable at %s: %s", error.path, original)
         return _with_code(
-            error, "The service is briefly unavailable; retry shortly.", Code.SERVICE_UNAVAILABLE
+            error,
+            UNAVAILABLE_MESSAGE,
+            Code.SERVICE_UNAVAILABLE,
+            retryAfter=UNAVAILABLE_RETRY_AFTER,
         )
     log.error("unexpected error at %s", error.path, exc_info=original)
     if debug:

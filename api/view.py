@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from cross_web import HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,9 +24,18 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from api.auth import Principal, Role, authenticate
+from api.body_limit import BodyTooLarge
 from api.cache import CachedResult, ResultCache, cache_key
 from api.context import Context
-from api.errors import Code, PublicError, forbidden, unauthenticated
+from api.errors import (
+    UNAVAILABLE_MESSAGE,
+    UNAVAILABLE_RETRY_AFTER,
+    Code,
+    PublicError,
+    forbidden,
+    unauthenticated,
+    unavailable,
+)
 from api.extensions import map_error
 from api.graphiql import graphiql_page
 from api.live import Broadcaster
@@ -33,6 +43,7 @@ from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.plans.runner import PlanKey, ReadPlans
 from api.ratelimit import RateLimiter, Verdict
 from api.request_checks import BadRequest, check_request
+from engine.db import is_unavailable
 from engine.errors import Forbidden, Unauthenticated
 from engine.tenancy import enter_tenant
 from runtime.freshness import Generations
@@ -65,9 +76,30 @@ def _parse_get(query_string: bytes, max_variable_depth: int) -> dict[str, Any]:
     return check_request(params, max_variable_depth=max_variable_depth)
 
 
-def _error_response(message: str, code: Code, status: int = 200) -> Response:
+def _error_response(
+    message: str, code: Code, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _unavailable_response() -> Response:
+    return _error_response(
+        UNAVAILABLE_MESSAGE,
+        Code.SERVICE_UNAVAILABLE,
+        503,
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
+def _is_unavailable(data: Any) -> bool:
+    errors = data.get("errors") if isinstance(data, dict) else None
+    return any(
+        (e.get("extensions") or {}).get("code") == Code.SERVICE_UNAVAILABLE.value
+        for e in errors or ()
+    )
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -92,6 +124,13 @@ class GraphQLView(GraphQL[Context, None]):
             return RequestAuth(None, unauthenticated(str(exc)))
         except Forbidden as exc:
             return RequestAuth(None, forbidden(str(exc)))
+        except Exception as exc:
+            # Key lookups on a cache miss and member upserts reach the database before any
+            # resolver: an outage there is SERVICE_UNAVAILABLE too, not a bare 500.
+            if not is_unavailable(exc):
+                raise
+            log.warning("database unavailable during authentication: %s", exc)
+            return RequestAuth(None, unavailable())
         if principal is None or self.limiter is None:
             return RequestAuth(principal, None)
         # Console sessions count per user (negative ids never collide with API keys').
@@ -113,6 +152,19 @@ class GraphQLView(GraphQL[Context, None]):
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         if not isinstance(request, Request) or request.scope["type"] != "http":
             return await super().run(request)  # websockets authenticate in get_context
+        try:
+            return await self._run_http(request)
+        except (HTTPException, BodyTooLarge):
+            raise  # strawberry's own 4xx answers, and the body limit's 413
+        except Exception as exc:
+            # Whatever escaped the resolvers' error mapping: coded JSON, never a plain 500.
+            if is_unavailable(exc):
+                log.warning("database unavailable: %s", exc)
+                return _unavailable_response()
+            log.error("unexpected error serving /graphql", exc_info=exc)
+            return _error_response("Unexpected error.", Code.INTERNAL_SERVER_ERROR, 500)
+
+    async def _run_http(self, request: Request) -> Response:
         auth = await self.authenticate(request.headers)
         console = auth.principal.console if auth.principal is not None else None
         if console is not None and request.method == "POST":
@@ -328,6 +380,13 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if _is_unavailable(response_data):
+            response.status_code = 503
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return response
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Syntax errors never reach schema extensions; give them (and anything else) their code.
