@@ -27,7 +27,13 @@ from api.cache import ResultCache
 from api.live import Broadcaster, LiveHooks
 from api.persisted import PersistedQueries
 from api.plans.runner import ReadPlans
-from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from api.ratelimit import (
+    ClientAddress,
+    Limits,
+    MemoryRateLimiter,
+    RedisRateLimiter,
+    RequestLimiter,
+)
 from api.schema import build_schema
 from api.view import GraphQLView
 from engine import db, exposure
@@ -115,13 +121,18 @@ async def demo_token(request: Request) -> Response:
 def configure_view(view: GraphQLView, background: Background, settings: Settings) -> None:
     """Limits, persisted queries and the result cache: shared through Redis when it is configured."""
     redis = background.redis
-    limit = settings.rate_limit_per_minute
-    if limit <= 0:
+    limits = Limits(
+        key=settings.rate_limit_per_minute,
+        ip=settings.rate_limit_per_ip_per_minute,
+        member=settings.rate_limit_per_member_per_minute,
+        anonymous=settings.rate_limit_anonymous_per_minute,
+    )
+    if max(limits.key, limits.ip, limits.member, limits.anonymous) <= 0:
         view.limiter = None
-    elif redis is not None:
-        view.limiter = RedisRateLimiter(redis, limit)
     else:
-        view.limiter = MemoryRateLimiter(limit)
+        counter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+        view.limiter = RequestLimiter(counter, limits)
+    view.client_address = ClientAddress(settings.trusted_proxies)
     view.persisted = PersistedQueries(redis)
     view.generations = background.generations
     view.cache = (

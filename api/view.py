@@ -18,6 +18,7 @@ from cross_web import HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -41,7 +42,7 @@ from api.graphiql import graphiql_page
 from api.live import Broadcaster
 from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.plans.runner import PlanKey, ReadPlans
-from api.ratelimit import RateLimiter, Verdict
+from api.ratelimit import ClientAddress, RequestLimiter, Verdict
 from api.request_checks import BadRequest, check_request
 from engine.db import is_unavailable
 from engine.errors import Forbidden, Unauthenticated
@@ -102,13 +103,22 @@ def _is_unavailable(data: Any) -> bool:
     )
 
 
+def _rate_limited(verdict: Verdict) -> PublicError:
+    return PublicError(
+        f"rate limit exceeded; retry in {verdict.retry_after} s",
+        Code.RATE_LIMITED,
+        retryAfter=verdict.retry_after,
+    )
+
+
 class GraphQLView(GraphQL[Context, None]):
     debug = False
     # Execution deadline per request (COSOURCE_EXECUTION_TIMEOUT_SECONDS): what the query limits
     # let through still cannot hold a worker for long.
     timeout_seconds = 30.0
     max_variable_depth = 16
-    limiter: RateLimiter | None = None
+    limiter: RequestLimiter | None = None
+    client_address: ClientAddress = ClientAddress()
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None
     generations: Generations | None = None
@@ -117,11 +127,16 @@ class GraphQLView(GraphQL[Context, None]):
     # Prefilled in GraphiQL's headers under `cosource demo`.
     demo_key: str | None = None
 
-    async def authenticate(self, headers: Headers) -> RequestAuth:
+    def client_of(self, request: Request | WebSocket) -> str:
+        peer = request.client.host if request.client else None
+        return self.client_address.resolve(peer, request.headers.get("x-forwarded-for"))
+
+    async def authenticate(self, headers: Headers, client: str = "unknown") -> RequestAuth:
         try:
             principal = await authenticate(headers)
         except Unauthenticated as exc:
-            return RequestAuth(None, unauthenticated(str(exc)))
+            limited = await self._limit_anonymous(client)
+            return limited or RequestAuth(None, unauthenticated(str(exc)))
         except Forbidden as exc:
             return RequestAuth(None, forbidden(str(exc)))
         except Exception as exc:
@@ -131,23 +146,35 @@ class GraphQLView(GraphQL[Context, None]):
                 raise
             log.warning("database unavailable during authentication: %s", exc)
             return RequestAuth(None, unavailable())
-        if principal is None or self.limiter is None:
+        if self.limiter is None:
             return RequestAuth(principal, None)
+        if principal is None:
+            return await self._limit_anonymous(client) or RequestAuth(None, None)
         # Console sessions count per user (negative ids never collide with API keys').
-        bucket = 0
         if principal.key is not None:
-            bucket = principal.key.id
+            key_bucket, public = principal.key.id, principal.role != Role.SECRET
         elif principal.console is not None:
-            bucket = -principal.console.user.id
-        verdict = await self.limiter.hit(bucket)
-        if verdict.allowed:
-            return RequestAuth(principal, None, verdict)
-        error = PublicError(
-            f"rate limit exceeded; retry in {verdict.retry_after} s",
-            Code.RATE_LIMITED,
-            retryAfter=verdict.retry_after,
+            key_bucket, public = -principal.console.user.id, False
+        else:
+            return RequestAuth(principal, None)
+        verdict = await self.limiter.check(
+            key_bucket,
+            client,
+            member_id=principal.member_id,
+            public=public,
         )
-        return RequestAuth(principal, error, verdict)
+        if verdict is None or verdict.allowed:
+            return RequestAuth(principal, None, verdict)
+        return RequestAuth(principal, _rate_limited(verdict), verdict)
+
+    async def _limit_anonymous(self, client: str) -> RequestAuth | None:
+        """Requests with no or an unknown key are counted per IP; None while under the limit."""
+        if self.limiter is None:
+            return None
+        verdict = await self.limiter.check_anonymous(client)
+        if verdict is None or verdict.allowed:
+            return None
+        return RequestAuth(None, _rate_limited(verdict), verdict)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         if not isinstance(request, Request) or request.scope["type"] != "http":
@@ -165,7 +192,7 @@ class GraphQLView(GraphQL[Context, None]):
             return _error_response("Unexpected error.", Code.INTERNAL_SERVER_ERROR, 500)
 
     async def _run_http(self, request: Request) -> Response:
-        auth = await self.authenticate(request.headers)
+        auth = await self.authenticate(request.headers, self.client_of(request))
         console = auth.principal.console if auth.principal is not None else None
         if console is not None and request.method == "POST":
             # A console session rides on a cookie: every POST must prove it came from the page.
@@ -338,7 +365,7 @@ class GraphQLView(GraphQL[Context, None]):
         if isinstance(request, Request):
             auth = getattr(request.state, "cosource_auth", None)
         if auth is None:
-            auth = await self.authenticate(request.headers)
+            auth = await self.authenticate(request.headers, self.client_of(request))
         if auth.principal is not None:
             # Every query of this request is scoped to this tenant (engine.tenancy).
             enter_tenant(auth.principal.tenant_id)
@@ -363,7 +390,7 @@ class GraphQLView(GraphQL[Context, None]):
         params = context.connection_params or {}
         if context.principal is None and params:
             headers = Headers({k.lower(): str(v) for k, v in params.items() if isinstance(v, str)})
-            auth = await self.authenticate(headers)
+            auth = await self.authenticate(headers, self.client_of(context.request))
             if auth.error is not None:
                 raise ConnectionRejectionError(
                     {"message": auth.error.message, "code": (auth.error.extensions or {})["code"]}

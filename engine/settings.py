@@ -49,7 +49,14 @@ class Settings(BaseSettings):
     # Nesting of JSON variables (no input type of the schema is deeper) and operations per document.
     max_variable_depth: int = 16
     max_operations: int = 10
+    # Requests per minute (0 = off): a key's ceiling; per visitor IP and per member under a
+    # publishable key; per IP for requests with no or an unknown key.
     rate_limit_per_minute: int = 600
+    rate_limit_per_ip_per_minute: int = 120
+    rate_limit_per_member_per_minute: int = 120
+    rate_limit_anonymous_per_minute: int = 60
+    # Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
     # Anonymous persisted reads are cached this long at most (0 disables the result cache).
     result_cache_seconds: float = 30.0
     # Hot reads answered by compiled read plans instead of the GraphQL executor (same bytes).
