@@ -29,8 +29,8 @@ from api.persisted import PersistedQueries
 from api.plans.runner import ReadPlans
 from api.ratelimit import (
     ClientAddress,
-    Limits,
     MemoryRateLimiter,
+    RateLimits,
     RedisRateLimiter,
     RequestLimiter,
 )
@@ -121,7 +121,7 @@ async def demo_token(request: Request) -> Response:
 def configure_view(view: GraphQLView, background: Background, settings: Settings) -> None:
     """Limits, persisted queries and the result cache: shared through Redis when it is configured."""
     redis = background.redis
-    limits = Limits(
+    limits = RateLimits(
         key=settings.rate_limit_per_minute,
         ip=settings.rate_limit_per_ip_per_minute,
         member=settings.rate_limit_per_member_per_minute,

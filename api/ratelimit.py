@@ -81,7 +81,7 @@ class RedisRateLimiter:
 
 
 @dataclass(frozen=True)
-class Limits:
+class RateLimits:
     """Requests per minute; 0 turns a bucket off."""
 
     key: int = 600
@@ -138,9 +138,9 @@ def _parse(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address |
 
 
 class RequestLimiter:
-    """Applies Limits to one request, narrowest bucket first."""
+    """Applies RateLimits to one request, narrowest bucket first."""
 
-    def __init__(self, counter: RateLimiter, limits: Limits) -> None:
+    def __init__(self, counter: RateLimiter, limits: RateLimits) -> None:
         self.counter = counter
         self.limits = limits
 

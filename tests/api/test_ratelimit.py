@@ -9,7 +9,13 @@ import secrets
 import pytest
 from redis.asyncio import Redis
 
-from api.ratelimit import ClientAddress, Limits, MemoryRateLimiter, RedisRateLimiter, RequestLimiter
+from api.ratelimit import (
+    ClientAddress,
+    MemoryRateLimiter,
+    RateLimits,
+    RedisRateLimiter,
+    RequestLimiter,
+)
 from engine.models import Member
 from tests.api.conftest import member_token
 
@@ -21,14 +27,14 @@ def _view(api):  # type: ignore[no-untyped-def]
     return api.client._transport.app.state.graphql
 
 
-def _behind_proxy(api, limits: Limits) -> None:  # type: ignore[no-untyped-def]
+def _behind_proxy(api, limits: RateLimits) -> None:  # type: ignore[no-untyped-def]
     """The test client connects from 127.0.0.1, trusted here as the site's reverse proxy."""
     _view(api).limiter = RequestLimiter(MemoryRateLimiter(), limits)
     _view(api).client_address = ClientAddress("127.0.0.1/32")
 
 
 async def test_one_ip_hammering_leaves_other_visitors_unaffected(api, tenant) -> None:  # type: ignore[no-untyped-def]
-    _behind_proxy(api, Limits(key=30, ip=10))
+    _behind_proxy(api, RateLimits(key=30, ip=10))
     pk = tenant.publishable_key
     hammer = [
         (await api.post(READ, pk=pk, headers={"X-Forwarded-For": "203.0.113.7"})).status_code
@@ -51,7 +57,7 @@ async def test_one_ip_hammering_leaves_other_visitors_unaffected(api, tenant) ->
 
 
 async def test_forwarded_for_is_believed_from_trusted_proxies_only(api, tenant) -> None:  # type: ignore[no-untyped-def]
-    _view(api).limiter = RequestLimiter(MemoryRateLimiter(), Limits(key=100, ip=3))
+    _view(api).limiter = RequestLimiter(MemoryRateLimiter(), RateLimits(key=100, ip=3))
     # 127.0.0.1 is not a trusted proxy: rotating X-Forwarded-For does not buy a new share.
     statuses = [
         (
@@ -76,7 +82,7 @@ def test_client_address_resolution() -> None:
 
 
 async def test_one_member_hammering_leaves_other_members_unaffected(api, tenant) -> None:  # type: ignore[no-untyped-def]
-    _behind_proxy(api, Limits(key=100, ip=100, member=4))
+    _behind_proxy(api, RateLimits(key=100, ip=100, member=4))
     pk, busy = tenant.publishable_key, member_token(tenant, "cus_busy")
     statuses = [
         (
@@ -91,7 +97,7 @@ async def test_one_member_hammering_leaves_other_members_unaffected(api, tenant)
 
 
 async def test_no_key_and_unknown_keys_are_limited_per_ip(api, tenant) -> None:  # type: ignore[no-untyped-def]
-    _behind_proxy(api, Limits(key=100, anonymous=3))
+    _behind_proxy(api, RateLimits(key=100, anonymous=3))
     a = {"X-Forwarded-For": "203.0.113.50"}
     codes = []
     for i in range(5):
@@ -109,7 +115,7 @@ async def test_no_key_and_unknown_keys_are_limited_per_ip(api, tenant) -> None: 
 
 
 async def test_over_the_limit_is_rate_limited(api, tenant) -> None:
-    _view(api).limiter = RequestLimiter(MemoryRateLimiter(), Limits(key=3))
+    _view(api).limiter = RequestLimiter(MemoryRateLimiter(), RateLimits(key=3))
     statuses = []
     for _ in range(5):
         response = await api.post("{ campaigns { totalCount } }", sk=tenant.secret_key)
