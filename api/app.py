@@ -12,7 +12,6 @@ import strawberry
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -21,9 +20,9 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
 from api import assets, console, integrations
-from api.auth import KEY_HEADER
 from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
+from api.cors import KnownOrigins, PerKeyCORS
 from api.live import Broadcaster, LiveHooks
 from api.persisted import PersistedQueries
 from api.plans.runner import ReadPlans
@@ -191,6 +190,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     async def graphql_ws(websocket: WebSocket) -> None:
         await graphql(websocket.scope, websocket.receive, websocket.send)
 
+    origins = KnownOrigins()
+    graphql.origins = origins
     app = Starlette(
         debug=settings.debug,
         routes=[
@@ -209,16 +210,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         ],
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            # Any origin may call; a publishable key limited to origins is enforced by api.auth.
-            Middleware(
-                CORSMiddleware,
-                allow_origins=["*"],
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type", KEY_HEADER],
-                max_age=600,
-            ),
+            # Origins follow the publishable keys' allowed origins (api.cors), never "*".
+            Middleware(PerKeyCORS, origins=origins),
         ],
         lifespan=lifespan,
     )
     app.state.graphql = graphql
+    app.state.origins = origins
     return app

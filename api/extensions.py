@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+)
 from strawberry.extensions import SchemaExtension
 
 from api.errors import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER, Code, PublicError
@@ -95,3 +102,26 @@ class ErrorMapping(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [map_error(e, debug=self.debug) for e in result.errors]
+
+
+async def map_stream_errors(stream: AsyncIterator[Any], *, debug: bool) -> AsyncIterator[Any]:
+    """Subscriptions (graphql-transport-ws) bypass the HTTP view: give their errors codes too.
+
+    Syntax errors keep their class (Strawberry closes the socket with 4400 for them) and only gain
+    the code.
+    """
+    async for result in stream:
+        errors = getattr(result, "errors", None)
+        if errors:
+            mapped = []
+            for error in errors:
+                if isinstance(error, GraphQLSyntaxError):
+                    error.extensions = {
+                        **(error.extensions or {}),
+                        "code": Code.GRAPHQL_VALIDATION_FAILED.value,
+                    }
+                    mapped.append(error)
+                else:
+                    mapped.append(map_error(error, debug=debug))
+            result.errors = mapped
+        yield result

@@ -16,7 +16,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from api.audit import AuditLog
-from api.extensions import Authentication, ErrorMapping
+from api.extensions import Authentication, ErrorMapping, map_stream_errors
 from api.limits import Limits, limited_validation
 from api.mutations import Mutation
 from api.permissions import ConsolePermissions
@@ -33,6 +33,14 @@ from engine.settings import Settings, get_settings
 
 
 class CosourceSchema(strawberry.Schema):
+    debug = False
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        result = await super().stream(*args, **kwargs)
+        if hasattr(result, "__aiter__"):
+            return map_stream_errors(result, debug=self.debug)
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -66,13 +74,15 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return CosourceSchema(
+    schema = CosourceSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Campaign, Threshold, Idea, Member, Comment, Flag, WebhookEndpoint, WebhookDelivery],
         extensions=extensions,
     )
+    schema.debug = settings.debug
+    return schema
 
 
 def export_sdl() -> str:

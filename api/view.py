@@ -24,7 +24,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from api.auth import Principal, Role, authenticate
+from api import cors
+from api.auth import Principal, Role, authenticate, origin_allowed
 from api.body_limit import BodyTooLarge
 from api.cache import CachedResult, ResultCache, cache_key
 from api.context import Context
@@ -103,6 +104,21 @@ def _is_unavailable(data: Any) -> bool:
     )
 
 
+def _code_of(error: PublicError) -> str | None:
+    return (error.extensions or {}).get("code")
+
+
+def _cors_allowed(auth: RequestAuth, origin: str) -> bool | None:
+    """Whether this request's key lets a page on ``origin`` read the answer (api.cors); None when
+    no key decided (the preflight rule applies)."""
+    principal = auth.principal
+    if principal is not None:
+        return principal.role != Role.SECRET and origin_allowed(principal.key, origin)
+    if auth.error is not None and _code_of(auth.error) == Code.FORBIDDEN.value:
+        return False
+    return None
+
+
 def _rate_limited(verdict: Verdict) -> PublicError:
     return PublicError(
         f"rate limit exceeded; retry in {verdict.retry_after} s",
@@ -118,6 +134,7 @@ class GraphQLView(GraphQL[Context, None]):
     timeout_seconds = 30.0
     max_variable_depth = 16
     limiter: RequestLimiter | None = None
+    origins: cors.KnownOrigins | None = None
     client_address: ClientAddress = ClientAddress()
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None
@@ -167,6 +184,23 @@ class GraphQLView(GraphQL[Context, None]):
             return RequestAuth(principal, None, verdict)
         return RequestAuth(principal, _rate_limited(verdict), verdict)
 
+    async def _websocket_origin_ok(self, websocket: WebSocket) -> bool:
+        """A cross-origin handshake is accepted like a CORS request: when the key it carries (in
+        headers) allows the origin, or, when the key comes later in connection_init, when some
+        publishable key allows it (on_ws_connect then checks that key against this origin)."""
+        auth = await self.authenticate(websocket.headers, self.client_of(websocket))
+        websocket.state.cosource_auth = auth
+        origin = websocket.headers.get("origin")
+        if origin is None:
+            return True
+        allowed = _cors_allowed(auth, origin)
+        if allowed is not None:
+            return allowed
+        return self.origins is not None and await self.origins.allows(origin)
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        return bool(getattr(request.state, "cosource_ws_origin_ok", False))
+
     async def _limit_anonymous(self, client: str) -> RequestAuth | None:
         """Requests with no or an unknown key are counted per IP; None while under the limit."""
         if self.limiter is None:
@@ -177,8 +211,12 @@ class GraphQLView(GraphQL[Context, None]):
         return RequestAuth(None, _rate_limited(verdict), verdict)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        if isinstance(request, WebSocket):
+            # Decided here because Strawberry's origin hook is synchronous and keys are not.
+            request.state.cosource_ws_origin_ok = await self._websocket_origin_ok(request)
+            return await super().run(request)
         if not isinstance(request, Request) or request.scope["type"] != "http":
-            return await super().run(request)  # websockets authenticate in get_context
+            return await super().run(request)
         try:
             return await self._run_http(request)
         except (HTTPException, BodyTooLarge):
@@ -202,6 +240,11 @@ class GraphQLView(GraphQL[Context, None]):
                     "a console request needs its X-CSRF-Token header", Code.FORBIDDEN, 403
                 )
         request.state.cosource_auth = auth
+        origin = request.headers.get("origin")
+        if origin is not None:
+            allowed = _cors_allowed(auth, origin)
+            if allowed is not None:
+                setattr(request.state, cors.STATE_KEY, allowed)
         try:
             payload = await self._payload(request)
         except BadRequest as exc:
@@ -362,14 +405,14 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         auth: RequestAuth | None = None
-        if isinstance(request, Request):
+        if isinstance(request, Request | WebSocket):
             auth = getattr(request.state, "cosource_auth", None)
         if auth is None:
             auth = await self.authenticate(request.headers, self.client_of(request))
         if auth.principal is not None:
             # Every query of this request is scoped to this tenant (engine.tenancy).
             enter_tenant(auth.principal.tenant_id)
-        if auth.verdict is not None and response is not None and hasattr(response, "headers"):
+        if auth.verdict is not None and isinstance(response, Response):
             response.headers["X-RateLimit-Remaining"] = str(auth.verdict.remaining)
             if not auth.verdict.allowed:
                 response.status_code = 429
@@ -386,20 +429,30 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """Browsers cannot set websocket headers: keys may come in connection_init instead."""
+        """Browsers cannot set websocket headers: keys may come in connection_init instead. They
+        are checked against the handshake's Origin, exactly as an HTTP request's would be."""
         params = context.connection_params or {}
         if context.principal is None and params:
-            headers = Headers({k.lower(): str(v) for k, v in params.items() if isinstance(v, str)})
-            auth = await self.authenticate(headers, self.client_of(context.request))
+            handshake = context.request.headers
+            sent = {k.lower(): str(v) for k, v in params.items() if isinstance(v, str)}
+            sent.pop("origin", None)  # only the browser's own Origin header counts
+            if "origin" in handshake:
+                sent["origin"] = handshake["origin"]
+            auth = await self.authenticate(Headers(sent), self.client_of(context.request))
             if auth.error is not None:
                 raise ConnectionRejectionError(
-                    {"message": auth.error.message, "code": (auth.error.extensions or {})["code"]}
+                    {"message": auth.error.message, "code": _code_of(auth.error)}
                 )
             context.principal, context.auth_error = auth.principal, None
             if auth.principal is not None:
                 enter_tenant(auth.principal.tenant_id)
         elif context.auth_error is not None:
-            raise ConnectionRejectionError({"message": context.auth_error.message})
+            raise ConnectionRejectionError(
+                {
+                    "message": context.auth_error.message,
+                    "code": _code_of(context.auth_error),
+                }
+            )
         return await super().on_ws_connect(context)
 
     def decode_json(self, data: str | bytes) -> object:
