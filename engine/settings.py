@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     rate_limit_per_ip_per_minute: int = 120
     rate_limit_per_member_per_minute: int = 120
     rate_limit_anonymous_per_minute: int = 60
+    # Longest lifetime a member token may have (exp after iat), in hours.
+    member_token_max_lifetime_hours: float = Field(default=24.0, gt=0)
     # Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: str = ""
     # Anonymous persisted reads are cached this long at most (0 disables the result cache).

@@ -100,7 +100,9 @@ def test_restart_and_outage(tmp_path) -> None:
         key = re.search(r"sk_\S+", printed).group(0)  # type: ignore[union-attr]
         pk = re.search(r"pk_\S+", printed).group(0)  # type: ignore[union-attr]
         identity = re.search(r"identity secret\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
-        member = jwt.encode({"sub": "cus_outage", "exp": 4_000_000_000}, identity, "HS256")
+        member = jwt.encode(
+            {"sub": "cus_outage", "exp": int(time.time()) + 3600}, identity, "HS256"
+        )
         with api_process(env, tmp_path) as base:
             assert _post(base, COUNT, key).json() == {"data": {"campaigns": {"totalCount": 0}}}
 
