@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
 from api import assets, console, integrations
+from api.access import AccessLog
 from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
 from api.cors import KnownOrigins, PerKeyCORS
@@ -49,12 +50,36 @@ STATIC = Path(__file__).parent / "static"
 
 
 async def healthz(request: Request) -> Response:
+    """Liveness: the process answers. Nothing outside it is checked, so an orchestrator does not
+    restart healthy processes during a database outage (that is /readyz's business)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve traffic: the database and Redis (when configured) reachable, and every
+    migration applied. A new version whose migrations have not run yet is not ready."""
+    checks, ready = await _dependencies(request)
+    if checks.get("database") == "ok":
+        try:
+            pending = await db.pending_migrations()
+        except Exception as exc:
+            checks["migrations"] = f"error: {type(exc).__name__}"
+            ready = False
+        else:
+            checks["migrations"] = "ok" if not pending else f"pending: {', '.join(pending)}"
+            ready = ready and not pending
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
+    )
+
+
+async def _dependencies(request: Request) -> tuple[dict[str, str], bool]:
     checks: dict[str, str] = {}
     healthy = True
     try:
         await connections.get("default").execute_query("SELECT 1")
         checks["database"] = "ok"
-    except Exception as exc:  # report, never raise: this is what load balancers poll
+    except Exception as exc:  # report, never raise: load balancers poll this
         checks["database"] = f"error: {type(exc).__name__}"
         healthy = False
     background: Background | None = getattr(request.app.state, "background", None)
@@ -65,9 +90,7 @@ async def healthz(request: Request) -> Response:
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
             healthy = False
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
-    )
+    return checks, healthy
 
 
 async def metrics(request: Request) -> Response:
@@ -198,6 +221,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_ws),
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/widget.js", assets.widget),
             Route("/widget/{version}.js", assets.widget_versioned),
@@ -209,6 +233,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             *integrations.routes,
         ],
         middleware=[
+            # Outermost: every answer (413s and CORS refusals included) has an id, a log line and
+            # its metrics.
+            Middleware(AccessLog),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             # Origins follow the publishable keys' allowed origins (api.cors), never "*".
             Middleware(PerKeyCORS, origins=origins),

@@ -24,7 +24,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from api import cors
+from api import access, cors
 from api.auth import Principal, Role, authenticate, origin_allowed
 from api.body_limit import BodyTooLarge
 from api.cache import CachedResult, ResultCache, cache_key
@@ -82,9 +82,11 @@ def _error_response(
     message: str, code: Code, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
-    return Response(
+    response = Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
+    response.cosource_code = code.value  # type: ignore[attr-defined]  # read by run() for metrics
+    return response
 
 
 def _unavailable_response() -> Response:
@@ -218,7 +220,11 @@ class GraphQLView(GraphQL[Context, None]):
         if not isinstance(request, Request) or request.scope["type"] != "http":
             return await super().run(request)
         try:
-            return await self._run_http(request)
+            response = await self._run_http(request)
+            code = getattr(response, "cosource_code", None)
+            if code is not None:
+                setattr(request.state, access.OUTCOME, code)
+            return response
         except (HTTPException, BodyTooLarge):
             raise  # strawberry's own 4xx answers, and the body limit's 413
         except Exception as exc:
@@ -249,7 +255,9 @@ class GraphQLView(GraphQL[Context, None]):
             payload = await self._payload(request)
         except BadRequest as exc:
             return _error_response(str(exc), Code.BAD_REQUEST, 400)
-        request.state.cosource_operation_named = bool(payload and payload.get("operationName"))
+        operation_name = payload.get("operationName") if payload else None
+        request.state.cosource_operation_named = bool(operation_name)
+        setattr(request.state, access.OPERATION, access.operation_label(operation_name))
         persisted: PersistedQuery | None = None
         if payload is not None and isinstance(payload.get("extensions"), dict):
             found = await self._persisted(payload)
@@ -472,4 +480,8 @@ class GraphQLView(GraphQL[Context, None]):
         # Syntax errors never reach schema extensions; give them (and anything else) their code.
         if result.errors:
             result.errors = [map_error(e, debug=self.debug) for e in result.errors]
+        if isinstance(request, Request):
+            first = result.errors[0].extensions if result.errors else None
+            outcome = (first or {}).get("code", "error") if result.errors else "ok"
+            setattr(request.state, access.OUTCOME, str(outcome))
         return await super().process_result(request, result)

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    # Logs: one JSON object per line ("json") or readable lines ("console"); the least level.
+    log_format: str = "json"
+    log_level: str = "INFO"
     graphiql: bool = True
     introspection: bool = True
     public_url: str = "http://127.0.0.1:8000"

@@ -3,7 +3,8 @@
 A real `uvicorn` API process against a PostgreSQL server of the test's own, which the test restarts
 and stops. During the outage every answer is SERVICE_UNAVAILABLE with HTTP 503 and Retry-After (never a
 traceback), wherever the database was needed: in a resolver, or already in authentication (a key
-not yet cached, a member token's upsert); /healthz says 503; once the server is back, reads and writes work again without restarting the API.
+not yet cached, a member token's upsert); /healthz still answers (the process is alive) while
+/readyz says 503; once the server is back, reads and writes work again without restarting the API.
 """
 
 from __future__ import annotations
@@ -116,14 +117,18 @@ def test_restart_and_outage(tmp_path) -> None:
             # the member row behind a member token.
             _unavailable(_post(base, COUNT, "", **{"X-Cosource-Key": pk}))
             _unavailable(_post(base, VIEWER, member, **{"X-Cosource-Key": pk}))
-            health = httpx.get(f"http://{base}/healthz", timeout=30)
-            assert health.status_code == 503 and health.json()["database"].startswith("error")
+            # Alive (no reason to restart it), but not ready for traffic.
+            assert httpx.get(f"http://{base}/healthz", timeout=30).status_code == 200
+            ready = httpx.get(f"http://{base}/readyz", timeout=30)
+            assert ready.status_code == 503 and ready.json()["database"].startswith("error")
 
             pg.start()
             _recovers(base, key)
             created = _post(base, CREATE, key).json()["data"]["createCampaign"]
             assert created == {"campaign": {"slug": "after-the-outage"}, "userErrors": []}
-            assert httpx.get(f"http://{base}/healthz", timeout=10).status_code == 200
+            ready = httpx.get(f"http://{base}/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            assert ready.json() == {"status": "ready", "database": "ok", "migrations": "ok"}
             viewer = _post(base, VIEWER, member, **{"X-Cosource-Key": pk}).json()
             assert "errors" not in viewer and viewer["data"]["viewer"]["displayName"]
     finally:
