@@ -113,7 +113,7 @@ async def map_stream_errors(stream: AsyncIterator[Any], *, debug: bool) -> Async
     async for result in stream:
         errors = getattr(result, "errors", None)
         if errors:
-            mapped = []
+            mapped: list[GraphQLError] = []
             for error in errors:
                 if isinstance(error, GraphQLSyntaxError):
                     error.extensions = {

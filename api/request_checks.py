@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError, StringValueNode, ValidationContext, ValidationRule
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    StringValueNode,
+    ValidationContext,
+    ValidationRule,
+)
 from graphql.language import DocumentNode
 
 from api.errors import Code
@@ -83,7 +89,7 @@ def check_request(payload: object, *, max_variable_depth: int) -> dict[str, Any]
     return payload
 
 
-def validation_rules(max_operations: int) -> list[type[ValidationRule]]:
+def validation_rules(max_operations: int) -> list[type[ASTValidationRule]]:
     """Rules for the document itself; they run once per distinct document (ValidationCache)."""
 
     class OperationLimit(ValidationRule):

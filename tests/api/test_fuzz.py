@@ -181,7 +181,7 @@ def _corpus(auths: dict[str, dict[str, str]]) -> list[tuple[str, str, dict[str, 
     return requests
 
 
-def test_fuzz_the_live_api(database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_fuzz_the_live_api(database_url, tmp_path) -> None:
     env = {"COSOURCE_DATABASE_URL": database_url, "COSOURCE_REDIS_URL": ""}
     printed = _cli(env, "tenant", "create", "Fuzz Brand")
     sk = re.search(r"sk_\S+", printed).group(0)  # type: ignore[union-attr]

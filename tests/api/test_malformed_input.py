@@ -27,7 +27,7 @@ def _gid(kind: str, pk: int | str) -> str:
     return base64.b64encode(f"{kind}:{pk}".encode()).decode()
 
 
-async def _raw(api, body: bytes, **headers: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+async def _raw(api, body: bytes, **headers: str) -> httpx.Response:
     return await api.client.post(
         "/graphql", content=body, headers={"content-type": "application/json", **headers}
     )
@@ -44,14 +44,14 @@ def _code(response: httpx.Response) -> str:
 
 
 @pytest.mark.parametrize("body", [b"1", b"null", b'"str"', b"[]", b"true", b"[1, 2]"])
-async def test_a_body_that_is_not_a_json_object(api, tenant, body) -> None:  # type: ignore[no-untyped-def]
+async def test_a_body_that_is_not_a_json_object(api, tenant, body) -> None:
     response = await _raw(api, body, authorization=f"Bearer {tenant.secret_key}")
     _assert_clean(response)
     assert response.status_code == 400
     assert _code(response) == "BAD_REQUEST"
 
 
-async def test_variables_nested_too_deep(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_variables_nested_too_deep(api, tenant) -> None:
     deep = "[" * 2000 + "]" * 2000
     body = f'{{"query": "query($v: String) {{ ideas(search: $v) {{ totalCount }} }}", "variables": {{"v": {deep}}}}}'
     response = await _raw(api, body.encode(), authorization=f"Bearer {tenant.secret_key}")
@@ -65,7 +65,7 @@ async def test_variables_nested_too_deep(api, tenant) -> None:  # type: ignore[n
     assert response.status_code == 400 and _code(response) == "BAD_REQUEST"
 
 
-async def test_invalid_utf8_in_the_query_and_in_a_title(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_utf8_in_the_query_and_in_a_title(api, tenant) -> None:
     response = await _raw(
         api, b'{"query": "{ viewer { id \xff\xfe } }"}', authorization=f"Bearer {tenant.secret_key}"
     )
@@ -93,7 +93,7 @@ async def test_invalid_utf8_in_the_query_and_in_a_title(api, tenant) -> None:  #
     assert await Idea.all().count() == 0
 
 
-async def test_a_signed_member_token_whose_subject_holds_a_nul(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_a_signed_member_token_whose_subject_holds_a_nul(api, tenant) -> None:
     before = await Member.all().count()
     token = jwt.encode(
         {"sub": "cus_\x00nul", "exp": int(time.time()) + 600},
@@ -115,13 +115,13 @@ async def test_a_signed_member_token_whose_subject_holds_a_nul(api, tenant) -> N
         ("query($s: String) { members(search: $s) { totalCount } }", {"s": "a\x00b"}),
     ],
 )
-async def test_nul_in_search_and_slug(api, tenant, query, variables) -> None:  # type: ignore[no-untyped-def]
+async def test_nul_in_search_and_slug(api, tenant, query, variables) -> None:
     response = await api.post(query, variables, sk=tenant.secret_key)
     _assert_clean(response)
     assert _code(response) in BAD, response.text
 
 
-async def test_lone_surrogates_in_a_title_and_in_search(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_lone_surrogates_in_a_title_and_in_search(api, tenant) -> None:
     campaign = await factories.campaign()
     auth = {
         "x-cosource-key": tenant.publishable_key,
@@ -150,7 +150,7 @@ async def test_lone_surrogates_in_a_title_and_in_search(api, tenant) -> None:  #
     assert await Idea.all().count() == 0
 
 
-async def test_node_id_beyond_int64(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_node_id_beyond_int64(api, tenant) -> None:
     for pk in ("100000000000000000000", "9223372036854775808", "-1", "0"):
         body = await api.gql(
             "query($i: ID!) { node(id: $i) { id } }", {"i": _gid("Idea", pk)}, sk=tenant.secret_key
@@ -158,7 +158,7 @@ async def test_node_id_beyond_int64(api, tenant) -> None:  # type: ignore[no-unt
         assert body == {"data": {"node": None}}, (pk, body)
 
 
-async def test_long_filter_strings(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_long_filter_strings(api, tenant) -> None:
     response = await api.post(
         "query($t: String) { webhookDeliveries(eventType: $t) { totalCount } }",
         {"t": "x" * 65},
@@ -178,7 +178,7 @@ async def test_long_filter_strings(api, tenant) -> None:  # type: ignore[no-unty
 @pytest.mark.parametrize(
     "title", ["   ", "\u200b\u200b\u200b", "\u200b \ufeff \u2060", "\t\n\r ", "Tab\x07bell"]
 )
-async def test_blank_zero_width_and_control_titles_are_refused(api, tenant, title) -> None:  # type: ignore[no-untyped-def]
+async def test_blank_zero_width_and_control_titles_are_refused(api, tenant, title) -> None:
     campaign = await factories.campaign()
     data = await api.data(
         SUBMIT,
@@ -191,7 +191,7 @@ async def test_blank_zero_width_and_control_titles_are_refused(api, tenant, titl
     assert await Idea.all().count() == 0
 
 
-async def test_titles_are_normalised_and_trimmed(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_titles_are_normalised_and_trimmed(api, tenant) -> None:
     campaign = await factories.campaign()
     data = await api.data(
         SUBMIT.replace("idea { id }", "idea { title }"),
@@ -208,7 +208,7 @@ async def test_titles_are_normalised_and_trimmed(api, tenant) -> None:  # type: 
     assert data["submitIdea"]["idea"] == {"title": "Caf\u00e9 au lait"}
 
 
-async def test_several_operations_without_a_name(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_several_operations_without_a_name(api, tenant) -> None:
     response = await api.post(
         "query A { viewer { id } } query B { campaigns { totalCount } }", sk=tenant.secret_key
     )
@@ -229,7 +229,7 @@ async def test_several_operations_without_a_name(api, tenant) -> None:  # type: 
         assert response.json() == {"data": {"campaigns": {"totalCount": 0}}}
 
 
-async def test_hundreds_of_operations_in_one_document(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_hundreds_of_operations_in_one_document(api, tenant) -> None:
     document = " ".join(f"query Q{i} {{ viewer {{ id }} }}" for i in range(500))
     response = await api.client.post(
         "/graphql",
@@ -251,7 +251,7 @@ async def test_hundreds_of_operations_in_one_document(api, tenant) -> None:  # t
         "persisted",
     ],
 )
-async def test_persisted_query_of_the_wrong_shape(api, tenant, extensions: Any) -> None:  # type: ignore[no-untyped-def]
+async def test_persisted_query_of_the_wrong_shape(api, tenant, extensions: Any) -> None:
     response = await api.client.post(
         "/graphql",
         json={"query": "{ viewer { id } }", "extensions": extensions},

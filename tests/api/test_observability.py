@@ -18,7 +18,7 @@ from tests.api.conftest import member_token
 VOTE = """mutation($i: ID!) { vote(input: {ideaId: $i, value: UP}) { userErrors { code } } }"""
 
 
-async def test_request_ids_are_returned_accepted_and_generated(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_request_ids_are_returned_accepted_and_generated(api, tenant) -> None:
     given = await api.post(
         "{ viewer { id } }", sk=tenant.secret_key, headers={"X-Request-Id": "abc-123"}
     )
@@ -41,7 +41,7 @@ async def test_request_ids_are_returned_accepted_and_generated(api, tenant) -> N
     assert too_big.status_code == 413 and too_big.headers["x-request-id"]
 
 
-async def test_the_request_id_reaches_events_jobs_and_deliveries(api, tenant, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_the_request_id_reaches_events_jobs_and_deliveries(api, tenant, caplog) -> None:
     author = await factories.member()
     campaign = await factories.campaign()
     idea = await factories.idea(author, campaign)
@@ -97,7 +97,7 @@ def test_logs_are_json_lines_with_the_request_id() -> None:
     assert "request_id" not in second and "ValueError: boom" in second["exception"]
 
 
-async def test_readyz_checks_the_database_and_migrations(api, tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_readyz_checks_the_database_and_migrations(api, tenant, monkeypatch) -> None:
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "database": "ok", "migrations": "ok"}
@@ -113,7 +113,7 @@ async def test_readyz_checks_the_database_and_migrations(api, tenant, monkeypatc
     assert (await api.client.get("/healthz")).status_code == 200
 
 
-async def test_pending_migrations_reads_the_database(database) -> None:  # type: ignore[no-untyped-def]
+async def test_pending_migrations_reads_the_database(database) -> None:
     assert await db.pending_migrations() == []
 
 
@@ -124,7 +124,7 @@ def _sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-async def test_http_metrics_by_operation_and_outcome(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_http_metrics_by_operation_and_outcome(api, tenant) -> None:
     before = (await api.client.get("/metrics")).text
     for _ in range(3):
         await api.client.post(
@@ -160,7 +160,7 @@ async def test_http_metrics_by_operation_and_outcome(api, tenant) -> None:  # ty
 
 
 @pytest.mark.parametrize("name", ["", None, "bad name", "x" * 70])
-def test_odd_operation_names_are_bucketed(name) -> None:  # type: ignore[no-untyped-def]
+def test_odd_operation_names_are_bucketed(name) -> None:
     from api.access import operation_label
 
     assert operation_label(name) in {"anonymous", "other"}

@@ -10,6 +10,7 @@ import math
 import orjson
 import pytest
 import websockets
+from websockets.typing import Origin, Subprotocol
 
 from api.auth import forget_cached_keys
 from api.cors import OriginIndex
@@ -17,26 +18,26 @@ from engine import keys
 from engine.models import ApiKey
 from tests.processes import api_process
 
-SHOP = "https://shop.example.com"
-EVIL = "https://evil.example.net"
+SHOP = Origin("https://shop.example.com")
+EVIL = Origin("https://evil.example.net")
 READ = "{ campaigns { totalCount } }"
 
 
-async def _restrict(tenant, *origins: str) -> None:  # type: ignore[no-untyped-def]
+async def _restrict(tenant, *origins: str) -> None:
     await ApiKey.filter(key_hash=keys.hash_key(tenant.publishable_key)).update(
         allowed_origins=list(origins)
     )
     forget_cached_keys()
 
 
-def _only(api, *origins: str) -> None:  # type: ignore[no-untyped-def]
+def _only(api, *origins: str) -> None:
     """Pretend these are the only origins any publishable key allows (other tests' tenants have
     unrestricted keys in the same database)."""
     index = OriginIndex(frozenset(origins), any_origin=False)
     api.client._transport.app.state.origins._cached = (math.inf, index)
 
 
-def _preflight(api, origin: str):  # type: ignore[no-untyped-def]
+def _preflight(api, origin: str):
     return api.client.options(
         "/graphql",
         headers={
@@ -47,7 +48,7 @@ def _preflight(api, origin: str):  # type: ignore[no-untyped-def]
     )
 
 
-async def test_preflight_names_an_allowed_origin_and_refuses_others(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_preflight_names_an_allowed_origin_and_refuses_others(api, tenant) -> None:
     _only(api, SHOP)
     ok = await _preflight(api, SHOP)
     assert ok.status_code == 200
@@ -59,14 +60,14 @@ async def test_preflight_names_an_allowed_origin_and_refuses_others(api, tenant)
     assert "access-control-allow-origin" not in refused.headers
 
 
-async def test_preflight_reads_the_keys_from_the_database(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_preflight_reads_the_keys_from_the_database(api, tenant) -> None:
     await _restrict(tenant, "https://only-this-shop.example.org")
     api.client._transport.app.state.origins.forget()
     ok = await _preflight(api, "https://only-this-shop.example.org")
     assert ok.headers["access-control-allow-origin"] == "https://only-this-shop.example.org"
 
 
-async def test_responses_carry_cors_headers_for_the_keys_origins_only(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_responses_carry_cors_headers_for_the_keys_origins_only(api, tenant) -> None:
     await _restrict(tenant, SHOP)
     ok = await api.post(READ, pk=tenant.publishable_key, headers={"Origin": SHOP})
     assert ok.json()["data"]["campaigns"]["totalCount"] == 0
@@ -87,19 +88,19 @@ def _gid(kind: str, pk: int) -> str:
     return base64.b64encode(f"{kind}:{pk}".encode()).decode()
 
 
-async def _init(ws, payload: dict) -> dict:  # type: ignore[type-arg,no-untyped-def]
+async def _init(ws, payload: dict) -> dict:  # type: ignore[type-arg]
     await ws.send(orjson.dumps({"type": "connection_init", "payload": payload}).decode())
-    return orjson.loads(await asyncio.wait_for(ws.recv(), 10))  # type: ignore[no-any-return]
+    return orjson.loads(await asyncio.wait_for(ws.recv(), 10))
 
 
 @pytest.mark.slow
-async def test_websocket_origins_follow_the_key(tenant, database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_websocket_origins_follow_the_key(tenant, database_url, tmp_path) -> None:
     await _restrict(tenant, SHOP)
     env = {"COSOURCE_DATABASE_URL": database_url, "COSOURCE_REDIS_URL": ""}
     pk = tenant.publishable_key
     with api_process(env, tmp_path) as base:
         url = f"ws://{base}/graphql"
-        proto = ["graphql-transport-ws"]
+        proto = [Subprotocol("graphql-transport-ws")]
         # The storefront's own page: the handshake is accepted, the key comes in connection_init.
         async with websockets.connect(url, subprotocols=proto, origin=SHOP) as ws:
             assert (await _init(ws, {"X-Cosource-Key": pk}))["type"] == "connection_ack"
@@ -142,9 +143,9 @@ async def test_websocket_origins_follow_the_key(tenant, database_url, tmp_path) 
             async with websockets.connect(url, subprotocols=proto, origin=EVIL) as ws:
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await _init(ws, {"X-Cosource-Key": pk, "Origin": SHOP})  # spoofing is ignored
-                assert closed.value.rcvd.code == 4403
-        except websockets.InvalidStatus as refused:
-            assert refused.response.status_code == 403
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        except websockets.InvalidStatus as at_handshake:
+            assert at_handshake.response.status_code == 403
 
         # The key in the handshake itself (a native app or server): checked before accepting.
         with pytest.raises(websockets.InvalidStatus) as refused:

@@ -23,17 +23,17 @@ REDIS_URL = os.environ.get("COSOURCE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 READ = "{ campaigns { totalCount } }"
 
 
-def _view(api):  # type: ignore[no-untyped-def]
+def _view(api):
     return api.client._transport.app.state.graphql
 
 
-def _behind_proxy(api, limits: RateLimits) -> None:  # type: ignore[no-untyped-def]
+def _behind_proxy(api, limits: RateLimits) -> None:
     """The test client connects from 127.0.0.1, trusted here as the site's reverse proxy."""
     _view(api).limiter = RequestLimiter(MemoryRateLimiter(), limits)
     _view(api).client_address = ClientAddress("127.0.0.1/32")
 
 
-async def test_one_ip_hammering_leaves_other_visitors_unaffected(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_one_ip_hammering_leaves_other_visitors_unaffected(api, tenant) -> None:
     _behind_proxy(api, RateLimits(key=30, ip=10))
     pk = tenant.publishable_key
     hammer = [
@@ -56,7 +56,7 @@ async def test_one_ip_hammering_leaves_other_visitors_unaffected(api, tenant) ->
     assert statuses.count(429) > 0
 
 
-async def test_forwarded_for_is_believed_from_trusted_proxies_only(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_forwarded_for_is_believed_from_trusted_proxies_only(api, tenant) -> None:
     _view(api).limiter = RequestLimiter(MemoryRateLimiter(), RateLimits(key=100, ip=3))
     # 127.0.0.1 is not a trusted proxy: rotating X-Forwarded-For does not buy a new share.
     statuses = [
@@ -81,7 +81,7 @@ def test_client_address_resolution() -> None:
     assert ClientAddress().resolve("::ffff:192.0.2.1", None) == "192.0.2.1"
 
 
-async def test_one_member_hammering_leaves_other_members_unaffected(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_one_member_hammering_leaves_other_members_unaffected(api, tenant) -> None:
     _behind_proxy(api, RateLimits(key=100, ip=100, member=4))
     pk, busy = tenant.publishable_key, member_token(tenant, "cus_busy")
     statuses = [
@@ -96,7 +96,7 @@ async def test_one_member_hammering_leaves_other_members_unaffected(api, tenant)
     assert await Member.filter(external_id="cus_calm").exists()
 
 
-async def test_no_key_and_unknown_keys_are_limited_per_ip(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_no_key_and_unknown_keys_are_limited_per_ip(api, tenant) -> None:
     _behind_proxy(api, RateLimits(key=100, anonymous=3))
     a = {"X-Forwarded-For": "203.0.113.50"}
     codes = []

@@ -361,7 +361,7 @@ async def test_a_frozen_ideas_webhooks_are_held_until_it_is_unfrozen(
 
 async def test_a_delivery_logs_under_the_request_that_caused_it(
     tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The request id travels on the event row, so a worker in another process (here: another
     context, with no id of its own) logs the attempt under it."""
     import contextvars

@@ -51,7 +51,7 @@ async def test_a_name_that_does_not_resolve_is_refused(tenant, webhook_settings,
 
 async def test_refusals_do_not_reveal_how_a_name_resolved(
     tenant, webhook_settings, fake_dns
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A tenant must not be able to map internal DNS through the refusal messages."""
     webhook_settings(webhook_allow_networks="")
     fake_dns["db.internal.test"] = ["10.1.2.3"]
