@@ -149,7 +149,9 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
         member=settings.rate_limit_per_member_per_minute,
         anonymous=settings.rate_limit_anonymous_per_minute,
     )
-    if max(limits.key, limits.ip, limits.member, limits.anonymous) <= 0:
+    # COSOURCE_RATE_LIMIT_PER_MINUTE=0 turns throttling off altogether (as it always did); the
+    # narrower settings at 0 turn off only their own bucket.
+    if limits.key <= 0:
         view.limiter = None
     else:
         counter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()

@@ -199,9 +199,6 @@ def test_fuzz_the_live_api(database_url, tmp_path) -> None:
     started = time.monotonic()
     # A tight budget per visitor would throttle the fuzzer itself; throttling has its own tests.
     env["COSOURCE_RATE_LIMIT_PER_MINUTE"] = "0"
-    env["COSOURCE_RATE_LIMIT_PER_IP_PER_MINUTE"] = "0"
-    env["COSOURCE_RATE_LIMIT_PER_MEMBER_PER_MINUTE"] = "0"
-    env["COSOURCE_RATE_LIMIT_ANONYMOUS_PER_MINUTE"] = "0"
     with (
         api_process(env, tmp_path) as base,
         httpx.Client(base_url=f"http://{base}", timeout=30) as client,
