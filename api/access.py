@@ -73,6 +73,7 @@ class AccessLog:
             return
         request_id = request_ids.accept(Headers(scope=scope).get("x-request-id"))
         state = scope.setdefault("state", {})
+        state["request_id"] = request_id  # request.state.request_id (the audit log reads it)
         status = 500
         started = time.perf_counter()
 
