@@ -115,6 +115,8 @@ def _cors_allowed(auth: RequestAuth, origin: str) -> bool | None:
     no key decided (the preflight rule applies)."""
     principal = auth.principal
     if principal is not None:
+        if principal.key is None:
+            return False  # a console session (cookie): never readable from another origin
         return principal.role != Role.SECRET and origin_allowed(principal.key, origin)
     if auth.error is not None and _code_of(auth.error) == Code.FORBIDDEN.value:
         return False
