@@ -12,7 +12,6 @@ import strawberry
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -21,13 +20,20 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
 
 from api import assets, console, integrations
-from api.auth import KEY_HEADER
+from api.access import AccessLog
 from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
+from api.cors import KnownOrigins, PerKeyCORS
 from api.live import Broadcaster, LiveHooks
 from api.persisted import PersistedQueries
 from api.plans.runner import ReadPlans
-from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from api.ratelimit import (
+    ClientAddress,
+    MemoryRateLimiter,
+    RateLimits,
+    RedisRateLimiter,
+    RequestLimiter,
+)
 from api.schema import build_schema
 from api.view import GraphQLView
 from engine import db, exposure
@@ -44,12 +50,36 @@ STATIC = Path(__file__).parent / "static"
 
 
 async def healthz(request: Request) -> Response:
+    """Liveness: the process answers. Nothing outside it is checked, so an orchestrator does not
+    restart healthy processes during a database outage (that is /readyz's business)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve traffic: the database and Redis (when configured) reachable, and every
+    migration applied. A new version whose migrations have not run yet is not ready."""
+    checks, ready = await _dependencies(request)
+    if checks.get("database") == "ok":
+        try:
+            pending = await db.pending_migrations()
+        except Exception as exc:
+            checks["migrations"] = f"error: {type(exc).__name__}"
+            ready = False
+        else:
+            checks["migrations"] = "ok" if not pending else f"pending: {', '.join(pending)}"
+            ready = ready and not pending
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
+    )
+
+
+async def _dependencies(request: Request) -> tuple[dict[str, str], bool]:
     checks: dict[str, str] = {}
     healthy = True
     try:
         await connections.get("default").execute_query("SELECT 1")
         checks["database"] = "ok"
-    except Exception as exc:  # report, never raise: this is what load balancers poll
+    except Exception as exc:  # report, never raise: load balancers poll this
         checks["database"] = f"error: {type(exc).__name__}"
         healthy = False
     background: Background | None = getattr(request.app.state, "background", None)
@@ -60,9 +90,7 @@ async def healthz(request: Request) -> Response:
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
             healthy = False
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
-    )
+    return checks, healthy
 
 
 async def metrics(request: Request) -> Response:
@@ -115,13 +143,20 @@ async def demo_token(request: Request) -> Response:
 def configure_view(view: GraphQLView, background: Background, settings: Settings) -> None:
     """Limits, persisted queries and the result cache: shared through Redis when it is configured."""
     redis = background.redis
-    limit = settings.rate_limit_per_minute
-    if limit <= 0:
+    limits = RateLimits(
+        key=settings.rate_limit_per_minute,
+        ip=settings.rate_limit_per_ip_per_minute,
+        member=settings.rate_limit_per_member_per_minute,
+        anonymous=settings.rate_limit_anonymous_per_minute,
+    )
+    # COSOURCE_RATE_LIMIT_PER_MINUTE=0 turns throttling off altogether (as it always did); the
+    # narrower settings at 0 turn off only their own bucket.
+    if limits.key <= 0:
         view.limiter = None
-    elif redis is not None:
-        view.limiter = RedisRateLimiter(redis, limit)
     else:
-        view.limiter = MemoryRateLimiter(limit)
+        counter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+        view.limiter = RequestLimiter(counter, limits)
+    view.client_address = ClientAddress(settings.trusted_proxies)
     view.persisted = PersistedQueries(redis)
     view.generations = background.generations
     view.cache = (
@@ -151,6 +186,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     graphql.debug = settings.debug
     graphql.timeout_seconds = settings.execution_timeout_seconds
     graphql.demo_key = settings.demo_publishable_key
+    graphql.max_variable_depth = settings.max_variable_depth
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -179,12 +215,15 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     async def graphql_ws(websocket: WebSocket) -> None:
         await graphql(websocket.scope, websocket.receive, websocket.send)
 
+    origins = KnownOrigins()
+    graphql.origins = origins
     app = Starlette(
         debug=settings.debug,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_ws),
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/widget.js", assets.widget),
             Route("/widget/{version}.js", assets.widget_versioned),
@@ -196,17 +235,15 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             *integrations.routes,
         ],
         middleware=[
+            # Outermost: every answer (413s and CORS refusals included) has an id, a log line and
+            # its metrics.
+            Middleware(AccessLog),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            # Any origin may call; a publishable key limited to origins is enforced by api.auth.
-            Middleware(
-                CORSMiddleware,
-                allow_origins=["*"],
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type", KEY_HEADER],
-                max_age=600,
-            ),
+            # Origins follow the publishable keys' allowed origins (api.cors), never "*".
+            Middleware(PerKeyCORS, origins=origins),
         ],
         lifespan=lifespan,
     )
     app.state.graphql = graphql
+    app.state.origins = origins
     return app

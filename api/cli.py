@@ -4,7 +4,6 @@ similarity, secrets, demo, export-schema."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,9 +36,10 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _logging() -> None:
-    level = logging.DEBUG if get_settings().debug else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging() -> dict[str, object]:
+    from api.logs import configure
+
+    return configure(get_settings())
 
 
 async def _migrate(url: str) -> None:
@@ -72,15 +72,18 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    _logging()
+    log_config = _logging()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        log_level="debug" if settings.debug else "info",
-        proxy_headers=True,
+        log_config=log_config,
+        # api.access logs each request with its id, operation and outcome.
+        access_log=False,
+        # Client addresses come from COSOURCE_TRUSTED_PROXIES (api.ratelimit), not from uvicorn.
+        proxy_headers=False,
     )
 
 
@@ -413,6 +416,8 @@ def similarity_backfill(
         err.print(f"[red]No tenant with slug {tenant!r}.[/red]")
         raise typer.Exit(1)
     console.print(f"[green]Backfilled.[/green] {written} idea(s) embedded.")
+
+
 @members_app.command("import")
 def members_import(
     file: Annotated[Path, typer.Argument(help="A .csv (with a header) or .jsonl file.")],
@@ -511,13 +516,14 @@ def demo(
     console.print(
         f"[bold green]Cosource demo[/bold green] at {url}/demo  (GraphiQL at {url}/graphql)"
     )
-    _logging()
+    log_config = _logging()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=settings.host,
         port=port or settings.port,
-        log_level="info",
+        log_config=log_config,
+        access_log=False,
     )
 
 

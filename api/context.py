@@ -26,6 +26,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = field(init=False, default=None)
     _viewer: Member | None = field(init=False, default=None)
+    # False when an HTTP request sent no operationName (api.extensions refuses ambiguous documents).
+    operation_named: bool = True
 
     @property
     def loaders(self) -> Loaders:

@@ -17,6 +17,7 @@ class Code(str, Enum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     RATE_LIMITED = "RATE_LIMITED"
+    BAD_REQUEST = "BAD_REQUEST"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     NOT_FOUND = "NOT_FOUND"
@@ -47,6 +48,17 @@ def unauthenticated(message: str = f"an API key is required: {KEY_HINT}") -> Pub
 
 def forbidden(message: str) -> PublicError:
     return PublicError(message, Code.FORBIDDEN)
+
+
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; retry shortly."
+# Seconds a client should wait after SERVICE_UNAVAILABLE (HTTP 503): a restart or failover.
+UNAVAILABLE_RETRY_AFTER = 2
+
+
+def unavailable() -> PublicError:
+    return PublicError(
+        UNAVAILABLE_MESSAGE, Code.SERVICE_UNAVAILABLE, retryAfter=UNAVAILABLE_RETRY_AFTER
+    )
 
 
 def is_public(error: GraphQLError) -> bool:

@@ -1,5 +1,13 @@
-"""Per-key request limits: a fixed one-minute window, counted in Redis (shared by every API process)
-or in memory for the embedded single-process default.
+"""Request limits that fit a public key: fixed one-minute windows, counted in Redis (shared by every
+API process) or in memory for the embedded single-process default.
+
+A publishable key is public, so its ceiling alone would let one visitor lock every shopper out.
+Each request is therefore counted in narrower buckets first: the visitor's IP address (per key)
+and, with a member token, the member. A request refused there is not counted against the key's
+ceiling, so one visitor exhausting their share leaves the others unaffected. Secret keys are a
+brand's own servers: only their key's ceiling applies. Requests with no or an unknown key are
+limited per IP. Client addresses come from X-Forwarded-For only when the direct peer is a trusted
+proxy (``COSOURCE_TRUSTED_PROXIES``). See docs/architecture.md, "Rate limits".
 
 A limiter that cannot reach Redis lets requests through: throttling protects the service, it must
 not become the outage.
@@ -7,6 +15,7 @@ not become the outage.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -28,7 +37,7 @@ class Verdict:
 
 
 class RateLimiter(Protocol):
-    async def hit(self, key_id: int) -> Verdict: ...
+    async def hit(self, bucket: str | int, limit: int | None = None) -> Verdict: ...
 
 
 def _window(now: float) -> tuple[int, int]:
@@ -37,27 +46,29 @@ def _window(now: float) -> tuple[int, int]:
 
 
 class MemoryRateLimiter:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int = 600) -> None:
         self.limit = limit
-        self._counts: dict[tuple[int, int], int] = {}
+        self._counts: dict[tuple[str | int, int], int] = {}
 
-    async def hit(self, key_id: int) -> Verdict:
+    async def hit(self, bucket: str | int, limit: int | None = None) -> Verdict:
+        limit = self.limit if limit is None else limit
         window, retry_after = _window(time.time())
         if len(self._counts) > 50_000:
             self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
-        count = self._counts.get((key_id, window), 0) + 1
-        self._counts[(key_id, window)] = count
-        return Verdict(count <= self.limit, max(self.limit - count, 0), retry_after)
+        count = self._counts.get((bucket, window), 0) + 1
+        self._counts[(bucket, window)] = count
+        return Verdict(count <= limit, max(limit - count, 0), retry_after)
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, limit: int) -> None:
+    def __init__(self, redis: Redis, limit: int = 600) -> None:
         self.redis = redis
         self.limit = limit
 
-    async def hit(self, key_id: int) -> Verdict:
+    async def hit(self, bucket: str | int, limit: int | None = None) -> Verdict:
+        limit = self.limit if limit is None else limit
         window, retry_after = _window(time.time())
-        key = redis_keys.rate_limit(key_id, window)
+        key = redis_keys.rate_limit(bucket, window)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
@@ -65,5 +76,97 @@ class RedisRateLimiter:
                 count, _ = await pipe.execute()
         except Exception as exc:
             log.warning("rate limiter unavailable (%s); letting the request through", exc)
-            return Verdict(True, self.limit, 0)
-        return Verdict(count <= self.limit, max(self.limit - count, 0), retry_after)
+            return Verdict(True, limit, 0)
+        return Verdict(count <= limit, max(limit - count, 0), retry_after)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests per minute; 0 turns a bucket off."""
+
+    key: int = 600
+    ip: int = 120
+    member: int = 120
+    anonymous: int = 60
+
+
+def parse_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``COSOURCE_TRUSTED_PROXIES``: comma-separated addresses or CIDRs."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()
+    )
+
+
+class ClientAddress:
+    """Who the visitor is: the direct peer, or, when that peer is a trusted proxy, the nearest
+    untrusted address in X-Forwarded-For (walking right to left, as each proxy appends)."""
+
+    def __init__(self, trusted: str = "") -> None:
+        self.trusted = parse_networks(trusted)
+
+    def _is_trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in self.trusted)
+
+    def resolve(self, peer: str | None, forwarded_for: str | None) -> str:
+        address = _parse(peer)
+        if address is None:
+            return peer or "unknown"
+        if forwarded_for and self.trusted and self._is_trusted(address):
+            for part in reversed(forwarded_for.split(",")):
+                hop = _parse(part.strip())
+                if hop is None:
+                    break  # garbage from further out: the last good hop is what we know
+                address = hop
+                if not self._is_trusted(hop):
+                    break
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped is not None:
+                return str(address.ipv4_mapped)
+            # One visitor usually holds a whole /64: counting single addresses would let them
+            # rotate through it.
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        return str(address)
+
+
+def _parse(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not value:
+        return None
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+class RequestLimiter:
+    """Applies RateLimits to one request, narrowest bucket first."""
+
+    def __init__(self, counter: RateLimiter, limits: RateLimits) -> None:
+        self.counter = counter
+        self.limits = limits
+
+    async def _check(self, buckets: list[tuple[str, int]]) -> Verdict | None:
+        tightest: Verdict | None = None
+        for bucket, limit in buckets:
+            if limit <= 0:
+                continue
+            verdict = await self.counter.hit(bucket, limit)
+            if not verdict.allowed:
+                return verdict  # not counted in the wider buckets
+            if tightest is None or verdict.remaining < tightest.remaining:
+                tightest = verdict
+        return tightest
+
+    async def check(
+        self, key_id: int, client: str, *, member_id: int | None, public: bool
+    ) -> Verdict | None:
+        buckets: list[tuple[str, int]] = []
+        if public:
+            buckets.append((f"ip:{key_id}:{client}", self.limits.ip))
+            if member_id is not None:
+                buckets.append((f"member:{member_id}", self.limits.member))
+        buckets.append((f"key:{key_id}", self.limits.key))
+        return await self._check(buckets)
+
+    async def check_anonymous(self, client: str) -> Verdict | None:
+        """No key, or one that is unknown: per IP only."""
+        return await self._check([(f"ip:-:{client}", self.limits.anonymous)])

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
@@ -15,11 +16,12 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from api.audit import AuditLog
-from api.extensions import Authentication, ErrorMapping
+from api.extensions import Authentication, ErrorMapping, map_stream_errors
 from api.limits import Limits, limited_validation
 from api.mutations import Mutation
 from api.permissions import ConsolePermissions
 from api.queries import Query
+from api.request_checks import validation_rules
 from api.subscriptions import Subscription
 from api.types.campaign import Campaign, Threshold
 from api.types.comment import Comment
@@ -31,6 +33,14 @@ from engine.settings import Settings, get_settings
 
 
 class CosourceSchema(strawberry.Schema):
+    debug = False
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        result = await super().stream(*args, **kwargs)
+        if hasattr(result, "__aiter__"):
+            return map_stream_errors(result, debug=self.debug)
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -56,18 +66,23 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         type("ErrorMappingConfigured", (ErrorMapping,), {"debug": settings.debug}),
         # Bounded: unique query strings must not grow memory without limit.
         partial(ParserCache, maxsize=1000),
+        # Operations per document, no NUL or lone surrogate in literals (api/request_checks.py);
+        # built once so the validation cache, keyed on the rules, hits.
+        partial(AddValidationRules, validation_rules(settings.max_operations)),
         limited_validation(limits, maxsize=1000),
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return CosourceSchema(
+    schema = CosourceSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Campaign, Threshold, Idea, Member, Comment, Flag, WebhookEndpoint, WebhookDelivery],
         extensions=extensions,
     )
+    schema.debug = settings.debug
+    return schema
 
 
 def export_sdl() -> str:

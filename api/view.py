@@ -14,24 +14,38 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from cross_web import HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from api.auth import Principal, Role, authenticate
+from api import access, cors
+from api.auth import Principal, Role, authenticate, origin_allowed
+from api.body_limit import BodyTooLarge
 from api.cache import CachedResult, ResultCache, cache_key
 from api.context import Context
-from api.errors import Code, PublicError, forbidden, unauthenticated
+from api.errors import (
+    UNAVAILABLE_MESSAGE,
+    UNAVAILABLE_RETRY_AFTER,
+    Code,
+    PublicError,
+    forbidden,
+    unauthenticated,
+    unavailable,
+)
 from api.extensions import map_error
 from api.graphiql import graphiql_page
 from api.live import Broadcaster
 from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.plans.runner import PlanKey, ReadPlans
-from api.ratelimit import RateLimiter, Verdict
+from api.ratelimit import ClientAddress, RequestLimiter, Verdict
+from api.request_checks import BadRequest, check_request
+from engine.db import is_unavailable
 from engine.errors import Forbidden, Unauthenticated
 from engine.tenancy import enter_tenant
 from runtime.freshness import Generations
@@ -52,21 +66,69 @@ class RequestAuth:
 
 
 @functools.lru_cache(maxsize=2048)
-def _parse_get(query_string: bytes) -> dict[str, Any] | None:
-    """A persisted-query GET's parameters. Cache hits repeat the same URL, and parsing its encoded
-    JSON was half of a hit's cost; callers only read the result."""
-    params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-    if "extensions" not in params:
-        return None
-    for name in ("variables", "extensions"):
-        if params.get(name):
-            params[name] = orjson.loads(params[name])
-    return params
+def _parse_get(query_string: bytes, max_variable_depth: int) -> dict[str, Any]:
+    """A GET's parameters, checked (api.request_checks). Cache hits repeat the same URL, and
+    parsing its encoded JSON was half of a hit's cost; callers only read the result."""
+    params: dict[str, Any] = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    try:
+        for name in ("variables", "extensions"):
+            params[name] = orjson.loads(params[name]) if params.get(name) else None
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"'{name}' is not valid JSON") from exc
+    return check_request(params, max_variable_depth=max_variable_depth)
 
 
-def _error_response(message: str, code: Code, status: int = 200) -> Response:
+def _error_response(
+    message: str, code: Code, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    response = Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+    response.cosource_code = code.value  # type: ignore[attr-defined]  # read by run() for metrics
+    return response
+
+
+def _unavailable_response() -> Response:
+    return _error_response(
+        UNAVAILABLE_MESSAGE,
+        Code.SERVICE_UNAVAILABLE,
+        503,
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
+def _is_unavailable(data: Any) -> bool:
+    errors = data.get("errors") if isinstance(data, dict) else None
+    return any(
+        (e.get("extensions") or {}).get("code") == Code.SERVICE_UNAVAILABLE.value
+        for e in errors or ()
+    )
+
+
+def _code_of(error: PublicError) -> str | None:
+    return (error.extensions or {}).get("code")
+
+
+def _cors_allowed(auth: RequestAuth, origin: str) -> bool | None:
+    """Whether this request's key lets a page on ``origin`` read the answer (api.cors); None when
+    no key decided (the preflight rule applies)."""
+    principal = auth.principal
+    if principal is not None:
+        if principal.key is None:
+            return False  # a console session (cookie): never readable from another origin
+        return principal.role != Role.SECRET and origin_allowed(principal.key, origin)
+    if auth.error is not None and _code_of(auth.error) == Code.FORBIDDEN.value:
+        return False
+    return None
+
+
+def _rate_limited(verdict: Verdict) -> PublicError:
+    return PublicError(
+        f"rate limit exceeded; retry in {verdict.retry_after} s",
+        Code.RATE_LIMITED,
+        retryAfter=verdict.retry_after,
+    )
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -74,7 +136,10 @@ class GraphQLView(GraphQL[Context, None]):
     # Execution deadline per request (COSOURCE_EXECUTION_TIMEOUT_SECONDS): what the query limits
     # let through still cannot hold a worker for long.
     timeout_seconds = 30.0
-    limiter: RateLimiter | None = None
+    max_variable_depth = 16
+    limiter: RequestLimiter | None = None
+    origins: cors.KnownOrigins | None = None
+    client_address: ClientAddress = ClientAddress()
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None
     generations: Generations | None = None
@@ -83,35 +148,97 @@ class GraphQLView(GraphQL[Context, None]):
     # Prefilled in GraphiQL's headers under `cosource demo`.
     demo_key: str | None = None
 
-    async def authenticate(self, headers: Headers) -> RequestAuth:
+    def client_of(self, request: Request | WebSocket) -> str:
+        peer = request.client.host if request.client else None
+        return self.client_address.resolve(peer, request.headers.get("x-forwarded-for"))
+
+    async def authenticate(self, headers: Headers, client: str = "unknown") -> RequestAuth:
         try:
             principal = await authenticate(headers)
         except Unauthenticated as exc:
-            return RequestAuth(None, unauthenticated(str(exc)))
+            limited = await self._limit_anonymous(client)
+            return limited or RequestAuth(None, unauthenticated(str(exc)))
         except Forbidden as exc:
             return RequestAuth(None, forbidden(str(exc)))
-        if principal is None or self.limiter is None:
+        except Exception as exc:
+            # Key lookups on a cache miss and member upserts reach the database before any
+            # resolver: an outage there is SERVICE_UNAVAILABLE too, not a bare 500.
+            if not is_unavailable(exc):
+                raise
+            log.warning("database unavailable during authentication: %s", exc)
+            return RequestAuth(None, unavailable())
+        if self.limiter is None:
             return RequestAuth(principal, None)
+        if principal is None:
+            return await self._limit_anonymous(client) or RequestAuth(None, None)
         # Console sessions count per user (negative ids never collide with API keys').
-        bucket = 0
         if principal.key is not None:
-            bucket = principal.key.id
+            key_bucket, public = principal.key.id, principal.role != Role.SECRET
         elif principal.console is not None:
-            bucket = -principal.console.user.id
-        verdict = await self.limiter.hit(bucket)
-        if verdict.allowed:
-            return RequestAuth(principal, None, verdict)
-        error = PublicError(
-            f"rate limit exceeded; retry in {verdict.retry_after} s",
-            Code.RATE_LIMITED,
-            retryAfter=verdict.retry_after,
+            key_bucket, public = -principal.console.user.id, False
+        else:
+            return RequestAuth(principal, None)
+        verdict = await self.limiter.check(
+            key_bucket,
+            client,
+            member_id=principal.member_id,
+            public=public,
         )
-        return RequestAuth(principal, error, verdict)
+        if verdict is None or verdict.allowed:
+            return RequestAuth(principal, None, verdict)
+        return RequestAuth(principal, _rate_limited(verdict), verdict)
+
+    async def _websocket_origin_ok(self, websocket: WebSocket) -> bool:
+        """A cross-origin handshake is accepted like a CORS request: when the key it carries (in
+        headers) allows the origin, or, when the key comes later in connection_init, when some
+        publishable key allows it (on_ws_connect then checks that key against this origin)."""
+        auth = await self.authenticate(websocket.headers, self.client_of(websocket))
+        websocket.state.cosource_auth = auth
+        origin = websocket.headers.get("origin")
+        if origin is None:
+            return True
+        allowed = _cors_allowed(auth, origin)
+        if allowed is not None:
+            return allowed
+        return self.origins is not None and await self.origins.allows(origin)
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        return bool(getattr(request.state, "cosource_ws_origin_ok", False))
+
+    async def _limit_anonymous(self, client: str) -> RequestAuth | None:
+        """Requests with no or an unknown key are counted per IP; None while under the limit."""
+        if self.limiter is None:
+            return None
+        verdict = await self.limiter.check_anonymous(client)
+        if verdict is None or verdict.allowed:
+            return None
+        return RequestAuth(None, _rate_limited(verdict), verdict)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        if isinstance(request, WebSocket):
+            # Decided here because Strawberry's origin hook is synchronous and keys are not.
+            request.state.cosource_ws_origin_ok = await self._websocket_origin_ok(request)
+            return await super().run(request)
         if not isinstance(request, Request) or request.scope["type"] != "http":
-            return await super().run(request)  # websockets authenticate in get_context
-        auth = await self.authenticate(request.headers)
+            return await super().run(request)
+        try:
+            response = await self._run_http(request)
+            code = getattr(response, "cosource_code", None)
+            if code is not None:
+                setattr(request.state, access.OUTCOME, code)
+            return response
+        except (HTTPException, BodyTooLarge):
+            raise  # strawberry's own 4xx answers, and the body limit's 413
+        except Exception as exc:
+            # Whatever escaped the resolvers' error mapping: coded JSON, never a plain 500.
+            if is_unavailable(exc):
+                log.warning("database unavailable: %s", exc)
+                return _unavailable_response()
+            log.error("unexpected error serving /graphql", exc_info=exc)
+            return _error_response("Unexpected error.", Code.INTERNAL_SERVER_ERROR, 500)
+
+    async def _run_http(self, request: Request) -> Response:
+        auth = await self.authenticate(request.headers, self.client_of(request))
         console = auth.principal.console if auth.principal is not None else None
         if console is not None and request.method == "POST":
             # A console session rides on a cookie: every POST must prove it came from the page.
@@ -121,7 +248,18 @@ class GraphQLView(GraphQL[Context, None]):
                     "a console request needs its X-CSRF-Token header", Code.FORBIDDEN, 403
                 )
         request.state.cosource_auth = auth
-        payload = await self._payload(request)
+        origin = request.headers.get("origin")
+        if origin is not None:
+            allowed = _cors_allowed(auth, origin)
+            if allowed is not None:
+                setattr(request.state, cors.STATE_KEY, allowed)
+        try:
+            payload = await self._payload(request)
+        except BadRequest as exc:
+            return _error_response(str(exc), Code.BAD_REQUEST, 400)
+        operation_name = payload.get("operationName") if payload else None
+        request.state.cosource_operation_named = bool(operation_name)
+        setattr(request.state, access.OPERATION, access.operation_label(operation_name))
         persisted: PersistedQuery | None = None
         if payload is not None and isinstance(payload.get("extensions"), dict):
             found = await self._persisted(payload)
@@ -191,14 +329,16 @@ class GraphQLView(GraphQL[Context, None]):
         return self.plans.key(query, payload.get("operationName"), auth.principal.role), query
 
     async def _payload(self, request: Request) -> dict[str, Any] | None:
-        try:
-            if request.method == "GET":
-                return _parse_get(request.scope["query_string"])
-            if request.method == "POST" and "json" in request.headers.get("content-type", ""):
+        """The request's GraphQL payload, checked; BadRequest when it cannot be one."""
+        if request.method == "GET":
+            return _parse_get(request.scope["query_string"], self.max_variable_depth)
+        if request.method == "POST" and "json" in request.headers.get("content-type", ""):
+            try:
+                # orjson refuses invalid UTF-8, lone surrogate escapes and nesting past 1024.
                 data = orjson.loads(await request.body())
-                return data if isinstance(data, dict) else None
-        except (orjson.JSONDecodeError, ValueError):
-            return None  # strawberry answers malformed bodies itself
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+            return check_request(data, max_variable_depth=self.max_variable_depth)
         return None
 
     async def _persisted(self, payload: dict[str, Any]) -> PersistedQuery | Response | None:
@@ -275,14 +415,14 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         auth: RequestAuth | None = None
-        if isinstance(request, Request):
+        if isinstance(request, Request | WebSocket):
             auth = getattr(request.state, "cosource_auth", None)
         if auth is None:
-            auth = await self.authenticate(request.headers)
+            auth = await self.authenticate(request.headers, self.client_of(request))
         if auth.principal is not None:
             # Every query of this request is scoped to this tenant (engine.tenancy).
             enter_tenant(auth.principal.tenant_id)
-        if auth.verdict is not None and response is not None and hasattr(response, "headers"):
+        if auth.verdict is not None and isinstance(response, Response):
             response.headers["X-RateLimit-Remaining"] = str(auth.verdict.remaining)
             if not auth.verdict.allowed:
                 response.status_code = 429
@@ -293,30 +433,57 @@ class GraphQLView(GraphQL[Context, None]):
             principal=auth.principal,
             auth_error=auth.error,
             live=self.live,
+            operation_named=getattr(request.state, "cosource_operation_named", True)
+            if isinstance(request, Request)
+            else True,
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """Browsers cannot set websocket headers: keys may come in connection_init instead."""
+        """Browsers cannot set websocket headers: keys may come in connection_init instead. They
+        are checked against the handshake's Origin, exactly as an HTTP request's would be."""
         params = context.connection_params or {}
         if context.principal is None and params:
-            headers = Headers({k.lower(): str(v) for k, v in params.items() if isinstance(v, str)})
-            auth = await self.authenticate(headers)
+            handshake = context.request.headers
+            sent = {k.lower(): str(v) for k, v in params.items() if isinstance(v, str)}
+            sent.pop("origin", None)  # only the browser's own Origin header counts
+            if "origin" in handshake:
+                sent["origin"] = handshake["origin"]
+            auth = await self.authenticate(Headers(sent), self.client_of(context.request))
             if auth.error is not None:
                 raise ConnectionRejectionError(
-                    {"message": auth.error.message, "code": (auth.error.extensions or {})["code"]}
+                    {"message": auth.error.message, "code": _code_of(auth.error)}
                 )
             context.principal, context.auth_error = auth.principal, None
             if auth.principal is not None:
                 enter_tenant(auth.principal.tenant_id)
         elif context.auth_error is not None:
-            raise ConnectionRejectionError({"message": context.auth_error.message})
+            raise ConnectionRejectionError(
+                {
+                    "message": context.auth_error.message,
+                    "code": _code_of(context.auth_error),
+                }
+            )
         return await super().on_ws_connect(context)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if _is_unavailable(response_data):
+            response.status_code = 503
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return response
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Syntax errors never reach schema extensions; give them (and anything else) their code.
         if result.errors:
             result.errors = [map_error(e, debug=self.debug) for e in result.errors]
+        if isinstance(request, Request):
+            first = result.errors[0].extensions if result.errors else None
+            outcome = (first or {}).get("code", "error") if result.errors else "ok"
+            setattr(request.state, access.OUTCOME, str(outcome))
         return await super().process_result(request, result)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from engine import idea_vectors
+from engine import idea_vectors, request_ids
 from engine.clock import utcnow
 from engine.conflicts import retrying
 from engine.events import EventType
@@ -52,7 +52,7 @@ async def process_event(event_id: int) -> bool:
     event = await DomainEvent.unscoped().get_or_none(id=event_id)
     if event is None or event.processed_at is not None:
         return False
-    with tenant_scope(event.tenant_id):
+    with tenant_scope(event.tenant_id), request_ids.bound(event.request_id):
         for consumer in CONSUMERS:
             if event.type in consumer.types:
                 # Consumers are idempotent and run their own units of work: a deadlock or lost

@@ -127,6 +127,27 @@ async def migrate(database_url: str | None = None, *, models: Sequence[str]) -> 
     await run_migrations(config=tortoise_config(database_url, models=models))
 
 
+async def pending_migrations() -> list[str]:
+    """Migrations in ``migrations/`` the connected database has not applied (for /readyz)."""
+    import pkgutil
+
+    import migrations as package
+
+    on_disk = {name for _, name, is_pkg in pkgutil.iter_modules(package.__path__) if not is_pkg} - {
+        "__init__"
+    }
+    try:
+        _, rows = await connections.get("default").execute_query(
+            "SELECT name FROM tortoise_migrations WHERE app = 'models'"
+        )
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise
+        return sorted(on_disk)  # no migration table yet: nothing applied
+    applied = {row["name"] for row in rows}
+    return sorted(on_disk - applied)
+
+
 def sibling_url(admin_url: str, name: str) -> str:
     """The URL of database ``name`` on the server ``admin_url`` points at."""
     return admin_url.rsplit("/", 1)[0] + "/" + name

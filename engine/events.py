@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from engine import request_ids
 from engine.clock import utcnow
 from engine.ids import event_id
 from engine.models.events import DomainEvent
@@ -220,6 +221,7 @@ async def record(
         idea_id=idea_id,
         member_id=member_id,
         data=data,
+        request_id=request_ids.current(),
     )
     uow.events.append(event)
     return event

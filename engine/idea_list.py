@@ -15,6 +15,7 @@ from engine.models.ideas import Idea, IdeaStatus
 from engine.pagination import Page, decode_cursor, encode_cursor, page_size
 from engine.ranking import ORDER_COLUMN, IdeaOrder
 from engine.tenancy import current_tenant_id
+from engine.text import filter_text
 from engine.visibility import PUBLIC, Audience, listed_idea_rule
 
 SEARCH_MAX = 200
@@ -38,8 +39,8 @@ def _filtered(f: IdeaFilter) -> QuerySet[Idea]:
         query = query.filter(status__in=list(f.statuses))
     if f.author_id is not None:
         query = query.filter(author_id=f.author_id)
-    if f.search and f.search.strip():
-        term = f.search.strip()[:SEARCH_MAX]
+    term = filter_text(f.search, field="search", max_len=SEARCH_MAX)
+    if term is not None:
         query = query.filter(Q(title__icontains=term) | Q(body__icontains=term))
     return query
 

@@ -121,3 +121,14 @@ async def revoke_key(key_id: int) -> ApiKey:
 
 def _active(key: ApiKey) -> bool:
     return key.revoked_at is None or key.revoked_at > utcnow()
+
+
+async def publishable_origin_lists() -> list[list[str]]:
+    """The allowed origins of every active publishable key, across tenants: a CORS preflight
+    carries no key, so whether any key allows an origin is all it can be told."""
+    rows = (
+        await ApiKey.unscoped()
+        .filter(Q(revoked_at=None) | Q(revoked_at__gt=utcnow()), kind=KeyKind.PUBLISHABLE)
+        .values_list("allowed_origins", flat=True)
+    )
+    return [list(row) if isinstance(row, list) else [] for row in rows]

@@ -1,19 +1,42 @@
-"""Member tokens: HS256 JWTs signed with the tenant's identity secret by the brand's backend."""
+"""Member tokens: HS256 JWTs signed with the tenant's identity secret by the brand's backend.
+
+A token's lifetime (``exp`` after ``iat``, or after now without ``iat``) is capped by
+``COSOURCE_MEMBER_TOKEN_MAX_LIFETIME_HOURS`` (24 h by default): a leaked token must not stay good
+for months, and backends refresh tokens cheaply.
+"""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import jwt
 
 from engine.clock import utcnow
-from engine.errors import Unauthenticated
+from engine.errors import DomainError, ErrorCode, Unauthenticated
 from engine.members import MemberData
 from engine.models.tenants import Tenant
+from engine.settings import get_settings
 
 DEFAULT_TTL = timedelta(hours=1)
-MAX_TTL = timedelta(days=30)
+MIN_TTL = timedelta(seconds=60)
 _LEEWAY_SECONDS = 30
+
+
+def max_ttl() -> timedelta:
+    return timedelta(hours=get_settings().member_token_max_lifetime_hours)
+
+
+def check_ttl(ttl: timedelta) -> None:
+    """For tokens Cosource issues itself (issueMemberToken)."""
+    longest = max_ttl()
+    if not MIN_TTL <= ttl <= longest:
+        raise DomainError(
+            ErrorCode.OUT_OF_RANGE,
+            f"ttlSeconds must be 60 to {int(longest.total_seconds())} s "
+            f"(the maximum member-token lifetime)",
+            "ttlSeconds",
+        )
 
 
 def issue_member_token(tenant: Tenant, data: MemberData, ttl: timedelta = DEFAULT_TTL) -> str:
@@ -21,7 +44,7 @@ def issue_member_token(tenant: Tenant, data: MemberData, ttl: timedelta = DEFAUL
     claims: dict[str, object] = {
         "sub": data.external_id,
         "iat": int(now.timestamp()),
-        "exp": int((now + min(ttl, MAX_TTL)).timestamp()),
+        "exp": int((now + min(ttl, max_ttl())).timestamp()),
     }
     if data.display_name is not None:
         claims["name"] = data.display_name
@@ -57,6 +80,19 @@ def in_grace(tenant: Tenant, secret: str) -> bool:
     )
 
 
+def _check_lifetime(claims: dict[str, object]) -> None:
+    exp, iat = claims.get("exp"), claims.get("iat")
+    now = time.time()
+    start = iat if isinstance(iat, int | float) and iat <= now + _LEEWAY_SECONDS else now
+    longest = max_ttl().total_seconds()
+    if not isinstance(exp, int | float) or exp - start > longest + _LEEWAY_SECONDS:
+        hours = longest / 3600
+        raise Unauthenticated(
+            f"member token lifetime exceeds the maximum of {hours:g} h: sign tokens whose exp is "
+            f"at most {hours:g} h after iat (COSOURCE_MEMBER_TOKEN_MAX_LIFETIME_HOURS)"
+        )
+
+
 def verify_member_token(tenant: Tenant, token: str) -> MemberData:
     """Only HS256 with this tenant's secret (or, during a rotation's grace period, the previous
     one); exp and sub required (so alg none and forgeries fail)."""
@@ -86,6 +122,7 @@ def verify_member_token(tenant: Tenant, token: str) -> MemberData:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise Unauthenticated("member token has no subject")
+    _check_lifetime(claims)
 
     def text(name: str) -> str | None:
         value = claims.get(name)

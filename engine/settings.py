@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    # Logs: one JSON object per line ("json") or readable lines ("console"); the least level.
+    log_format: str = "json"
+    log_level: str = "INFO"
     graphiql: bool = True
     introspection: bool = True
     public_url: str = "http://127.0.0.1:8000"
@@ -46,7 +49,19 @@ class Settings(BaseSettings):
     # A request still executing after this long is stopped with QUERY_TIMEOUT: a backstop behind
     # the query limits, long enough for writes queued behind a busy idea's row lock.
     execution_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Nesting of JSON variables (no input type of the schema is deeper) and operations per document.
+    max_variable_depth: int = 16
+    max_operations: int = 10
+    # Requests per minute (0 = off): a key's ceiling; per visitor IP and per member under a
+    # publishable key; per IP for requests with no or an unknown key.
     rate_limit_per_minute: int = 600
+    rate_limit_per_ip_per_minute: int = 120
+    rate_limit_per_member_per_minute: int = 120
+    rate_limit_anonymous_per_minute: int = 60
+    # Longest lifetime a member token may have (exp after iat), in hours.
+    member_token_max_lifetime_hours: float = Field(default=24.0, gt=0)
+    # Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
     # Anonymous persisted reads are cached this long at most (0 disables the result cache).
     result_cache_seconds: float = 30.0
     # Hot reads answered by compiled read plans instead of the GraphQL executor (same bytes).

@@ -39,8 +39,9 @@ def live_channel(tenant_id: int) -> str:
     return f"{prefix()}:live:{tenant_id}"
 
 
-def rate_limit(key_id: int, window: int) -> str:
-    return f"{prefix()}:rl:{key_id}:{window}"
+def rate_limit(bucket: str | int, window: int) -> str:
+    """A request counter: ``key:<id>``, ``ip:<key id>:<address>``, ``member:<id>`` (api.ratelimit)."""
+    return f"{prefix()}:rl:{bucket}:{window}"
 
 
 def cache_generation(tenant_id: int) -> str:

@@ -48,6 +48,10 @@ def _test_settings() -> Iterator[None]:
     # Secrets are sealed at rest; the suite (and the processes it starts) share one key.
     os.environ.setdefault("COSOURCE_SECRET_KEY", sealed.generate_key())
     os.environ.pop("COSOURCE_REDIS_URL", None)
+    # Every request of the suite comes from 127.0.0.1: per-visitor shares sized for one shopper
+    # would throttle the tests themselves (tests/api/test_ratelimit.py sets its own limits).
+    for bucket in ("PER_IP_PER_MINUTE", "PER_MEMBER_PER_MINUTE", "ANONYMOUS_PER_MINUTE"):
+        os.environ.setdefault(f"COSOURCE_RATE_LIMIT_{bucket}", "100000")
     reset_settings()
     yield
     reset_settings()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 import ssl
 import time
 from collections.abc import AsyncGenerator, Mapping
@@ -23,6 +24,8 @@ import httpx
 from engine.settings import get_settings
 from webhooks.ssrf import AllowNetworks, ResolvedTarget, UnsafeTargetError, resolve_target
 from webhooks.transport import PoolPerServerName
+
+log = logging.getLogger(__name__)
 
 EXCERPT_BYTES = 1024
 
@@ -40,7 +43,8 @@ class AttemptResult:
     duration_ms: float
     response_excerpt: str = ""
     # None when a response came back; otherwise timeout, connect_error, tls_error, dns_error,
-    # network_error, protocol_error, http_error or unsafe_target:<reason>.
+    # network_error, protocol_error, http_error or unsafe_target:<reason> (for a host name that
+    # does not resolve to a public address, always unsafe_target:not_public).
     error: str | None = None
     retry_after_seconds: float | None = None
     remote_ip: str | None = None  # the checked address we connected to, for the delivery log
@@ -144,8 +148,12 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 
 def _error_name(exc: BaseException) -> str:
     if isinstance(exc, UnsafeTargetError):
-        # A failed lookup is an outage, not a verdict on the target.
-        return "dns_error" if exc.reason == "dns_error" else f"unsafe_target:{exc.reason}"
+        if exc.named_host:
+            # The delivery log is the tenant's to read: a name's lookup gets one verdict, so the
+            # log cannot be used to map internal DNS (the real reason goes to our log).
+            log.info("webhook target refused: %s (%s)", exc.message, exc.reason)
+            return "unsafe_target:not_public"
+        return f"unsafe_target:{exc.reason}"
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return "timeout"
     if isinstance(exc, httpx.ConnectError):

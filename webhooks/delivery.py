@@ -22,7 +22,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from engine import events
+from engine import events, request_ids
 from engine.clock import utcnow
 from engine.events import EventType
 from engine.settings import get_settings
@@ -116,7 +116,7 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
     taken = await claim(delivery, now)
     if taken is None:
         return "taken"
-    with tenant_scope(delivery.tenant_id):
+    with tenant_scope(delivery.tenant_id), request_ids.bound(delivery.event.request_id):
         if delivery.lease_until is not None:
             await _log_lost_attempt(delivery)
         body = render(delivery)
@@ -129,6 +129,18 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
         result = await client.send(delivery.endpoint.url, body, headers, client=ctx.get("http"))
         metrics.ATTEMPTS.labels(result.outcome.value).inc()
         metrics.ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
+        log.info(
+            "webhook attempt",
+            extra={
+                "delivery_id": delivery.id,
+                "event_id": delivery.event.public_id,
+                "attempt": delivery.attempt_count + 1,
+                "outcome": result.outcome.value,
+                "status_code": result.status_code,
+                "error": result.error,
+                "duration_ms": round(result.duration_ms, 1),
+            },
+        )
         return await _finish(ctx, delivery, taken, result)
 
 

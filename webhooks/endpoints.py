@@ -98,7 +98,9 @@ async def check_url(url: str) -> str:
     try:
         await resolve_target(url, get_settings().webhook_allow_networks)
     except UnsafeTargetError as exc:
-        raise DomainError(ErrorCode.UNSAFE_URL, f"url refused: {exc.message}", "url") from exc
+        raise DomainError(
+            ErrorCode.UNSAFE_URL, f"url refused: {exc.public_message}", "url"
+        ) from exc
     return url
 
 

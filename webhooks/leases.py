@@ -116,6 +116,8 @@ class Event:
     type: str
     occurred_at: datetime
     data: dict[str, Any]
+    # The API request that recorded the event (logs only).
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ _ENDPOINT = (
     "failing_since",
     "last_success_at",
 )
-_EVENT = ("id", "public_id", "type", "occurred_at", "data")
+_EVENT = ("id", "public_id", "type", "occurred_at", "data", "request_id")
 _LOAD = Statement(
     "SELECT "
     + ", ".join(

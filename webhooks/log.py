@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from tortoise.queryset import QuerySet
 
 from engine.pagination import Page, id_page
+from engine.text import filter_text
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+
+# Column widths: a longer filter could never match (and PostgreSQL refuses to compare it).
+EVENT_TYPE_MAX = 64
+EVENT_ID_MAX = 40
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,11 @@ def _query(where: DeliveryFilter) -> QuerySet[WebhookDelivery]:
     if where.status is not None:
         query = query.filter(status=where.status)
     if where.event_type is not None:
-        query = query.filter(event_type=where.event_type)
+        event_type = filter_text(where.event_type, field="eventType", max_len=EVENT_TYPE_MAX)
+        query = query.filter(event_type=event_type or "")
     if where.event_public_id is not None:
-        query = query.filter(event__public_id=where.event_public_id)
+        public_id = filter_text(where.event_public_id, field="eventId", max_len=EVENT_ID_MAX)
+        query = query.filter(event__public_id=public_id or "")
     return query
 
 

@@ -37,10 +37,20 @@ class UnsafeTargetError(Exception):
     link_local, multicast, reserved, not_global.
     """
 
-    def __init__(self, reason: str, message: str | None = None) -> None:
+    def __init__(
+        self, reason: str, message: str | None = None, *, public_message: str | None = None
+    ) -> None:
         super().__init__(message or reason)
         self.reason = reason
         self.message = message or reason
+        # What the tenant is told. For a host name, one sentence whatever the lookup found:
+        # "does not resolve", "resolves to 10.x" and "resolves to loopback" would let a tenant
+        # map the internal DNS (the detailed reason stays in ``reason`` and the logs).
+        self.public_message = public_message or self.message
+
+    @property
+    def named_host(self) -> bool:
+        return self.public_message != self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +190,21 @@ async def resolve_target(url: str, allow_networks: AllowNetworks = ()) -> Resolv
     target = validate_url(url)
     if target.ip_literal is not None:
         addresses: tuple[IPAddress, ...] = (target.ip_literal,)
+        for ip in addresses:
+            check_address(ip, allow_networks)
     else:
-        addresses = await _lookup(target.host, target.port)
-        if not addresses:
-            raise UnsafeTargetError("no_address", f"{target.host} has no address")
-    for ip in addresses:
-        check_address(ip, allow_networks)
+        try:
+            addresses = await _lookup(target.host, target.port)
+            if not addresses:
+                raise UnsafeTargetError("no_address", f"{target.host} has no address")
+            for ip in addresses:
+                check_address(ip, allow_networks)
+        except UnsafeTargetError as exc:
+            raise UnsafeTargetError(
+                exc.reason,
+                exc.message,
+                public_message=f"{target.host} does not resolve to a public address",
+            ) from exc
     # Prefer IPv4: plenty of workers (containers) have no IPv6 route at all.
     chosen = min(addresses, key=lambda a: a.version)
     if isinstance(chosen, ipaddress.IPv6Address) and chosen.ipv4_mapped is not None:

@@ -12,7 +12,7 @@ from api.types.common import UserError
 from api.types.member import Member
 from engine import member_import, member_tokens, members
 from engine.clock import utcnow
-from engine.errors import DomainError, ErrorCode
+from engine.errors import DomainError
 
 
 @strawberry.input
@@ -44,7 +44,9 @@ class UpsertMemberPayload:
 @strawberry.input
 class IssueMemberTokenInput:
     member: UpsertMemberInput
-    ttl_seconds: int = strawberry.field(default=3600, description="60 s to 30 days.")
+    ttl_seconds: int = strawberry.field(
+        default=3600, description="60 s up to the maximum member-token lifetime (24 h by default)."
+    )
 
 
 @strawberry.type
@@ -122,10 +124,10 @@ class MemberMutations:
         self, info: Info, input: IssueMemberTokenInput
     ) -> IssueMemberTokenPayload:
         principal = info.context.require_secret()
-        if not 60 <= input.ttl_seconds <= int(member_tokens.MAX_TTL.total_seconds()):
-            error = DomainError(
-                ErrorCode.OUT_OF_RANGE, "ttlSeconds must be 60 s to 30 days", "ttlSeconds"
-            )
+        ttl = timedelta(seconds=input.ttl_seconds)
+        try:
+            member_tokens.check_ttl(ttl)
+        except DomainError as error:
             return IssueMemberTokenPayload(
                 token=None, expires_at=None, member=None, user_errors=UserError.from_domain(error)
             )
@@ -135,7 +137,6 @@ class MemberMutations:
             return IssueMemberTokenPayload(
                 token=None, expires_at=None, member=None, user_errors=errors
             )
-        ttl = timedelta(seconds=input.ttl_seconds)
         token = member_tokens.issue_member_token(principal.tenant, data, ttl)
         return IssueMemberTokenPayload(
             token=token, expires_at=utcnow() + ttl, member=Member.from_row(row), user_errors=[]

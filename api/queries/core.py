@@ -19,6 +19,7 @@ from engine import models as m
 from engine import visibility
 from engine.errors import NotFound
 from engine.pagination import id_page
+from engine.text import SLUG_MAX, filter_text
 
 NODE_TYPES: dict[str, type[relay.Node]] = {
     "Campaign": Campaign,
@@ -40,7 +41,8 @@ class CoreQueries:
         try:
             gid = relay.GlobalID.from_id(id)
             node_type = NODE_TYPES[gid.type_name]
-            int(gid.node_id)
+            if not 0 < int(gid.node_id) < 2**63:  # beyond int64 no row can match
+                return None
         except (relay.GlobalIDValueError, KeyError, ValueError):
             return None
         # Every Node type here resolves asynchronously, to a list (strawberry types it wider).
@@ -67,7 +69,7 @@ class CoreQueries:
                 return None
         elif slug is not None:
             query = visibility.visible(m.Campaign, info.context.audience)
-            row = await query.get_or_none(slug=slug)
+            row = await query.get_or_none(slug=filter_text(slug, field="slug", max_len=SLUG_MAX))
         else:
             return None
         return Campaign.from_row(row) if row is not None else None
@@ -138,8 +140,8 @@ class CoreQueries:
     ) -> MemberConnection:
         info.context.require_secret()
         query = visibility.visible(m.Member, info.context.audience)
-        if search and search.strip():
-            term = search.strip()[:200]
+        term = filter_text(search, field="search")
+        if term is not None:
             query = query.filter(Q(display_name__icontains=term) | Q(external_id=term))
         page = await id_page(query, first, after)
         return MemberConnection.from_page(page, Member.from_row, query.count)

@@ -19,6 +19,8 @@ class DomainEvent(TenantModel):
     idea_id = fields.BigIntField(null=True)
     member_id = fields.BigIntField(null=True)
     data: dict[str, Any] = fields.JSONField()
+    # The API request that recorded the event, so its jobs and deliveries log under the same id.
+    request_id = fields.CharField(max_length=64, null=True)
     # Set once every asynchronous consumer (reputation, live updates) has handled the event.
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)

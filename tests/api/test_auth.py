@@ -179,3 +179,43 @@ async def test_a_cached_member_token_is_checked_again_after_its_exp(
         await api.gql(read, pk=pk, token=token)
     assert not [s for s in cached.statements if '"member"' in s]
     assert [s for s in checked.statements if '"member"' in s]
+
+
+@pytest.mark.parametrize(
+    ("claims", "allowed"),
+    [
+        ({"exp": 86_400}, True),  # no iat: counted from now
+        ({"iat": 0, "exp": 86_400}, True),
+        ({"iat": -3_600, "exp": 3_600}, True),  # issued an hour ago, good for two in all
+        ({"exp": 86_400 * 30}, False),
+        ({"iat": 0, "exp": 86_400 + 3_600}, False),
+        ({"iat": -86_400 * 365, "exp": 600}, False),  # a year-long token, nearly over
+    ],
+)
+async def test_member_token_lifetime_is_capped(api, tenant, claims, allowed) -> None:
+    now = int(time.time())
+    token = _forge(
+        {"sub": "cus_lifetime", **{k: now + v for k, v in claims.items()}}, tenant.identity_secret
+    )
+    body = await api.gql("{ viewer { id } }", pk=tenant.publishable_key, token=token)
+    if allowed:
+        assert "errors" not in body, body
+        return
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "maximum of 24 h" in error["message"]
+    assert not await Member.filter(external_id="cus_lifetime").exists()
+
+
+async def test_issued_tokens_stay_within_the_lifetime(api, tenant) -> None:
+    mutation = """mutation($t: Int!) { issueMemberToken(input: {member: {externalId: "cus_i"},
+        ttlSeconds: $t}) { token userErrors { field code message } } }"""
+    data = await api.data(mutation, {"t": 86_400 * 2}, sk=tenant.secret_key)
+    assert data["issueMemberToken"]["token"] is None
+    assert data["issueMemberToken"]["userErrors"][0]["code"] == "OUT_OF_RANGE"
+    assert "86400" in data["issueMemberToken"]["userErrors"][0]["message"]
+    data = await api.data(mutation, {"t": 86_400}, sk=tenant.secret_key)
+    token = data["issueMemberToken"]["token"]
+    assert "errors" not in await api.gql(
+        "{ viewer { id } }", pk=tenant.publishable_key, token=token
+    )

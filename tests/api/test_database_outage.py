@@ -1,8 +1,10 @@
 """PostgreSQL restarted or stopped under a running API: coded, retryable errors, then recovery.
 
 A real `uvicorn` API process against a PostgreSQL server of the test's own, which the test restarts
-and stops. During the outage every answer is SERVICE_UNAVAILABLE (never a traceback) and /healthz
-says 503; once the server is back, reads and writes work again without restarting the API.
+and stops. During the outage every answer is SERVICE_UNAVAILABLE with HTTP 503 and Retry-After (never a
+traceback), wherever the database was needed: in a resolver, or already in authentication (a key
+not yet cached, a member token's upsert); /healthz still answers (the process is alive) while
+/readyz says 503; once the server is back, reads and writes work again without restarting the API.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import time
 
 import httpx
+import jwt
 import pytest
 
 from tests.processes import PrivatePostgres, api_process
@@ -21,6 +24,7 @@ from tests.processes import PrivatePostgres, api_process
 pytestmark = [pytest.mark.slow]
 
 COUNT = {"query": "{ campaigns { totalCount } }"}
+VIEWER = {"query": "{ viewer { displayName } }"}
 CREATE = {
     "query": 'mutation { createCampaign(input: {title: "After the outage"}) { campaign { slug } userErrors { code } } }'
 }
@@ -38,19 +42,28 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def _post(base: str, body: dict, key: str) -> httpx.Response:  # type: ignore[type-arg]
-    return httpx.post(
-        f"http://{base}/graphql", json=body, timeout=30, headers={"Authorization": f"Bearer {key}"}
-    )
+def _post(base: str, body: dict, key: str, **headers: str) -> httpx.Response:  # type: ignore[type-arg]
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return httpx.post(f"http://{base}/graphql", json=body, timeout=30, headers=headers)
+
+
+def _unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "2"
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "Traceback" not in response.text and "asyncpg" not in response.text
 
 
 def _recovers(base: str, key: str, within: float = 20.0) -> dict:  # type: ignore[type-arg]
     deadline = time.monotonic() + within
     while True:
-        body = _post(base, COUNT, key).json()
+        response = _post(base, COUNT, key)
+        body = response.json()
         if "errors" not in body:
             return body
-        assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE", body
+        _unavailable(response)
         assert time.monotonic() < deadline, "the API did not recover"
         time.sleep(0.3)
 
@@ -84,7 +97,13 @@ def test_restart_and_outage(tmp_path) -> None:
             "COSOURCE_DB_POOL_MAX": "4",
         }
         _cli(env, "migrate")
-        key = re.search(r"sk_\S+", _cli(env, "tenant", "create", "Outage Brand")).group(0)  # type: ignore[union-attr]
+        printed = _cli(env, "tenant", "create", "Outage Brand")
+        key = re.search(r"sk_\S+", printed).group(0)  # type: ignore[union-attr]
+        pk = re.search(r"pk_\S+", printed).group(0)  # type: ignore[union-attr]
+        identity = re.search(r"identity secret\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+        member = jwt.encode(
+            {"sub": "cus_outage", "exp": int(time.time()) + 3600}, identity, "HS256"
+        )
         with api_process(env, tmp_path) as base:
             assert _post(base, COUNT, key).json() == {"data": {"campaigns": {"totalCount": 0}}}
 
@@ -93,18 +112,24 @@ def test_restart_and_outage(tmp_path) -> None:
 
             pg.stop()
             for body in (COUNT, CREATE):
-                response = _post(base, body, key)
-                assert response.status_code == 200
-                error = response.json()["errors"][0]
-                assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-                assert "Traceback" not in response.text and "asyncpg" not in response.text
-            health = httpx.get(f"http://{base}/healthz", timeout=30)
-            assert health.status_code == 503 and health.json()["database"].startswith("error")
+                _unavailable(_post(base, body, key))
+            # Authentication itself needs the database: a publishable key not cached yet, and
+            # the member row behind a member token.
+            _unavailable(_post(base, COUNT, "", **{"X-Cosource-Key": pk}))
+            _unavailable(_post(base, VIEWER, member, **{"X-Cosource-Key": pk}))
+            # Alive (no reason to restart it), but not ready for traffic.
+            assert httpx.get(f"http://{base}/healthz", timeout=30).status_code == 200
+            ready = httpx.get(f"http://{base}/readyz", timeout=30)
+            assert ready.status_code == 503 and ready.json()["database"].startswith("error")
 
             pg.start()
             _recovers(base, key)
             created = _post(base, CREATE, key).json()["data"]["createCampaign"]
             assert created == {"campaign": {"slug": "after-the-outage"}, "userErrors": []}
-            assert httpx.get(f"http://{base}/healthz", timeout=10).status_code == 200
+            ready = httpx.get(f"http://{base}/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            assert ready.json() == {"status": "ready", "database": "ok", "migrations": "ok"}
+            viewer = _post(base, VIEWER, member, **{"X-Cosource-Key": pk}).json()
+            assert "errors" not in viewer and viewer["data"]["viewer"]["displayName"]
     finally:
         pg.close()

@@ -53,6 +53,16 @@ BOMBS = {
         ]
     ),
     "repeated-fields": "{ " + " ".join("viewer { id }" for _ in range(400)) + " }",
+    # Conflicting unaliased fields reached through spreads: graphql-core's overlap rule took 2.4 s.
+    "repeated-through-fragments": " ".join(
+        f"fragment R{i} on Query {{ " + " ".join(["viewer { id }"] * 24) + " }" for i in range(16)
+    )
+    + " { "
+    + " ".join(f"...R{i}" for i in range(16))
+    + " }",
+    "conflicting-arguments": "{ "
+    + " ".join(f"ideas(first: {i % 90 + 1}) {{ totalCount }}" for i in range(400))
+    + " }",
     "many-fragments": "\n".join(
         ["query Bomb { ...G0 }"]
         + [f"fragment G{i} on Query {{ viewer {{ id }} }}" for i in range(60)]

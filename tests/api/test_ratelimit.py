@@ -1,4 +1,5 @@
-"""Per-key throttling: RATE_LIMITED with 429 and Retry-After, counted in memory or in Redis."""
+"""Throttling: RATE_LIMITED with 429 and Retry-After, counted in memory or in Redis; per key, and
+under a publishable key per visitor IP and per member, so one visitor cannot lock the rest out."""
 
 from __future__ import annotations
 
@@ -8,13 +9,113 @@ import secrets
 import pytest
 from redis.asyncio import Redis
 
-from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from api.ratelimit import (
+    ClientAddress,
+    MemoryRateLimiter,
+    RateLimits,
+    RedisRateLimiter,
+    RequestLimiter,
+)
+from engine.models import Member
+from tests.api.conftest import member_token
 
 REDIS_URL = os.environ.get("COSOURCE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+READ = "{ campaigns { totalCount } }"
+
+
+def _view(api):
+    return api.client._transport.app.state.graphql
+
+
+def _behind_proxy(api, limits: RateLimits) -> None:
+    """The test client connects from 127.0.0.1, trusted here as the site's reverse proxy."""
+    _view(api).limiter = RequestLimiter(MemoryRateLimiter(), limits)
+    _view(api).client_address = ClientAddress("127.0.0.1/32")
+
+
+async def test_one_ip_hammering_leaves_other_visitors_unaffected(api, tenant) -> None:
+    _behind_proxy(api, RateLimits(key=30, ip=10))
+    pk = tenant.publishable_key
+    hammer = [
+        (await api.post(READ, pk=pk, headers={"X-Forwarded-For": "203.0.113.7"})).status_code
+        for _ in range(40)
+    ]
+    assert hammer.count(200) == 10 and hammer.count(429) == 30
+    refused = await api.post(READ, pk=pk, headers={"X-Forwarded-For": "203.0.113.7"})
+    assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert int(refused.headers["Retry-After"]) >= 1
+    # The 30 refused requests were not counted against the key: other shoppers still read.
+    for address in ("198.51.100.1", "198.51.100.2"):
+        other = await api.post(READ, pk=pk, headers={"X-Forwarded-For": address})
+        assert other.status_code == 200 and "errors" not in other.json()
+    # The key's own ceiling still holds over every visitor together.
+    statuses = [
+        (await api.post(READ, pk=pk, headers={"X-Forwarded-For": f"192.0.2.{i}"})).status_code
+        for i in range(30)
+    ]
+    assert statuses.count(429) > 0
+
+
+async def test_forwarded_for_is_believed_from_trusted_proxies_only(api, tenant) -> None:
+    _view(api).limiter = RequestLimiter(MemoryRateLimiter(), RateLimits(key=100, ip=3))
+    # 127.0.0.1 is not a trusted proxy: rotating X-Forwarded-For does not buy a new share.
+    statuses = [
+        (
+            await api.post(
+                READ, pk=tenant.publishable_key, headers={"X-Forwarded-For": f"10.0.0.{i}"}
+            )
+        ).status_code
+        for i in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_client_address_resolution() -> None:
+    proxies = ClientAddress("10.0.0.0/8, 127.0.0.1")
+    assert proxies.resolve("127.0.0.1", "203.0.113.9, 10.1.2.3") == "203.0.113.9"
+    # A visitor cannot prepend an address: only the hop the proxy appended counts.
+    assert proxies.resolve("10.0.0.5", "1.2.3.4, 203.0.113.9") == "203.0.113.9"
+    assert proxies.resolve("198.51.100.4", "203.0.113.9") == "198.51.100.4"
+    assert proxies.resolve("10.0.0.5", "not-an-ip") == "10.0.0.5"
+    assert proxies.resolve("2001:db8::1", None) == proxies.resolve("2001:db8::ffff", None)
+    assert ClientAddress().resolve("::ffff:192.0.2.1", None) == "192.0.2.1"
+
+
+async def test_one_member_hammering_leaves_other_members_unaffected(api, tenant) -> None:
+    _behind_proxy(api, RateLimits(key=100, ip=100, member=4))
+    pk, busy = tenant.publishable_key, member_token(tenant, "cus_busy")
+    statuses = [
+        (
+            await api.post(READ, pk=pk, token=busy, headers={"X-Forwarded-For": f"192.0.2.{i}"})
+        ).status_code
+        for i in range(6)
+    ]
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    calm = await api.post(READ, pk=pk, token=member_token(tenant, "cus_calm"))
+    assert calm.status_code == 200
+    assert await Member.filter(external_id="cus_calm").exists()
+
+
+async def test_no_key_and_unknown_keys_are_limited_per_ip(api, tenant) -> None:
+    _behind_proxy(api, RateLimits(key=100, anonymous=3))
+    a = {"X-Forwarded-For": "203.0.113.50"}
+    codes = []
+    for i in range(5):
+        headers = {**a, "X-Cosource-Key": "pk_unknown"} if i % 2 else a
+        response = await api.client.post("/graphql", json={"query": READ}, headers=headers)
+        codes.append((response.status_code, response.json()["errors"][0]["extensions"]["code"]))
+    assert codes[:3] == [(200, "UNAUTHENTICATED")] * 3
+    assert codes[3:] == [(429, "RATE_LIMITED")] * 2
+    # Another address, and a real key from the same address, are not affected.
+    other = await api.client.post(
+        "/graphql", json={"query": READ}, headers={"X-Forwarded-For": "203.0.113.51"}
+    )
+    assert other.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await api.post(READ, pk=tenant.publishable_key, headers=a)).status_code == 200
 
 
 async def test_over_the_limit_is_rate_limited(api, tenant) -> None:
-    api.client._transport.app.state.graphql.limiter = MemoryRateLimiter(3)
+    _view(api).limiter = RequestLimiter(MemoryRateLimiter(), RateLimits(key=3))
     statuses = []
     for _ in range(5):
         response = await api.post("{ campaigns { totalCount } }", sk=tenant.secret_key)
@@ -35,7 +136,7 @@ async def test_redis_limiter_is_shared_between_limiters() -> None:
     try:
         key_id = int.from_bytes(secrets.token_bytes(4), "big")
         first, second = RedisRateLimiter(redis, 4), RedisRateLimiter(redis, 4)  # two API processes
-        verdicts = [await (first if i % 2 else second).hit(key_id) for i in range(6)]
+        verdicts = [await (first if i % 2 else second).hit(f"key:{key_id}") for i in range(6)]
         assert [v.allowed for v in verdicts] == [True, True, True, True, False, False]
         assert verdicts[3].remaining == 0
     finally:

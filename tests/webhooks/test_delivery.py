@@ -208,7 +208,8 @@ async def test_refused_at_delivery_when_the_address_is_not_allowed(
         f"http://10.0.0.1:{port}/b": "private",
         f"http://169.254.169.254:{port}/latest/meta-data": "link_local",
         f"http://[::ffff:127.0.0.1]:{port}/c": "loopback",
-        f"http://hooks.brand.test:{port}/d": "loopback",
+        # A name's verdict does not say what it resolved to (the tenant reads this log).
+        f"http://hooks.brand.test:{port}/d": "not_public",
     }
     ids = {}
     for url in refused:
@@ -356,3 +357,41 @@ async def test_a_frozen_ideas_webhooks_are_held_until_it_is_unfrozen(
     requests = await receiver.wait_for_async(2)
     assert requests[1].json()["type"] == "idea.status_changed" and requests[1].verified
     assert (await WebhookDelivery.get(id=held.id)).status == DeliveryStatus.SUCCEEDED
+
+
+async def test_a_delivery_logs_under_the_request_that_caused_it(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient
+) -> None:
+    """The request id travels on the event row, so a worker in another process (here: another
+    context, with no id of its own) logs the attempt under it."""
+    import contextvars
+    import io
+    import logging
+
+    import orjson
+
+    from api.logs import dict_config
+    from engine import request_ids
+    from engine.settings import Settings
+
+    with request_ids.bound("req_from_the_vote"):
+        row = await _pending_delivery(receiver)
+    spec = dict(dict_config(Settings(log_format="json"))["formatters"]["cosource"])
+    handler = logging.StreamHandler(stream := io.StringIO())
+    handler.setFormatter(spec.pop("()")(**spec))
+    logger = logging.getLogger("webhooks.delivery")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        job = asyncio.get_running_loop().create_task(
+            delivery.deliver({"http": webhook_client}, row.id), context=contextvars.Context()
+        )
+        assert await job == "success"
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    [attempt] = [line for line in lines if line["event"] == "webhook attempt"]
+    assert attempt["request_id"] == "req_from_the_vote"
+    assert attempt["outcome"] == "success" and attempt["delivery_id"] == row.id

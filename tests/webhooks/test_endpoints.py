@@ -44,7 +44,28 @@ async def test_a_name_that_does_not_resolve_is_refused(tenant, webhook_settings,
     with pytest.raises(DomainError) as caught:
         await endpoints.create_endpoint(EndpointInput(url="https://nowhere.brand.test/hook"))
     assert caught.value.code == ErrorCode.UNSAFE_URL
-    assert "cannot resolve" in caught.value.errors[0].message
+    assert caught.value.errors[0].message == (
+        "url refused: nowhere.brand.test does not resolve to a public address"
+    )
+
+
+async def test_refusals_do_not_reveal_how_a_name_resolved(
+    tenant, webhook_settings, fake_dns
+) -> None:
+    """A tenant must not be able to map internal DNS through the refusal messages."""
+    webhook_settings(webhook_allow_networks="")
+    fake_dns["db.internal.test"] = ["10.1.2.3"]
+    fake_dns["metadata.internal.test"] = ["169.254.169.254"]
+    fake_dns["self.internal.test"] = ["127.0.0.1"]
+    messages = set()
+    for host in ("db.internal.test", "metadata.internal.test", "self.internal.test", "nope.test"):
+        with pytest.raises(DomainError) as caught:
+            await endpoints.create_endpoint(EndpointInput(url=f"https://{host}/hook"))
+        message = caught.value.errors[0].message
+        assert "10.1" not in message and "169.254" not in message and "127.0" not in message
+        assert "private" not in message and "loopback" not in message
+        messages.add(message.replace(host, "HOST"))
+    assert messages == {"url refused: HOST does not resolve to a public address"}
 
 
 async def test_a_public_name_is_accepted(tenant, fake_dns) -> None:
