@@ -12,6 +12,7 @@ from api.dataloaders import Loaders
 from api.errors import PublicError, forbidden, unauthenticated
 from api.live import Broadcaster
 from engine.models.members import Member
+from engine.moderation import Actor
 from engine.visibility import PUBLIC, Audience, Role
 
 
@@ -71,6 +72,11 @@ class Context:
         if self.live is None:  # the app's lifespan configures it before serving
             raise RuntimeError("live updates are not configured in this process")
         return self.live
+
+    def require_brand_actor(self) -> Actor:
+        """The secret key as the actor the moderation log records (docs/architecture.md)."""
+        key = self.require_secret().key
+        return Actor.secret_key(key.id, f"{key.prefix}… {key.label}".strip())
 
     @property
     def is_secret(self) -> bool:

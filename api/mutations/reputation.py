@@ -40,6 +40,7 @@ class UpdateReputationRulesInput:
     serial_vote_limit: int | None = None
     flag_min_level: int | None = None
     idea_votes_badge: int | None = None
+    auto_hide_after: int | None = None
     levels: list[ReputationLevelInput] | None = strawberry.field(
         default=None, description="Every level, lowest first (replaces the list)."
     )
@@ -57,6 +58,7 @@ class UpdateReputationRulesInput:
             serial_vote_limit=_given(self.serial_vote_limit),
             flag_min_level=_given(self.flag_min_level),
             idea_votes_badge=_given(self.idea_votes_badge),
+            auto_hide_after=_given(self.auto_hide_after),
             levels=tuple(LevelRule(lv.threshold, lv.name) for lv in self.levels)
             if self.levels is not None
             else UNSET,

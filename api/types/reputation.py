@@ -139,6 +139,10 @@ class ReputationRules:
     idea_votes_badge: int = strawberry.field(
         description='Upvotes an idea needs for the "Popular idea" badge.'
     )
+    auto_hide_after: int = strawberry.field(
+        description="Distinct members whose open SPAM or ABUSE reports hide an idea or comment "
+        "pending review (default 3)."
+    )
     levels: list[LevelRule]
 
     @classmethod
@@ -158,6 +162,7 @@ class ReputationRules:
             serial_vote_limit=rules.serial_vote_limit,
             flag_min_level=rules.flag_min_level,
             idea_votes_badge=rules.idea_votes_badge,
+            auto_hide_after=rules.auto_hide_after,
             levels=[
                 LevelRule(number=i, name=lv.name, threshold=lv.threshold)
                 for i, lv in enumerate(rules.levels)

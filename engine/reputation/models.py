@@ -156,6 +156,8 @@ class ReputationAudit(TenantModel):
     window_end = fields.DatetimeField(null=True)
     event_id = fields.BigIntField(null=True)
     detail = fields.TextField(default="")
+    # Set when the brand restored the votes' effect on counters (engine.vote_reversal).
+    restored_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

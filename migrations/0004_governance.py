@@ -1,0 +1,47 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from engine.models.moderation import ActorKind
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0003_reputation')]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name='Campaign',
+            name='response_due_days',
+            field=fields.IntField(null=True),
+        ),
+        ops.AddField(
+            model_name='Campaign',
+            name='winner_min_count',
+            field=fields.IntField(default=1, db_default=1),
+        ),
+        ops.AddField(
+            model_name='ModerationEntry',
+            name='actor_id',
+            field=fields.BigIntField(null=True),
+        ),
+        ops.AddField(
+            model_name='ModerationEntry',
+            name='actor_kind',
+            field=fields.CharEnumField(null=True, description='MEMBER: MEMBER\nSECRET_KEY: SECRET_KEY\nCONSOLE_USER: CONSOLE_USER\nSYSTEM: SYSTEM', enum_type=ActorKind, max_length=16),
+        ),
+        ops.AddField(
+            model_name='ModerationEntry',
+            name='actor_label',
+            field=fields.CharField(default='', db_default='', max_length=120),
+        ),
+        ops.AddField(
+            model_name='ReputationAudit',
+            name='restored_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Vote',
+            name='discounted_by',
+            field=fields.BigIntField(null=True),
+        ),
+    ]
