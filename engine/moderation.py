@@ -166,9 +166,7 @@ async def flag(
             reason=reason,
             note=clean(note),
         )
-        await _log(
-            ModerationAction.FLAGGED, target, Actor.member(member), flag=row, note=row.note
-        )
+        await _log(ModerationAction.FLAGGED, target, Actor.member(member), flag=row, note=row.note)
         if reason == FlagReason.IP_INFRINGEMENT and not target.idea.frozen:
             target.idea.frozen = True
             await target.idea.save(update_fields=["frozen", "updated_at"])
@@ -266,9 +264,7 @@ async def resolve_flag(
         )
         if decision == Decision.UPHOLD and hide and not target.hidden:
             await _set_hidden(target, True)
-            await _log(
-                ModerationAction.HIDDEN, target, actor, flag=row, note=row.resolution_note
-            )
+            await _log(ModerationAction.HIDDEN, target, actor, flag=row, note=row.resolution_note)
         elif decision == Decision.DISMISS and target.hidden and hide is not True:
             auto_hidden = await ModerationEntry.filter(
                 idea_id=row.idea_id, comment_id=row.comment_id, action=ModerationAction.AUTO_HIDDEN
@@ -293,9 +289,7 @@ async def resolve_flag(
         ):
             target.idea.frozen = False
             await target.idea.save(update_fields=["frozen", "updated_at"])
-            await _log(
-                ModerationAction.UNFROZEN, target, actor, flag=row, note=row.resolution_note
-            )
+            await _log(ModerationAction.UNFROZEN, target, actor, flag=row, note=row.resolution_note)
             await events.record(
                 EventType.IDEA_UNFROZEN,
                 {"ideaId": row.idea_id},
