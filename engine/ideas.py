@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine import events, payloads
+from engine import campaign_gate, events, payloads
 from engine.clock import utcnow
 from engine.counters import counters_of
 from engine.eligibility import ensure_can_participate
@@ -126,6 +126,8 @@ async def interactable_idea(idea_id: int, member: Member) -> tuple[Idea, Campaig
         raise DomainError(ErrorCode.IDEA_CLOSED, "this idea was merged into another", "ideaId")
     if idea.frozen:
         raise DomainError(ErrorCode.IDEA_FROZEN, "this idea is frozen pending review", "ideaId")
+    # Before the campaign is read: a close in flight finishes first.
+    await campaign_gate.hold(idea.campaign_id)
     campaign = await Campaign.get(id=idea.campaign_id)
     ensure_can_participate(member, campaign)
     return idea, campaign

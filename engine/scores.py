@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from engine import counters, events
+from engine import admission, counters, events
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
-from engine.ideas import interactable_idea
 from engine.models.campaigns import CampaignMode
 from engine.models.interactions import Score
 from engine.models.members import Member
@@ -18,7 +17,7 @@ async def score_idea(member: Member, idea_id: int, value: int) -> counters.Outco
     if not MIN_SCORE <= value <= MAX_SCORE:
         raise DomainError(ErrorCode.OUT_OF_RANGE, "a score is a whole number from 1 to 5", "score")
     async with events.unit_of_work():
-        idea, campaign = await interactable_idea(idea_id, member)
+        idea, campaign = await admission.admit(member, idea_id, retract=False)
         if campaign.mode != CampaignMode.CONTEST:
             raise DomainError(
                 ErrorCode.WRONG_CAMPAIGN_MODE,

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from engine import counters, events
+from engine import admission, counters, events
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
-from engine.ideas import interactable_idea
-from engine.models.campaigns import Campaign, CampaignMode, Participation
+from engine.models.campaigns import CampaignMode
 from engine.models.interactions import Vote
 from engine.models.members import Member
 from engine.thresholds import VOTE_METRICS, record_crossings
@@ -26,7 +25,8 @@ class VoteValue(IntEnum):
 
 async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.Outcome:
     async with events.unit_of_work():
-        idea, campaign = await interactable_idea(idea_id, member)
+        # Who may vote, on what, and within which budget: engine.admission.
+        idea, campaign = await admission.admit(member, idea_id, retract=value == VoteValue.NONE)
         if campaign.mode != CampaignMode.IDEAS:
             raise DomainError(
                 ErrorCode.WRONG_CAMPAIGN_MODE,
@@ -39,8 +39,8 @@ async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.
         old = VoteValue(vote.value) if vote else VoteValue.NONE
         if old == value:
             return counters.Outcome(idea, counters.counters_of(idea), value, changed=False)
-        if campaign.vote_budget is not None:
-            await _check_budget(campaign, member, old, value)
+        if old == VoteValue.NONE:
+            await admission.check_budget(campaign, member)
         if vote is None:
             vote = await Vote.create(idea_id=idea.id, member_id=member.id, value=value, version=1)
         else:
@@ -77,28 +77,6 @@ async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.
         )
         crossed = await record_crossings(idea, campaign, new_counters, VOTE_METRICS)
     return counters.Outcome(idea, new_counters, value, changed=True, crossed=crossed)
-
-
-async def _check_budget(campaign: Campaign, member: Member, old: VoteValue, new: VoteValue) -> None:
-    """Lock the member's participation row, then count: two votes at once cannot both squeeze in."""
-    if not (old == VoteValue.NONE and new != VoteValue.NONE):
-        return  # changing or retracting never needs budget
-    await Participation.get_or_create(campaign_id=campaign.id, member_id=member.id)
-    await Participation.filter(campaign_id=campaign.id, member_id=member.id).select_for_update()
-    active = (
-        # Votes on merged ideas were copied to their target: count each once.
-        await Vote.filter(
-            member_id=member.id, idea__campaign_id=campaign.id, idea__merged_into_id=None
-        )
-        .exclude(value=0)
-        .count()
-    )
-    if campaign.vote_budget is not None and active >= campaign.vote_budget:
-        raise DomainError(
-            ErrorCode.VOTE_BUDGET_EXHAUSTED,
-            f"you have used all {campaign.vote_budget} votes in this campaign; retract one first",
-            "ideaId",
-        )
 
 
 async def viewer_votes(member_id: int, idea_ids: list[int]) -> dict[int, int]:

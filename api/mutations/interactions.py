@@ -59,7 +59,9 @@ async def _idea_payload(call: Any) -> IdeaActionPayload:
     outcome, errors = await attempt(call)
     if outcome is None:
         return IdeaActionPayload(idea=None, user_errors=errors)
-    return IdeaActionPayload(idea=Idea.from_row(outcome.idea), user_errors=[])
+    # A vote retracted on an idea hidden since: done, but the idea stays out of sight.
+    idea = None if outcome.idea.hidden else Idea.from_row(outcome.idea)
+    return IdeaActionPayload(idea=idea, user_errors=[])
 
 
 @strawberry.type
