@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from engine.models.moderation import ActorKind
+from engine.reputation.models import Reason
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -38,6 +39,11 @@ class Migration(migrations.Migration):
             model_name='ReputationAudit',
             name='restored_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AlterField(
+            model_name='ReputationEntry',
+            name='reason',
+            field=fields.CharEnumField(description='IDEA_SUBMITTED: IDEA_SUBMITTED\nUPVOTE_RECEIVED: UPVOTE_RECEIVED\nDOWNVOTE_RECEIVED: DOWNVOTE_RECEIVED\nUPVOTE_WITHDRAWN: UPVOTE_WITHDRAWN\nDOWNVOTE_WITHDRAWN: DOWNVOTE_WITHDRAWN\nVOTE_CAST: VOTE_CAST\nVOTE_CAST_WITHDRAWN: VOTE_CAST_WITHDRAWN\nCOMMENT: COMMENT\nIDEA_ACCEPTED: IDEA_ACCEPTED\nIDEA_SHIPPED: IDEA_SHIPPED\nCAMPAIGN_WINNER: CAMPAIGN_WINNER\nCAMPAIGN_WINNER_REVERSED: CAMPAIGN_WINNER_REVERSED\nSERIAL_VOTING_REVERSED: SERIAL_VOTING_REVERSED\nMERGE_DUPLICATE_REVERSED: MERGE_DUPLICATE_REVERSED\nMERGE_DUPLICATE_RESTORED: MERGE_DUPLICATE_RESTORED', enum_type=Reason, max_length=32),
         ),
         ops.AddField(
             model_name='Vote',

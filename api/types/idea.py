@@ -250,12 +250,14 @@ async def idea_connection(
     search: str | None,
     first: int | None,
     after: str | None,
+    awaiting_response: bool = False,
 ) -> IdeaConnection:
     filters = idea_list.IdeaFilter(
         campaign_id=campaign_id,
         statuses=tuple(status or ()),
         search=search,
         audience=info.context.audience,
+        awaiting_response=awaiting_response,
     )
     member_id = info.context.audience.member_id  # also when the token's member is cached
     viewer = f"member:{member_id}" if member_id is not None else "guest"
