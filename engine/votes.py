@@ -41,6 +41,8 @@ async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.
             return counters.Outcome(idea, counters.counters_of(idea), value, changed=False)
         if old == VoteValue.NONE:
             await admission.check_budget(campaign, member)
+        # A vote found to be serial voting stays out of the counters (engine.vote_reversal).
+        counted = int(vote is None or vote.discounted_by is None)
         if vote is None:
             vote = await Vote.create(idea_id=idea.id, member_id=member.id, value=value, version=1)
         else:
@@ -51,9 +53,9 @@ async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.
             idea.id,
             idea.created_at,
             contest=False,
-            upvotes=(value == VoteValue.UP) - (old == VoteValue.UP),
-            downvotes=(value == VoteValue.DOWN) - (old == VoteValue.DOWN),
-            net_votes=int(value) - int(old),
+            upvotes=counted * ((value == VoteValue.UP) - (old == VoteValue.UP)),
+            downvotes=counted * ((value == VoteValue.DOWN) - (old == VoteValue.DOWN)),
+            net_votes=counted * (int(value) - int(old)),
         )
         await events.record(
             EventType.IDEA_VOTED,

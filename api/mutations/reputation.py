@@ -9,7 +9,8 @@ from api.mutations.base import attempt
 from api.types.common import UserError
 from api.types.ids import decode_id
 from api.types.member import Member
-from api.types.reputation import Badge, ReputationRules
+from api.types.reputation import Badge, ReputationRules, SerialVotingAudit
+from engine import vote_reversal
 from engine.reputation import badges
 from engine.reputation.rules import LevelRule, RulesPatch, update_rules
 from engine.unset import UNSET, Maybe
@@ -84,6 +85,17 @@ class AwardBadgeInput:
     description: str = strawberry.field(default="", description="Up to 300 characters.")
 
 
+@strawberry.input
+class RestoreSerialVotesInput:
+    audit_id: strawberry.ID
+
+
+@strawberry.type
+class RestoreSerialVotesPayload:
+    audit: SerialVotingAudit | None
+    user_errors: list[UserError]
+
+
 @strawberry.type
 class AwardBadgePayload:
     badge: Badge | None
@@ -137,4 +149,19 @@ class ReputationMutations:
             member=Member.from_row(member) if member else None,
             awarded=outcome.awarded,
             user_errors=[],
+        )
+
+    @strawberry.mutation(
+        description="Count the votes of a serial-voting finding again (their points stay "
+        "reversed); thresholds they now reach are crossed. Secret key only."
+    )
+    async def restore_serial_votes(
+        self, info: Info, input: RestoreSerialVotesInput
+    ) -> RestoreSerialVotesPayload:
+        info.context.require_secret()
+        row, errors = await attempt(
+            lambda: vote_reversal.restore(decode_id(input.audit_id, "SerialVotingAudit", "auditId"))
+        )
+        return RestoreSerialVotesPayload(
+            audit=SerialVotingAudit.from_row(row) if row else None, user_errors=errors
         )

@@ -1,0 +1,55 @@
+"""Serial voting is reversed in the counts, not only in points; the brand can restore the votes."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import vote_reversal, votes
+from engine.errors import DomainError, ErrorCode
+from engine.models import Idea, ThresholdCrossing, ThresholdMetric, Vote
+from engine.reputation.models import ReputationAudit
+from engine.thresholds import ThresholdSpec
+from engine.votes import VoteValue
+from tests import factories
+from tests.engine.reputation.support import process_pending
+
+
+async def _upvotes() -> dict[int, int]:
+    return {i.id: i.upvotes for i in await Idea.all()}
+
+
+async def test_serial_votes_leave_counters_and_thresholds_until_restored(tenant) -> None:  # type: ignore[no-untyped-def]
+    author, serial, honest = await factories.members(3)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 2),))
+    ideas = [await factories.idea(author, campaign) for _ in range(6)]
+    for idea in ideas:  # six votes on one author's ideas within 24 h: more than the limit of 5
+        await votes.cast_vote(serial, idea.id, VoteValue.UP)
+    assert set((await _upvotes()).values()) == {1}
+    await process_pending()
+    audit = await ReputationAudit.get(voter_id=serial.id)
+    assert sorted(audit.vote_ids) == sorted(v.id for v in await Vote.filter(member_id=serial.id))
+    assert set((await _upvotes()).values()) == {0}
+    assert {v.discounted_by for v in await Vote.filter(member_id=serial.id)} == {audit.id}
+    top = await Idea.get(id=ideas[0].id)
+    assert (top.net_votes, top.top_rank) == (0, 0.0)
+
+    # The threshold of 2 upvotes is not reached with one honest vote beside a serial one.
+    await votes.cast_vote(honest, ideas[0].id, VoteValue.UP)
+    assert (await Idea.get(id=ideas[0].id)).upvotes == 1
+    assert not await ThresholdCrossing.filter(idea_id=ideas[0].id).exists()
+    # A serial vote changed later still counts for nothing.
+    await votes.cast_vote(serial, ideas[1].id, VoteValue.DOWN)
+    assert (await Idea.get(id=ideas[1].id)).downvotes == 0
+    await process_pending()
+
+    restored = await vote_reversal.restore(audit.id)
+    assert restored.restored_at is not None
+    after = await Idea.get(id=ideas[0].id)
+    assert after.upvotes == 2
+    assert (await Idea.get(id=ideas[1].id)).net_votes == -1
+    assert await ThresholdCrossing.filter(idea_id=ideas[0].id).exists()  # crossed on restore
+    with pytest.raises(DomainError) as caught:
+        await vote_reversal.restore(audit.id)
+    assert caught.value.code == ErrorCode.INVALID_TRANSITION
+    await process_pending()
+    assert (await Idea.get(id=ideas[0].id)).upvotes == 2  # not reversed again
