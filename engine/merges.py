@@ -114,7 +114,10 @@ async def _copy(
 ) -> list[MergeTransfer]:
     """Copy each supporter's row onto the target unless they already have their own there."""
     model, column, author_may = _KINDS[kind]
-    rows = await model.filter(idea_id=source.id).exclude(**{column: 0}).order_by("id")
+    query = model.filter(idea_id=source.id).exclude(**{column: 0})
+    if kind == TransferKind.VOTE:
+        query = query.filter(discounted_by=None)  # serial votes count nowhere (vote_reversal)
+    rows = await query.order_by("id")
     existing = {
         r.member_id: r
         for r in await model.filter(

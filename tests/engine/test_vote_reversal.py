@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import vote_reversal, votes
+from engine import merges, vote_reversal, votes
 from engine.errors import DomainError, ErrorCode
 from engine.models import Idea, ThresholdCrossing, ThresholdMetric, Vote
 from engine.reputation.models import ReputationAudit
@@ -53,3 +53,15 @@ async def test_serial_votes_leave_counters_and_thresholds_until_restored(tenant)
     assert caught.value.code == ErrorCode.INVALID_TRANSITION
     await process_pending()
     assert (await Idea.get(id=ideas[0].id)).upvotes == 2  # not reversed again
+
+
+async def test_a_merge_does_not_carry_serial_votes_to_the_target(tenant) -> None:  # type: ignore[no-untyped-def]
+    author, serial = await factories.members(2)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(6)]
+    target = await factories.idea(author, campaign)
+    for idea in ideas:
+        await votes.cast_vote(serial, idea.id, VoteValue.UP)
+    await process_pending()
+    await merges.merge_ideas(ideas[0].id, target.id)
+    assert (await Idea.get(id=target.id)).upvotes == 0
