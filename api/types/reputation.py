@@ -229,7 +229,7 @@ class SerialVotingAudit(relay.Node):
         return [cls.from_row(rows[i]) if i in rows else None for i in ids]
 
 
-async def _member(info: Info, member_id: int | None) -> Any:
+async def _member(info: Info, member_id: int | None) -> Member | None:
     from api.types.member import Member
 
     if member_id is None:

@@ -15,7 +15,7 @@ RESPOND = """mutation($i: ID!) { setIdeaStatus(input: {ideaId: $i, status: UNDER
 
 async def test_awaiting_response_until_the_brand_answers_and_the_crm_hears_of_it(
     api, tenant, webhook_settings, receiver: Receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     created = (
         await api.data(
             CREATE,

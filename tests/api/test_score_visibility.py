@@ -16,7 +16,7 @@ SCORE = """mutation($i: ID!) { scoreIdea(input: {ideaId: $i, score: 4}) {
 
 async def test_average_score_hidden_until_scored_shown_to_brand_and_after_close(
     api, tenant
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     author, early = await factories.members(2)
     contest = await factories.campaign(mode=CampaignMode.CONTEST)
     idea = await factories.idea(author, contest)

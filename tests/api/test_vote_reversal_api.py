@@ -15,7 +15,7 @@ RESTORE = """mutation($a: ID!) { restoreSerialVotes(input: {auditId: $a}) {
 COUNTS = "query($i: ID!) { idea(id: $i) { counts { upvotes } } }"
 
 
-async def test_the_brand_lists_and_restores_serial_votes(api, tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_the_brand_lists_and_restores_serial_votes(api, tenant) -> None:
     author, serial = await factories.members(2)
     campaign = await factories.campaign()
     ideas = [await factories.idea(author, campaign) for _ in range(6)]

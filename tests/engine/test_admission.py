@@ -23,7 +23,7 @@ async def _hide(idea_id: int) -> None:
     assert (await Idea.get(id=idea_id)).hidden
 
 
-async def test_hidden_idea_gives_its_budget_slot_back_and_its_vote_can_be_retracted(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_hidden_idea_gives_its_budget_slot_back_and_its_vote_can_be_retracted(tenant) -> None:
     author, voter = await factories.members(2)
     campaign = await factories.campaign(vote_budget=2)
     a, b, c = [await factories.idea(author, campaign) for _ in range(3)]
@@ -42,7 +42,7 @@ async def test_hidden_idea_gives_its_budget_slot_back_and_its_vote_can_be_retrac
 @pytest.mark.parametrize("status", [IdeaStatus.DECLINED, IdeaStatus.SHIPPED])
 async def test_decided_ideas_refuse_new_votes_free_the_slot_and_allow_retracting(
     tenant, status
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     author, voter, newcomer = await factories.members(3)
     campaign = await factories.campaign(vote_budget=1)
     decided, other = [await factories.idea(author, campaign) for _ in range(2)]
@@ -60,7 +60,7 @@ async def test_decided_ideas_refuse_new_votes_free_the_slot_and_allow_retracting
     assert (await Idea.get(id=decided.id)).upvotes == 0
 
 
-async def test_a_merged_ideas_vote_is_retracted_on_its_target(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_a_merged_ideas_vote_is_retracted_on_its_target(tenant) -> None:
     author, voter = await factories.members(2)
     campaign = await factories.campaign(vote_budget=2)
     source, target, third, fourth = [await factories.idea(author, campaign) for _ in range(4)]
@@ -78,7 +78,7 @@ async def test_a_merged_ideas_vote_is_retracted_on_its_target(tenant) -> None:  
     await votes.cast_vote(voter, fourth.id, VoteValue.UP)
 
 
-async def test_one_member_two_requests_for_the_last_freed_slot(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_one_member_two_requests_for_the_last_freed_slot(tenant) -> None:
     author, voter = await factories.members(2)
     campaign = await factories.campaign(vote_budget=2)
     hidden, kept, c, d = [await factories.idea(author, campaign) for _ in range(4)]

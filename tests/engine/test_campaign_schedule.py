@@ -13,7 +13,7 @@ from engine.campaigns import CampaignPatch
 from engine.clock import utcnow
 from engine.errors import DomainError, ErrorCode
 from engine.models import Campaign, CampaignStatus, DomainEvent, Idea, Member
-from engine.reputation import consume
+from engine.reputation.consumer import consume
 from engine.reputation.models import MemberBadge, ReputationEntry
 from engine.votes import VoteValue
 from tests import factories
@@ -31,7 +31,7 @@ async def _wins(member: Member) -> int:
     return sum(int(p) for p in rows)  # type: ignore[call-overload]
 
 
-async def test_opens_at_and_closes_at_move_the_campaign_with_events(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_opens_at_and_closes_at_move_the_campaign_with_events(tenant) -> None:
     now = utcnow()
     campaign = await factories.campaign(
         open=False, opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(hours=1)
@@ -66,7 +66,7 @@ async def test_opens_at_and_closes_at_move_the_campaign_with_events(tenant) -> N
     assert caught.value.code == ErrorCode.CAMPAIGN_NOT_OPEN
 
 
-async def test_winner_rewards_paid_once_and_taken_back_when_reopened(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_winner_rewards_paid_once_and_taken_back_when_reopened(tenant) -> None:
     winner, loser, voter = await factories.members(3)
     campaign = await factories.campaign(winner_count=1)
     liked = await factories.idea(winner, campaign, title="Liked")
@@ -95,7 +95,7 @@ async def test_winner_rewards_paid_once_and_taken_back_when_reopened(tenant) -> 
     assert await MemberBadge.filter(member_id=winner.id, code="campaign-winner").count() == 1
 
 
-async def test_reopened_before_the_close_was_processed_pays_nothing(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_reopened_before_the_close_was_processed_pays_nothing(tenant) -> None:
     winner, voter = await factories.members(2)
     campaign = await factories.campaign(winner_count=1)
     liked = await factories.idea(winner, campaign)
@@ -110,7 +110,7 @@ async def test_reopened_before_the_close_was_processed_pays_nothing(tenant) -> N
     assert not await MemberBadge.filter(member_id=winner.id, code="campaign-winner").exists()
 
 
-async def test_reopening_past_closes_at_needs_a_new_closes_at(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_reopening_past_closes_at_needs_a_new_closes_at(tenant) -> None:
     now = utcnow()
     campaign = await factories.campaign(closes_at=now + timedelta(hours=1))
     await campaign_schedule.run_due(now + timedelta(hours=2))
@@ -125,7 +125,7 @@ async def test_reopening_past_closes_at_needs_a_new_closes_at(tenant) -> None:  
     assert (await Campaign.get(id=campaign.id)).status == CampaignStatus.OPEN
 
 
-async def test_a_close_waits_for_the_vote_in_flight_and_refuses_later_ones(  # type: ignore[no-untyped-def]
+async def test_a_close_waits_for_the_vote_in_flight_and_refuses_later_ones(
     tenant, monkeypatch
 ) -> None:
     author, early, late = await factories.members(3)
@@ -134,7 +134,7 @@ async def test_a_close_waits_for_the_vote_in_flight_and_refuses_later_ones(  # t
     entered, release = asyncio.Event(), asyncio.Event()
     bump = counters.bump
 
-    async def paused_bump(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def paused_bump(*args, **kwargs):
         entered.set()
         await release.wait()
         return await bump(*args, **kwargs)
@@ -158,7 +158,7 @@ async def test_a_close_waits_for_the_vote_in_flight_and_refuses_later_ones(  # t
     assert (await Idea.get(id=idea.id)).net_votes == 1
 
 
-async def test_votes_racing_a_scheduled_and_a_brand_close_winners_once(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_votes_racing_a_scheduled_and_a_brand_close_winners_once(tenant) -> None:
     now = utcnow()
     author = await factories.member()
     voters = await factories.members(12)

@@ -115,7 +115,7 @@ async def test_one_open_flag_per_member_and_never_on_own_content(tenant) -> None
     assert await Flag.all().count() == 1
 
 
-async def test_upheld_ip_freeze_survives_a_later_report_dismissed(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_upheld_ip_freeze_survives_a_later_report_dismissed(tenant) -> None:
     author, voter = await factories.members(2)
     first, second = await _levelled(2)
     idea = await factories.idea(author, await factories.campaign())
@@ -130,7 +130,7 @@ async def test_upheld_ip_freeze_survives_a_later_report_dismissed(tenant) -> Non
     assert caught.value.code == ErrorCode.IDEA_FROZEN
 
 
-async def test_open_ip_report_keeps_the_freeze_when_another_is_dismissed(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_open_ip_report_keeps_the_freeze_when_another_is_dismissed(tenant) -> None:
     author = await factories.member()
     first, second = await _levelled(2)
     idea = await factories.idea(author, await factories.campaign())
@@ -142,7 +142,7 @@ async def test_open_ip_report_keeps_the_freeze_when_another_is_dismissed(tenant)
     assert not (await Idea.get(id=idea.id)).frozen
 
 
-async def test_auto_hide_threshold_is_the_tenants_rule_default_three(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_auto_hide_threshold_is_the_tenants_rule_default_three(tenant) -> None:
     author = await factories.member()
     reporters = await _levelled(3)
     idea = await factories.idea(author, await factories.campaign())
@@ -158,7 +158,7 @@ async def test_auto_hide_threshold_is_the_tenants_rule_default_three(tenant) -> 
     assert (await Idea.get(id=other.id)).hidden
 
 
-async def test_every_moderation_step_records_its_actor(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_every_moderation_step_records_its_actor(tenant) -> None:
     author = await factories.member()
     reporters = await _levelled(3)
     idea = await factories.idea(author, await factories.campaign())

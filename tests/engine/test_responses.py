@@ -23,7 +23,7 @@ async def _awaiting(campaign_id: int | None = None) -> list[int]:
     return sorted(i.id for i in page.items)
 
 
-async def test_past_a_threshold_or_overdue_until_answered(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_past_a_threshold_or_overdue_until_answered(tenant) -> None:
     author, voter = await factories.members(2)
     campaign = await factories.campaign(
         thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 1),), response_due_days=7
@@ -46,7 +46,7 @@ async def test_past_a_threshold_or_overdue_until_answered(tenant) -> None:  # ty
     assert await _awaiting() == []
 
 
-async def test_every_response_emits_idea_responded_with_the_authors_email(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_every_response_emits_idea_responded_with_the_authors_email(tenant) -> None:
     author = await factories.member(email="author@example.com")
     idea = await factories.idea(author, await factories.campaign())
     await ideas.set_idea_status(idea.id, IdeaStatus.ACCEPTED, "Great idea, we are on it")

@@ -18,7 +18,7 @@ async def _upvotes() -> dict[int, int]:
     return {i.id: i.upvotes for i in await Idea.all()}
 
 
-async def test_serial_votes_leave_counters_and_thresholds_until_restored(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_serial_votes_leave_counters_and_thresholds_until_restored(tenant) -> None:
     author, serial, honest = await factories.members(3)
     campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 2),))
     ideas = [await factories.idea(author, campaign) for _ in range(6)]
@@ -55,7 +55,7 @@ async def test_serial_votes_leave_counters_and_thresholds_until_restored(tenant)
     assert (await Idea.get(id=ideas[0].id)).upvotes == 2  # not reversed again
 
 
-async def test_a_merge_does_not_carry_serial_votes_to_the_target(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_a_merge_does_not_carry_serial_votes_to_the_target(tenant) -> None:
     author, serial = await factories.members(2)
     campaign = await factories.campaign()
     ideas = [await factories.idea(author, campaign) for _ in range(6)]

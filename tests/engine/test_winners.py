@@ -15,7 +15,7 @@ async def _winner_titles(campaign_id: int) -> list[str]:
     return [w["idea"]["title"] for w in event.data["winners"]]
 
 
-async def test_contest_winners_by_bayesian_average_with_a_minimum_count(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_contest_winners_by_bayesian_average_with_a_minimum_count(tenant) -> None:
     author = await factories.member()
     judges = await factories.members(12)
     contest = await factories.campaign(
@@ -40,7 +40,7 @@ async def test_contest_winners_by_bayesian_average_with_a_minimum_count(tenant) 
     }
 
 
-async def test_ties_go_to_more_pledges_then_the_earliest_idea(tenant) -> None:  # type: ignore[no-untyped-def]
+async def test_ties_go_to_more_pledges_then_the_earliest_idea(tenant) -> None:
     author, buyer = await factories.members(2)
     voters = await factories.members(2)
     campaign = await factories.campaign(winner_count=3)
