@@ -2,9 +2,10 @@
 
 The rule, documented for brands:
 
-- Contests rank by the Bayesian average score (engine.ranking: the mean pulled toward a prior of
-  3.0 with a weight of 5 scores), so one 5-star score does not beat fifty 4.8s. Idea campaigns rank
-  by net votes.
+- Winners follow the campaign's TOP order (engine.ranking): contests rank by the Bayesian average
+  score (the mean pulled toward a prior of 3.0 with a weight of 5 scores), so one 5-star score does
+  not beat fifty 4.8s; idea campaigns by the Wilson lower bound of the upvote share, so 40 up / 2
+  down beats 3 up / 0 down and a contested 100 / 90 does not win on volume.
 - An idea needs at least ``winnerMinCount`` scores (contests) or votes (idea campaigns) to win;
   hidden, merged and declined ideas never win.
 - Ties go to the idea with more pledged quantity, then to the earliest submitted.
@@ -27,7 +28,7 @@ def rule(campaign: Campaign) -> dict[str, Any]:
     """The rule as webhook payloads state it next to the winners."""
     contest = campaign.mode == CampaignMode.CONTEST
     return {
-        "rankedBy": "BAYESIAN_AVERAGE_SCORE" if contest else "NET_VOTES",
+        "rankedBy": "BAYESIAN_AVERAGE_SCORE" if contest else "WILSON_LOWER_BOUND",
         "minCount": campaign.winner_min_count,
         "countOf": "SCORES" if contest else "VOTES",
         "tieBreakers": ["PLEDGED_QUANTITY", "EARLIEST_SUBMITTED"],
@@ -47,7 +48,7 @@ async def winners(campaign: Campaign) -> list[dict[str, Any]]:
         query = query.annotate(engaged=F("upvotes") + F("downvotes")).filter(
             engaged__gte=campaign.winner_min_count
         )
-    # top_rank is the Bayesian average in contests and net votes otherwise (engine.ranking).
+    # top_rank is the Bayesian average in contests and the Wilson bound otherwise (engine.ranking).
     ideas = await query.order_by("-top_rank", "-pledged_quantity", "created_at", "id").limit(
         campaign.winner_count
     )

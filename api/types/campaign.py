@@ -78,8 +78,8 @@ class Campaign(relay.Node):
     rank_by_supporter_value: bool = strawberry.field(
         description="Ideas may be ordered by SUPPORTER_VALUE by anyone, not only the brand."
     winner_min_count: int = strawberry.field(
-        description="Winners are ranked by the Bayesian average score (contests) or net votes "
-        "(idea campaigns) among ideas with at least this many scores or votes; ties go to more "
+        description="Winners are ranked by the Bayesian average score (contests) or the Wilson "
+        "lower bound of the upvote share (idea campaigns) among ideas with at least this many scores or votes; ties go to more "
         "pledged quantity, then the earliest idea. Computed once when the campaign closes."
     )
     response_due_days: int | None = strawberry.field(

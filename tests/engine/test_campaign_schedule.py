@@ -60,7 +60,7 @@ async def test_opens_at_and_closes_at_move_the_campaign_with_events(tenant) -> N
     (closed,) = await _events(campaign.id, "campaign.closed")
     assert closed.data["trigger"] == "SCHEDULE"
     assert [w["idea"]["title"] for w in closed.data["winners"]] == [idea.title]
-    assert closed.data["rule"]["rankedBy"] == "NET_VOTES"
+    assert closed.data["rule"]["rankedBy"] == "WILSON_LOWER_BOUND"
     with pytest.raises(DomainError) as caught:
         await votes.cast_vote(voter, idea.id, VoteValue.DOWN)
     assert caught.value.code == ErrorCode.CAMPAIGN_NOT_OPEN

@@ -5,7 +5,7 @@ from engine.reputation.models import Reason
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_reputation')]
+    dependencies = [('models', '0006_audit')]
 
     initial = False
 
