@@ -187,19 +187,23 @@ async def campaign_reopened(event: DomainEvent, rules: Rules) -> None:
 
     The points are reversed by ledger entries (the original stays, so the history reads true) and
     the winner badges of those closes are removed. A later close computes and pays winners anew.
+    What was paid is read from the ledger (processed events are purged after a while); the close
+    events still stored add the winners whose payment may be in flight, so both are locked.
     """
+    campaign_id = event.campaign_id
     closes = await DomainEvent.filter(
-        type=EventType.CAMPAIGN_CLOSED, campaign_id=event.campaign_id, id__lt=event.id
+        type=EventType.CAMPAIGN_CLOSED, campaign_id=campaign_id, id__lt=event.id
     ).order_by("id")
     winners = {close.id: _winners_of(close) for close in closes}
+    paid_before = ReputationEntry.filter(
+        reason=Reason.CAMPAIGN_WINNER, campaign_id=campaign_id
+    ).filter(Q(event_id__lt=event.id) | Q(event_id=None))
     authors = {author for rows in winners.values() for author, _, _ in rows}
+    authors |= {int(m) for m in await paid_before.values_list("member_id", flat=True)}  # type: ignore[call-overload]
     if not authors:
         return
-    campaign_id = event.campaign_id
     async with booking(rules, authors, event, event.occurred_at) as book:
-        paid = await ReputationEntry.filter(
-            reason=Reason.CAMPAIGN_WINNER, campaign_id=campaign_id, member_id__in=list(authors)
-        ).filter(Q(event_id__lt=event.id) | Q(event_id=None))
+        paid = await paid_before.filter(member_id__in=sorted(authors))
         for entry in paid:
             await book.add(
                 entry.member_id,
@@ -210,10 +214,11 @@ async def campaign_reopened(event: DomainEvent, rules: Rules) -> None:
                 idea_id=entry.idea_id,
                 campaign_id=campaign_id,
             )
+        won = {(close_id, idea_id) for close_id, rows in winners.items() for _, idea_id, _ in rows}
+        won |= {(e.event_id, e.idea_id) for e in paid if e.idea_id is not None}
         keys = [
             key
-            for close_id, rows in winners.items()
-            for _, idea_id, _ in rows
+            for close_id, idea_id in won
             for key in (
                 f"badge:campaign-winner:{campaign_id}:{close_id}:{idea_id}",
                 f"badge:campaign-winner:{campaign_id}:{idea_id}",  # before closes were keyed

@@ -187,3 +187,19 @@ async def test_votes_racing_a_scheduled_and_a_brand_close_winners_once(tenant) -
         title = winner["idea"]["title"]
         (row,) = [i for i in rows.values() if i.title == title]
         assert winner["idea"]["counts"]["netVotes"] == row.net_votes
+
+
+async def test_reopening_takes_rewards_back_after_the_close_event_was_purged(tenant) -> None:
+    winner, voter = await factories.members(2)
+    campaign = await factories.campaign(winner_count=1)
+    liked = await factories.idea(winner, campaign)
+    await votes.cast_vote(voter, liked.id, VoteValue.UP)
+    await campaigns.set_campaign_status(campaign.id, CampaignStatus.CLOSED)
+    await process_pending()
+    assert await _wins(winner) == 200
+    # Processed events are purged after their retention; the ledger still knows what was paid.
+    await DomainEvent.filter(campaign_id=campaign.id, type="campaign.closed").delete()
+    await campaigns.set_campaign_status(campaign.id, CampaignStatus.OPEN)
+    await process_pending()
+    assert await _wins(winner) == 0
+    assert not await MemberBadge.filter(member_id=winner.id, code="campaign-winner").exists()
