@@ -5,7 +5,7 @@ from engine.reputation.models import Reason
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_audit')]
+    dependencies = [('models', '0007_sealed_secrets')]
 
     initial = False
 
