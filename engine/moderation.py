@@ -50,7 +50,8 @@ class Actor:
 
     @classmethod
     def member(cls, member: Member) -> Actor:
-        return cls(ActorKind.MEMBER, member.id, member.display_name)
+        # No name copied into the log: the member row is the one place erasure anonymises.
+        return cls(ActorKind.MEMBER, member.id)
 
     @classmethod
     def secret_key(cls, key_id: int, label: str) -> Actor:

@@ -120,8 +120,8 @@ class ModerationEntry:
 
     @strawberry.field(
         description="What tells the actor apart: the secret key's prefix and label, the console "
-        "user's name, the member's display name, or the rule's name (auto-hide, "
-        "ip-report-freeze, serial-voting)."
+        "user's name, or the rule's name (auto-hide, ip-report-freeze); empty for members "
+        "(see actor)."
     )
     def actor_label(self) -> str:
         return self._row.actor_label

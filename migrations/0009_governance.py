@@ -5,7 +5,7 @@ from engine.reputation.models import Reason
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_sealed_secrets')]
+    dependencies = [('models', '0008_identity_rotation')]
 
     initial = False
 
