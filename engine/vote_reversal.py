@@ -61,7 +61,7 @@ async def _apply(vote_ids: list[int], audit_id: int, *, sign: int) -> int:
     )
     if not idea_ids:
         return 0
-    ideas = await Idea.filter(id__in=idea_ids).order_by("id").select_for_update()
+    ideas = await Idea.filter(id__in=idea_ids).order_by("id").select_for_update(no_key=True)
     rows = (
         await Vote.filter(id__in=vote_ids, discounted_by=marked).order_by("id").select_for_update()
     )

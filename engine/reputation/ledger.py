@@ -115,7 +115,10 @@ class Booking:
 
 async def lock_members(member_ids: Iterable[int]) -> dict[int, Member]:
     ids = sorted(set(member_ids))
-    rows = await Member.filter(id__in=ids).order_by("id").select_for_update()
+    # NO KEY UPDATE: a vote, pledge or comment inserted meanwhile takes KEY SHARE on its member
+    # (the foreign key) and must not wait here, or a booking that goes on to lock ideas
+    # (engine.vote_reversal) and a vote holding its idea would wait for each other.
+    rows = await Member.filter(id__in=ids).order_by("id").select_for_update(no_key=True)
     return {row.id: row for row in rows}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from engine import merges, vote_reversal, votes
@@ -65,3 +67,25 @@ async def test_a_merge_does_not_carry_serial_votes_to_the_target(tenant) -> None
     await process_pending()
     await merges.merge_ideas(ideas[0].id, target.id)
     assert (await Idea.get(id=target.id)).upvotes == 0
+
+
+async def test_serial_reversal_running_beside_new_votes_does_not_deadlock(tenant) -> None:
+    """The booking locks members and then ideas; a vote holds its idea and, inserting its row,
+    takes a key-share lock on its member: members are locked FOR NO KEY UPDATE so the two never
+    wait for each other (PostgreSQL reported that deadlock once under load in the full suite)."""
+    author, serial = await factories.members(2)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(30)]
+    for idea in ideas[:6]:
+        await votes.cast_vote(serial, idea.id, VoteValue.UP)
+    for round_ in range(4):
+        batch = ideas[6 + round_ * 6 : 12 + round_ * 6]
+        results = await asyncio.gather(
+            process_pending(),
+            *(votes.cast_vote(serial, idea.id, VoteValue.UP) for idea in batch),
+            return_exceptions=True,
+        )
+        assert not [r for r in results if isinstance(r, BaseException)], results
+    await process_pending()
+    # Every one of the serial voter's votes ends up out of the counts.
+    assert sum(i.upvotes for i in await Idea.filter(campaign_id=campaign.id)) == 0
