@@ -16,9 +16,14 @@ from engine.models.campaigns import Campaign, CampaignStatus
 
 
 def campaign_closed(campaign: Campaign, now: datetime | None = None) -> bool:
-    if campaign.status == CampaignStatus.CLOSED:
+    return closed(campaign.status, campaign.closes_at, now)
+
+
+def closed(status: CampaignStatus, closes_at: datetime | None, now: datetime | None = None) -> bool:
+    """Closed by status, or because closesAt passed (compiled read plans pass the two columns)."""
+    if status == CampaignStatus.CLOSED:
         return True
-    return campaign.closes_at is not None and (now or utcnow()) >= campaign.closes_at
+    return closes_at is not None and (now or utcnow()) >= closes_at
 
 
 def average_score_visible(campaign: Campaign, *, brand: bool, viewer_scored: bool) -> bool:

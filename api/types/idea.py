@@ -52,21 +52,22 @@ class IdeaCounts:
         "always sees it, and everyone does once the campaign is closed."
     )
     def average_score(self, info: Info) -> float | None:
-        # Not a plain field (api/plans/fields.py): who reads it decides (engine.score_visibility).
-        row, context = self._row, info.context
+        # Not a plain field (api/plans/fields.py): who reads it decides (engine.score_visibility);
+        # compiled read plans apply the same rule (api/plans/compiler.py, IdeaCounts).
+        row, audience = self._row, info.context.audience
         if not row.score_count:
             return None
-        if context.is_secret:
+        if audience.is_brand:
             return _average(row)
         pre = self._pre
-        if pre.campaign is not None and (context.viewer is None or pre.score is not None):
+        if pre.campaign is not None and (audience.member_id is None or pre.score is not None):
             return self._shown(pre.campaign, bool(pre.score))
         return self._average_loaded(info)  # type: ignore[return-value]
 
     async def _average_loaded(self, info: Info) -> float | None:
         context = info.context
         campaign = await context.loaders.campaign.load(self._row.campaign_id)
-        scored = context.viewer is not None and bool(
+        scored = context.audience.member_id is not None and bool(
             await context.loaders.viewer_score.load(self._row.id)
         )
         return self._shown(campaign, scored)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from api.types.ids import encode_id
 from engine import campaigns, scores
 from engine.members import MemberData, upsert_member
@@ -48,3 +50,32 @@ async def test_average_score_hidden_until_scored_shown_to_brand_and_after_close(
     await upsert_member(MemberData(external_id="cus_after", display_name="After"))
     assert await read(pk=pk) == {"scoreCount": 2, "averageScore": 3.0}
     assert (await read(pk=pk, token=member_token(tenant, "cus_after")))["averageScore"] == 3.0
+
+
+async def test_compiled_read_plans_hide_scores_by_the_same_rule(api, tenant) -> None:
+    from tests.api.test_read_plans import HOT, both
+
+    author, early = await factories.members(2)
+    contest = await factories.campaign(mode=CampaignMode.CONTEST)
+    idea = await factories.idea(author, contest)
+    await scores.score_idea(early, idea.id, 4)
+    variables = {"c": encode_id("Campaign", contest.id), "n": 10}
+    pk = tenant.publishable_key
+
+    def averages(body: bytes) -> list[object]:
+        edges = orjson.loads(body)["data"]["ideas"]["edges"]
+        return [e["node"]["counts"]["averageScore"] for e in edges]
+
+    for auth, expected in (
+        ({"pk": pk}, [None]),
+        ({"pk": pk, "token": member_token(tenant, "cus_unscored")}, [None]),
+        ({"pk": pk, "token": member_token(tenant, early.external_id)}, [4.0]),
+        ({"sk": tenant.secret_key}, [4.0]),
+    ):
+        normal, compiled = await both(api, HOT, variables, **auth)
+        assert compiled == normal
+        assert averages(compiled) == expected, auth
+    await campaigns.set_campaign_status(contest.id, CampaignStatus.CLOSED)
+    normal, compiled = await both(api, HOT, variables, pk=pk)
+    assert compiled == normal
+    assert averages(compiled) == [4.0]
