@@ -74,8 +74,15 @@ class Context:
         return self.live
 
     def require_brand_actor(self) -> Actor:
-        """The secret key as the actor the moderation log records (docs/architecture.md)."""
-        key = self.require_secret().key
+        """The brand's actor the moderation log records: the console user signed in, or the
+        secret key (docs/architecture.md, "Governance")."""
+        principal = self.require_secret()
+        if principal.console is not None:
+            user = principal.console.user
+            return Actor.console_user(user.id, user.email)
+        key = principal.key
+        if key is None:  # a secret principal is a console session or carries its key
+            raise forbidden("this needs a secret key (Authorization: Bearer sk_...)")
         return Actor.secret_key(key.id, f"{key.prefix}… {key.label}".strip())
 
     @property
