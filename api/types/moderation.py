@@ -120,7 +120,7 @@ class ModerationEntry:
 
     @strawberry.field(
         description="What tells the actor apart: the secret key's prefix and label, the console "
-        "user's name, or the rule's name (auto-hide, ip-report-freeze); empty for members "
+        "user's email, or the rule's name (auto-hide, ip-report-freeze); empty for members "
         "(see actor)."
     )
     def actor_label(self) -> str:
