@@ -413,6 +413,8 @@ def similarity_backfill(
         err.print(f"[red]No tenant with slug {tenant!r}.[/red]")
         raise typer.Exit(1)
     console.print(f"[green]Backfilled.[/green] {written} idea(s) embedded.")
+
+
 @members_app.command("import")
 def members_import(
     file: Annotated[Path, typer.Argument(help="A .csv (with a header) or .jsonl file.")],

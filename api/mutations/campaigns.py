@@ -52,6 +52,7 @@ class CreateCampaignInput:
     rank_by_supporter_value: bool = strawberry.field(
         default=False,
         description="Let anyone order this campaign's ideas by SUPPORTER_VALUE (never part of TOP).",
+    )
     winner_min_count: int = strawberry.field(
         default=1,
         description="Scores (contests) or votes (idea campaigns) an idea needs to win.",

@@ -77,6 +77,7 @@ class Campaign(relay.Node):
     winner_count: int
     rank_by_supporter_value: bool = strawberry.field(
         description="Ideas may be ordered by SUPPORTER_VALUE by anyone, not only the brand."
+    )
     winner_min_count: int = strawberry.field(
         description="Winners are ranked by the Bayesian average score (contests) or the Wilson "
         "lower bound of the upvote share (idea campaigns) among ideas with at least this many scores or votes; ties go to more "

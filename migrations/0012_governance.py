@@ -5,7 +5,7 @@ from engine.reputation.models import Reason
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_console')]
+    dependencies = [('models', '0011_integrations')]
 
     initial = False
 
