@@ -12,6 +12,7 @@ from api.dataloaders import Loaders
 from api.errors import PublicError, forbidden, unauthenticated
 from api.live import Broadcaster
 from engine.models.members import Member
+from engine.moderation import Actor
 from engine.visibility import PUBLIC, Audience, Role
 
 
@@ -73,6 +74,18 @@ class Context:
         if self.live is None:  # the app's lifespan configures it before serving
             raise RuntimeError("live updates are not configured in this process")
         return self.live
+
+    def require_brand_actor(self) -> Actor:
+        """The brand's actor the moderation log records: the console user signed in, or the
+        secret key (docs/architecture.md, "Governance")."""
+        principal = self.require_secret()
+        if principal.console is not None:
+            user = principal.console.user
+            return Actor.console_user(user.id, user.email)
+        key = principal.key
+        if key is None:  # a secret principal is a console session or carries its key
+            raise forbidden("this needs a secret key (Authorization: Bearer sk_...)")
+        return Actor.secret_key(key.id, f"{key.prefix}… {key.label}".strip())
 
     @property
     def is_secret(self) -> bool:

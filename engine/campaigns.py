@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from engine import events, payloads
+from engine import campaign_gate, events, payloads, winners
 from engine.clock import iso, utcnow
-from engine.counters import counters_of
 from engine.errors import DomainError, ErrorCode, FieldError, NotFound
 from engine.events import EventType
 from engine.models.campaigns import Campaign, CampaignMode, CampaignStatus
-from engine.models.ideas import Idea
-from engine.models.members import Member
-from engine.ranking import ORDER_COLUMN, IdeaOrder
 from engine.text import BODY_MAX, TITLE_MAX, check_slug, check_text, clean, slugify
 from engine.thresholds import ThresholdSpec, replace_thresholds, validate_thresholds
 from engine.unset import UNSET, Maybe
@@ -41,6 +38,8 @@ class CampaignInput:
     rewards: str = ""
     winner_count: int = 3
     rank_by_supporter_value: bool = False
+    winner_min_count: int = 1
+    response_due_days: int | None = None
     thresholds: tuple[ThresholdSpec, ...] = ()
 
 
@@ -60,6 +59,8 @@ class CampaignPatch:
     rewards: Maybe[str] = UNSET
     winner_count: Maybe[int] = UNSET
     rank_by_supporter_value: Maybe[bool] = UNSET
+    winner_min_count: Maybe[int] = UNSET
+    response_due_days: Maybe[int | None] = UNSET
     thresholds: Maybe[tuple[ThresholdSpec, ...]] = UNSET
 
     def given(self) -> dict[str, Any]:
@@ -97,6 +98,17 @@ def _validate(values: dict[str, Any], mode: CampaignMode) -> list[FieldError]:
         errors.append(
             FieldError(
                 "winnerCount", ErrorCode.OUT_OF_RANGE, f"winnerCount must be 0-{MAX_WINNERS}"
+            )
+        )
+    if "winner_min_count" in values and not 0 <= values["winner_min_count"] <= 1_000_000:
+        errors.append(
+            FieldError("winnerMinCount", ErrorCode.OUT_OF_RANGE, "winnerMinCount must be 0-1000000")
+        )
+    due = values.get("response_due_days")
+    if due is not None and not 1 <= due <= 3650:
+        errors.append(
+            FieldError(
+                "responseDueDays", ErrorCode.OUT_OF_RANGE, "responseDueDays must be 1-3650 or null"
             )
         )
     tiers = values.get("allowed_tiers") or ()
@@ -197,8 +209,34 @@ _TRANSITIONS = {
 }
 
 
+class Trigger(str, Enum):
+    """Why a campaign opened or closed (stated in the event)."""
+
+    BRAND = "BRAND"
+    SCHEDULE = "SCHEDULE"
+
+
 async def set_campaign_status(campaign_id: int, status: CampaignStatus) -> Campaign:
+    """The brand's change; a campaign whose closesAt has passed must get a new one to reopen."""
+    return await transition(campaign_id, status, Trigger.BRAND)
+
+
+async def transition(
+    campaign_id: int,
+    status: CampaignStatus,
+    trigger: Trigger,
+    *,
+    now: datetime | None = None,
+) -> Campaign:
+    """Open or close once, with its event; closing computes the winners (engine.winners).
+
+    The campaign gate is taken exclusively first (engine.campaign_gate): votes already past it
+    commit before the winners are read, later ones then read CLOSED and are refused. Two closes
+    at once (the brand and the scheduler) serialise on the campaign row: one closes, the other
+    finds it closed and does nothing, so winners are computed and rewarded once per close.
+    """
     async with events.unit_of_work():
+        await campaign_gate.hold(campaign_id, exclusive=True)
         campaign = await Campaign.filter(id=campaign_id).select_for_update().first()
         if campaign is None:
             raise NotFound("campaign")
@@ -210,44 +248,58 @@ async def set_campaign_status(campaign_id: int, status: CampaignStatus) -> Campa
                 f"a {campaign.status.value} campaign cannot become {status.value}",
                 "status",
             )
+        moment = now or utcnow()
+        if trigger == Trigger.SCHEDULE and not _due(campaign, status, moment):
+            return campaign  # the brand moved the dates since the schedule looked
+        if (
+            status == CampaignStatus.OPEN
+            and campaign.closes_at is not None
+            and campaign.closes_at <= moment
+        ):
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION,
+                "closesAt has passed: set a later closesAt (or none) before opening",
+                "status",
+            )
+        previous = campaign.status
         campaign.status = status
         await campaign.save(update_fields=["status", "updated_at"])
         if status == CampaignStatus.OPEN:
             await events.record(
                 EventType.CAMPAIGN_OPENED,
-                {"campaign": payloads.campaign_ref(campaign), "openedAt": iso(utcnow())},
+                {
+                    "campaign": payloads.campaign_ref(campaign),
+                    "openedAt": iso(moment),
+                    "trigger": trigger.value,
+                    # A reopened campaign's earlier winners lose their rewards (reputation).
+                    "reopened": previous == CampaignStatus.CLOSED,
+                },
                 campaign_id=campaign.id,
             )
+            if previous == CampaignStatus.CLOSED:
+                await events.record(
+                    EventType.CAMPAIGN_REOPENED,
+                    {"campaignId": campaign.id, "reopenedAt": iso(moment)},
+                    campaign_id=campaign.id,
+                )
         else:
-            winners = await _winners(campaign)
             await events.record(
                 EventType.CAMPAIGN_CLOSED,
                 {
                     "campaign": payloads.campaign_ref(campaign),
-                    "closedAt": iso(utcnow()),
+                    "closedAt": iso(moment),
+                    "trigger": trigger.value,
                     "rewards": campaign.rewards,
-                    "winners": winners,
+                    "rule": winners.rule(campaign),
+                    "winners": await winners.winners(campaign),
                 },
                 campaign_id=campaign.id,
             )
     return campaign
 
 
-async def _winners(campaign: Campaign) -> list[dict[str, Any]]:
-    """The top ideas by the campaign's TOP order (net votes, or Bayesian score in contests)."""
-    if campaign.winner_count == 0:
-        return []
-    ideas = (
-        await Idea.filter(campaign_id=campaign.id, hidden=False, merged_into_id=None)
-        .order_by(f"-{ORDER_COLUMN[IdeaOrder.TOP]}", "-id")
-        .limit(campaign.winner_count)
-    )
-    authors = {m.id: m for m in await Member.filter(id__in=[i.author_id for i in ideas])}
-    return [
-        {
-            "rank": rank,
-            "idea": payloads.idea(idea, campaign, authors[idea.author_id], counters_of(idea)),
-            "author": payloads.member_ref(authors[idea.author_id], with_email=True),
-        }
-        for rank, idea in enumerate(ideas, start=1)
-    ]
+def _due(campaign: Campaign, status: CampaignStatus, now: datetime) -> bool:
+    closes, opens = campaign.closes_at, campaign.opens_at
+    if status == CampaignStatus.CLOSED:
+        return closes is not None and closes <= now
+    return opens is not None and opens <= now and (closes is None or closes > now)

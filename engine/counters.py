@@ -60,11 +60,13 @@ _REACHED = {
 class Guard:
     """What must still hold of an idea read without a lock when its counters move.
 
-    Never hidden, always; ``open``: not merged and not frozen; and none of ``statuses_not``.
+    Not hidden (unless ``hidden_ok``: a retract); ``open``: not merged and not frozen; and none of
+    ``statuses_not``.
     """
 
     open: bool = True
     statuses_not: frozenset[IdeaStatus] = frozenset()
+    hidden_ok: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ async def bump(
     ]
     where = [f"id = {param(idea_id)}", f"tenant_id = {param(current_tenant_id())}"]
     if guard is not None:
-        where.append("NOT hidden")
+        if not guard.hidden_ok:
+            where.append("NOT hidden")
         if guard.open:
             where += ["NOT frozen", "merged_into_id IS NULL"]
         if guard.statuses_not:

@@ -39,6 +39,7 @@ class EventType:
     IDEA_CREATED = "idea.created"
     IDEA_THRESHOLD_REACHED = "idea.threshold_reached"
     IDEA_STATUS_CHANGED = "idea.status_changed"
+    IDEA_RESPONDED = "idea.responded"
     IDEA_MERGED = "idea.merged"
     IDEA_UNMERGED = "idea.unmerged"
     IDEA_FLAGGED = "idea.flagged"
@@ -49,6 +50,9 @@ class EventType:
     IDEA_PLEDGED = "idea.pledged"
     COMMENT_CREATED = "comment.created"
     CAMPAIGN_OPENED = "campaign.opened"
+    # Internal, beside campaign.opened when a CLOSED campaign opens again: its winners lose their
+    # rewards (a type of its own, so plain openings stay consumer-free).
+    CAMPAIGN_REOPENED = "campaign.reopened"
     CAMPAIGN_CLOSED = "campaign.closed"
     CAMPAIGN_PARTICIPATION_DROPPED = "campaign.participation_dropped"
     CAMPAIGN_HERDING_DETECTED = "campaign.herding_detected"
@@ -64,6 +68,7 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     EventType.IDEA_CREATED,
     EventType.IDEA_THRESHOLD_REACHED,
     EventType.IDEA_STATUS_CHANGED,
+    EventType.IDEA_RESPONDED,
     EventType.IDEA_MERGED,
     EventType.IDEA_FLAGGED,
     EventType.CAMPAIGN_OPENED,

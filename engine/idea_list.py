@@ -14,6 +14,7 @@ from engine.models.campaigns import Campaign
 from engine.models.ideas import Idea, IdeaStatus
 from engine.pagination import Page, decode_cursor, encode_cursor, page_size
 from engine.ranking import ORDER_COLUMN, IdeaOrder
+from engine.responses import awaiting_response
 from engine.tenancy import current_tenant_id
 from engine.text import filter_text
 from engine.visibility import PUBLIC, Audience, listed_idea_rule
@@ -29,10 +30,14 @@ class IdeaFilter:
     author_id: int | None = None
     # Who is looking decides which ideas are listed (engine.visibility).
     audience: Audience = PUBLIC
+    # Past a threshold or the campaign's responseDueDays, with no official response yet.
+    awaiting_response: bool = False
 
 
-def _filtered(f: IdeaFilter) -> QuerySet[Idea]:
+async def _filtered(f: IdeaFilter) -> QuerySet[Idea]:
     query = listed_idea_rule(f.audience).apply(Idea.filter())
+    if f.awaiting_response:
+        query = query.filter(await awaiting_response(f.campaign_id))
     if f.campaign_id is not None:
         query = query.filter(campaign_id=f.campaign_id)
     if f.statuses:
@@ -58,7 +63,7 @@ async def list_ideas(
     size = page_size(first)
     if order == IdeaOrder.SUPPORTER_VALUE and not f.audience.is_brand:
         await _check_value_ranking(f.campaign_id)
-    query = _filtered(f)
+    query = await _filtered(f)
     if order is IdeaOrder.DISCOVER:
         return await _discover_page(query, f, size, after, viewer)
     column = ORDER_COLUMN[order]
@@ -89,7 +94,7 @@ async def _check_value_ranking(campaign_id: int | None) -> None:
 
 
 async def count_ideas(f: IdeaFilter) -> int:
-    return await _filtered(f).count()
+    return await (await _filtered(f)).count()
 
 
 async def _discover_page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine import events, payloads
-from engine.clock import utcnow
+from engine.clock import iso, utcnow
 from engine.counters import counters_of
 from engine.eligibility import ensure_can_participate
 from engine.errors import DomainError, ErrorCode, NotFound
@@ -91,7 +91,7 @@ async def get_idea(idea_id: int, field: str = "id", *, for_update: bool = False)
 
 
 async def set_idea_status(idea_id: int, status: IdeaStatus, note: str = "") -> IdeaStatusChange:
-    """Record the brand's official response; a same-status call adds a note without an event."""
+    """Record the brand's official response; a same-status call adds a note (idea.responded only)."""
     require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
     async with events.unit_of_work():
         idea = await get_idea(idea_id, "ideaId", for_update=True)
@@ -99,11 +99,11 @@ async def set_idea_status(idea_id: int, status: IdeaStatus, note: str = "") -> I
         change = await IdeaStatusChange.create(
             idea_id=idea.id, from_status=previous, to_status=status, note=clean(note or "")
         )
+        campaign = await Campaign.get(id=idea.campaign_id)
+        author = await Member.get(id=idea.author_id)
         if status != previous:
             idea.status = status
             await idea.save(update_fields=["status", "updated_at"])
-            campaign = await Campaign.get(id=idea.campaign_id)
-            author = await Member.get(id=idea.author_id)
             await events.record(
                 EventType.IDEA_STATUS_CHANGED,
                 {
@@ -116,6 +116,23 @@ async def set_idea_status(idea_id: int, status: IdeaStatus, note: str = "") -> I
                 idea_id=idea.id,
                 member_id=idea.author_id,
             )
+        # Every official response, status change or not: a CRM tells the author (with email).
+        await events.record(
+            EventType.IDEA_RESPONDED,
+            {
+                "idea": payloads.idea(idea, campaign, author, counters_of(idea)),
+                "author": payloads.member_ref(author, with_email=True),
+                "response": {
+                    "previousStatus": previous.value,
+                    "status": status.value,
+                    "note": change.note,
+                    "respondedAt": iso(change.created_at),
+                },
+            },
+            campaign_id=idea.campaign_id,
+            idea_id=idea.id,
+            member_id=idea.author_id,
+        )
     return change
 
 

@@ -84,11 +84,13 @@ async def _interact(kind: Kind, member: Member, idea_id: int, value: int) -> Out
         if previous == value:
             return Outcome(idea, counters.counters_of(idea), value, changed=False)
         row = await _write(kind, row, idea.id, member.id, value)
-        metrics = kind.metrics if kind.crosses(previous, value) else frozenset()
+        # A vote found to be serial voting stays recorded but out of the counts (vote_reversal).
+        counted = getattr(row, "discounted_by", None) is None
+        metrics = kind.metrics if counted and kind.crosses(previous, value) else frozenset()
         bumped = await counters.bump(
             idea.id,
             idea.created_at,
-            kind.deltas(previous, value),
+            kind.deltas(previous, value) if counted else {},
             contest=campaign.mode == CampaignMode.CONTEST,
             guard=guard,
             metrics=metrics,

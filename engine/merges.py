@@ -118,9 +118,10 @@ _KIND_ORDER = {kind: index for index, kind in enumerate(_KINDS)}
 
 async def _supporters(kind: TransferKind, idea_id: int) -> list[Any]:
     action = _KINDS[kind][0]
-    return list(
-        await action.model.filter(idea_id=idea_id).exclude(**{action.column: 0}).order_by("id")
-    )
+    query = action.model.filter(idea_id=idea_id).exclude(**{action.column: 0})
+    if kind == TransferKind.VOTE:
+        query = query.filter(discounted_by=None)  # serial votes count nowhere (vote_reversal)
+    return list(await query.order_by("id"))
 
 
 async def _copy(

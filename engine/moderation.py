@@ -2,7 +2,8 @@
 
 An IP_INFRINGEMENT flag freezes the idea at once (no interactions; its webhooks are held) until the
 brand resolves it: the DataPortability logo lesson. Enough distinct SPAM or ABUSE reports hide the
-target pending review. Flagging is a privilege of members from the tenant's flag level (reputation
+target pending review (the tenant's ``auto_hide_after`` rule, 3 by default). Every audit-log entry
+records its actor: the member, the brand's secret key, a console user, or the rule that acted. Flagging is a privilege of members from the tenant's flag level (reputation
 rules, level 1 by default).
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+
+from tortoise.queryset import QuerySet
 
 from engine import counters, events, payloads
 from engine.clock import iso, utcnow
@@ -21,6 +24,7 @@ from engine.models.ideas import Idea
 from engine.models.interactions import Comment
 from engine.models.members import Member
 from engine.models.moderation import (
+    ActorKind,
     Flag,
     FlagReason,
     FlagStatus,
@@ -28,11 +32,43 @@ from engine.models.moderation import (
     ModerationEntry,
 )
 from engine.reputation.levels import ensure_can_flag
-from engine.reputation.rules import rules_for_tenant
+from engine.reputation.rules import DEFAULT_RULES, rules_for_tenant
 from engine.text import NOTE_MAX, check_text, clean, require_texts
 
-AUTO_HIDE_AFTER = 5
+# The default of the tenant's ``auto_hide_after`` rule (engine.reputation.rules).
+AUTO_HIDE_AFTER = DEFAULT_RULES.auto_hide_after
 _HIDING_REASONS = (FlagReason.SPAM, FlagReason.ABUSE)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who takes a moderation step; every audit-log entry records one (docs/architecture.md)."""
+
+    kind: ActorKind
+    id: int | None = None
+    label: str = ""
+
+    @classmethod
+    def member(cls, member: Member) -> Actor:
+        # No name copied into the log: the member row is the one place erasure anonymises.
+        return cls(ActorKind.MEMBER, member.id)
+
+    @classmethod
+    def secret_key(cls, key_id: int, label: str) -> Actor:
+        return cls(ActorKind.SECRET_KEY, key_id, label)
+
+    @classmethod
+    def console_user(cls, user_id: int, name: str) -> Actor:
+        return cls(ActorKind.CONSOLE_USER, user_id, name)
+
+    @classmethod
+    def rule(cls, name: str) -> Actor:
+        return cls(ActorKind.SYSTEM, None, name)
+
+
+# The automatic rules that act on their own.
+IP_FREEZE_RULE = Actor.rule("ip-report-freeze")
+AUTO_HIDE_RULE = Actor.rule("auto-hide")
 
 
 class Decision(str, Enum):
@@ -72,9 +108,9 @@ async def _target(idea_id: int, comment_id: int | None) -> _Target:
 async def _log(
     action: ModerationAction,
     target: _Target,
+    actor: Actor | None,
     *,
     flag: Flag | None = None,
-    actor: int | None = None,
     note: str = "",
 ) -> None:
     await ModerationEntry.create(
@@ -82,7 +118,10 @@ async def _log(
         idea_id=target.idea.id,
         comment_id=target.comment.id if target.comment else None,
         flag_id=flag.id if flag else None,
-        actor_member_id=actor,
+        actor_member_id=actor.id if actor and actor.kind == ActorKind.MEMBER else None,
+        actor_kind=actor.kind if actor else None,
+        actor_id=actor.id if actor and actor.kind != ActorKind.MEMBER else None,
+        actor_label=(actor.label if actor else "")[:120],
         note=note,
     )
 
@@ -115,7 +154,8 @@ async def flag(
         target = await _target(idea_id, comment_id)
         if target.idea.hidden:
             raise NotFound("idea", "ideaId")
-        ensure_can_flag(member, await rules_for_tenant())
+        rules = await rules_for_tenant()
+        ensure_can_flag(member, rules)
         if target.author_id == member.id:
             raise DomainError(ErrorCode.INVALID, "you cannot flag your own contribution", "ideaId")
         if await Flag.filter(
@@ -132,13 +172,14 @@ async def flag(
             reason=reason,
             note=clean(note),
         )
-        await _log(ModerationAction.FLAGGED, target, flag=row, actor=member.id, note=row.note)
+        await _log(ModerationAction.FLAGGED, target, Actor.member(member), flag=row, note=row.note)
         if reason == FlagReason.IP_INFRINGEMENT and not target.idea.frozen:
             target.idea.frozen = True
             await target.idea.save(update_fields=["frozen", "updated_at"])
             await _log(
                 ModerationAction.FROZEN,
                 target,
+                IP_FREEZE_RULE,
                 flag=row,
                 note="frozen pending review of an IP infringement report",
             )
@@ -153,13 +194,14 @@ async def flag(
                 .distinct()
                 .values_list("reporter_id", flat=True)
             )
-            if len(set(reporters)) >= AUTO_HIDE_AFTER:
+            if len(set(reporters)) >= rules.auto_hide_after:
                 await _set_hidden(target, True)
                 await _log(
                     ModerationAction.AUTO_HIDDEN,
                     target,
+                    AUTO_HIDE_RULE,
                     flag=row,
-                    note=f"{AUTO_HIDE_AFTER} members reported it; hidden pending review",
+                    note=f"{len(set(reporters))} members reported it; hidden pending review",
                 )
         await _record_flagged(target, row)
     return row
@@ -191,9 +233,18 @@ async def _record_flagged(target: _Target, row: Flag) -> None:
 
 
 async def resolve_flag(
-    flag_id: int, decision: Decision, note: str = "", hide: bool | None = None
+    flag_id: int,
+    decision: Decision,
+    note: str = "",
+    hide: bool | None = None,
+    *,
+    actor: Actor | None = None,
 ) -> Flag:
-    """Uphold (optionally hiding the target) or dismiss; the last open IP flag dismissed unfreezes."""
+    """Uphold (optionally hiding the target) or dismiss.
+
+    A freeze lasts while any IP report on the idea is open or upheld: dismissing a later report
+    never lifts a freeze the brand upheld.
+    """
     require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
     async with events.unit_of_work():
         row = await Flag.filter(id=flag_id).select_for_update(no_key=True).first()
@@ -213,13 +264,13 @@ async def resolve_flag(
         action = (
             ModerationAction.UPHELD if decision == Decision.UPHOLD else ModerationAction.DISMISSED
         )
-        await _log(action, target, flag=row, note=row.resolution_note)
+        await _log(action, target, actor, flag=row, note=row.resolution_note)
         open_flags = Flag.filter(
             idea_id=row.idea_id, comment_id=row.comment_id, status=FlagStatus.OPEN
         )
         if decision == Decision.UPHOLD and hide and not target.hidden:
             await _set_hidden(target, True)
-            await _log(ModerationAction.HIDDEN, target, flag=row, note=row.resolution_note)
+            await _log(ModerationAction.HIDDEN, target, actor, flag=row, note=row.resolution_note)
         elif decision == Decision.DISMISS and target.hidden and hide is not True:
             auto_hidden = await ModerationEntry.filter(
                 idea_id=row.idea_id, comment_id=row.comment_id, action=ModerationAction.AUTO_HIDDEN
@@ -232,6 +283,7 @@ async def resolve_flag(
                 await _log(
                     ModerationAction.UNHIDDEN,
                     target,
+                    actor,
                     flag=row,
                     note="reports dismissed; visible again",
                 )
@@ -239,13 +291,11 @@ async def resolve_flag(
             row.reason == FlagReason.IP_INFRINGEMENT
             and decision == Decision.DISMISS
             and target.idea.frozen
-            and not await Flag.filter(
-                idea_id=row.idea_id, status=FlagStatus.OPEN, reason=FlagReason.IP_INFRINGEMENT
-            ).exists()
+            and not await _freezing_reports(row.idea_id).exists()
         ):
             target.idea.frozen = False
             await target.idea.save(update_fields=["frozen", "updated_at"])
-            await _log(ModerationAction.UNFROZEN, target, flag=row, note=row.resolution_note)
+            await _log(ModerationAction.UNFROZEN, target, actor, flag=row, note=row.resolution_note)
             await events.record(
                 EventType.IDEA_UNFROZEN,
                 {"ideaId": row.idea_id},
@@ -267,6 +317,15 @@ async def resolve_flag(
             idea_id=row.idea_id,
         )
     return row
+
+
+def _freezing_reports(idea_id: int) -> QuerySet[Flag]:
+    """IP reports that keep an idea frozen: open ones, and upheld ones (the brand agreed)."""
+    return Flag.filter(
+        idea_id=idea_id,
+        reason=FlagReason.IP_INFRINGEMENT,
+        status__in=[FlagStatus.OPEN, FlagStatus.UPHELD],
+    )
 
 
 async def is_frozen(idea_id: int) -> bool:

@@ -5,11 +5,10 @@ The routine is engine.interactions'; the score rules are :func:`admit_score`.
 
 from __future__ import annotations
 
-from engine import counters
+from engine import admission, counters
 from engine.counters import Guard
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
-from engine.ideas import ensure_interactable
 from engine.interactions import Action, Kind, interact
 from engine.models.campaigns import CampaignMode
 from engine.models.interactions import Score
@@ -27,8 +26,8 @@ async def score_idea(member: Member, idea_id: int, value: int) -> counters.Outco
 
 async def admit_score(action: Action) -> Guard:
     """Every rule that decides whether a member may score this idea (or change their score)."""
-    member, idea, campaign = action.member, action.idea, action.campaign
-    ensure_interactable(member, idea, campaign)
+    member, idea = action.member, action.idea
+    campaign, guard = await admission.admit_action(member, idea, action.campaign, retract=False)
     if campaign.mode != CampaignMode.CONTEST:
         raise DomainError(
             ErrorCode.WRONG_CAMPAIGN_MODE,
@@ -37,7 +36,7 @@ async def admit_score(action: Action) -> Guard:
         )
     if idea.author_id == member.id:
         raise DomainError(ErrorCode.SELF_VOTE, "you cannot score your own idea", "ideaId")
-    return Guard()
+    return guard
 
 
 def score_deltas(previous: int, value: int) -> dict[str, int]:

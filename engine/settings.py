@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     # Impressions reported by widgets are buffered in memory and written this often.
     impression_flush_seconds: float = Field(default=5.0, gt=0)
     sweep_interval_seconds: float = 5.0
+    # How often campaigns due at opensAt / closesAt are opened and closed (engine.campaign_schedule).
+    campaign_schedule_seconds: float = Field(default=10.0, gt=0)
     job_timeout_seconds: int = 60
     # `cosource worker` serves its own Prometheus metrics on this port when set.
     worker_metrics_port: int | None = None

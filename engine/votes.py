@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from engine import counters
+from engine import admission, counters
 from engine.counters import Guard
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
-from engine.ideas import ensure_interactable
 from engine.interactions import Action, Kind, interact
-from engine.models.campaigns import Campaign, CampaignMode, Participation
+from engine.models.campaigns import CampaignMode
 from engine.models.interactions import Vote
 from engine.models.members import Member
 from engine.thresholds import VOTE_METRICS
@@ -34,10 +33,13 @@ async def admit_vote(action: Action) -> Guard:
     """Every rule that decides whether a member may cast, change or retract this vote.
 
     Runs with the member's vote row locked (``action.previous`` is current) and the idea read
-    without a lock; the returned guard re-checks the idea's side when its counters move.
+    without a lock; the returned guard re-checks the idea's side when its counters move. The
+    window, the idea's state and the budget are engine.admission's; a held vote can always be
+    retracted while the campaign is open.
     """
-    member, idea, campaign = action.member, action.idea, action.campaign
-    ensure_interactable(member, idea, campaign)
+    member, idea = action.member, action.idea
+    retract = action.value == VoteValue.NONE
+    campaign, guard = await admission.admit_action(member, idea, action.campaign, retract=retract)
     if campaign.mode != CampaignMode.IDEAS:
         raise DomainError(
             ErrorCode.WRONG_CAMPAIGN_MODE,
@@ -47,35 +49,10 @@ async def admit_vote(action: Action) -> Guard:
     if idea.author_id == member.id:
         raise DomainError(ErrorCode.SELF_VOTE, "you cannot vote on your own idea", "ideaId")
     if action.previous == action.value:
-        return Guard()
-    if campaign.vote_budget is not None and action.previous == 0:
-        await _check_budget(campaign, member)  # changing or retracting never needs budget
-    return Guard()
-
-
-async def _check_budget(campaign: Campaign, member: Member) -> None:
-    """Lock the member's participation row, then count: two votes at once cannot both squeeze in.
-
-    Taken after the vote row and before the idea (docs/architecture.md, "Lock order").
-    """
-    await Participation.get_or_create(campaign_id=campaign.id, member_id=member.id)
-    await Participation.filter(campaign_id=campaign.id, member_id=member.id).select_for_update(
-        no_key=True
-    )
-    active = (
-        # Votes on merged ideas were copied to their target: count each once.
-        await Vote.filter(
-            member_id=member.id, idea__campaign_id=campaign.id, idea__merged_into_id=None
-        )
-        .exclude(value=0)
-        .count()
-    )
-    if campaign.vote_budget is not None and active >= campaign.vote_budget:
-        raise DomainError(
-            ErrorCode.VOTE_BUDGET_EXHAUSTED,
-            f"you have used all {campaign.vote_budget} votes in this campaign; retract one first",
-            "ideaId",
-        )
+        return guard
+    if action.previous == VoteValue.NONE and not retract:
+        await admission.check_budget(campaign, member)  # changing or retracting never needs it
+    return guard
 
 
 def vote_deltas(previous: int, value: int) -> dict[str, int]:

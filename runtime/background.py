@@ -16,7 +16,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from engine.settings import Settings, get_settings
 from runtime import composition, redis_keys
 from runtime.freshness import Generations, MemoryGenerations, RedisGenerations
-from runtime.jobs import JOBS, cleanup, sweep
+from runtime.jobs import JOBS, cleanup, open_close_campaigns, sweep
 from runtime.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from webhooks.client import make_client
 
@@ -31,8 +31,14 @@ class Background:
     generations: Generations = field(default_factory=MemoryGenerations)
     http: httpx.AsyncClient | None = None  # sends in-process deliveries
     _sweeper: asyncio.Task[None] | None = None
+    _scheduler: asyncio.Task[None] | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def close(self) -> None:
+        # The scheduler finishes the run it is in (never cancelled inside a transaction).
+        self._stop.set()
+        if self._scheduler is not None:
+            await self._scheduler
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -66,6 +72,9 @@ async def start_background(settings: Settings | None = None) -> Background:
         background._sweeper = asyncio.create_task(
             _sweep_forever(queue, settings.sweep_interval_seconds)
         )
+        background._scheduler = asyncio.create_task(
+            _schedule_forever(queue, settings.campaign_schedule_seconds, background._stop)
+        )
     return background
 
 
@@ -92,6 +101,18 @@ async def _sweep_forever(queue: InProcessJobQueue, interval: float) -> None:
             next_badges = time.monotonic() + MONTHLY_BADGES_EVERY
             await queue.enqueue("award_monthly_badges")
             await queue.enqueue("evaluate_alerts")
+
+
+async def _schedule_forever(queue: InProcessJobQueue, interval: float, stop: asyncio.Event) -> None:
+    """The in-process stand-in for the worker's campaign-schedule cron (at once, then every
+    ``interval``, until the process stops)."""
+    while not stop.is_set():
+        try:
+            await open_close_campaigns(queue.ctx)
+        except Exception:
+            log.exception("campaign schedule failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 def arq_ctx_queue(ctx: dict[str, Any]) -> ArqJobQueue:

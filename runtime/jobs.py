@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from engine import alerts, audit, consumers
+from engine import alerts, audit, campaign_schedule, consumers
 from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.reputation import badges
@@ -59,6 +59,12 @@ async def evaluate_alerts(ctx: dict[str, Any]) -> int:
     return await alerts.evaluate_alerts()
 
 
+async def open_close_campaigns(ctx: dict[str, Any]) -> int:
+    """Campaigns due at opensAt / closesAt, opened and closed with their events (a cron every
+    COSOURCE_CAMPAIGN_SCHEDULE_SECONDS); a repeated or concurrent run changes nothing."""
+    return len(await campaign_schedule.run_due())
+
+
 JOBS: dict[str, Any] = {
     "process_events": process_events,
     "deliver": deliver,
@@ -66,6 +72,7 @@ JOBS: dict[str, Any] = {
     "cleanup": cleanup,
     "award_monthly_badges": award_monthly_badges,
     "evaluate_alerts": evaluate_alerts,
+    "open_close_campaigns": open_close_campaigns,
 }
 
 

@@ -1,4 +1,5 @@
-"""The arq worker (`cosource worker`): webhook deliveries, event consumers, sweeper and retention crons."""
+"""The arq worker (`cosource worker`): webhook deliveries, event consumers, sweeper, retention and
+campaign-schedule crons."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ from runtime import composition, redis_keys
 from runtime.background import arq_ctx_queue
 from runtime.compat import ResilientWorker
 from runtime.freshness import RedisGenerations
-from runtime.jobs import JOBS, award_monthly_badges, cleanup, evaluate_alerts, sweep
+from runtime.jobs import (
+    JOBS,
+    award_monthly_badges,
+    cleanup,
+    evaluate_alerts,
+    open_close_campaigns,
+    sweep,
+)
 from webhooks.client import make_client
 
 log = logging.getLogger(__name__)
@@ -85,6 +93,13 @@ def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Wo
             cron(cleanup, name=redis_keys.cron_name("cleanup"), minute=17, second=0),
             cron(
                 evaluate_alerts, name=redis_keys.cron_name("evaluate_alerts"), minute=23, second=0
+            ),
+            # Campaigns due at opensAt / closesAt (engine.campaign_schedule).
+            cron(
+                open_close_campaigns,
+                name=redis_keys.cron_name("open_close_campaigns"),
+                second=_every(settings.campaign_schedule_seconds),
+                run_at_startup=True,
             ),
             # Daily shortly after midnight UTC (and at startup, to catch up after downtime).
             cron(

@@ -47,6 +47,8 @@ def _test_settings() -> Iterator[None]:
     os.environ.setdefault("COSOURCE_REDIS_PREFIX", f"cosource-test-{os.getpid()}")
     # Secrets are sealed at rest; the suite (and the processes it starts) share one key.
     os.environ.setdefault("COSOURCE_SECRET_KEY", sealed.generate_key())
+    # The in-process campaign schedule runs once at start-up; tests that need it sooner say so.
+    os.environ.setdefault("COSOURCE_CAMPAIGN_SCHEDULE_SECONDS", "3600")
     os.environ.pop("COSOURCE_REDIS_URL", None)
     # Every request of the suite comes from 127.0.0.1: per-visitor shares sized for one shopper
     # would throttle the tests themselves (tests/api/test_ratelimit.py sets its own limits).

@@ -53,6 +53,15 @@ class CreateCampaignInput:
         default=False,
         description="Let anyone order this campaign's ideas by SUPPORTER_VALUE (never part of TOP).",
     )
+    winner_min_count: int = strawberry.field(
+        default=1,
+        description="Scores (contests) or votes (idea campaigns) an idea needs to win.",
+    )
+    response_due_days: int | None = strawberry.field(
+        default=None,
+        description="Ideas older than this many days with no official response await one "
+        "(ideas(awaitingResponse: true)); null: only ideas past a threshold do.",
+    )
     thresholds: list[ThresholdInput] = strawberry.field(default_factory=list)
 
 
@@ -75,6 +84,8 @@ class UpdateCampaignInput:
     rewards: str | None = strawberry.UNSET
     winner_count: int | None = strawberry.UNSET
     rank_by_supporter_value: bool | None = strawberry.UNSET
+    winner_min_count: int | None = strawberry.UNSET
+    response_due_days: int | None = strawberry.UNSET
     thresholds: list[ThresholdInput] | None = strawberry.field(
         default=strawberry.UNSET,
         description="Replaces the set; unchanged thresholds keep their id.",
@@ -105,6 +116,7 @@ _NOT_NULL = {
     "rewards",
     "winner_count",
     "rank_by_supporter_value",
+    "winner_min_count",
     "thresholds",
 }
 
@@ -147,6 +159,8 @@ class CampaignMutations:
             rewards=input.rewards,
             winner_count=input.winner_count,
             rank_by_supporter_value=input.rank_by_supporter_value,
+            winner_min_count=input.winner_min_count,
+            response_due_days=input.response_due_days,
             thresholds=tuple(t.spec() for t in input.thresholds),
         )
         return _payload(*await attempt(lambda: campaigns.create_campaign(data)))

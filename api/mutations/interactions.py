@@ -62,7 +62,9 @@ async def _idea_payload(call: Any, viewer: DataLoader[int, int]) -> IdeaActionPa
         return IdeaActionPayload(idea=None, user_errors=errors)
     # The member's own value is what they just set: no statement to read it back.
     viewer.prime(outcome.idea.id, outcome.value, force=True)
-    return IdeaActionPayload(idea=Idea.from_row(outcome.idea), user_errors=[])
+    # A vote retracted on an idea hidden since: done, but the idea stays out of sight.
+    idea = None if outcome.idea.hidden else Idea.from_row(outcome.idea)
+    return IdeaActionPayload(idea=idea, user_errors=[])
 
 
 @strawberry.type

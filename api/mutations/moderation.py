@@ -70,10 +70,14 @@ class ModerationMutations:
 
     @strawberry.mutation(description="Uphold or dismiss a flag; every decision is logged.")
     async def resolve_flag(self, info: Info, input: ResolveFlagInput) -> ResolveFlagPayload:
-        info.context.require_secret()
+        actor = info.context.require_brand_actor()
         row, errors = await attempt(
             lambda: moderation.resolve_flag(
-                decode_id(input.flag_id, "Flag", "flagId"), input.decision, input.note, input.hide
+                decode_id(input.flag_id, "Flag", "flagId"),
+                input.decision,
+                input.note,
+                input.hide,
+                actor=actor,
             )
         )
         if row is None:

@@ -9,7 +9,8 @@ from api.mutations.base import attempt
 from api.types.common import UserError
 from api.types.ids import decode_id
 from api.types.member import Member
-from api.types.reputation import Badge, ReputationRules
+from api.types.reputation import Badge, ReputationRules, SerialVotingAudit
+from engine import vote_reversal
 from engine.reputation import badges
 from engine.reputation.rules import LevelRule, RulesPatch, update_rules
 from engine.unset import UNSET, Maybe
@@ -40,6 +41,7 @@ class UpdateReputationRulesInput:
     serial_vote_limit: int | None = None
     flag_min_level: int | None = None
     idea_votes_badge: int | None = None
+    auto_hide_after: int | None = None
     levels: list[ReputationLevelInput] | None = strawberry.field(
         default=None, description="Every level, lowest first (replaces the list)."
     )
@@ -57,6 +59,7 @@ class UpdateReputationRulesInput:
             serial_vote_limit=_given(self.serial_vote_limit),
             flag_min_level=_given(self.flag_min_level),
             idea_votes_badge=_given(self.idea_votes_badge),
+            auto_hide_after=_given(self.auto_hide_after),
             levels=tuple(LevelRule(lv.threshold, lv.name) for lv in self.levels)
             if self.levels is not None
             else UNSET,
@@ -80,6 +83,17 @@ class AwardBadgeInput:
     code: str = strawberry.field(description="Your badge's id: lowercase letters, digits, dashes.")
     name: str = strawberry.field(description="1-100 characters.")
     description: str = strawberry.field(default="", description="Up to 300 characters.")
+
+
+@strawberry.input
+class RestoreSerialVotesInput:
+    audit_id: strawberry.ID
+
+
+@strawberry.type
+class RestoreSerialVotesPayload:
+    audit: SerialVotingAudit | None
+    user_errors: list[UserError]
 
 
 @strawberry.type
@@ -135,4 +149,19 @@ class ReputationMutations:
             member=Member.from_row(member) if member else None,
             awarded=outcome.awarded,
             user_errors=[],
+        )
+
+    @strawberry.mutation(
+        description="Count the votes of a serial-voting finding again (their points stay "
+        "reversed); thresholds they now reach are crossed. Secret key only."
+    )
+    async def restore_serial_votes(
+        self, info: Info, input: RestoreSerialVotesInput
+    ) -> RestoreSerialVotesPayload:
+        info.context.require_secret()
+        row, errors = await attempt(
+            lambda: vote_reversal.restore(decode_id(input.audit_id, "SerialVotingAudit", "auditId"))
+        )
+        return RestoreSerialVotesPayload(
+            audit=SerialVotingAudit.from_row(row) if row else None, user_errors=errors
         )

@@ -37,9 +37,9 @@ from tortoise.models import Model
 
 from api.plans import fields as decl
 from api.types.ids import decode_id, encode_id
-from engine import visibility
+from engine import score_visibility, visibility
 from engine.errors import DomainError, NotFound
-from engine.models import Idea, Member, Pledge, Score, Vote
+from engine.models import Campaign, Idea, Member, Pledge, Score, Vote
 from engine.pagination import decode_cursor, encode_cursor, page_size
 from engine.ranking import ORDER_COLUMN, IdeaOrder
 from engine.votes import VoteValue
@@ -228,6 +228,7 @@ class Joins:
     vote: bool = False
     score: bool = False
     pledge: bool = False
+    campaign: bool = False
 
 
 def _still_plain(type_name: str, declared: Mapping[str, decl.Plain]) -> dict[str, decl.Plain]:
@@ -277,7 +278,7 @@ class Compiler:
                 raise Unsupported(f"Member.{name}")  # private fields depend on the row
         return _object(shapers)
 
-    def counts(self, nodes: list[FieldNode], select: Select) -> Shaper:
+    def counts(self, nodes: list[FieldNode], select: Select, joins: Joins) -> Shaper:
         by_camel = _still_plain("IdeaCounts", decl.IDEA_COUNTS)
         shapers: list[tuple[str, Shaper]] = []
         for key, children in collect(nodes, "IdeaCounts", self.fragments).items():
@@ -285,11 +286,41 @@ class Compiler:
             _leaf(children)
             if name == "__typename":
                 shapers.append((key, _const("IdeaCounts")))
+            elif name == "averageScore":
+                shapers.append((key, self.average_score(select, joins)))
             elif name in by_camel:
                 shapers.append((key, self.plain(by_camel[name], "i", Idea, select)))
             else:
                 raise Unsupported(f"IdeaCounts.{name}")
         return _object(shapers)
+
+    def average_score(self, select: Select, joins: Joins) -> Shaper:
+        """The contest rule of IdeaCounts.averageScore (engine.score_visibility) in SQL columns:
+        the brand reads it; others once the campaign closed or after scoring the idea."""
+        total = select.add("i", Idea, "score_sum")
+        count = select.add("i", Idea, "score_count")
+
+        def average(row: Row) -> float | None:
+            n = count(row)
+            return round(total(row) / n, 4) if n else None
+
+        if visibility.sees_brand_fields(self.audience):
+            return average
+        joins.campaign = True
+        status = select.add("c", Campaign, "status")
+        closes = select.add("c", Campaign, "closes_at")
+        scored: Shaper = _const(None)
+        if self.audience.member_id is not None:
+            joins.score = True
+            scored = select.add("vs", Score, "value")
+
+        def shown(row: Row) -> float | None:
+            value = average(row)
+            if value is None or scored(row):
+                return value
+            return value if score_visibility.closed(status(row), closes(row)) else None
+
+        return shown
 
     def idea(self, nodes: list[FieldNode], select: Select, joins: Joins) -> Shaper:
         by_camel = _still_plain("Idea", decl.IDEA)
@@ -304,7 +335,7 @@ class Compiler:
                 shapers.append((key, self.member(children, select)))
                 continue
             if name == "counts":
-                shapers.append((key, self.counts(children, select)))
+                shapers.append((key, self.counts(children, select, joins)))
                 continue
             _leaf(children)
             if name == "__typename":
@@ -350,6 +381,11 @@ class Compiler:
         if joins.author:
             rule = sql.rule(visibility.member_rule(self.audience), Member, "a")
             text += f' LEFT JOIN "member" "a" ON "a"."id" = "i"."author_id" AND {rule}'
+        if joins.campaign:
+            text += (
+                ' LEFT JOIN "campaign" "c" ON "c"."id" = "i"."campaign_id"'
+                f' AND "c"."tenant_id" = {sql.param(_TENANT)}'
+            )
         for needed, model, alias in (
             (joins.vote, Vote, "vv"),
             (joins.score, Score, "vs"),

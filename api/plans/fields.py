@@ -41,14 +41,6 @@ class Plain:
         return self.compute(*(getattr(row, c) for c in self.columns))
 
 
-def _average(score_sum: int, score_count: int) -> float | None:
-    return round(score_sum / score_count, 4) if score_count else None
-
-
-def _nullable(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else serialize(value)
-
-
 def column(name: str, serialize: Callable[[Any], Any] = same) -> Plain:
     return Plain((name,), same, serialize)
 
@@ -68,7 +60,8 @@ IDEA_COUNTS: Mapping[str, Plain] = {
     "downvotes": column("downvotes"),
     "net_votes": column("net_votes"),
     "score_count": column("score_count"),
-    "average_score": Plain(("score_sum", "score_count"), _average, _nullable(float)),
+    # averageScore is not plain: it depends on the viewer (engine.score_visibility), so documents
+    # asking for it run on the executor.
     "pledgers": column("pledgers"),
     "pledged_quantity": column("pledged_quantity"),
     "comments": column("comment_count"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 from tortoise.expressions import Q
@@ -108,6 +110,14 @@ class CoreQueries:
         search: str | None = None,
         first: int | None = 20,
         after: str | None = None,
+        awaiting_response: Annotated[
+            bool,
+            strawberry.argument(
+                description="Only ideas that reached a threshold of their campaign, or are "
+                "older than its responseDueDays, and have no official response "
+                "(setIdeaStatus) yet."
+            ),
+        ] = False,
     ) -> IdeaConnection:
         info.context.require_principal()
         campaign_pk = decode_id(campaign_id, "Campaign", "campaignId") if campaign_id else None
@@ -119,6 +129,7 @@ class CoreQueries:
             search=search,
             first=first,
             after=after,
+            awaiting_response=awaiting_response,
         )
 
     @strawberry.field

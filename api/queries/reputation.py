@@ -7,8 +7,16 @@ import strawberry
 from api.context import Info
 from api.types.ids import decode_id
 from api.types.member import Member
-from api.types.reputation import LeaderboardEntry, LeaderboardPeriodEnum, ReputationRules
+from api.types.reputation import (
+    LeaderboardEntry,
+    LeaderboardPeriodEnum,
+    ReputationRules,
+    SerialVotingAudit,
+    SerialVotingAuditConnection,
+)
+from engine.pagination import id_page
 from engine.reputation import leaderboard as boards
+from engine.reputation.models import AuditKind, ReputationAudit
 
 
 @strawberry.type
@@ -38,3 +46,12 @@ class ReputationQueries:
     async def reputation_rules(self, info: Info) -> ReputationRules:
         info.context.require_principal()
         return ReputationRules.of(await info.context.loaders.rules())
+
+    @strawberry.field(description="Serial voting found, newest first. Secret key only.")
+    async def serial_voting_audits(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> SerialVotingAuditConnection:
+        info.context.require_secret()
+        query = ReputationAudit.filter(kind=AuditKind.SERIAL_VOTING)
+        page = await id_page(query, first, after)
+        return SerialVotingAuditConnection.from_page(page, SerialVotingAudit.from_row, query.count)

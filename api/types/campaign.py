@@ -78,6 +78,14 @@ class Campaign(relay.Node):
     rank_by_supporter_value: bool = strawberry.field(
         description="Ideas may be ordered by SUPPORTER_VALUE by anyone, not only the brand."
     )
+    winner_min_count: int = strawberry.field(
+        description="Winners are ranked by the Bayesian average score (contests) or the Wilson "
+        "lower bound of the upvote share (idea campaigns) among ideas with at least this many scores or votes; ties go to more "
+        "pledged quantity, then the earliest idea. Computed once when the campaign closes."
+    )
+    response_due_days: int | None = strawberry.field(
+        description="Ideas older than this with no official response await one."
+    )
     created_at: datetime
     _row: strawberry.Private[m.Campaign]
 
@@ -96,6 +104,8 @@ class Campaign(relay.Node):
             rewards=row.rewards,
             winner_count=row.winner_count,
             rank_by_supporter_value=row.rank_by_supporter_value,
+            winner_min_count=row.winner_min_count,
+            response_due_days=row.response_due_days,
             created_at=row.created_at,
             _row=row,
         )

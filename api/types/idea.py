@@ -17,7 +17,7 @@ from api.plans import fields
 from api.types.common import Connection
 from api.types.enums import IdeaOrderEnum, IdeaStatusEnum, VoteValueEnum
 from api.types.member import Member
-from engine import idea_list, visibility
+from engine import idea_list, score_visibility, visibility
 from engine import models as m
 from engine.votes import VoteValue
 
@@ -40,10 +40,47 @@ class IdeaCounts:
     downvotes: int
     net_votes: int
     score_count: int
-    average_score: float | None
     pledgers: int
     pledged_quantity: int
     comments: int
+    _row: strawberry.Private[m.Idea]
+    _pre: strawberry.Private[Prefetched]
+
+    @strawberry.field(
+        description="Mean score, 1-5 (contests). Hidden (null) from a member until they have "
+        "scored this idea, and from guests, while the campaign is open; the brand (secret key) "
+        "always sees it, and everyone does once the campaign is closed."
+    )
+    def average_score(self, info: Info) -> float | None:
+        # Not a plain field (api/plans/fields.py): who reads it decides (engine.score_visibility);
+        # compiled read plans apply the same rule (api/plans/compiler.py, IdeaCounts).
+        row, audience = self._row, info.context.audience
+        if not row.score_count:
+            return None
+        if audience.is_brand:
+            return _average(row)
+        pre = self._pre
+        if pre.campaign is not None and (audience.member_id is None or pre.score is not None):
+            return self._shown(pre.campaign, bool(pre.score))
+        return self._average_loaded(info)  # type: ignore[return-value]
+
+    async def _average_loaded(self, info: Info) -> float | None:
+        context = info.context
+        campaign = await context.loaders.campaign.load(self._row.campaign_id)
+        scored = context.audience.member_id is not None and bool(
+            await context.loaders.viewer_score.load(self._row.id)
+        )
+        return self._shown(campaign, scored)
+
+    def _shown(self, campaign: m.Campaign, scored: bool) -> float | None:
+        visible = score_visibility.average_score_visible(
+            campaign, brand=False, viewer_scored=scored
+        )
+        return _average(self._row) if visible else None
+
+
+def _average(row: m.Idea) -> float:
+    return round(row.score_sum / row.score_count, 4)
 
 
 @dataclass(eq=False)  # eq=False keeps it hashable: a shared empty default is allowed
@@ -93,7 +130,7 @@ class Idea(relay.Node):
         # read plans use too.
         return cls(
             id=row.id,
-            counts=IdeaCounts(**fields.values(fields.IDEA_COUNTS, row)),
+            counts=IdeaCounts(**fields.values(fields.IDEA_COUNTS, row), _row=row, _pre=pre),
             _row=row,
             _pre=pre,
             **fields.values(fields.IDEA, row),
@@ -214,12 +251,14 @@ async def idea_connection(
     search: str | None,
     first: int | None,
     after: str | None,
+    awaiting_response: bool = False,
 ) -> IdeaConnection:
     filters = idea_list.IdeaFilter(
         campaign_id=campaign_id,
         statuses=tuple(status or ()),
         search=search,
         audience=info.context.audience,
+        awaiting_response=awaiting_response,
     )
     member_id = info.context.audience.member_id  # also when the token's member is cached
     viewer = f"member:{member_id}" if member_id is not None else "guest"

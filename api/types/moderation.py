@@ -27,6 +27,12 @@ strawberry.enum(m.ModerationAction, name="ModerationAction")
 ModerationActionEnum: TypeAlias = m.ModerationAction
 strawberry.enum(Decision, name="FlagDecision")
 FlagDecisionEnum: TypeAlias = Decision
+strawberry.enum(
+    m.ActorKind,
+    name="ModerationActorKind",
+    description="Who took a moderation step: a member, a secret key, a console user, or a rule.",
+)
+ModerationActorKindEnum: TypeAlias = m.ActorKind
 
 
 async def _idea(info: Info, idea_id: int) -> Idea:
@@ -105,6 +111,20 @@ class ModerationEntry:
     @strawberry.field
     async def comment(self, info: Info) -> Comment | None:
         return await _comment(info, self._row.comment_id)
+
+    @strawberry.field(description="Who acted; null only on entries older than actor records.")
+    def actor_kind(self) -> ModerationActorKindEnum | None:
+        if self._row.actor_kind is None and self._row.actor_member_id is not None:
+            return m.ActorKind.MEMBER
+        return self._row.actor_kind
+
+    @strawberry.field(
+        description="What tells the actor apart: the secret key's prefix and label, the console "
+        "user's email, or the rule's name (auto-hide, ip-report-freeze); empty for members "
+        "(see actor)."
+    )
+    def actor_label(self) -> str:
+        return self._row.actor_label
 
     @strawberry.field(description="The member who acted; null for the brand and automatic rules.")
     async def actor(self, info: Info) -> Member | None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
+from strawberry import relay
 
 from api.context import Info
 from api.types.common import Connection
 from engine.reputation import levels, reasons
 from engine.reputation.leaderboard import Period
-from engine.reputation.models import BadgeKind, Reason
+from engine.reputation.models import AuditKind, BadgeKind, Reason
+from engine.reputation.models import ReputationAudit as AuditRow
 from engine.reputation.models import ReputationEntry as EntryRow
 from engine.reputation.rules import Rules
 
@@ -139,6 +142,10 @@ class ReputationRules:
     idea_votes_badge: int = strawberry.field(
         description='Upvotes an idea needs for the "Popular idea" badge.'
     )
+    auto_hide_after: int = strawberry.field(
+        description="Distinct members whose open SPAM or ABUSE reports hide an idea or comment "
+        "pending review (default 3)."
+    )
     levels: list[LevelRule]
 
     @classmethod
@@ -158,8 +165,79 @@ class ReputationRules:
             serial_vote_limit=rules.serial_vote_limit,
             flag_min_level=rules.flag_min_level,
             idea_votes_badge=rules.idea_votes_badge,
+            auto_hide_after=rules.auto_hide_after,
             levels=[
                 LevelRule(number=i, name=lv.name, threshold=lv.threshold)
                 for i, lv in enumerate(rules.levels)
             ],
         )
+
+
+@strawberry.type(
+    name="SerialVotingAudit",
+    description="Serial voting found by the reputation engine: the votes' points were reversed "
+    "and the votes no longer count in counters, orderings or thresholds until the brand restores "
+    "them (restoreSerialVotes). Secret key only.",
+)
+class SerialVotingAudit(relay.Node):
+    id: relay.NodeID[int]
+    vote_count: int
+    points_reversed: int = strawberry.field(description="Points the author lost.")
+    window_start: datetime | None
+    window_end: datetime | None
+    detail: str
+    created_at: datetime
+    restored_at: datetime | None = strawberry.field(
+        description="When the brand restored the votes (their points stay reversed)."
+    )
+    _row: strawberry.Private[AuditRow]
+
+    @classmethod
+    def from_row(cls, row: AuditRow) -> SerialVotingAudit:
+        return cls(
+            id=row.id,
+            vote_count=len(row.vote_ids),
+            points_reversed=row.points_reversed,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            detail=row.detail,
+            created_at=row.created_at,
+            restored_at=row.restored_at,
+            _row=row,
+        )
+
+    @strawberry.field(description="The member who voted serially.")
+    async def voter(
+        self, info: Info
+    ) -> Annotated[Member, strawberry.lazy("api.types.member")] | None:
+        return await _member(info, self._row.voter_id)
+
+    @strawberry.field(description="The author whose ideas received the votes.")
+    async def author(
+        self, info: Info
+    ) -> Annotated[Member, strawberry.lazy("api.types.member")] | None:
+        return await _member(info, self._row.author_id)
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Any]:
+        ids = [int(i) for i in node_ids]
+        if not info.context.is_secret:
+            return [None for _ in ids]
+        rows = {r.id: r for r in await AuditRow.filter(id__in=ids, kind=AuditKind.SERIAL_VOTING)}
+        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
+
+
+async def _member(info: Info, member_id: int | None) -> Member | None:
+    from api.types.member import Member
+
+    if member_id is None:
+        return None
+    row = await info.context.loaders.member.load(member_id)
+    return Member.from_row(row) if row is not None else None
+
+
+@strawberry.type(name="SerialVotingAuditConnection")
+class SerialVotingAuditConnection(Connection[SerialVotingAudit]):
+    pass

@@ -18,6 +18,7 @@ from engine.models.interactions import Comment, Pledge, Score, Vote
 from engine.models.members import Member
 from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
 from engine.models.moderation import (
+    ActorKind,
     Flag,
     FlagReason,
     FlagStatus,
@@ -28,6 +29,7 @@ from engine.models.tenants import ApiKey, KeyKind, Tenant
 from engine.models.vectors import IdeaVector
 
 __all__ = [
+    "ActorKind",
     "ApiKey",
     "AuditEntry",
     "Campaign",

@@ -45,6 +45,10 @@ class Campaign(TenantModel):
     winner_count = fields.IntField(default=3)
     # Opt-in: members and widgets may order ideas by their supporters' customer value.
     rank_by_supporter_value = fields.BooleanField(default=False, db_default=False)
+    # An idea needs this many scores (contests) or votes (idea campaigns) to win (engine.winners).
+    winner_min_count = fields.IntField(default=1, db_default=1)
+    # Ideas older than this many days with no official response await one (null: no age rule).
+    response_due_days = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -28,6 +28,9 @@ class Vote(TenantModel):
     value = fields.SmallIntField(default=0)
     # Bumped on every change so consumers can apply changes of one vote in order.
     version = fields.IntField(default=0)
+    # Set when serial voting was found (the reputation audit row): the vote stays recorded but no
+    # longer counts in the idea's counters, orderings or thresholds until the brand restores it.
+    discounted_by = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

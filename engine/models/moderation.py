@@ -53,6 +53,15 @@ class ModerationAction(str, Enum):
     DISMISSED = "DISMISSED"
 
 
+class ActorKind(str, Enum):
+    """Who took a moderation step: a member, the brand's secret key, a console user, or a rule."""
+
+    MEMBER = "MEMBER"
+    SECRET_KEY = "SECRET_KEY"
+    CONSOLE_USER = "CONSOLE_USER"
+    SYSTEM = "SYSTEM"
+
+
 class ModerationEntry(TenantModel):
     """The audit log: every moderation step, by whom, on what, never edited."""
 
@@ -63,6 +72,12 @@ class ModerationEntry(TenantModel):
     flag_id = fields.BigIntField(null=True)
     # A member for member actions, null for the brand (secret key) and automatic rules.
     actor_member_id = fields.BigIntField(null=True)
+    # Null only on entries written before actors were recorded.
+    actor_kind = fields.CharEnumField(ActorKind, max_length=16, null=True)
+    # The secret key's or console user's id; null for members (see actor_member_id) and rules.
+    actor_id = fields.BigIntField(null=True)
+    # What a reader can tell the actor by: the key's prefix and label, the user's name, the rule.
+    actor_label = fields.CharField(max_length=120, default="", db_default="")
     note = fields.TextField(default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 

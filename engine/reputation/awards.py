@@ -2,9 +2,10 @@
 campaign wins.
 
 Each is keyed by what it rewards (the idea, the comment, the score, the campaign and idea), not by the
-event, so a milestone reached twice (an idea accepted, moved back, accepted again; a campaign closed,
-reopened and closed) pays once, and the order events arrive in does not matter. Milestones are not
-taken back when an idea's status later moves backwards: the brand did accept it.
+event, so a milestone reached twice (an idea accepted, moved back, accepted again) pays once, and the order events arrive
+in does not matter. Milestones are not taken back when an idea's status later moves backwards: the
+brand did accept it. Campaign wins are the exception: a reopened campaign was not won, so reopening
+takes the rewards of its earlier closes back, and the next close pays its own winners.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from engine.events import EventType
 from engine.models.events import DomainEvent
 from engine.models.ideas import IdeaStatus
 from engine.reputation import badges
 from engine.reputation.ledger import booking
-from engine.reputation.models import Reason
+from engine.reputation.models import MemberBadge, Reason, ReputationEntry
 from engine.reputation.rules import Rules
 
 # Statuses at or past acceptance: reaching any of them earns the "accepted" points once.
@@ -129,22 +134,40 @@ async def idea_status_changed(event: DomainEvent, rules: Rules) -> None:
             )
 
 
-async def campaign_closed(event: DomainEvent, rules: Rules) -> None:
-    winners = [
+def _winners_of(event: DomainEvent) -> list[tuple[int, int, str]]:
+    return [
         (pk_of(w["author"]["id"]), pk_of(w["idea"]["id"]), w["idea"]["title"])
         for w in event.data.get("winners", [])
     ]
+
+
+def _reopened_after(event: DomainEvent) -> QuerySet[DomainEvent]:
+    return DomainEvent.filter(
+        type=EventType.CAMPAIGN_REOPENED, campaign_id=event.campaign_id, id__gt=event.id
+    )
+
+
+async def campaign_closed(event: DomainEvent, rules: Rules) -> None:
+    """Winner rewards, once per close (keyed by the close's event).
+
+    A close the campaign was reopened after pays nothing: the reopening took its rewards back
+    (:func:`campaign_reopened`), whichever of the two events is handled first. Both lock the same
+    winners, so they never interleave.
+    """
+    winners = _winners_of(event)
     if not winners:
         return
     campaign_id = event.campaign_id
     async with booking(rules, [a for a, _, _ in winners], event, event.occurred_at) as book:
+        if await _reopened_after(event).exists():
+            return
         for author_id, idea_id, title in winners:
             if rules.campaign_winner:
                 await book.add(
                     author_id,
                     rules.campaign_winner,
                     Reason.CAMPAIGN_WINNER,
-                    f"campaign:{campaign_id}:winner:{idea_id}",
+                    f"campaign:{campaign_id}:closed:{event.id}:winner:{idea_id}",
                     subject=title,
                     idea_id=idea_id,
                     campaign_id=campaign_id,
@@ -152,8 +175,53 @@ async def campaign_closed(event: DomainEvent, rules: Rules) -> None:
             await badges.award(
                 book.members[author_id],
                 badges.CAMPAIGN_WINNER,
-                f"badge:campaign-winner:{campaign_id}:{idea_id}",
+                f"badge:campaign-winner:{campaign_id}:{event.id}:{idea_id}",
                 idea_id=idea_id,
                 campaign_id=campaign_id,
                 awarded_at=event.occurred_at,
             )
+
+
+async def campaign_reopened(event: DomainEvent, rules: Rules) -> None:
+    """Reopening a closed campaign takes back the rewards of every close before it.
+
+    The points are reversed by ledger entries (the original stays, so the history reads true) and
+    the winner badges of those closes are removed. A later close computes and pays winners anew.
+    What was paid is read from the ledger (processed events are purged after a while); the close
+    events still stored add the winners whose payment may be in flight, so both are locked.
+    """
+    campaign_id = event.campaign_id
+    closes = await DomainEvent.filter(
+        type=EventType.CAMPAIGN_CLOSED, campaign_id=campaign_id, id__lt=event.id
+    ).order_by("id")
+    winners = {close.id: _winners_of(close) for close in closes}
+    paid_before = ReputationEntry.filter(
+        reason=Reason.CAMPAIGN_WINNER, campaign_id=campaign_id
+    ).filter(Q(event_id__lt=event.id) | Q(event_id=None))
+    authors = {author for rows in winners.values() for author, _, _ in rows}
+    authors |= {int(m) for m in await paid_before.values_list("member_id", flat=True)}  # type: ignore[call-overload]
+    if not authors:
+        return
+    async with booking(rules, authors, event, event.occurred_at) as book:
+        paid = await paid_before.filter(member_id__in=sorted(authors))
+        for entry in paid:
+            await book.add(
+                entry.member_id,
+                -entry.points,
+                Reason.CAMPAIGN_WINNER_REVERSED,
+                f"{entry.source_key}:reopened",
+                subject=entry.subject,
+                idea_id=entry.idea_id,
+                campaign_id=campaign_id,
+            )
+        won = {(close_id, idea_id) for close_id, rows in winners.items() for _, idea_id, _ in rows}
+        won |= {(e.event_id, e.idea_id) for e in paid if e.idea_id is not None}
+        keys = [
+            key
+            for close_id, idea_id in won
+            for key in (
+                f"badge:campaign-winner:{campaign_id}:{close_id}:{idea_id}",
+                f"badge:campaign-winner:{campaign_id}:{idea_id}",  # before closes were keyed
+            )
+        ]
+        await MemberBadge.filter(source_key__in=keys).delete()

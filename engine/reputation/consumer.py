@@ -24,6 +24,7 @@ HANDLERS: dict[str, Handler] = {
     EventType.COMMENT_CREATED: awards.comment_created,
     EventType.IDEA_STATUS_CHANGED: awards.idea_status_changed,
     EventType.CAMPAIGN_CLOSED: awards.campaign_closed,
+    EventType.CAMPAIGN_REOPENED: awards.campaign_reopened,
     EventType.IDEA_MERGED: merges.idea_merged,
     EventType.IDEA_UNMERGED: merges.idea_unmerged,
 }

@@ -118,6 +118,9 @@ async def lock_members(member_ids: Iterable[int]) -> dict[int, Member]:
     SHARE on it, which this lock leaves alone, so member actions never wait for a booking and a
     booking never waits for them (docs/architecture.md, "Lock order")."""
     ids = sorted(set(member_ids))
+    # NO KEY UPDATE: a vote, pledge or comment inserted meanwhile takes KEY SHARE on its member
+    # (the foreign key) and must not wait here, or a booking that goes on to lock ideas
+    # (engine.vote_reversal) and a vote holding its idea would wait for each other.
     rows = await Member.filter(id__in=ids).order_by("id").select_for_update(no_key=True)
     return {row.id: row for row in rows}
 

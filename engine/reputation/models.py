@@ -34,6 +34,7 @@ class Reason(str, Enum):
     IDEA_ACCEPTED = "IDEA_ACCEPTED"
     IDEA_SHIPPED = "IDEA_SHIPPED"
     CAMPAIGN_WINNER = "CAMPAIGN_WINNER"
+    CAMPAIGN_WINNER_REVERSED = "CAMPAIGN_WINNER_REVERSED"
     SERIAL_VOTING_REVERSED = "SERIAL_VOTING_REVERSED"
     MERGE_DUPLICATE_REVERSED = "MERGE_DUPLICATE_REVERSED"
     MERGE_DUPLICATE_RESTORED = "MERGE_DUPLICATE_RESTORED"
@@ -156,6 +157,8 @@ class ReputationAudit(TenantModel):
     window_end = fields.DatetimeField(null=True)
     event_id = fields.BigIntField(null=True)
     detail = fields.TextField(default="")
+    # Set when the brand restored the votes' effect on counters (engine.vote_reversal).
+    restored_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

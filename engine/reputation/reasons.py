@@ -20,6 +20,7 @@ _TEMPLATES: dict[Reason, str] = {
     Reason.IDEA_ACCEPTED: "your idea {subject} was accepted",
     Reason.IDEA_SHIPPED: "your idea {subject} shipped",
     Reason.CAMPAIGN_WINNER: "your idea {subject} won its campaign",
+    Reason.CAMPAIGN_WINNER_REVERSED: "your idea {subject} no longer wins: its campaign was reopened",
     Reason.SERIAL_VOTING_REVERSED: "points from serial voting on {subject} were reversed",
     Reason.MERGE_DUPLICATE_REVERSED: "a vote counted twice after {subject} was merged was reversed",
     Reason.MERGE_DUPLICATE_RESTORED: "a vote on {subject} counts again after an unmerge",

@@ -59,6 +59,7 @@ LIMIT_RULES: tuple[tuple[str, int, int], ...] = (
     ("serial_vote_limit", 1, 1_000),
     ("flag_min_level", 0, MAX_LEVELS - 1),
     ("idea_votes_badge", 1, 1_000_000),
+    ("auto_hide_after", 1, 1_000),
 )
 
 
@@ -80,6 +81,8 @@ class Rules:
     flag_min_level: int = 1
     # Upvotes an idea needs for its author to get the "idea reached N votes" badge.
     idea_votes_badge: int = 10
+    # Distinct members whose open SPAM or ABUSE reports hide an idea or comment pending review.
+    auto_hide_after: int = 3
     levels: tuple[LevelRule, ...] = field(default=DEFAULT_LEVELS)
 
     def overrides(self) -> dict[str, Any]:
@@ -144,6 +147,7 @@ class RulesPatch:
     serial_vote_limit: Maybe[int] = UNSET
     flag_min_level: Maybe[int] = UNSET
     idea_votes_badge: Maybe[int] = UNSET
+    auto_hide_after: Maybe[int] = UNSET
     levels: Maybe[tuple[LevelRule, ...]] = UNSET
     reset: bool = False
 
@@ -161,6 +165,7 @@ _FIELD_NAMES = {
     "serial_vote_limit": "serialVoteLimit",
     "flag_min_level": "flagMinLevel",
     "idea_votes_badge": "ideaVotesBadge",
+    "auto_hide_after": "autoHideAfter",
 }
 
 
@@ -216,7 +221,13 @@ def apply_patch(current: Rules, patch: RulesPatch) -> Rules:
             errors.append(FieldError(f"points.{name}", ErrorCode.INVALID, "unknown point rule"))
             continue
         values[name] = value
-    for name in ("daily_vote_cap", "serial_vote_limit", "flag_min_level", "idea_votes_badge"):
+    for name in (
+        "daily_vote_cap",
+        "serial_vote_limit",
+        "flag_min_level",
+        "idea_votes_badge",
+        "auto_hide_after",
+    ):
         value = getattr(patch, name)
         if value is not UNSET:
             values[name] = value

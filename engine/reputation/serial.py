@@ -3,7 +3,8 @@
 Counted per vote (a vote cast, changed and retracted is one vote), by the time it was first cast UP
 or DOWN. When any 24-hour window holding the vote being processed holds more than K votes of the
 same voter on the same author, every vote in that window is marked serial for good: its points are
-reversed on both sides and an audit row records what was found. Checking every window that holds
+reversed on both sides, the votes leave the idea's counters (engine.vote_reversal), and an audit row
+records what was found. Checking every window that holds
 the vote (not just the 24 hours before it) makes the result independent of the order events are
 processed in: whichever vote of an offending group is handled last sees the whole group.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from engine import vote_reversal
 from engine.models.events import DomainEvent
 from engine.models.ideas import Idea
 from engine.reputation.ledger import Booking
@@ -79,8 +81,9 @@ async def detect(book: Booking, credit: VoteCredit, event: DomainEvent) -> None:
             await p.save()
     times = [p.cast_at for p in group.values() if p.cast_at is not None]
     key = f"serial:{event.id}:{credit.voter_id}:{credit.author_id}"
-    if not await ReputationAudit.filter(source_key=key).exists():
-        await ReputationAudit.create(
+    audit = await ReputationAudit.filter(source_key=key).first()
+    if audit is None:
+        audit = await ReputationAudit.create(
             kind=AuditKind.SERIAL_VOTING,
             source_key=key,
             voter_id=credit.voter_id,
@@ -96,3 +99,5 @@ async def detect(book: Booking, credit: VoteCredit, event: DomainEvent) -> None:
                 f"{reversed_author} points of the author, {reversed_voter} of the voter"
             ),
         )
+    # The votes themselves stop counting too, not only their points (engine.vote_reversal).
+    await vote_reversal.discount(audit.id, [p.vote_id for p in newly])

@@ -11,8 +11,8 @@ import re
 import httpx
 
 from api.types.ids import encode_id
-from engine import console
-from engine.models import ConsoleRole, IdeaStatusChange
+from engine import console, moderation
+from engine.models import ConsoleRole, FlagReason, IdeaStatusChange, Member
 from engine.tenants import NewTenant
 from tests import factories
 from tests.api.conftest import Api
@@ -204,3 +204,28 @@ async def test_a_console_user_sees_nothing_of_another_brand(api, tenant) -> None
         api, "query($i: ID!) { node(id: $i) { id } }", csrf, {"i": encode_id("Campaign", theirs.id)}
     )
     assert node["data"]["node"] is None
+
+
+async def test_a_console_users_moderation_is_logged_with_the_console_user(api, tenant) -> None:
+    csrf = await _session(api, tenant, ConsoleRole.OWNER)
+    author, reporter = await factories.members(2)
+    await Member.filter(id=reporter.id).update(level=1)
+    reporter.level = 1
+    idea = await factories.idea(author, await factories.campaign())
+    flagged = await moderation.flag(reporter, idea.id, FlagReason.SPAM)
+    body = await _gql(
+        api,
+        "mutation R($f: ID!) { resolveFlag(input: {flagId: $f, decision: DISMISS}) { userErrors { code } } }",
+        csrf,
+        {"f": encode_id("Flag", flagged.id)},
+    )
+    assert body["data"]["resolveFlag"]["userErrors"] == [], body
+    log = await _gql(
+        api, "{ moderationLog { edges { node { action actorKind actorLabel } } } }", csrf
+    )
+    newest = log["data"]["moderationLog"]["edges"][0]["node"]
+    assert newest == {
+        "action": "DISMISSED",
+        "actorKind": "CONSOLE_USER",
+        "actorLabel": "owner@brand.example",
+    }

@@ -59,13 +59,22 @@ async def test_flag_review_and_resolve(api, tenant) -> None:
         "idea"
     ] is None
     log = await api.data(
-        "{ moderationLog { edges { node { action actor { externalId } } } } }", sk=sk
+        "{ moderationLog { edges { node { action actorKind actorLabel actor { externalId } } } } }",
+        sk=sk,
     )
     actions = [
         (e["node"]["action"], (e["node"]["actor"] or {}).get("externalId"))
         for e in log["moderationLog"]["edges"]
     ]
     assert actions == [("HIDDEN", None), ("UPHELD", None), ("FROZEN", None), ("FLAGGED", "cus_new")]
+    # Every step names its actor: the brand's own secret key (by prefix), the rule, the member.
+    key_label = sk[:12] + "…"
+    actors = [
+        (e["node"]["actorKind"], e["node"]["actorLabel"]) for e in log["moderationLog"]["edges"]
+    ]
+    assert [kind for kind, _ in actors] == ["SECRET_KEY", "SECRET_KEY", "SYSTEM", "MEMBER"]
+    assert actors[0][1].startswith(key_label) and actors[1][1].startswith(key_label)
+    assert actors[2][1] == "ip-report-freeze"
     again = await api.data(
         """mutation($f: ID!) { resolveFlag(input: {flagId: $f, decision: DISMISS}) {
         userErrors { code } } }""",

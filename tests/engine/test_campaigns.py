@@ -22,7 +22,7 @@ async def test_transitions_and_events(tenant) -> None:
     await campaigns.set_campaign_status(campaign.id, CampaignStatus.CLOSED)
     await campaigns.set_campaign_status(campaign.id, CampaignStatus.OPEN)  # reopen
     types = [e.type for e in await DomainEvent.filter(campaign_id=campaign.id).order_by("id")]
-    assert types == ["campaign.opened", "campaign.closed", "campaign.opened"]
+    assert types == ["campaign.opened", "campaign.closed", "campaign.opened", "campaign.reopened"]
 
 
 async def test_closing_names_the_winners(tenant) -> None:

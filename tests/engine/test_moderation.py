@@ -19,6 +19,7 @@ from engine.models import (
     ModerationEntry,
 )
 from engine.moderation import Decision
+from engine.reputation.rules import RulesPatch, update_rules
 from engine.votes import VoteValue
 from tests import factories
 
@@ -112,3 +113,74 @@ async def test_one_open_flag_per_member_and_never_on_own_content(tenant) -> None
         await moderation.flag(author, idea.id, FlagReason.SPAM)
     assert caught.value.code == ErrorCode.INVALID
     assert await Flag.all().count() == 1
+
+
+async def test_upheld_ip_freeze_survives_a_later_report_dismissed(tenant) -> None:
+    author, voter = await factories.members(2)
+    first, second = await _levelled(2)
+    idea = await factories.idea(author, await factories.campaign())
+    upheld = await moderation.flag(first, idea.id, FlagReason.IP_INFRINGEMENT)
+    later = await moderation.flag(second, idea.id, FlagReason.IP_INFRINGEMENT)
+    await moderation.resolve_flag(upheld.id, Decision.UPHOLD, "it is their logo")
+    await moderation.resolve_flag(later.id, Decision.DISMISS, "same report twice")
+    assert (await Idea.get(id=idea.id)).frozen
+    assert not await DomainEvent.filter(type="idea.unfrozen", idea_id=idea.id).exists()
+    with pytest.raises(DomainError) as caught:
+        await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    assert caught.value.code == ErrorCode.IDEA_FROZEN
+
+
+async def test_open_ip_report_keeps_the_freeze_when_another_is_dismissed(tenant) -> None:
+    author = await factories.member()
+    first, second = await _levelled(2)
+    idea = await factories.idea(author, await factories.campaign())
+    dismissed = await moderation.flag(first, idea.id, FlagReason.IP_INFRINGEMENT)
+    still_open = await moderation.flag(second, idea.id, FlagReason.IP_INFRINGEMENT)
+    await moderation.resolve_flag(dismissed.id, Decision.DISMISS)
+    assert (await Idea.get(id=idea.id)).frozen
+    await moderation.resolve_flag(still_open.id, Decision.DISMISS)
+    assert not (await Idea.get(id=idea.id)).frozen
+
+
+async def test_auto_hide_threshold_is_the_tenants_rule_default_three(tenant) -> None:
+    author = await factories.member()
+    reporters = await _levelled(3)
+    idea = await factories.idea(author, await factories.campaign())
+    await moderation.flag(reporters[0], idea.id, FlagReason.SPAM)
+    await moderation.flag(reporters[1], idea.id, FlagReason.ABUSE)
+    assert not (await Idea.get(id=idea.id)).hidden
+    await moderation.flag(reporters[2], idea.id, FlagReason.SPAM)
+    assert (await Idea.get(id=idea.id)).hidden
+
+    await update_rules(RulesPatch(auto_hide_after=1))
+    other = await factories.idea(author, await factories.campaign())
+    await moderation.flag(reporters[0], other.id, FlagReason.SPAM)
+    assert (await Idea.get(id=other.id)).hidden
+
+
+async def test_every_moderation_step_records_its_actor(tenant) -> None:
+    author = await factories.member()
+    reporters = await _levelled(3)
+    idea = await factories.idea(author, await factories.campaign())
+    flags = [await moderation.flag(r, idea.id, FlagReason.SPAM) for r in reporters[:2]]
+    ip = await moderation.flag(reporters[2], idea.id, FlagReason.IP_INFRINGEMENT)
+    brand = moderation.Actor.secret_key(41, "sk_test_abc… CRM")
+    for row in flags:
+        await moderation.resolve_flag(row.id, Decision.DISMISS, actor=brand)
+    await moderation.resolve_flag(ip.id, Decision.DISMISS, actor=brand)
+    await update_rules(RulesPatch(auto_hide_after=1))
+    await moderation.flag(reporters[0], idea.id, FlagReason.SPAM)
+    rows = await ModerationEntry.filter(idea_id=idea.id).order_by("id")
+    seen = [
+        (r.action.value, r.actor_kind.value if r.actor_kind else None, r.actor_label) for r in rows
+    ]
+    members = [r for r in rows if r.actor_kind is not None and r.actor_kind.value == "MEMBER"]
+    assert {r.action.value for r in members} == {"FLAGGED"}
+    assert {r.actor_member_id for r in members} == {r.id for r in reporters}
+    assert {r.actor_label for r in members} == {""}  # no name copied: erasure stays complete
+    assert ("FROZEN", "SYSTEM", "ip-report-freeze") in seen
+    assert ("DISMISSED", "SECRET_KEY", "sk_test_abc… CRM") in seen
+    assert ("UNFROZEN", "SECRET_KEY", "sk_test_abc… CRM") in seen
+    assert ("AUTO_HIDDEN", "SYSTEM", "auto-hide") in seen
+    assert all(r.actor_kind is not None for r in rows)
+    assert {r.actor_id for r in rows if r.actor_kind and r.actor_kind.value == "SECRET_KEY"} == {41}

@@ -114,9 +114,11 @@ class Reference:
         self.status.append(IdeaStatus.NEW)
         self.totals[author] += self.rules.idea_submitted
 
-    def vote_refusal(self, voter: int, idea: int) -> ErrorCode | None:
+    def vote_refusal(self, voter: int, idea: int, value: int) -> ErrorCode | None:
         if idea in self.merged_into:
             return ErrorCode.IDEA_CLOSED
+        if value and self.status[idea] in (IdeaStatus.SHIPPED, IdeaStatus.DECLINED):
+            return ErrorCode.IDEA_CLOSED  # decided ideas take no new votes (engine.admission)
         return ErrorCode.SELF_VOTE if self.authors[idea] == voter else None
 
     def vote_changes(self, voter: int, idea: int, value: int) -> bool:
@@ -327,7 +329,7 @@ async def _check(
             elif kind == "vote" and idea_ids:
                 idea_no, value = step[2] % len(idea_ids), step[3]
                 voter = (ref.authors[idea_no] + step[1]) % MEMBERS
-                refusal = ref.vote_refusal(voter, idea_no)
+                refusal = ref.vote_refusal(voter, idea_no, value)
                 try:
                     outcome = await votes.cast_vote(
                         members[voter], idea_ids[idea_no], VoteValue(value)

@@ -1,0 +1,89 @@
+"""Serial votes taken out of the counts, and put back by the brand (docs/architecture.md).
+
+Stack Overflow reverses the votes of serial voting, not only the reputation they earned. When the
+reputation engine finds a serial group (engine.reputation.serial) the votes stay recorded, marked
+with the audit row that found them (``Vote.discounted_by``), and their effect leaves the idea's
+counters in the same transaction: net votes, orderings and every later threshold check no longer see
+them. A discounted vote changed later still counts for nothing. ``restore`` is the brand's way
+back: the votes count again (thresholds they now reach are crossed then) and the audit row records
+when. Points reversed for serial voting stay reversed.
+
+Locks follow the vote path's order, ideas (ascending) and then votes, so a detection running
+beside a member's vote queues instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from engine import counters, events
+from engine.clock import utcnow
+from engine.errors import DomainError, ErrorCode, NotFound
+from engine.models.campaigns import Campaign, CampaignMode
+from engine.models.ideas import Idea
+from engine.models.interactions import Vote
+from engine.reputation.models import AuditKind, ReputationAudit
+from engine.thresholds import VOTE_METRICS, record_crossings
+
+
+async def discount(audit_id: int, vote_ids: Iterable[int]) -> int:
+    """Take the votes out of their ideas' counters (inside the caller's unit of work)."""
+    return await _apply(list(vote_ids), audit_id, sign=-1)
+
+
+async def restore(audit_id: int) -> ReputationAudit:
+    """The brand's decision that a serial-voting finding was wrong: the votes count again."""
+    async with events.unit_of_work():
+        audit = await ReputationAudit.filter(id=audit_id).select_for_update().first()
+        if audit is None or audit.kind != AuditKind.SERIAL_VOTING:
+            raise NotFound("serial-voting audit", "auditId")
+        if audit.restored_at is not None:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, "these votes were already restored", "auditId"
+            )
+        await _apply(list(audit.vote_ids), audit.id, sign=1)
+        audit.restored_at = utcnow()
+        await audit.save(update_fields=["restored_at"])
+    return audit
+
+
+async def _apply(vote_ids: list[int], audit_id: int, *, sign: int) -> int:
+    if not vote_ids:
+        return 0
+    marked = None if sign < 0 else audit_id  # the votes this step may move
+    idea_ids = sorted(
+        set(
+            await Vote.filter(id__in=vote_ids, discounted_by=marked).values_list(
+                "idea_id", flat=True
+            )
+        )
+    )
+    if not idea_ids:
+        return 0
+    # The lock order of every member action (docs/architecture.md, "Lock order"): the vote rows,
+    # then the ideas.
+    rows = (
+        await Vote.filter(id__in=vote_ids, discounted_by=marked).order_by("id").select_for_update()
+    )
+    ideas = await Idea.filter(id__in=idea_ids).order_by("id").select_for_update(no_key=True)
+    deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for vote in rows:
+        vote.discounted_by = audit_id if sign < 0 else None
+        await vote.save(update_fields=["discounted_by", "updated_at"])
+        delta = deltas[vote.idea_id]
+        delta["upvotes"] += sign * (vote.value == 1)
+        delta["downvotes"] += sign * (vote.value == -1)
+        delta["net_votes"] += sign * vote.value
+    campaigns = {c.id: c for c in await Campaign.filter(id__in={i.campaign_id for i in ideas})}
+    for idea in ideas:
+        campaign = campaigns[idea.campaign_id]
+        fresh = await counters.bump(
+            idea.id,
+            idea.created_at,
+            dict(deltas[idea.id]),
+            contest=campaign.mode == CampaignMode.CONTEST,
+        )
+        if sign > 0:
+            await record_crossings(idea, campaign, fresh.counters, VOTE_METRICS)
+    return len(rows)

@@ -1,0 +1,91 @@
+"""Serial voting is reversed in the counts, not only in points; the brand can restore the votes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from engine import merges, vote_reversal, votes
+from engine.errors import DomainError, ErrorCode
+from engine.models import Idea, ThresholdCrossing, ThresholdMetric, Vote
+from engine.reputation.models import ReputationAudit
+from engine.thresholds import ThresholdSpec
+from engine.votes import VoteValue
+from tests import factories
+from tests.engine.reputation.support import process_pending
+
+
+async def _upvotes() -> dict[int, int]:
+    return {i.id: i.upvotes for i in await Idea.all()}
+
+
+async def test_serial_votes_leave_counters_and_thresholds_until_restored(tenant) -> None:
+    author, serial, honest = await factories.members(3)
+    campaign = await factories.campaign(thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, 2),))
+    ideas = [await factories.idea(author, campaign) for _ in range(6)]
+    for idea in ideas:  # six votes on one author's ideas within 24 h: more than the limit of 5
+        await votes.cast_vote(serial, idea.id, VoteValue.UP)
+    assert set((await _upvotes()).values()) == {1}
+    await process_pending()
+    audit = await ReputationAudit.get(voter_id=serial.id)
+    assert sorted(audit.vote_ids) == sorted(v.id for v in await Vote.filter(member_id=serial.id))
+    assert set((await _upvotes()).values()) == {0}
+    assert {v.discounted_by for v in await Vote.filter(member_id=serial.id)} == {audit.id}
+    top = await Idea.get(id=ideas[0].id)
+    assert (top.net_votes, top.top_rank) == (0, 0.0)
+
+    # The threshold of 2 upvotes is not reached with one honest vote beside a serial one.
+    await votes.cast_vote(honest, ideas[0].id, VoteValue.UP)
+    assert (await Idea.get(id=ideas[0].id)).upvotes == 1
+    assert not await ThresholdCrossing.filter(idea_id=ideas[0].id).exists()
+    # A serial vote changed later still counts for nothing.
+    await votes.cast_vote(serial, ideas[1].id, VoteValue.DOWN)
+    assert (await Idea.get(id=ideas[1].id)).downvotes == 0
+    await process_pending()
+
+    restored = await vote_reversal.restore(audit.id)
+    assert restored.restored_at is not None
+    after = await Idea.get(id=ideas[0].id)
+    assert after.upvotes == 2
+    assert (await Idea.get(id=ideas[1].id)).net_votes == -1
+    assert await ThresholdCrossing.filter(idea_id=ideas[0].id).exists()  # crossed on restore
+    with pytest.raises(DomainError) as caught:
+        await vote_reversal.restore(audit.id)
+    assert caught.value.code == ErrorCode.INVALID_TRANSITION
+    await process_pending()
+    assert (await Idea.get(id=ideas[0].id)).upvotes == 2  # not reversed again
+
+
+async def test_a_merge_does_not_carry_serial_votes_to_the_target(tenant) -> None:
+    author, serial = await factories.members(2)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(6)]
+    target = await factories.idea(author, campaign)
+    for idea in ideas:
+        await votes.cast_vote(serial, idea.id, VoteValue.UP)
+    await process_pending()
+    await merges.merge_ideas(ideas[0].id, target.id)
+    assert (await Idea.get(id=target.id)).upvotes == 0
+
+
+async def test_serial_reversal_running_beside_new_votes_does_not_deadlock(tenant) -> None:
+    """The booking locks members and then ideas; a vote holds its idea and, inserting its row,
+    takes a key-share lock on its member: members are locked FOR NO KEY UPDATE so the two never
+    wait for each other (PostgreSQL reported that deadlock once under load in the full suite)."""
+    author, serial = await factories.members(2)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(30)]
+    for idea in ideas[:6]:
+        await votes.cast_vote(serial, idea.id, VoteValue.UP)
+    for round_ in range(4):
+        batch = ideas[6 + round_ * 6 : 12 + round_ * 6]
+        results = await asyncio.gather(
+            process_pending(),
+            *(votes.cast_vote(serial, idea.id, VoteValue.UP) for idea in batch),
+            return_exceptions=True,
+        )
+        assert not [r for r in results if isinstance(r, BaseException)], results
+    await process_pending()
+    # Every one of the serial voter's votes ends up out of the counts.
+    assert sum(i.upvotes for i in await Idea.filter(campaign_id=campaign.id)) == 0
