@@ -169,3 +169,32 @@ async def test_screenshots(browser: Any, demo: Demo, tmp_path: Path, name: str, 
 def test_signed_out_console_is_only_the_form(demo: Demo) -> None:
     body = httpx.get(f"{demo.base}/console").text
     assert 'action="/console/login"' in body and 'id="console"' not in body
+
+
+async def test_the_insights_chart_draws_weekly_participation(browser: Any, demo: Demo) -> None:
+    page = await sign_in(browser, demo)
+    csp: list[str] = []
+    page.on("console", lambda msg: csp.append(msg.text) if "Content Security" in msg.text else None)
+    await reload(page)
+    canvas = page.locator("#insights .chart canvas")
+    await canvas.wait_for()
+    painted = await canvas.evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""
+    )
+    assert painted > 500  # axes, grid and the two lines, not a blank canvas
+    weeks = await page.locator("#insights table.weekly tbody tr").count()
+    assert weeks == 8
+    cells = (
+        await page.locator("#insights table.weekly tbody tr").last.locator("td").all_text_contents()
+    )
+    assert int(cells[1]) > 0  # the demo's members took part this week
+    legend = await page.locator("#insights .u-legend").text_content() or ""
+    assert "Participants" in legend and "New" in legend
+    assert csp == [] and page.errors == []
+
+
+def test_the_chart_library_is_served_by_cosource(demo: Demo) -> None:
+    vendored = httpx.get(f"{demo.base}/console/vendor/uPlot.iife.min.js")
+    assert vendored.status_code == 200 and "uPlot" in vendored.text
+    assert httpx.get(f"{demo.base}/console/vendor/LICENSE").status_code == 404  # listed names only
