@@ -508,13 +508,17 @@ def demo(
         console.print(f"  tenant           {result.tenant.name} (slug {result.tenant.slug})")
         console.print(f"  secret key       {result.secret_key}")
         console.print(f"  publishable key  {result.publishable_key}")
+        console.print(f"  console brand    {result.tenant.slug}")
+        console.print(f"  console email    {result.console_email}")
+        console.print(f"  console password {result.console_password}")
 
     asyncio.run(prepare())
     if seed_only:
         return
     url = f"http://{settings.host}:{port or settings.port}"
     console.print(
-        f"[bold green]Cosource demo[/bold green] at {url}/demo  (GraphiQL at {url}/graphql)"
+        f"[bold green]Cosource demo[/bold green] at {url}/demo  (GraphiQL at {url}/graphql,"
+        f" console at {url}/console)"
     )
     log_config = _logging()
     uvicorn.run(

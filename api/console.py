@@ -38,6 +38,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} · Cosource console</title>
+<link rel="stylesheet" href="/console/vendor/uPlot.min.css">
 <link rel="stylesheet" href="/console/console.css"></head><body>{body}</body></html>""",
         status_code=status,
         headers={
@@ -94,14 +95,16 @@ async def console_page(request: Request) -> Response:
 <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{session.csrf_token}">
 <button type="submit">Sign out</button></form></header>
 <main id="console" data-role="{user.role.value}" data-csrf="{session.csrf_token}">
-<nav aria-label="Sections"><a href="#ideas">Ideas</a> <a href="#moderation">Moderation</a> <a href="#campaigns">Campaigns</a> <a href="#webhooks">Webhooks</a> <a href="#audit">Audit log</a></nav>
+<nav aria-label="Sections"><a href="#ideas">Ideas</a> <a href="#moderation">Moderation</a> <a href="#campaigns">Campaigns</a> <a href="#insights">Insights</a> <a href="#webhooks">Webhooks</a> <a href="#audit">Audit log</a></nav>
 <p id="status" role="status" aria-live="polite"></p>
 <section id="ideas" aria-labelledby="ideas-h"><h2 id="ideas-h">Ideas awaiting a response</h2><div class="list"></div></section>
 <section id="moderation" aria-labelledby="mod-h"><h2 id="mod-h">Moderation queue</h2><div class="list"></div></section>
 <section id="campaigns" aria-labelledby="camp-h"><h2 id="camp-h">Campaigns</h2><div class="list"></div></section>
+<section id="insights" aria-labelledby="ins-h"><h2 id="ins-h">Insights</h2><div class="list"></div></section>
 <section id="webhooks" aria-labelledby="hook-h"><h2 id="hook-h">Webhook deliveries</h2><div class="list"></div></section>
 <section id="audit" aria-labelledby="audit-h"><h2 id="audit-h">Audit log</h2><div class="list"></div></section>
-</main><script src="/console/console.js" defer></script>""",
+</main><script src="/console/vendor/uPlot.iife.min.js" defer></script>
+<script src="/console/console.js" defer></script>""",
     )
 
 
@@ -154,9 +157,21 @@ async def asset(request: Request) -> Response:
     return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
 
 
+# Vendored from npm at build time (scripts/build-assets.mjs); served here, never from a CDN.
+VENDORED = ("uPlot.iife.min.js", "uPlot.min.css")
+
+
+async def vendor_asset(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in VENDORED:
+        return Response(status_code=404)
+    return FileResponse(STATIC / "vendor" / name, headers={"Cache-Control": "no-cache"})
+
+
 ROUTES = [
     Route("/console", console_page, methods=["GET"]),
     Route("/console/login", login, methods=["POST"]),
     Route("/console/logout", logout, methods=["POST"]),
+    Route("/console/vendor/{name}", vendor_asset, methods=["GET"]),
     Route("/console/{name}", asset, methods=["GET"]),
 ]

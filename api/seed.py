@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass
 
-from engine import campaigns, ideas, keys, pledges, scores, votes
+from engine import campaigns, console, ideas, keys, pledges, scores, votes
 from engine.members import MemberData, upsert_member
 from engine.models.campaigns import Campaign, CampaignMode, CampaignStatus, ThresholdMetric
+from engine.models.console import ConsoleRole
 from engine.models.ideas import IdeaStatus
 from engine.models.tenants import KeyKind, Tenant
 from engine.tenancy import tenant_scope
@@ -15,6 +17,7 @@ from engine.tenants import create_tenant
 from engine.thresholds import ThresholdSpec
 
 DEMO_SLUG = "demo"
+DEMO_CONSOLE_EMAIL = "owner@demo.example"
 
 _MEMBERS = [
     ("cus_1001", "Ada", True, "gold"),
@@ -49,20 +52,38 @@ class Demo:
     secret_key: str | None
     publishable_key: str
     identity_secret: str
+    console_email: str
+    console_password: str
 
 
 async def seed_demo() -> Demo:
-    """Create the demo brand once; later runs reuse it and only mint a fresh key pair."""
+    """Create the demo brand once; later runs reuse it and only mint a fresh key pair.
+
+    Every run also gives the demo console owner a fresh random password: nothing fixed to guess
+    on a demo server someone left reachable.
+    """
+    password = secrets.token_urlsafe(12)
     existing = await Tenant.get_or_none(slug=DEMO_SLUG)
     if existing is not None:
         with tenant_scope(existing.id):
             pk = await keys.issue_key(existing.id, KeyKind.PUBLISHABLE, label="demo")
             sk = await keys.issue_key(existing.id, KeyKind.SECRET, label="demo")
-        return Demo(existing, sk.raw, pk.raw, existing.identity_secret)
+            await console.add_user(DEMO_CONSOLE_EMAIL, ConsoleRole.OWNER, password)
+        return Demo(
+            existing, sk.raw, pk.raw, existing.identity_secret, DEMO_CONSOLE_EMAIL, password
+        )
     new = await create_tenant("Demo Roasters", slug=DEMO_SLUG)
     with tenant_scope(new.tenant.id):
         await _populate()
-    return Demo(new.tenant, new.secret_key, new.publishable_key, new.identity_secret)
+        await console.add_user(DEMO_CONSOLE_EMAIL, ConsoleRole.OWNER, password)
+    return Demo(
+        new.tenant,
+        new.secret_key,
+        new.publishable_key,
+        new.identity_secret,
+        DEMO_CONSOLE_EMAIL,
+        password,
+    )
 
 
 async def _populate() -> None:

@@ -2,6 +2,7 @@
 // plain `pip install` or a clean clone serves them without Node):
 //   widget/cosource-ideas.js          -> api/static/widget.min.js   (esbuild --minify)
 //   graphiql, react, react-dom (npm)  -> api/static/graphiql/        (vendored: no CDN at run time)
+//   uplot (npm)                       -> api/static/vendor/          (the console's charts)
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
@@ -37,3 +38,12 @@ const licences = ["graphiql", "react", "react-dom"].map((name) => {
   return `${name} ${pkg.version} (${pkg.license})\n\n${readFileSync(mod(name + "/LICENSE"), "utf8")}`;
 });
 writeFileSync(out + "graphiql/THIRD-PARTY-LICENSES.txt", licences.join("\n\n----\n\n"));
+
+mkdirSync(out + "vendor", { recursive: true });
+copyFileSync(mod("uplot/dist/uPlot.iife.min.js"), out + "vendor/uPlot.iife.min.js");
+copyFileSync(mod("uplot/dist/uPlot.min.css"), out + "vendor/uPlot.min.css");
+const uplot = JSON.parse(readFileSync(mod("uplot/package.json"), "utf8"));
+writeFileSync(
+  out + "vendor/THIRD-PARTY-LICENSES.txt",
+  `uplot ${uplot.version} (${uplot.license})\n\n${readFileSync(mod("uplot/LICENSE"), "utf8")}`,
+);

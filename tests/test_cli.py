@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,13 @@ def test_demo_seed_only_creates_a_usable_demo(tmp_path: Path) -> None:
     assert "Demo Roasters" in first.stdout and "pk_" in first.stdout
     again = run("demo", "--seed-only", env=env)  # re-running reuses the brand
     assert again.returncode == 0, again.stderr
+    owner = re.compile(
+        r"console brand\s+demo\s+console email\s+owner@demo\.example\s+console password\s+(\S+)"
+    )
+    before, after = owner.search(first.stdout), owner.search(again.stdout)
+    assert before and after, first.stdout
+    assert len(before.group(1)) >= 12  # the console's minimum
+    assert before.group(1) != after.group(1)  # a fresh password on every start
 
 
 def test_worker_without_redis_explains_itself() -> None:

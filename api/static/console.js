@@ -120,6 +120,44 @@
     });
   }
 
+  // Participation per week of the first open idea campaign, drawn by uPlot (vendored from npm,
+  // served by Cosource) with the same numbers in a table for screen readers and for copying.
+  function loadInsights() {
+    return gql("{ campaigns(first: 20) { edges { node { id title status } } } }").then(function (data) {
+      var campaigns = data.campaigns.edges.map(function (e) { return e.node; });
+      var chosen = campaigns.filter(function (c) { return c.status === "OPEN"; })[0] || campaigns[0];
+      if (!chosen) { fill("insights", [], "No campaigns yet."); return null; }
+      return gql("query I($c: ID!) { campaignInsights(campaignId: $c) { weekly { weekStart participants newParticipants } } }", { c: chosen.id })
+        .then(function (d) { drawWeekly(chosen, d.campaignInsights.weekly); });
+    });
+  }
+
+  function drawWeekly(campaign, weeks) {
+    var chart = el("div", { class: "chart", role: "img", "aria-label": "Participants per week in " + campaign.title + ", last 8 weeks" });
+    var table = el("table", { class: "weekly" }, [
+      el("caption", { text: "Participants per week: " + campaign.title }),
+      el("thead", {}, [el("tr", {}, [el("th", { scope: "col", text: "Week of" }), el("th", { scope: "col", text: "Participants" }), el("th", { scope: "col", text: "New" })])]),
+      el("tbody", {}, weeks.map(function (w) {
+        return el("tr", {}, [el("td", { text: w.weekStart }), el("td", { text: String(w.participants) }), el("td", { text: String(w.newParticipants) })]);
+      })),
+    ]);
+    fill("insights", [chart, table], "");
+    if (typeof uPlot === "undefined") return;
+    var xs = weeks.map(function (w) { return Date.parse(w.weekStart + "T00:00:00Z") / 1000; });
+    var width = Math.max(280, Math.min(chart.clientWidth || 640, 960));
+    new uPlot({
+      width: width,
+      height: 240,
+      series: [
+        {},
+        { label: "Participants", stroke: "#1f3a5f", width: 2, fill: "rgba(31, 58, 95, 0.12)" },
+        { label: "New", stroke: "#b35c00", width: 2, dash: [6, 4] },
+      ],
+      axes: [{}, { label: "members" }],
+      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max)]; } } },
+    }, [xs, weeks.map(function (w) { return w.participants; }), weeks.map(function (w) { return w.newParticipants; })], chart);
+  }
+
   function loadDeliveries() {
     return gql("{ webhookDeliveries(first: 10) { edges { node { id eventType status attemptCount lastStatusCode } } } }").then(function (data) {
       fill("webhooks", data.webhookDeliveries.edges.map(function (edge) {
@@ -148,7 +186,7 @@
   }
 
   say(role.toLowerCase() === "analyst" ? "Read-only: you can look at everything and change nothing." : "");
-  Promise.all([loadIdeas(), loadModeration(), loadCampaigns(), loadDeliveries(), loadAudit()])
+  Promise.all([loadIdeas(), loadModeration(), loadCampaigns(), loadInsights(), loadDeliveries(), loadAudit()])
     .catch(function (e) { say(e.message); })
     .then(function () { root.setAttribute("data-state", "ready"); });
 })();

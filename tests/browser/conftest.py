@@ -47,6 +47,8 @@ class Demo:
     base: str
     secret_key: str
     publishable_key: str
+    console_email: str = ""
+    console_password: str = ""
 
     def gql(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> Any:
         """A request from this test process: another client than the browser."""
@@ -95,6 +97,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         "COSOURCE_PORT": str(port),
         "COSOURCE_REDIS_URL": "",
         "COSOURCE_RATE_LIMIT_PER_MINUTE": "0",
+        # The console's webhook test delivers to a receiver on this machine.
+        "COSOURCE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
     }
     log_path = folder / "demo.log"
     log = log_path.open("w")
@@ -117,8 +121,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         printed = re.sub(r"\s+", " ", log_path.read_text())
         secret = re.search(r"secret key (sk_\S+)", printed)
         public = re.search(r"publishable key (pk_\S+)", printed)
-        assert secret and public, printed
-        yield Demo(base, secret.group(1), public.group(1))
+        owner = re.search(r"console email (\S+) console password (\S+)", printed)
+        assert secret and public and owner, printed
+        yield Demo(base, secret.group(1), public.group(1), owner.group(1), owner.group(2))
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -1,0 +1,179 @@
+"""The brand console in real Chromium against the `cosource demo` server, signed in as its owner."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import Demo, axe_violations, has_focus, screenshot
+from tests.webhooks.receiver import Receiver
+
+pytestmark = pytest.mark.browser
+
+ANSWERED = "Loyalty card in the app"  # an idea the widget tests leave alone
+
+
+async def sign_in(browser: Any, demo: Demo, **context: Any) -> Any:
+    """Through the form, as a person would; the page is ready once every section loaded."""
+    page = await (await browser.new_context(**context)).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{demo.base}/console")
+    await page.get_by_label("Brand").fill("demo")
+    await page.get_by_label("Email").fill(demo.console_email)
+    await page.get_by_label("Password").fill(demo.console_password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_selector('#console[data-state="ready"]')
+    page.errors = errors
+    return page
+
+
+async def reload(page: Any) -> None:
+    await page.reload()
+    await page.wait_for_selector('#console[data-state="ready"]')
+
+
+async def test_a_wrong_password_is_refused_on_the_form(browser: Any, demo: Demo) -> None:
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{demo.base}/console")
+    await page.get_by_label("Brand").fill("demo")
+    await page.get_by_label("Email").fill(demo.console_email)
+    await page.get_by_label("Password").fill("not the password at all")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_selector('.error[role="alert"]')
+    assert await page.locator("#console").count() == 0
+
+
+async def test_the_owner_answers_an_idea_and_the_member_sees_the_note(
+    browser: Any, demo: Demo
+) -> None:
+    page = await sign_in(browser, demo)
+    row = page.locator("#ideas article", has=page.get_by_role("heading", name=ANSWERED))
+    await row.get_by_label(f"New status for {ANSWERED}").select_option("ACCEPTED")
+    await row.get_by_label(f"Official note for {ANSWERED}").fill("In the app this spring.")
+    await row.get_by_role("button", name="Answer").click()
+    await page.wait_for_selector(f'#status:has-text("Answered “{ANSWERED}”.")')
+    seen = demo.gql(
+        "query($i: ID!) { idea(id: $i) { status responses { note } } }",
+        {"i": demo.idea_id(ANSWERED)},
+        **{"x-cosource-key": demo.publishable_key},
+    )
+    assert seen["idea"] == {
+        "status": "ACCEPTED",
+        "responses": [{"note": "In the app this spring."}],
+    }
+    await reload(page)  # the status line is written before the lists reload
+    assert "accepted" in (await row.locator("p").text_content() or "")
+    log = await page.locator("#audit .row").first.text_content()
+    assert log and demo.console_email in log and "setIdeaStatus" in log
+    assert page.errors == []
+
+
+async def test_retrying_a_failed_delivery_reaches_the_receiver(browser: Any, demo: Demo) -> None:
+    with Receiver() as receiver:
+        receiver.program(500, then=200)
+        created = demo.secret(
+            "mutation($u: String!) { createWebhookEndpoint(input: {url: $u,"
+            ' eventTypes: ["webhook.test"]}) { endpoint { id } secret userErrors { code message } } }',
+            {"u": receiver.url()},
+        )["createWebhookEndpoint"]
+        assert created["userErrors"] == [], created
+        receiver.set_secrets(created["secret"])
+        sent = demo.secret(
+            "mutation($e: ID!) { sendTestWebhook(input: {id: $e}) { delivery { id } userErrors { code } } }",
+            {"e": created["endpoint"]["id"]},
+        )["sendTestWebhook"]
+        assert sent["userErrors"] == [], sent
+        delivery = sent["delivery"]["id"]
+        first = await receiver.wait_for_async(1, timeout=20)
+        assert first[0].verified, first[0].verify_error
+        page = await sign_in(browser, demo)
+        row = page.locator(f'#webhooks article[data-delivery="{delivery}"]')
+        await page.wait_for_function(
+            'id => document.querySelector(`#webhooks [data-delivery="${id}"]`)'
+            "?.textContent.includes('last 500')",
+            arg=delivery,
+        )
+        await row.get_by_role("button", name="Retry").click()
+        await page.wait_for_selector('#status:has-text("Delivery queued again.")')
+        await receiver.wait_for_async(2, timeout=20)
+        for _ in range(50):  # the success is recorded right after the receiver answered
+            await reload(page)
+            if "succeeded" in (await row.text_content() or ""):
+                break
+            await asyncio.sleep(0.2)
+        text = await row.text_content() or ""
+        assert "succeeded" in text and "2 attempt(s)" in text and "last 200" in text, text
+
+
+async def test_no_axe_violations_signed_out_and_signed_in(browser: Any, demo: Demo) -> None:
+    # axe-core is injected as an inline script, which the console's CSP (rightly) refuses; only
+    # this test's browser ignores the CSP, every other test runs under it.
+    page = await (await browser.new_context(bypass_csp=True)).new_page()
+    await page.goto(f"{demo.base}/console")
+    assert await axe_violations(page) == []
+    signed_in = await sign_in(browser, demo, bypass_csp=True)
+    assert await axe_violations(signed_in) == []
+
+
+async def test_keyboard_focus_is_visible(browser: Any, demo: Demo) -> None:
+    page = await sign_in(browser, demo)
+    outlines = []
+    for _ in range(6):
+        await page.keyboard.press("Tab")
+        outlines.append(
+            await page.evaluate(
+                """() => { const el = document.activeElement, cs = getComputedStyle(el);
+                     return [el.tagName, cs.outlineStyle, parseFloat(cs.outlineWidth)]; }"""
+            )
+        )
+    focusable = [o for o in outlines if o[0] in ("BUTTON", "INPUT", "SELECT", "A")]
+    assert focusable, outlines
+    assert all(style != "none" and width >= 2 for _, style, width in focusable), outlines
+    assert await has_focus(page.locator(":focus"))
+
+
+@pytest.mark.parametrize(("name", "width"), [("console-desktop", 1280), ("console-tablet", 768)])
+async def test_screenshots(browser: Any, demo: Demo, tmp_path: Path, name: str, width: int) -> None:
+    page = await sign_in(browser, demo, viewport={"width": width, "height": 900})
+    await screenshot(page, name, tmp_path, full_page=False)
+    overflow = await page.evaluate("document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0  # nothing wider than the window
+
+
+def test_signed_out_console_is_only_the_form(demo: Demo) -> None:
+    body = httpx.get(f"{demo.base}/console").text
+    assert 'action="/console/login"' in body and 'id="console"' not in body
+
+
+async def test_the_insights_chart_draws_weekly_participation(browser: Any, demo: Demo) -> None:
+    page = await sign_in(browser, demo)
+    csp: list[str] = []
+    page.on("console", lambda msg: csp.append(msg.text) if "Content Security" in msg.text else None)
+    await reload(page)
+    canvas = page.locator("#insights .chart canvas")
+    await canvas.wait_for()
+    painted = await canvas.evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""
+    )
+    assert painted > 500  # axes, grid and the two lines, not a blank canvas
+    weeks = await page.locator("#insights table.weekly tbody tr").count()
+    assert weeks == 8
+    cells = (
+        await page.locator("#insights table.weekly tbody tr").last.locator("td").all_text_contents()
+    )
+    assert int(cells[1]) > 0  # the demo's members took part this week
+    legend = await page.locator("#insights .u-legend").text_content() or ""
+    assert "Participants" in legend and "New" in legend
+    assert csp == [] and page.errors == []
+
+
+def test_the_chart_library_is_served_by_cosource(demo: Demo) -> None:
+    vendored = httpx.get(f"{demo.base}/console/vendor/uPlot.iife.min.js")
+    assert vendored.status_code == 200 and "uPlot" in vendored.text
+    assert httpx.get(f"{demo.base}/console/vendor/LICENSE").status_code == 404  # listed names only
