@@ -59,13 +59,15 @@ def _gid(pk: int) -> str:
 
 _COUNTERS_SQL = """SELECT count(*) FROM idea i CROSS JOIN LATERAL (SELECT
   count(*) FILTER (WHERE v.value = 1) AS up, count(*) FILTER (WHERE v.value = -1) AS down,
-  coalesce(sum(v.value), 0) AS net FROM vote v WHERE v.idea_id = i.id) r
+  coalesce(sum(v.value), 0) AS net FROM vote v
+  WHERE v.idea_id = i.id AND v.discounted_by IS NULL) r
 WHERE i.tenant_id = $1
   AND (i.upvotes, i.downvotes, i.net_votes) IS DISTINCT FROM (r.up, r.down, r.net)"""
 
 
 async def _counters_wrong(tenant_id: int) -> int:
-    """Ideas whose counters differ from their vote rows."""
+    """Ideas whose counters differ from their counted vote rows (serial votes found by the
+    reputation consumer stay recorded but leave the counts: engine.vote_reversal)."""
     rows = await connections.get("default").execute_query_dict(
         _COUNTERS_SQL.replace("count(*) FROM idea", "count(*) AS wrong FROM idea", 1), [tenant_id]
     )
