@@ -20,7 +20,7 @@ from engine import campaign_gate
 from engine.counters import Guard
 from engine.eligibility import ensure_open
 from engine.errors import DomainError, ErrorCode
-from engine.ideas import ensure_interactable, get_idea, interactable_idea
+from engine.ideas import ensure_interactable
 from engine.models.campaigns import Campaign, Participation
 from engine.models.ideas import Idea, IdeaStatus
 from engine.models.interactions import Vote
@@ -66,30 +66,6 @@ async def _gated(campaign: Campaign) -> Campaign:
     fresh = await Campaign.get(id=campaign.id)
     ensure_open(fresh, "ideaId")
     return fresh
-
-
-async def admit(member: Member, idea_id: int, *, retract: bool) -> tuple[Idea, Campaign]:
-    """The idea, locked, and its campaign, once this vote or score may go ahead."""
-    if retract:
-        idea = await get_idea(idea_id, "ideaId", for_update=True)
-        if idea.merged_into_id is not None:
-            raise DomainError(
-                ErrorCode.IDEA_CLOSED,
-                "this idea was merged into another: your vote moved there; retract it there",
-                "ideaId",
-            )
-        await campaign_gate.hold(idea.campaign_id)
-        campaign = await Campaign.get(id=idea.campaign_id)
-        ensure_open(campaign, "ideaId")
-        return idea, campaign
-    idea, campaign = await interactable_idea(idea_id, member)
-    if idea.status in DECIDED:
-        raise DomainError(
-            ErrorCode.IDEA_CLOSED,
-            f"this idea is {idea.status.value.lower()}: it takes no new votes",
-            "ideaId",
-        )
-    return idea, campaign
 
 
 async def check_budget(campaign: Campaign, member: Member) -> None:
