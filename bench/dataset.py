@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.harness import migrated_database
 from engine import campaigns as campaign_ops
 from engine.models import CampaignStatus
 from engine.ranking import Counters, ranks
@@ -321,24 +322,12 @@ _WORDS = (
 
 
 async def _main() -> None:
-    from bench.harness import create_database, drop_database, pg_url
-    from runtime import composition
-
-    name = await create_database()
-    url = pg_url(name)
-    try:
-        await composition.migrate(url)
-        await composition.init_db(url)
+    async with migrated_database() as url:
         data = await seed(url.replace("postgres://", "postgresql://"))
         print(
             f"seeded {data.ideas} ideas in {CAMPAIGNS} campaigns, {data.members} members, "
             f"{data.votes} votes in {data.seconds:.1f} s"
         )
-    finally:
-        from tortoise import Tortoise
-
-        await Tortoise.close_connections()
-        await drop_database(name)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,25 @@ async def create_database() -> str:
 
 async def drop_database(name: str) -> None:
     await db.drop_postgres_database(PG_ADMIN, name)
+
+
+@contextlib.asynccontextmanager
+async def migrated_database() -> AsyncIterator[str]:
+    """A throwaway PostgreSQL database, migrated and connected in this process; dropped after."""
+    from tortoise import Tortoise
+
+    from runtime import composition
+
+    name = await create_database()
+    url = pg_url(name)
+    try:
+        await composition.migrate(url)
+        await Tortoise.close_connections()
+        await composition.init_db(url)
+        yield url
+    finally:
+        await Tortoise.close_connections()
+        await drop_database(name)
 
 
 def free_port() -> int:

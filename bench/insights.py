@@ -17,15 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from tortoise import Tortoise
 
 from bench.dataset import seed
-from bench.harness import create_database, drop_database, pg_url
+from bench.harness import migrated_database
 from engine.alerts import evaluate_campaign
 from engine.insights import campaign_insights
 from engine.models import Campaign
 from engine.tenancy import tenant_scope
-from runtime import composition
 
 RUNS = int(os.environ.get("COSOURCE_BENCH_RUNS", "7"))
 
@@ -48,12 +46,7 @@ async def _median(call: Callable[[], Awaitable[Any]]) -> float:
 
 
 async def _run() -> None:
-    name = await create_database()
-    url = pg_url(name)
-    try:
-        await composition.migrate(url)
-        await Tortoise.close_connections()
-        await composition.init_db(url)
+    async with migrated_database() as url:
         data = await seed(url.replace("postgres://", "postgresql://", 1))
         print(
             f"dataset: {data.ideas} ideas in {len(data.campaign_ids)} campaigns, {data.members} "
@@ -80,9 +73,6 @@ async def _run() -> None:
         print(
             f"{'alert evaluation, one campaign':<48} {alerts * 1000:8.1f} ms  {alerts / floor:5.2f}x"
         )
-    finally:
-        await Tortoise.close_connections()
-        await drop_database(name)
 
 
 def main() -> None:

@@ -20,11 +20,10 @@ from pathlib import Path
 import asyncpg
 from tortoise import Tortoise
 
-from bench.harness import create_database, drop_database, pg_url
+from bench.harness import migrated_database
 from engine.member_import import import_file
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
-from runtime import composition
 
 ROWS = int(os.environ.get("COSOURCE_BENCH_IMPORT_ROWS", "100000"))
 GOAL = 20_000
@@ -86,12 +85,7 @@ async def copy_floor(url: str, tenant_id: int, path: Path) -> float:
 
 
 async def run() -> None:
-    name = await create_database()
-    url = pg_url(name)
-    try:
-        await composition.migrate(url)
-        await Tortoise.close_connections()
-        await composition.init_db(url)
+    async with migrated_database() as url:
         brand = await create_tenant("Import Bench Brand")
         floor_brand = await create_tenant("Import Bench Floor")
         with tempfile.TemporaryDirectory() as tmp:
@@ -121,9 +115,6 @@ async def run() -> None:
                 f"{copy / elapsed:.2f}x COPY's rate; goal >= {GOAL:,} rows/s: "
                 f"{'met' if rate >= GOAL else 'MISSED'})"
             )
-    finally:
-        await Tortoise.close_connections()
-        await drop_database(name)
 
 
 def main() -> None:

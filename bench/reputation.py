@@ -23,9 +23,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from tortoise import Tortoise
 
-from bench.harness import create_database, drop_database, pg_url
+from bench.harness import migrated_database
 from engine.models.members import Member
 from engine.reputation.leaderboard import Period, leaderboard, period_start
 from engine.reputation.levels import level_for
@@ -34,7 +33,6 @@ from engine.reputation.rebuild import rebuild
 from engine.reputation.rules import DEFAULT_RULES
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
-from runtime import composition
 
 MEMBERS = int(os.environ.get("COSOURCE_BENCH_MEMBERS", "100000"))
 ENTRIES = int(os.environ.get("COSOURCE_BENCH_ENTRIES", "1000000"))
@@ -158,12 +156,7 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> float:
 
 
 async def run() -> None:
-    name = await create_database()
-    url = pg_url(name)
-    try:
-        await composition.migrate(url)
-        await Tortoise.close_connections()
-        await composition.init_db(url)
+    async with migrated_database() as url:
         brand = await create_tenant("Bench Brand")
         tenant_id = brand.tenant.id
         from tests import factories  # the same building blocks as the tests
@@ -177,9 +170,6 @@ async def run() -> None:
                 await measure(conn, tenant_id)
         finally:
             await conn.close()
-    finally:
-        await Tortoise.close_connections()
-        await drop_database(name)
 
 
 async def measure(conn: asyncpg.Connection, tenant_id: int) -> None:
