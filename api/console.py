@@ -104,7 +104,9 @@ async def console_page(request: Request) -> Response:
 <section id="webhooks" aria-labelledby="hook-h"><h2 id="hook-h">Webhook deliveries</h2><div class="list"></div></section>
 <section id="audit" aria-labelledby="audit-h"><h2 id="audit-h">Audit log</h2><div class="list"></div></section>
 </main><script src="/console/vendor/uPlot.iife.min.js" defer></script>
-<script src="/console/console.js" defer></script>""",
+<script src="/console/console-lib.js" defer></script>
+<script src="/console/console.js" defer></script>
+<script src="/console/console-manage.js" defer></script>""",
     )
 
 
@@ -150,9 +152,13 @@ async def logout(request: Request) -> Response:
     return response
 
 
+# The console's own scripts: shared helpers first, then one script per group of sections.
+ASSETS = ("console-lib.js", "console.js", "console-manage.js", "console.css")
+
+
 async def asset(request: Request) -> Response:
     name = request.path_params["name"]
-    if name not in ("console.js", "console.css"):
+    if name not in ASSETS:
         return Response(status_code=404)
     return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
 

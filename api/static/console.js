@@ -1,53 +1,9 @@
-// The brand console: one script, talking to /graphql with the session cookie and its CSRF token.
-// Everything a role may do is decided by the API; buttons a role cannot use are still refused there.
+// The brand console's ideas, moderation, insights and audit sections (helpers in console-lib.js).
 (function () {
   "use strict";
-  var root = document.getElementById("console");
-  if (!root) return;
-  var csrf = root.getAttribute("data-csrf");
-  var role = root.getAttribute("data-role");
-  var status = document.getElementById("status");
-
-  function gql(query, variables) {
-    return fetch("/graphql", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ query: query, variables: variables || {} }),
-    }).then(function (r) { return r.json(); }).then(function (body) {
-      if (body.errors && body.errors.length) throw new Error(body.errors[0].message);
-      return body.data;
-    });
-  }
-
-  function say(text) { status.textContent = text; }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attrs[k]; else node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
-    return node;
-  }
-
-  function section(id) { return document.querySelector("#" + id + " .list"); }
-
-  function fill(id, rows, empty) {
-    var list = section(id);
-    list.replaceChildren();
-    if (!rows.length) list.appendChild(el("p", { text: empty }));
-    rows.forEach(function (row) { list.appendChild(row); });
-  }
-
-  function button(label, onClick) {
-    var b = el("button", { type: "button", text: label });
-    b.addEventListener("click", function () {
-      b.disabled = true;
-      Promise.resolve(onClick()).catch(function (e) { say(e.message); }).then(function () { b.disabled = false; });
-    });
-    return b;
-  }
+  var C = window.CosourceConsole;
+  if (!C) return;
+  var gql = C.gql, say = C.say, el = C.el, fill = C.fill, button = C.button;
 
   var STATUSES = ["UNDER_REVIEW", "ACCEPTED", "IN_PROGRESS", "SHIPPED", "DECLINED"];
 
@@ -99,27 +55,6 @@
     });
   }
 
-  function loadCampaigns() {
-    return gql("{ campaigns(first: 20) { edges { node { id title status mode } } } }").then(function (data) {
-      fill("campaigns", data.campaigns.edges.map(function (edge) {
-        var c = edge.node;
-        var next = c.status === "OPEN" ? "CLOSED" : "OPEN";
-        return el("article", { class: "row" }, [
-          el("h3", { text: c.title }),
-          el("p", { text: c.mode.toLowerCase() + " · " + c.status.toLowerCase() }),
-          button(next === "OPEN" ? "Open" : "Close", function () {
-            return gql("mutation S($c: ID!, $s: CampaignStatus!) { setCampaignStatus(input: {id: $c, status: $s}) { userErrors { message } } }",
-              { c: c.id, s: next }).then(function (d) {
-              var errors = d.setCampaignStatus.userErrors;
-              say(errors.length ? errors[0].message : "Campaign " + next.toLowerCase() + ".");
-              return loadCampaigns();
-            });
-          }),
-        ]);
-      }), "No campaigns yet.");
-    });
-  }
-
   // Participation per week of the first open idea campaign, drawn by uPlot (vendored from npm,
   // served by Cosource) with the same numbers in a table for screen readers and for copying.
   function loadInsights() {
@@ -158,24 +93,6 @@
     }, [xs, weeks.map(function (w) { return w.participants; }), weeks.map(function (w) { return w.newParticipants; })], chart);
   }
 
-  function loadDeliveries() {
-    return gql("{ webhookDeliveries(first: 10) { edges { node { id eventType status attemptCount lastStatusCode } } } }").then(function (data) {
-      fill("webhooks", data.webhookDeliveries.edges.map(function (edge) {
-        var d = edge.node;
-        return el("article", { class: "row", "data-delivery": d.id }, [
-          el("p", { text: d.eventType + " · " + d.status.toLowerCase() + " · " + d.attemptCount + " attempt(s)" + (d.lastStatusCode ? " · last " + d.lastStatusCode : "") }),
-          button("Retry", function () {
-            return gql("mutation T($d: ID!) { retryWebhookDelivery(input: {id: $d}) { userErrors { message } } }", { d: d.id }).then(function (r) {
-              var errors = r.retryWebhookDelivery.userErrors;
-              say(errors.length ? errors[0].message : "Delivery queued again.");
-              return loadDeliveries();
-            });
-          }),
-        ]);
-      }), "No deliveries yet.");
-    });
-  }
-
   function loadAudit() {
     return gql("{ auditLog(first: 20) { edges { node { actor { label } fields succeeded createdAt } } } }").then(function (data) {
       fill("audit", data.auditLog.edges.map(function (edge) {
@@ -185,8 +102,5 @@
     });
   }
 
-  say(role.toLowerCase() === "analyst" ? "Read-only: you can look at everything and change nothing." : "");
-  Promise.all([loadIdeas(), loadModeration(), loadCampaigns(), loadInsights(), loadDeliveries(), loadAudit()])
-    .catch(function (e) { say(e.message); })
-    .then(function () { root.setAttribute("data-state", "ready"); });
+  [loadIdeas, loadModeration, loadInsights, loadAudit].forEach(C.register);
 })();
