@@ -26,7 +26,7 @@ import asyncpg
 from bench.harness import migrated_database
 from engine import campaigns as campaign_ops
 from engine.models import CampaignStatus
-from engine.ranking import Counters, ranks
+from engine.ranking import Counters, RankRules, ranks
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
 
@@ -265,7 +265,7 @@ async def _load(
     for row in ideas:
         u, d = up[row["id"]], down[row["id"]]
         counters = Counters(u, d, u - d, 0, 0, 0, 0, 0)
-        r = ranks(counters, row["created_at"], contest=False)
+        r = ranks(counters, row["created_at"], RankRules())
         impressions = (u + d) * rng.randint(3, 12)
         updates.append(
             (

@@ -10,10 +10,10 @@ from engine.counters import counters_of
 from engine.eligibility import ensure_can_participate
 from engine.errors import DomainError, ErrorCode, NotFound
 from engine.events import EventType
-from engine.models.campaigns import Campaign, CampaignMode
+from engine.models.campaigns import Campaign
 from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange
 from engine.models.members import Member
-from engine.ranking import ranks
+from engine.ranking import ranks, rules_of
 from engine.text import BODY_MAX, NOTE_MAX, TITLE_MAX, check_text, clean, require_texts
 
 
@@ -46,9 +46,7 @@ async def submit_idea(member: Member, data: IdeaInput) -> Idea:
             terms_version=campaign.terms_version,
             created_at=now,
         )
-        for name, value in ranks(
-            counters_of(idea), now, contest=campaign.mode == CampaignMode.CONTEST
-        ).items():
+        for name, value in ranks(counters_of(idea), now, rules_of(campaign)).items():
             setattr(idea, name, value)
         await idea.save()
         await events.record(

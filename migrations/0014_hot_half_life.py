@@ -1,0 +1,16 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0013_governance')]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name='Campaign',
+            name='hot_half_life_hours',
+            field=fields.FloatField(default=3.762874945799765, db_default=3.762874945799765),
+        ),
+    ]
