@@ -20,6 +20,7 @@ from engine.discovery import LOW_EXPOSURE
 from engine.errors import NotFound
 from engine.events import EventType
 from engine.models.campaigns import Campaign
+from engine.settings import get_settings
 from engine.sql import dialect, fetch
 from engine.tenancy import current_tenant_id
 
@@ -36,8 +37,6 @@ _ACTIVITY = {
     EventType.COMMENT_CREATED: "comments",
 }
 _ACTIVITY_LIST = ", ".join(f"'{t}'" for t in _ACTIVITY)  # constants, never user input
-FALLING = -0.3  # week-over-week change in active members that raises an alert
-HERDING = 0.6  # share of upvotes held by the top tenth of ideas that raises an alert
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,48 @@ class CampaignInsights:
     alerts: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class AlertRules:
+    """The documented thresholds of the community-health alerts (``COSOURCE_ALERT_*``)."""
+
+    participation_drop: float = 0.3
+    min_active_members: int = 5
+    herding_share: float = 0.6
+    low_exposure_share: float = 0.5
+    min_ideas: int = 10
+
+    @classmethod
+    def from_settings(cls) -> AlertRules:
+        s = get_settings()
+        return cls(
+            participation_drop=s.alert_participation_drop,
+            min_active_members=s.alert_min_active_members,
+            herding_share=s.alert_herding_share,
+            low_exposure_share=s.alert_low_exposure_share,
+            min_ideas=s.alert_min_ideas,
+        )
+
+
+def participation_dropped(this_week: int, last_week: int, rules: AlertRules) -> bool:
+    """The rule itself, shared by the alert evaluator (engine.alerts), the insights' own alert
+    lines and the simulation in ``python -m bench herding``."""
+    if last_week < rules.min_active_members:
+        return False
+    return (last_week - this_week) / last_week > rules.participation_drop
+
+
+def herding(
+    top_tenth_share: float | None, low_share: float | None, ideas: int, rules: AlertRules
+) -> bool:
+    return (
+        ideas >= rules.min_ideas
+        and top_tenth_share is not None
+        and low_share is not None
+        and top_tenth_share >= rules.herding_share
+        and low_share >= rules.low_exposure_share
+    )
+
+
 def gini(values: list[int]) -> float | None:
     """0 = support spread evenly, 1 = one idea has it all (the reference for the SQL below)."""
     clean = sorted(max(v, 0) for v in values)
@@ -159,7 +200,7 @@ async def concentration(campaign_id: int, column: str) -> Concentration:
     )
 
 
-async def _daily(campaign_id: int, now: datetime) -> list[DayActivity]:
+async def daily_activity(campaign_id: int, now: datetime) -> list[DayActivity]:
     d = dialect()
     since = now - timedelta(days=DAYS)
     where = f"""tenant_id = :tenant AND campaign_id = :campaign AND type IN ({_ACTIVITY_LIST})
@@ -255,7 +296,7 @@ async def weekly_participation(
     return result
 
 
-async def _responses(campaign_id: int, now: datetime) -> tuple[float | None, int, int, int]:
+async def responses(campaign_id: int, now: datetime) -> tuple[float | None, int, int, int]:
     """Median hours to the first official response, ideas answered, ideas, ideas awaiting one."""
     d = dialect()
     params: dict[str, Any] = {
@@ -366,23 +407,26 @@ def _change(this_week: int, last_week: int) -> float | None:
     return round((this_week - last_week) / last_week, 4) if last_week else None
 
 
-async def campaign_insights(campaign_id: int, now: datetime | None = None) -> CampaignInsights:
+async def campaign_insights(
+    campaign_id: int, now: datetime | None = None, rules: AlertRules | None = None
+) -> CampaignInsights:
     if not await Campaign.filter(id=campaign_id).exists():
         raise NotFound("campaign", "campaignId")
     now = now or utcnow()
-    daily = await _daily(campaign_id, now)
+    daily = await daily_activity(campaign_id, now)
     weekly = await weekly_participation(campaign_id, now, WEEKS)
     this_week, last_week = weekly[-1].participants, weekly[-2].participants
     change = _change(this_week, last_week)
     votes = await concentration(campaign_id, "upvotes")
     seen = await concentration(campaign_id, "impressions")
-    median, answered, ideas, awaiting = await _responses(campaign_id, now)
+    median, answered, ideas, awaiting = await responses(campaign_id, now)
     unseen = await _new_without_votes(campaign_id, now)
+    rules = rules or AlertRules.from_settings()
     alerts = []
-    if change is not None and change <= FALLING:
+    if change is not None and participation_dropped(this_week, last_week, rules):
         alerts.append(f"Active members fell {abs(change):.0%} week over week.")
     share = votes.top_tenth_share
-    if share is not None and share >= HERDING and votes.ideas >= 10:
+    if herding(share, seen.low_exposure_share, votes.ideas, rules):
         alerts.append(
             f"The top tenth of ideas holds {share:.0%} of upvotes: consider DISCOVER "
             "ordering so new ideas get seen."
