@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -158,3 +159,31 @@ async def test_bad_hot_half_lives_are_refused(tenant, value) -> None:
         await campaigns.update_campaign(campaign.id, CampaignPatch(hot_half_life_hours=value))
     assert caught.value.errors[0].code == ErrorCode.OUT_OF_RANGE
     assert (await Campaign.get(id=campaign.id)).hot_half_life_hours == HOT_HALF_LIFE_HOURS
+
+
+async def test_an_idea_submitted_during_a_half_life_change_gets_the_new_half_life(
+    tenant, database, monkeypatch
+) -> None:
+    if database != "postgres":
+        pytest.skip("SQLite runs one write transaction at a time")
+    campaign = await factories.campaign(hot_half_life_hours=100.0)
+    author = await factories.member()
+    recomputing, release = asyncio.Event(), asyncio.Event()
+    rerank = counters.rerank_hot
+
+    async def held(campaign_id: int, rules: RankRules) -> int:
+        recomputing.set()
+        await release.wait()  # the change is written, not committed, while the idea comes in
+        return await rerank(campaign_id, rules)
+
+    monkeypatch.setattr(counters, "rerank_hot", held)
+    change = asyncio.create_task(
+        campaigns.update_campaign(campaign.id, CampaignPatch(hot_half_life_hours=1.0))
+    )
+    await recomputing.wait()
+    submit = asyncio.create_task(factories.idea(author, campaign))
+    await asyncio.sleep(0.3)  # let the submit reach the campaign row
+    release.set()
+    await change
+    idea = await Idea.get(id=(await submit).id)
+    assert idea.hot_rank == hot_rank(0, idea.created_at, 1.0)
