@@ -200,31 +200,36 @@ async def concentration(campaign_id: int, column: str) -> Concentration:
     )
 
 
+def _kind_sums() -> str:
+    """One SUM per activity kind (ideas, votes, pledges, comments) over the event types."""
+    kinds: dict[str, list[str]] = {}
+    for event_type, kind in _ACTIVITY.items():
+        kinds.setdefault(kind, []).append(f"'{event_type}'")  # constants, never user input
+    return ", ".join(
+        f"SUM(CASE WHEN type IN ({', '.join(types)}) THEN 1 ELSE 0 END) AS {kind}"
+        for kind, types in kinds.items()
+    )
+
+
 async def daily_activity(campaign_id: int, now: datetime) -> list[DayActivity]:
+    """14 days of activity in one range scan of the campaign's events (the index on
+    tenant, campaign, time, type and member: docs/architecture.md, "Discovery and community
+    health")."""
     d = dialect()
-    since = now - timedelta(days=DAYS)
-    where = f"""tenant_id = :tenant AND campaign_id = :campaign AND type IN ({_ACTIVITY_LIST})
-                AND {d.ts("occurred_at")} >= {d.ts(":since")}"""
-    counts = await fetch(
-        f"SELECT {d.day('occurred_at')} AS day, type, COUNT(*) AS n FROM domain_event "
-        f"WHERE {where} GROUP BY 1, 2",
+    rows = await fetch(
+        f"""
+        SELECT {d.day("occurred_at")} AS day, {_kind_sums()},
+               COUNT(DISTINCT member_id) AS participants
+        FROM domain_event
+        WHERE tenant_id = :tenant AND campaign_id = :campaign AND type IN ({_ACTIVITY_LIST})
+          AND {d.ts("occurred_at")} >= {d.ts(":since")}
+        GROUP BY 1
+        """,
         tenant=current_tenant_id(),
         campaign=campaign_id,
-        since=since,
+        since=now - timedelta(days=DAYS),
     )
-    people = await fetch(
-        f"SELECT {d.day('occurred_at')} AS day, COUNT(DISTINCT member_id) AS n FROM domain_event "
-        f"WHERE {where} AND member_id IS NOT NULL GROUP BY 1",
-        tenant=current_tenant_id(),
-        campaign=campaign_id,
-        since=since,
-    )
-    by_day: dict[str, dict[str, int]] = {}
-    for row in counts:
-        slot = by_day.setdefault(str(row["day"]), {})
-        kind = _ACTIVITY[row["type"]]
-        slot[kind] = slot.get(kind, 0) + int(row["n"])
-    participants = {str(row["day"]): int(row["n"]) for row in people}
+    by_day = {str(row["day"]): row for row in rows}
     daily = []
     for offset in range(DAYS - 1, -1, -1):
         day = (now - timedelta(days=offset)).date()
@@ -232,11 +237,11 @@ async def daily_activity(campaign_id: int, now: datetime) -> list[DayActivity]:
         daily.append(
             DayActivity(
                 day,
-                c.get("ideas", 0),
-                c.get("votes", 0),
-                c.get("pledges", 0),
-                c.get("comments", 0),
-                participants.get(day.isoformat(), 0),
+                int(c.get("ideas") or 0),
+                int(c.get("votes") or 0),
+                int(c.get("pledges") or 0),
+                int(c.get("comments") or 0),
+                int(c.get("participants") or 0),
             )
         )
     return daily
@@ -246,45 +251,52 @@ async def weekly_participation(
     campaign_id: int, now: datetime, weeks: int = WEEKS
 ) -> list[WeekActivity]:
     """Active members per week (oldest first; the last entry is the 7 days up to ``now``), split
-    into first-timers and returning members."""
+    into first-timers and returning members.
+
+    A member is new in the week of their first event in the campaign. One pass over the
+    campaign's events (a range scan of the index on tenant, campaign, time, type and member),
+    grouped by member: each member's first event and a flag per week they were active, weeks told
+    apart by comparing timestamps with the week boundaries (no date arithmetic per row); then one
+    row of sums. No join of the window's events against everyone's first event.
+    """
     d = dialect()
     start = now - timedelta(days=7 * weeks)
+    # Week w is [bound w, bound w+1); the last one ends at `now`, included.
+    bounds = {f"bound_{w}": start + timedelta(days=7 * w) for w in range(weeks)}
+    bounds[f"bound_{weeks}"] = now
+
+    def within(column: str, week: int) -> str:
+        low, high = f":bound_{week}", f":bound_{week + 1}"
+        upper = "<=" if week == weeks - 1 else "<"
+        return f"{d.ts(column)} >= {d.ts(low)} AND {d.ts(column)} {upper} {d.ts(high)}"
+
+    flags = ", ".join(
+        f"MAX(CASE WHEN {within('occurred_at', w)} THEN 1 ELSE 0 END) AS active_{w}"
+        for w in range(weeks)
+    )
+    sums = ", ".join(
+        f"SUM(active_{w}) AS active_{w},"
+        f" SUM(CASE WHEN {within('first_at', w)} THEN 1 ELSE 0 END) AS new_{w}"
+        for w in range(weeks)
+    )
     rows = await fetch(
         f"""
-        SELECT w.week AS week, COUNT(*) AS participants,
-               SUM(CASE WHEN {d.ts("f.first_at")} >= {d.ts(":start")}
-                         AND {d.weeks_since("f.first_at", ":start")} = w.week
-                        THEN 1 ELSE 0 END) AS new_participants
-        FROM (
-            SELECT DISTINCT member_id, {d.weeks_since("occurred_at", ":start")} AS week
+        SELECT {sums} FROM (
+            SELECT MIN(occurred_at) AS first_at, {flags}
             FROM domain_event
-            WHERE tenant_id = :tenant AND campaign_id = :campaign AND member_id IS NOT NULL
-              AND type IN ({_ACTIVITY_LIST}) AND {d.ts("occurred_at")} >= {d.ts(":start")}
-              AND {d.ts("occurred_at")} <= {d.ts(":now")}
-        ) w
-        JOIN (
-            SELECT member_id, MIN(occurred_at) AS first_at FROM domain_event
-            WHERE tenant_id = :tenant AND campaign_id = :campaign AND member_id IS NOT NULL
-              AND type IN ({_ACTIVITY_LIST})
+            WHERE tenant_id = :tenant AND campaign_id = :campaign
+              AND member_id IS NOT NULL AND type IN ({_ACTIVITY_LIST})
             GROUP BY member_id
-        ) f ON f.member_id = w.member_id
-        GROUP BY w.week
+        ) m
         """,
         tenant=current_tenant_id(),
         campaign=campaign_id,
-        start=start,
-        now=now,
+        **bounds,
     )
-    found = {int(r["week"]): r for r in rows}
+    row = rows[0]
     result = []
     for week in range(weeks):
-        row = found.get(week)
-        total = int(row["participants"]) if row else 0
-        new = int(row["new_participants"] or 0) if row else 0
-        # A member active at the very end of the window can land in bucket `weeks` by rounding.
-        if week == weeks - 1 and weeks in found:
-            total += int(found[weeks]["participants"])
-            new += int(found[weeks]["new_participants"] or 0)
+        total, new = int(row[f"active_{week}"] or 0), int(row[f"new_{week}"] or 0)
         result.append(
             WeekActivity(
                 week_start=(start + timedelta(days=7 * week)).date(),
