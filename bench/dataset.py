@@ -276,7 +276,7 @@ async def _load(
         ],
         records=events,
     )
-    progress("counters and sort keys, then ANALYZE")
+    progress("counters and sort keys, then VACUUM (ANALYZE)")
     updates = []
     for row in ideas:
         u, d = up[row["id"]], down[row["id"]]
