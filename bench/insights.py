@@ -90,8 +90,7 @@ async def _run() -> None:
             parts: dict[str, Callable[[int], Awaitable[Any]]] = {
                 "  daily activity (14 days)": lambda c: insights.daily_activity(c, now),
                 "  weekly participation (8 weeks)": lambda c: insights.weekly_participation(c, now),
-                "  upvote concentration": lambda c: insights.concentration(c, "upvotes"),
-                "  exposure concentration": lambda c: insights.concentration(c, "impressions"),
+                "  upvote and exposure concentration": insights.concentrations,
                 "  official responses": lambda c: insights.responses(c, now),
                 "  demand (customers once)": insights.demand,
             }

@@ -28,7 +28,7 @@ from engine.clock import iso, utcnow
 from engine.events import EventType
 from engine.insights import (
     AlertRules,
-    concentration,
+    concentrations,
     herding,
     participation_dropped,
     weekly_participation,
@@ -64,7 +64,7 @@ async def evaluate_campaign(
     rules = rules or AlertRules.from_settings()
     period = period_of(now)
     raised: list[str] = []
-    weeks = await weekly_participation(campaign.id, now, weeks=2)
+    weeks = await weekly_participation(campaign.id, now, weeks=2, first_timers=False)
     last_week, this_week = weeks[0].participants, weeks[1].participants
     base = {"campaign": payloads.campaign_ref(campaign), "period": period, "detectedAt": iso(now)}
     if participation_dropped(this_week, last_week, rules):
@@ -77,8 +77,8 @@ async def evaluate_campaign(
         }
         if await _raise(campaign, EventType.CAMPAIGN_PARTICIPATION_DROPPED, period, data):
             raised.append(EventType.CAMPAIGN_PARTICIPATION_DROPPED)
-    votes = await concentration(campaign.id, "upvotes")
-    seen = await concentration(campaign.id, "impressions")
+    spread = await concentrations(campaign.id)
+    votes, seen = spread["upvotes"], spread["impressions"]
     if herding(votes.top_tenth_share, seen.low_exposure_share, votes.ideas, rules):
         data = {
             **base,

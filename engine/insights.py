@@ -159,22 +159,39 @@ def _ratio(part: float | None, whole: float | None) -> float | None:
     return round(float(part or 0) / float(whole), 4) if whole else None
 
 
+_COUNTERS = ("upvotes", "impressions")
+
+
 async def concentration(campaign_id: int, column: str) -> Concentration:
     """Gini and top shares of one idea counter over the campaign's visible ideas."""
-    if column not in ("upvotes", "impressions"):
-        raise ValueError(column)  # the column is interpolated: only known names
+    return (await concentrations(campaign_id, (column,)))[column]
+
+
+async def concentrations(
+    campaign_id: int, columns: tuple[str, ...] = _COUNTERS
+) -> dict[str, Concentration]:
+    """:func:`concentration` of several counters in one scan of the campaign's ideas."""
+    if not columns or set(columns) - set(_COUNTERS):
+        raise ValueError(columns)  # the columns are interpolated: only known names
+    ranked = ", ".join(
+        f"CASE WHEN {c} > 0 THEN {c} ELSE 0 END AS v_{c},"
+        f" ROW_NUMBER() OVER (ORDER BY {c}, id) AS rn_{c},"
+        f" ROW_NUMBER() OVER (ORDER BY {c} DESC, id) AS rd_{c}"
+        for c in columns
+    )
+    sums = ", ".join(
+        f"SUM(v_{c}) AS total_{c}, SUM(rn_{c} * v_{c}) AS weighted_{c},"
+        f" SUM(CASE WHEN rd_{c} <= CASE WHEN n_all / 10 < 1 THEN 1 ELSE n_all / 10 END"
+        f" THEN v_{c} ELSE 0 END) AS top_tenth_{c},"
+        f" SUM(CASE WHEN rd_{c} <= 10 THEN v_{c} ELSE 0 END) AS top_ten_{c}"
+        for c in columns
+    )
     rows = await fetch(
         f"""
-        SELECT COUNT(*) AS n, SUM(v) AS total, SUM(rn * v) AS weighted,
-               SUM(CASE WHEN rd <= CASE WHEN n_all / 10 < 1 THEN 1 ELSE n_all / 10 END
-                        THEN v ELSE 0 END) AS top_tenth,
-               SUM(CASE WHEN rd <= 10 THEN v ELSE 0 END) AS top_ten,
+        SELECT COUNT(*) AS n, {sums},
                SUM(CASE WHEN impressions < :low THEN 1 ELSE 0 END) AS low_exposure
         FROM (
-            SELECT CASE WHEN {column} > 0 THEN {column} ELSE 0 END AS v, impressions,
-                   ROW_NUMBER() OVER (ORDER BY {column}, id) AS rn,
-                   ROW_NUMBER() OVER (ORDER BY {column} DESC, id) AS rd,
-                   COUNT(*) OVER () AS n_all
+            SELECT impressions, {ranked}, COUNT(*) OVER () AS n_all
             FROM idea
             WHERE tenant_id = :tenant AND campaign_id = :campaign
               AND hidden = :no AND merged_into_id IS NULL
@@ -186,18 +203,22 @@ async def concentration(campaign_id: int, column: str) -> Concentration:
         no=False,
     )
     row = rows[0]
-    n, total = int(row["n"] or 0), int(row["total"] or 0)
-    value = None
-    if n and total:
-        value = round((2 * float(row["weighted"])) / (n * total) - (n + 1) / n, 4)
-    return Concentration(
-        ideas=n,
-        total=total,
-        gini=value,
-        top_tenth_share=_ratio(row["top_tenth"], total),
-        top_ten_share=_ratio(row["top_ten"], total),
-        low_exposure_share=_ratio(row["low_exposure"], n),
-    )
+    n = int(row["n"] or 0)
+    result = {}
+    for c in columns:
+        total = int(row[f"total_{c}"] or 0)
+        value = None
+        if n and total:
+            value = round((2 * float(row[f"weighted_{c}"])) / (n * total) - (n + 1) / n, 4)
+        result[c] = Concentration(
+            ideas=n,
+            total=total,
+            gini=value,
+            top_tenth_share=_ratio(row[f"top_tenth_{c}"], total),
+            top_ten_share=_ratio(row[f"top_ten_{c}"], total),
+            low_exposure_share=_ratio(row["low_exposure"], n),
+        )
+    return result
 
 
 def _kind_sums() -> str:
@@ -248,7 +269,7 @@ async def daily_activity(campaign_id: int, now: datetime) -> list[DayActivity]:
 
 
 async def weekly_participation(
-    campaign_id: int, now: datetime, weeks: int = WEEKS
+    campaign_id: int, now: datetime, weeks: int = WEEKS, *, first_timers: bool = True
 ) -> list[WeekActivity]:
     """Active members per week (oldest first; the last entry is the 7 days up to ``now``), split
     into first-timers and returning members.
@@ -257,7 +278,9 @@ async def weekly_participation(
     campaign's events (a range scan of the index on tenant, campaign, time, type and member),
     grouped by member: each member's first event and a flag per week they were active, weeks told
     apart by comparing timestamps with the week boundaries (no date arithmetic per row); then one
-    row of sums. No join of the window's events against everyone's first event.
+    row of sums. No join of the window's events against everyone's first event. Without
+    ``first_timers`` (the alerts only count active members) only the window's events are read and
+    every member counts as returning.
     """
     d = dialect()
     start = now - timedelta(days=7 * weeks)
@@ -276,16 +299,21 @@ async def weekly_participation(
     )
     sums = ", ".join(
         f"SUM(active_{w}) AS active_{w},"
-        f" SUM(CASE WHEN {within('first_at', w)} THEN 1 ELSE 0 END) AS new_{w}"
+        + (
+            f" SUM(CASE WHEN {within('first_at', w)} THEN 1 ELSE 0 END) AS new_{w}"
+            if first_timers
+            else f" 0 AS new_{w}"
+        )
         for w in range(weeks)
     )
+    window = "" if first_timers else f"AND {d.ts('occurred_at')} >= {d.ts(':bound_0')}"
     rows = await fetch(
         f"""
         SELECT {sums} FROM (
             SELECT MIN(occurred_at) AS first_at, {flags}
             FROM domain_event
             WHERE tenant_id = :tenant AND campaign_id = :campaign
-              AND member_id IS NOT NULL AND type IN ({_ACTIVITY_LIST})
+              AND member_id IS NOT NULL AND type IN ({_ACTIVITY_LIST}) {window}
             GROUP BY member_id
         ) m
         """,
@@ -429,8 +457,8 @@ async def campaign_insights(
     weekly = await weekly_participation(campaign_id, now, WEEKS)
     this_week, last_week = weekly[-1].participants, weekly[-2].participants
     change = _change(this_week, last_week)
-    votes = await concentration(campaign_id, "upvotes")
-    seen = await concentration(campaign_id, "impressions")
+    spread = await concentrations(campaign_id)
+    votes, seen = spread["upvotes"], spread["impressions"]
     median, answered, ideas, awaiting = await responses(campaign_id, now)
     unseen = await _new_without_votes(campaign_id, now)
     rules = rules or AlertRules.from_settings()
