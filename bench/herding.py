@@ -22,8 +22,8 @@ import random
 from dataclasses import dataclass, field
 from statistics import mean, pstdev
 
-from engine.alerts import AlertRules, participation_dropped
 from engine.discovery import Arm, discover_order
+from engine.insights import AlertRules, participation_dropped
 
 PAGE = 10
 ATTENTION = 0.8  # chance a visitor looks one position further down the page

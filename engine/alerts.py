@@ -18,7 +18,6 @@ default). See docs/architecture.md ("Discovery and community health").
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,52 +26,18 @@ from tortoise.exceptions import IntegrityError
 from engine import events, payloads
 from engine.clock import iso, utcnow
 from engine.events import EventType
-from engine.insights import concentration, weekly_participation
+from engine.insights import (
+    AlertRules,
+    concentrations,
+    herding,
+    participation_dropped,
+    weekly_participation,
+)
 from engine.models.campaigns import Campaign, CampaignStatus
 from engine.models.exposure import CampaignAlert
-from engine.settings import get_settings
 from engine.tenancy import tenant_scope
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AlertRules:
-    participation_drop: float = 0.3
-    min_active_members: int = 5
-    herding_share: float = 0.6
-    low_exposure_share: float = 0.5
-    min_ideas: int = 10
-
-    @classmethod
-    def from_settings(cls) -> AlertRules:
-        s = get_settings()
-        return cls(
-            participation_drop=s.alert_participation_drop,
-            min_active_members=s.alert_min_active_members,
-            herding_share=s.alert_herding_share,
-            low_exposure_share=s.alert_low_exposure_share,
-            min_ideas=s.alert_min_ideas,
-        )
-
-
-def participation_dropped(this_week: int, last_week: int, rules: AlertRules) -> bool:
-    """The rule itself, shared by the evaluator and the simulation in ``python -m bench herding``."""
-    if last_week < rules.min_active_members:
-        return False
-    return (last_week - this_week) / last_week > rules.participation_drop
-
-
-def herding(
-    top_tenth_share: float | None, low_share: float | None, ideas: int, rules: AlertRules
-) -> bool:
-    return (
-        ideas >= rules.min_ideas
-        and top_tenth_share is not None
-        and low_share is not None
-        and top_tenth_share >= rules.herding_share
-        and low_share >= rules.low_exposure_share
-    )
 
 
 def period_of(now: datetime) -> str:
@@ -99,7 +64,7 @@ async def evaluate_campaign(
     rules = rules or AlertRules.from_settings()
     period = period_of(now)
     raised: list[str] = []
-    weeks = await weekly_participation(campaign.id, now, weeks=2)
+    weeks = await weekly_participation(campaign.id, now, weeks=2, first_timers=False)
     last_week, this_week = weeks[0].participants, weeks[1].participants
     base = {"campaign": payloads.campaign_ref(campaign), "period": period, "detectedAt": iso(now)}
     if participation_dropped(this_week, last_week, rules):
@@ -112,8 +77,8 @@ async def evaluate_campaign(
         }
         if await _raise(campaign, EventType.CAMPAIGN_PARTICIPATION_DROPPED, period, data):
             raised.append(EventType.CAMPAIGN_PARTICIPATION_DROPPED)
-    votes = await concentration(campaign.id, "upvotes")
-    seen = await concentration(campaign.id, "impressions")
+    spread = await concentrations(campaign.id)
+    votes, seen = spread["upvotes"], spread["impressions"]
     if herding(votes.top_tenth_share, seen.low_exposure_share, votes.ideas, rules):
         data = {
             **base,

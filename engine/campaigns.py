@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -9,11 +10,12 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from engine import campaign_gate, events, payloads, winners
+from engine import campaign_gate, counters, events, payloads, ranking, winners
 from engine.clock import iso, utcnow
 from engine.errors import DomainError, ErrorCode, FieldError, NotFound
 from engine.events import EventType
-from engine.models.campaigns import Campaign, CampaignMode, CampaignStatus
+from engine.models.campaigns import HOT_HALF_LIFE_HOURS, Campaign, CampaignMode, CampaignStatus
+from engine.ranking import HOT_HALF_LIFE_BOUNDS
 from engine.text import BODY_MAX, TITLE_MAX, check_slug, check_text, clean, slugify
 from engine.thresholds import ThresholdSpec, replace_thresholds, validate_thresholds
 from engine.unset import UNSET, Maybe
@@ -40,6 +42,7 @@ class CampaignInput:
     rank_by_supporter_value: bool = False
     winner_min_count: int = 1
     response_due_days: int | None = None
+    hot_half_life_hours: float = HOT_HALF_LIFE_HOURS
     thresholds: tuple[ThresholdSpec, ...] = ()
 
 
@@ -61,6 +64,7 @@ class CampaignPatch:
     rank_by_supporter_value: Maybe[bool] = UNSET
     winner_min_count: Maybe[int] = UNSET
     response_due_days: Maybe[int | None] = UNSET
+    hot_half_life_hours: Maybe[float] = UNSET
     thresholds: Maybe[tuple[ThresholdSpec, ...]] = UNSET
 
     def given(self) -> dict[str, Any]:
@@ -111,6 +115,17 @@ def _validate(values: dict[str, Any], mode: CampaignMode) -> list[FieldError]:
                 "responseDueDays", ErrorCode.OUT_OF_RANGE, "responseDueDays must be 1-3650 or null"
             )
         )
+    if "hot_half_life_hours" in values:
+        half_life = values["hot_half_life_hours"]
+        low, high = HOT_HALF_LIFE_BOUNDS
+        if not (math.isfinite(half_life) and low <= half_life <= high):
+            errors.append(
+                FieldError(
+                    "hotHalfLifeHours",
+                    ErrorCode.OUT_OF_RANGE,
+                    f"hotHalfLifeHours must be {low:g}-{high:g}",
+                )
+            )
     tiers = values.get("allowed_tiers") or ()
     if len(tiers) > MAX_TIERS or any(not t.strip() or len(t) > 50 for t in tiers):
         errors.append(
@@ -193,10 +208,16 @@ async def update_campaign(campaign_id: int, patch: CampaignPatch) -> Campaign:
         if "terms_text" in columns and columns["terms_text"] != campaign.terms_text:
             # New terms are a new version: ideas keep the version their author accepted.
             columns["terms_version"] = campaign.terms_version + 1 if columns["terms_text"] else 0
+        rerank = columns.get("hot_half_life_hours", campaign.hot_half_life_hours) != (
+            campaign.hot_half_life_hours
+        )
         if columns:
             for key, value in columns.items():
                 setattr(campaign, key, value)
             await campaign.save(update_fields=[*columns.keys(), "updated_at"])
+        if rerank:
+            # Every stored HOT key of the campaign follows, in this transaction (engine.counters).
+            await counters.rerank_hot(campaign.id, ranking.rules_of(campaign))
         if "thresholds" in values:
             await replace_thresholds(campaign, values["thresholds"])
     return campaign

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from engine import counters, events
+from engine import counters, events, ranking
 from engine.conflicts import retry_conflicts
 from engine.errors import DomainError, ErrorCode, NotFound
 from engine.events import EventType
 from engine.ideas import interactable_idea
-from engine.models.campaigns import CampaignMode
 from engine.models.interactions import Comment
 from engine.models.members import Member
 from engine.text import COMMENT_MAX, check_text, clean, require_texts
@@ -44,7 +43,7 @@ async def add_comment(
             idea.id,
             idea.created_at,
             {"comment_count": 1},
-            contest=campaign.mode == CampaignMode.CONTEST,
+            rules=ranking.rules_of(campaign),
             guard=counters.Guard(),
         )
         await events.record(

@@ -25,7 +25,7 @@ from engine import supporters
 from engine.conflicts import Conflict
 from engine.models.campaigns import Threshold, ThresholdMetric
 from engine.models.ideas import Idea, IdeaStatus
-from engine.ranking import Counters, ranks
+from engine.ranking import Counters, RankRules, hot_rank, ranks
 from engine.tenancy import current_tenant_id
 
 _COUNTER_FIELDS = (
@@ -81,7 +81,7 @@ async def bump(
     created_at: datetime,
     deltas: Mapping[str, int],
     *,
-    contest: bool,
+    rules: RankRules,
     guard: Guard | None = None,
     metrics: Iterable[ThresholdMetric] = (),
 ) -> Bump:
@@ -146,8 +146,83 @@ async def bump(
         row.update(fresh[0])
     counters = Counters(**{name: int(row[name]) for name in _COUNTER_FIELDS})
     if set(changes) - {"comment_count", *supporters.SUPPORTER_FIELDS}:
-        await Idea.filter(id=idea_id).update(**ranks(counters, created_at, contest=contest))
+        await _write_ranks(client, idea_id, ranks(counters, created_at, rules), rules)
     return Bump(counters, may_cross)
+
+
+async def _write_ranks(
+    client: Any, idea_id: int, keys: Mapping[str, float], rules: RankRules
+) -> None:
+    """Write the sort keys, provided the campaign's HOT half-life is still the one they used.
+
+    A statement of its own after the counter UPDATE, so (PostgreSQL, READ COMMITTED) it sees a
+    half-life change that committed while this transaction waited for the idea's lock: then the
+    keys are stale and the unit of work runs again (docs/architecture.md, "Discovery and community
+    health"). The recompute of that change locks the campaign's ideas, so one of the two waits.
+    """
+    postgres = client.capabilities.dialect == "postgres"
+    values: list[Any] = [*keys.values(), idea_id, current_tenant_id(), rules.hot_half_life_hours]
+    marks = [f"${i}" if postgres else "?" for i in range(1, len(values) + 1)]
+    sets = ", ".join(f"{name} = {marks[i]}" for i, name in enumerate(keys))
+    n = len(keys)
+    count, _ = await client.execute_query(
+        f"UPDATE idea SET {sets} WHERE id = {marks[n]} AND tenant_id = {marks[n + 1]}"
+        " AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = idea.campaign_id"
+        f" AND c.hot_half_life_hours = {marks[n + 2]})",
+        values,
+    )
+    if not count:
+        raise Conflict(f"the HOT half-life of idea {idea_id}'s campaign changed")
+
+
+def _hot_keys_sql(
+    campaign_id: int, keys: list[tuple[int, float]], postgres: bool
+) -> tuple[str, list[Any]]:
+    values: list[Any] = []
+
+    def param(value: Any) -> str:
+        values.append(value)
+        return f"${len(values)}" if postgres else "?"
+
+    cases = " ".join(
+        f"WHEN {param(idea_id)} THEN CAST({param(key)} AS DOUBLE PRECISION)"
+        for idea_id, key in keys
+    )
+    sql = (
+        f"UPDATE idea SET hot_rank = CASE id {cases} END"
+        f" WHERE tenant_id = {param(current_tenant_id())} AND campaign_id = {param(campaign_id)}"
+        f" AND id BETWEEN {param(keys[0][0])} AND {param(keys[-1][0])}"
+    )
+    return sql, values
+
+
+HOT_BATCH = 500  # ideas per statement when a campaign's HOT half-life changes
+
+
+async def rerank_hot(campaign_id: int, rules: RankRules) -> int:
+    """Recompute the stored HOT key of every idea of a campaign, in batches of ``HOT_BATCH``.
+
+    Runs in the caller's transaction, the one that changed the half-life: each batch locks its
+    ideas (ascending ids, FOR NO KEY UPDATE: docs/architecture.md, "Lock order") and reads their
+    latest net votes, so a vote committed meanwhile is not overwritten with older counts.
+    """
+    client: Any = connections.get("default")
+    postgres = client.capabilities.dialect == "postgres"
+    after, done = 0, 0
+    while True:
+        batch = (
+            await Idea.filter(campaign_id=campaign_id, id__gt=after)
+            .order_by("id")
+            .limit(HOT_BATCH)
+            .select_for_update(no_key=True)
+            .values_list("id", "net_votes", "created_at")
+        )
+        if not batch:
+            return done
+        keys = [(i, hot_rank(net, created, rules.hot_half_life_hours)) for i, net, created in batch]
+        await client.execute_query(*_hot_keys_sql(campaign_id, keys, postgres))
+        done += len(batch)
+        after = batch[-1][0]
 
 
 def counters_of(idea: Idea) -> Counters:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
+
+from tortoise import connections
 
 from engine import events, payloads
 from engine.clock import iso, utcnow
@@ -10,10 +13,11 @@ from engine.counters import counters_of
 from engine.eligibility import ensure_can_participate
 from engine.errors import DomainError, ErrorCode, NotFound
 from engine.events import EventType
-from engine.models.campaigns import Campaign, CampaignMode
+from engine.models.campaigns import Campaign
 from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange
 from engine.models.members import Member
-from engine.ranking import ranks
+from engine.ranking import ranks, rules_of
+from engine.tenancy import current_tenant_id
 from engine.text import BODY_MAX, NOTE_MAX, TITLE_MAX, check_text, clean, require_texts
 
 
@@ -32,7 +36,7 @@ async def submit_idea(member: Member, data: IdeaInput) -> Idea:
         check_text(data.body, field="body", max_len=BODY_MAX),
     )
     async with events.unit_of_work():
-        campaign = await Campaign.get_or_none(id=data.campaign_id)
+        campaign = await _campaign_key_shared(data.campaign_id)
         if campaign is None:
             raise NotFound("campaign", "campaignId")
         ensure_can_participate(member, campaign)
@@ -46,9 +50,7 @@ async def submit_idea(member: Member, data: IdeaInput) -> Idea:
             terms_version=campaign.terms_version,
             created_at=now,
         )
-        for name, value in ranks(
-            counters_of(idea), now, contest=campaign.mode == CampaignMode.CONTEST
-        ).items():
+        for name, value in ranks(counters_of(idea), now, rules_of(campaign)).items():
             setattr(idea, name, value)
         await idea.save()
         await events.record(
@@ -59,6 +61,20 @@ async def submit_idea(member: Member, data: IdeaInput) -> Idea:
             member_id=member.id,
         )
     return idea
+
+
+async def _campaign_key_shared(campaign_id: int) -> Campaign | None:
+    """The campaign, read under FOR KEY SHARE on PostgreSQL: the lock the new idea's foreign key
+    takes anyway, taken before its values are read. A campaign change in flight (a new HOT
+    half-life, whose recompute cannot see this idea yet) commits first, and the idea's sort keys
+    use the new value (docs/architecture.md, "Discovery and community health")."""
+    if connections.get("default").capabilities.dialect != "postgres":
+        return await Campaign.get_or_none(id=campaign_id)
+    rows: Any = await Campaign.raw(
+        f"SELECT * FROM campaign WHERE id = {int(campaign_id)}"
+        f" AND tenant_id = {int(current_tenant_id())} FOR KEY SHARE"
+    )
+    return cast(Campaign, rows[0]) if rows else None
 
 
 def _ensure_terms(campaign: Campaign, accepted: int | None) -> None:

@@ -20,6 +20,7 @@ from engine.discovery import LOW_EXPOSURE
 from engine.errors import NotFound
 from engine.events import EventType
 from engine.models.campaigns import Campaign
+from engine.settings import get_settings
 from engine.sql import dialect, fetch
 from engine.tenancy import current_tenant_id
 
@@ -36,8 +37,6 @@ _ACTIVITY = {
     EventType.COMMENT_CREATED: "comments",
 }
 _ACTIVITY_LIST = ", ".join(f"'{t}'" for t in _ACTIVITY)  # constants, never user input
-FALLING = -0.3  # week-over-week change in active members that raises an alert
-HERDING = 0.6  # share of upvotes held by the top tenth of ideas that raises an alert
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,48 @@ class CampaignInsights:
     alerts: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class AlertRules:
+    """The documented thresholds of the community-health alerts (``COSOURCE_ALERT_*``)."""
+
+    participation_drop: float = 0.3
+    min_active_members: int = 5
+    herding_share: float = 0.6
+    low_exposure_share: float = 0.5
+    min_ideas: int = 10
+
+    @classmethod
+    def from_settings(cls) -> AlertRules:
+        s = get_settings()
+        return cls(
+            participation_drop=s.alert_participation_drop,
+            min_active_members=s.alert_min_active_members,
+            herding_share=s.alert_herding_share,
+            low_exposure_share=s.alert_low_exposure_share,
+            min_ideas=s.alert_min_ideas,
+        )
+
+
+def participation_dropped(this_week: int, last_week: int, rules: AlertRules) -> bool:
+    """The rule itself, shared by the alert evaluator (engine.alerts), the insights' own alert
+    lines and the simulation in ``python -m bench herding``."""
+    if last_week < rules.min_active_members:
+        return False
+    return (last_week - this_week) / last_week > rules.participation_drop
+
+
+def herding(
+    top_tenth_share: float | None, low_share: float | None, ideas: int, rules: AlertRules
+) -> bool:
+    return (
+        ideas >= rules.min_ideas
+        and top_tenth_share is not None
+        and low_share is not None
+        and top_tenth_share >= rules.herding_share
+        and low_share >= rules.low_exposure_share
+    )
+
+
 def gini(values: list[int]) -> float | None:
     """0 = support spread evenly, 1 = one idea has it all (the reference for the SQL below)."""
     clean = sorted(max(v, 0) for v in values)
@@ -118,22 +159,39 @@ def _ratio(part: float | None, whole: float | None) -> float | None:
     return round(float(part or 0) / float(whole), 4) if whole else None
 
 
+_COUNTERS = ("upvotes", "impressions")
+
+
 async def concentration(campaign_id: int, column: str) -> Concentration:
     """Gini and top shares of one idea counter over the campaign's visible ideas."""
-    if column not in ("upvotes", "impressions"):
-        raise ValueError(column)  # the column is interpolated: only known names
+    return (await concentrations(campaign_id, (column,)))[column]
+
+
+async def concentrations(
+    campaign_id: int, columns: tuple[str, ...] = _COUNTERS
+) -> dict[str, Concentration]:
+    """:func:`concentration` of several counters in one scan of the campaign's ideas."""
+    if not columns or set(columns) - set(_COUNTERS):
+        raise ValueError(columns)  # the columns are interpolated: only known names
+    ranked = ", ".join(
+        f"CASE WHEN {c} > 0 THEN {c} ELSE 0 END AS v_{c},"
+        f" ROW_NUMBER() OVER (ORDER BY {c}, id) AS rn_{c},"
+        f" ROW_NUMBER() OVER (ORDER BY {c} DESC, id) AS rd_{c}"
+        for c in columns
+    )
+    sums = ", ".join(
+        f"SUM(v_{c}) AS total_{c}, SUM(rn_{c} * v_{c}) AS weighted_{c},"
+        f" SUM(CASE WHEN rd_{c} <= CASE WHEN n_all / 10 < 1 THEN 1 ELSE n_all / 10 END"
+        f" THEN v_{c} ELSE 0 END) AS top_tenth_{c},"
+        f" SUM(CASE WHEN rd_{c} <= 10 THEN v_{c} ELSE 0 END) AS top_ten_{c}"
+        for c in columns
+    )
     rows = await fetch(
         f"""
-        SELECT COUNT(*) AS n, SUM(v) AS total, SUM(rn * v) AS weighted,
-               SUM(CASE WHEN rd <= CASE WHEN n_all / 10 < 1 THEN 1 ELSE n_all / 10 END
-                        THEN v ELSE 0 END) AS top_tenth,
-               SUM(CASE WHEN rd <= 10 THEN v ELSE 0 END) AS top_ten,
+        SELECT COUNT(*) AS n, {sums},
                SUM(CASE WHEN impressions < :low THEN 1 ELSE 0 END) AS low_exposure
         FROM (
-            SELECT CASE WHEN {column} > 0 THEN {column} ELSE 0 END AS v, impressions,
-                   ROW_NUMBER() OVER (ORDER BY {column}, id) AS rn,
-                   ROW_NUMBER() OVER (ORDER BY {column} DESC, id) AS rd,
-                   COUNT(*) OVER () AS n_all
+            SELECT impressions, {ranked}, COUNT(*) OVER () AS n_all
             FROM idea
             WHERE tenant_id = :tenant AND campaign_id = :campaign
               AND hidden = :no AND merged_into_id IS NULL
@@ -145,45 +203,54 @@ async def concentration(campaign_id: int, column: str) -> Concentration:
         no=False,
     )
     row = rows[0]
-    n, total = int(row["n"] or 0), int(row["total"] or 0)
-    value = None
-    if n and total:
-        value = round((2 * float(row["weighted"])) / (n * total) - (n + 1) / n, 4)
-    return Concentration(
-        ideas=n,
-        total=total,
-        gini=value,
-        top_tenth_share=_ratio(row["top_tenth"], total),
-        top_ten_share=_ratio(row["top_ten"], total),
-        low_exposure_share=_ratio(row["low_exposure"], n),
+    n = int(row["n"] or 0)
+    result = {}
+    for c in columns:
+        total = int(row[f"total_{c}"] or 0)
+        value = None
+        if n and total:
+            value = round((2 * float(row[f"weighted_{c}"])) / (n * total) - (n + 1) / n, 4)
+        result[c] = Concentration(
+            ideas=n,
+            total=total,
+            gini=value,
+            top_tenth_share=_ratio(row[f"top_tenth_{c}"], total),
+            top_ten_share=_ratio(row[f"top_ten_{c}"], total),
+            low_exposure_share=_ratio(row["low_exposure"], n),
+        )
+    return result
+
+
+def _kind_sums() -> str:
+    """One SUM per activity kind (ideas, votes, pledges, comments) over the event types."""
+    kinds: dict[str, list[str]] = {}
+    for event_type, kind in _ACTIVITY.items():
+        kinds.setdefault(kind, []).append(f"'{event_type}'")  # constants, never user input
+    return ", ".join(
+        f"SUM(CASE WHEN type IN ({', '.join(types)}) THEN 1 ELSE 0 END) AS {kind}"
+        for kind, types in kinds.items()
     )
 
 
-async def _daily(campaign_id: int, now: datetime) -> list[DayActivity]:
+async def daily_activity(campaign_id: int, now: datetime) -> list[DayActivity]:
+    """14 days of activity in one range scan of the campaign's events (the index on
+    tenant, campaign, time, type and member: docs/architecture.md, "Discovery and community
+    health")."""
     d = dialect()
-    since = now - timedelta(days=DAYS)
-    where = f"""tenant_id = :tenant AND campaign_id = :campaign AND type IN ({_ACTIVITY_LIST})
-                AND {d.ts("occurred_at")} >= {d.ts(":since")}"""
-    counts = await fetch(
-        f"SELECT {d.day('occurred_at')} AS day, type, COUNT(*) AS n FROM domain_event "
-        f"WHERE {where} GROUP BY 1, 2",
+    rows = await fetch(
+        f"""
+        SELECT {d.day("occurred_at")} AS day, {_kind_sums()},
+               COUNT(DISTINCT member_id) AS participants
+        FROM domain_event
+        WHERE tenant_id = :tenant AND campaign_id = :campaign AND type IN ({_ACTIVITY_LIST})
+          AND {d.ts("occurred_at")} >= {d.ts(":since")}
+        GROUP BY 1
+        """,
         tenant=current_tenant_id(),
         campaign=campaign_id,
-        since=since,
+        since=now - timedelta(days=DAYS),
     )
-    people = await fetch(
-        f"SELECT {d.day('occurred_at')} AS day, COUNT(DISTINCT member_id) AS n FROM domain_event "
-        f"WHERE {where} AND member_id IS NOT NULL GROUP BY 1",
-        tenant=current_tenant_id(),
-        campaign=campaign_id,
-        since=since,
-    )
-    by_day: dict[str, dict[str, int]] = {}
-    for row in counts:
-        slot = by_day.setdefault(str(row["day"]), {})
-        kind = _ACTIVITY[row["type"]]
-        slot[kind] = slot.get(kind, 0) + int(row["n"])
-    participants = {str(row["day"]): int(row["n"]) for row in people}
+    by_day = {str(row["day"]): row for row in rows}
     daily = []
     for offset in range(DAYS - 1, -1, -1):
         day = (now - timedelta(days=offset)).date()
@@ -191,59 +258,73 @@ async def _daily(campaign_id: int, now: datetime) -> list[DayActivity]:
         daily.append(
             DayActivity(
                 day,
-                c.get("ideas", 0),
-                c.get("votes", 0),
-                c.get("pledges", 0),
-                c.get("comments", 0),
-                participants.get(day.isoformat(), 0),
+                int(c.get("ideas") or 0),
+                int(c.get("votes") or 0),
+                int(c.get("pledges") or 0),
+                int(c.get("comments") or 0),
+                int(c.get("participants") or 0),
             )
         )
     return daily
 
 
 async def weekly_participation(
-    campaign_id: int, now: datetime, weeks: int = WEEKS
+    campaign_id: int, now: datetime, weeks: int = WEEKS, *, first_timers: bool = True
 ) -> list[WeekActivity]:
     """Active members per week (oldest first; the last entry is the 7 days up to ``now``), split
-    into first-timers and returning members."""
+    into first-timers and returning members.
+
+    A member is new in the week of their first event in the campaign. One pass over the
+    campaign's events (a range scan of the index on tenant, campaign, time, type and member),
+    grouped by member: each member's first event and a flag per week they were active, weeks told
+    apart by comparing timestamps with the week boundaries (no date arithmetic per row); then one
+    row of sums. No join of the window's events against everyone's first event. Without
+    ``first_timers`` (the alerts only count active members) only the window's events are read and
+    every member counts as returning.
+    """
     d = dialect()
     start = now - timedelta(days=7 * weeks)
+    # Week w is [bound w, bound w+1); the last one ends at `now`, included.
+    bounds = {f"bound_{w}": start + timedelta(days=7 * w) for w in range(weeks)}
+    bounds[f"bound_{weeks}"] = now
+
+    def within(column: str, week: int) -> str:
+        low, high = f":bound_{week}", f":bound_{week + 1}"
+        upper = "<=" if week == weeks - 1 else "<"
+        return f"{d.ts(column)} >= {d.ts(low)} AND {d.ts(column)} {upper} {d.ts(high)}"
+
+    flags = ", ".join(
+        f"MAX(CASE WHEN {within('occurred_at', w)} THEN 1 ELSE 0 END) AS active_{w}"
+        for w in range(weeks)
+    )
+    sums = ", ".join(
+        f"SUM(active_{w}) AS active_{w},"
+        + (
+            f" SUM(CASE WHEN {within('first_at', w)} THEN 1 ELSE 0 END) AS new_{w}"
+            if first_timers
+            else f" 0 AS new_{w}"
+        )
+        for w in range(weeks)
+    )
+    window = "" if first_timers else f"AND {d.ts('occurred_at')} >= {d.ts(':bound_0')}"
     rows = await fetch(
         f"""
-        SELECT w.week AS week, COUNT(*) AS participants,
-               SUM(CASE WHEN {d.ts("f.first_at")} >= {d.ts(":start")}
-                         AND {d.weeks_since("f.first_at", ":start")} = w.week
-                        THEN 1 ELSE 0 END) AS new_participants
-        FROM (
-            SELECT DISTINCT member_id, {d.weeks_since("occurred_at", ":start")} AS week
+        SELECT {sums} FROM (
+            SELECT MIN(occurred_at) AS first_at, {flags}
             FROM domain_event
-            WHERE tenant_id = :tenant AND campaign_id = :campaign AND member_id IS NOT NULL
-              AND type IN ({_ACTIVITY_LIST}) AND {d.ts("occurred_at")} >= {d.ts(":start")}
-              AND {d.ts("occurred_at")} <= {d.ts(":now")}
-        ) w
-        JOIN (
-            SELECT member_id, MIN(occurred_at) AS first_at FROM domain_event
-            WHERE tenant_id = :tenant AND campaign_id = :campaign AND member_id IS NOT NULL
-              AND type IN ({_ACTIVITY_LIST})
+            WHERE tenant_id = :tenant AND campaign_id = :campaign
+              AND member_id IS NOT NULL AND type IN ({_ACTIVITY_LIST}) {window}
             GROUP BY member_id
-        ) f ON f.member_id = w.member_id
-        GROUP BY w.week
+        ) m
         """,
         tenant=current_tenant_id(),
         campaign=campaign_id,
-        start=start,
-        now=now,
+        **bounds,
     )
-    found = {int(r["week"]): r for r in rows}
+    row = rows[0]
     result = []
     for week in range(weeks):
-        row = found.get(week)
-        total = int(row["participants"]) if row else 0
-        new = int(row["new_participants"] or 0) if row else 0
-        # A member active at the very end of the window can land in bucket `weeks` by rounding.
-        if week == weeks - 1 and weeks in found:
-            total += int(found[weeks]["participants"])
-            new += int(found[weeks]["new_participants"] or 0)
+        total, new = int(row[f"active_{week}"] or 0), int(row[f"new_{week}"] or 0)
         result.append(
             WeekActivity(
                 week_start=(start + timedelta(days=7 * week)).date(),
@@ -255,7 +336,7 @@ async def weekly_participation(
     return result
 
 
-async def _responses(campaign_id: int, now: datetime) -> tuple[float | None, int, int, int]:
+async def responses(campaign_id: int, now: datetime) -> tuple[float | None, int, int, int]:
     """Median hours to the first official response, ideas answered, ideas, ideas awaiting one."""
     d = dialect()
     params: dict[str, Any] = {
@@ -366,23 +447,26 @@ def _change(this_week: int, last_week: int) -> float | None:
     return round((this_week - last_week) / last_week, 4) if last_week else None
 
 
-async def campaign_insights(campaign_id: int, now: datetime | None = None) -> CampaignInsights:
+async def campaign_insights(
+    campaign_id: int, now: datetime | None = None, rules: AlertRules | None = None
+) -> CampaignInsights:
     if not await Campaign.filter(id=campaign_id).exists():
         raise NotFound("campaign", "campaignId")
     now = now or utcnow()
-    daily = await _daily(campaign_id, now)
+    daily = await daily_activity(campaign_id, now)
     weekly = await weekly_participation(campaign_id, now, WEEKS)
     this_week, last_week = weekly[-1].participants, weekly[-2].participants
     change = _change(this_week, last_week)
-    votes = await concentration(campaign_id, "upvotes")
-    seen = await concentration(campaign_id, "impressions")
-    median, answered, ideas, awaiting = await _responses(campaign_id, now)
+    spread = await concentrations(campaign_id)
+    votes, seen = spread["upvotes"], spread["impressions"]
+    median, answered, ideas, awaiting = await responses(campaign_id, now)
     unseen = await _new_without_votes(campaign_id, now)
+    rules = rules or AlertRules.from_settings()
     alerts = []
-    if change is not None and change <= FALLING:
+    if change is not None and participation_dropped(this_week, last_week, rules):
         alerts.append(f"Active members fell {abs(change):.0%} week over week.")
     share = votes.top_tenth_share
-    if share is not None and share >= HERDING and votes.ideas >= 10:
+    if herding(share, seen.low_exposure_share, votes.ideas, rules):
         alerts.append(
             f"The top tenth of ideas holds {share:.0%} of upvotes: consider DISCOVER "
             "ordering so new ideas get seen."

@@ -26,11 +26,11 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from engine import counters, events, payloads
+from engine import counters, events, payloads, ranking
 from engine.conflicts import Conflict, is_unique_violation, retrying
 from engine.counters import Guard, Outcome
 from engine.ideas import idea_with_campaign
-from engine.models.campaigns import Campaign, CampaignMode, ThresholdMetric
+from engine.models.campaigns import Campaign, ThresholdMetric
 from engine.models.ideas import Idea
 from engine.models.members import Member
 from engine.thresholds import record_crossings
@@ -91,7 +91,7 @@ async def _interact(kind: Kind, member: Member, idea_id: int, value: int) -> Out
             idea.id,
             idea.created_at,
             kind.deltas(previous, value) if counted else {},
-            contest=campaign.mode == CampaignMode.CONTEST,
+            rules=ranking.rules_of(campaign),
             guard=guard,
             metrics=metrics,
         )

@@ -14,14 +14,14 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from engine import counters, events, payloads
+from engine import counters, events, payloads, ranking
 from engine.clock import utcnow
 from engine.conflicts import Conflict, is_unique_violation, retrying
 from engine.errors import DomainError, ErrorCode
 from engine.events import EventType
 from engine.ideas import get_idea
 from engine.interactions import Kind
-from engine.models.campaigns import Campaign, CampaignMode, ThresholdMetric
+from engine.models.campaigns import Campaign, ThresholdMetric
 from engine.models.ideas import Idea
 from engine.models.members import Member
 from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
@@ -221,8 +221,9 @@ async def _unmerge(source_id: int) -> IdeaMerge:
 
 async def _bump_target(target: Idea, deltas: Counter[str]) -> tuple[Campaign, Counters]:
     campaign = await Campaign.get(id=target.campaign_id)
-    contest = campaign.mode == CampaignMode.CONTEST
-    bumped = await counters.bump(target.id, target.created_at, deltas, contest=contest)
+    bumped = await counters.bump(
+        target.id, target.created_at, deltas, rules=ranking.rules_of(campaign)
+    )
     return campaign, bumped.counters
 
 

@@ -14,12 +14,12 @@ from enum import Enum
 
 from tortoise.queryset import QuerySet
 
-from engine import counters, events, payloads
+from engine import counters, events, payloads, ranking
 from engine.clock import iso, utcnow
 from engine.errors import DomainError, ErrorCode, NotFound
 from engine.events import EventType
 from engine.ideas import get_idea
-from engine.models.campaigns import Campaign, CampaignMode
+from engine.models.campaigns import Campaign
 from engine.models.ideas import Idea
 from engine.models.interactions import Comment
 from engine.models.members import Member
@@ -135,7 +135,7 @@ async def _set_hidden(target: _Target, hidden: bool) -> None:
             target.idea.id,
             target.idea.created_at,
             {"comment_count": -1 if hidden else 1},
-            contest=campaign.mode == CampaignMode.CONTEST,
+            rules=ranking.rules_of(campaign),
         )
     else:
         target.idea.hidden = hidden

@@ -2,8 +2,12 @@
 
 TOP is the exploitative order: in IDEAS campaigns the Wilson lower bound of the upvote share (95 %),
 so 40 up / 2 down outranks 3 up / 0 down and a controversial 100 / 90 does not win on volume; in
-CONTEST campaigns a Bayesian average score (so one 5-star score does not beat fifty 4.8s). HOT is Reddit's: log-scaled net votes plus age, so new ideas get
-their chance and early winners do not lock in. DISCOVER favours recent ideas that few have seen yet.
+CONTEST campaigns a Bayesian average score (so one 5-star score does not beat fifty 4.8s). HOT is
+Reddit's shape, log-scaled net votes plus age, with a half-life per campaign
+(``Campaign.hot_half_life_hours``): an idea needs twice the net votes to keep level with one a
+half-life younger, so new ideas get their chance and early winners do not lock in. The default,
+about 3.76 hours, is Reddit's 12.5 hours per tenfold of votes. DISCOVER's stored key favours recent
+ideas that few have seen yet (the DISCOVER order itself samples, engine.discovery).
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 
+from engine.models.campaigns import HOT_HALF_LIFE_HOURS, Campaign, CampaignMode
+
 _EPOCH = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
-_HOT_DECAY_SECONDS = 45_000  # 12.5 hours per order of magnitude of votes
+_HOT_DECAY_SECONDS = 45_000  # 12.5 hours per order of magnitude of votes (DISCOVER's key)
+_LOG10_2 = math.log10(2)
+HOT_HALF_LIFE_BOUNDS = (0.25, 8760.0)  # a quarter of an hour to a year (updateCampaign checks)
 _PRIOR_SCORE = 3.0
 _PRIOR_WEIGHT = 5
 
@@ -58,10 +66,25 @@ class Counters:
     supporter_verified_count: int = 0
 
 
-def ranks(counters: Counters, created_at: datetime, *, contest: bool) -> dict[str, float]:
+@dataclass(frozen=True)
+class RankRules:
+    """What a campaign decides about its ideas' sort keys."""
+
+    contest: bool = False
+    hot_half_life_hours: float = HOT_HALF_LIFE_HOURS
+
+
+def rules_of(campaign: Campaign) -> RankRules:
+    return RankRules(
+        contest=campaign.mode == CampaignMode.CONTEST,
+        hot_half_life_hours=campaign.hot_half_life_hours,
+    )
+
+
+def ranks(counters: Counters, created_at: datetime, rules: RankRules) -> dict[str, float]:
     return {
-        "top_rank": top_rank(counters, contest=contest),
-        "hot_rank": hot_rank(counters.net_votes, created_at),
+        "top_rank": top_rank(counters, contest=rules.contest),
+        "hot_rank": hot_rank(counters.net_votes, created_at, rules.hot_half_life_hours),
         "controversy": controversy(counters.upvotes, counters.downvotes),
         "discover_rank": discover_rank(counters.upvotes + counters.downvotes, created_at),
     }
@@ -92,10 +115,15 @@ def top_rank(counters: Counters, *, contest: bool) -> float:
     )
 
 
-def hot_rank(net_votes: int, created_at: datetime) -> float:
+def hot_rank(
+    net_votes: int, created_at: datetime, half_life_hours: float = HOT_HALF_LIFE_HOURS
+) -> float:
+    """log10 of the net votes (signed) plus the age term: one half-life later adds log10(2),
+    worth a doubling of the votes."""
     order = math.log10(max(abs(net_votes), 1))
     sign = (net_votes > 0) - (net_votes < 0)
-    return round(sign * order + (created_at.timestamp() - _EPOCH) / _HOT_DECAY_SECONDS, 7)
+    age = (created_at.timestamp() - _EPOCH) / (half_life_hours * 3600) * _LOG10_2
+    return round(sign * order + age, 7)
 
 
 def controversy(upvotes: int, downvotes: int) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise import connections
 
-_NAME = re.compile(r"(?<!:):([a-z_]+)")
+_NAME = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
 
 class Dialect:

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from engine import counters, events
+from engine import counters, events, ranking
 from engine.clock import utcnow
 from engine.errors import DomainError, ErrorCode, NotFound
-from engine.models.campaigns import Campaign, CampaignMode
+from engine.models.campaigns import Campaign
 from engine.models.ideas import Idea
 from engine.models.interactions import Vote
 from engine.reputation.models import AuditKind, ReputationAudit
@@ -82,7 +82,7 @@ async def _apply(vote_ids: list[int], audit_id: int, *, sign: int) -> int:
             idea.id,
             idea.created_at,
             dict(deltas[idea.id]),
-            contest=campaign.mode == CampaignMode.CONTEST,
+            rules=ranking.rules_of(campaign),
         )
         if sign > 0:
             await record_crossings(idea, campaign, fresh.counters, VOTE_METRICS)

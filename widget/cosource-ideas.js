@@ -27,6 +27,7 @@
       closed: "This campaign is closed.", notFound: "This campaign is not available.",
       up: "Upvote", down: "Downvote", upOn: "Upvoted", downOn: "Downvoted", net: "Net votes",
       scoreGroup: "Your score for {t}", scoreN: "Score {n} of 5", avg: "★ {a} ({n} scores)", noScores: "No scores yet",
+      scoresHidden: ["{n} score · the average shows when the campaign closes", "{n} scores · the average shows when the campaign closes"],
       by: "by {a}", upDown: "{u} up · {d} down", pledged: "{n} pledged", comments: ["{n} comment", "{n} comments"],
       pledge: "I'd buy it", qty: "Quantity", youPledged: "You'd buy {n}", change: "Update pledge",
       withdraw: "Withdraw pledge", confirmWithdraw: "Withdraw your pledge?", yes: "Yes, withdraw", no: "Keep it",
@@ -55,6 +56,7 @@
       closed: "종료된 캠페인입니다.", notFound: "이 캠페인을 볼 수 없습니다.",
       up: "추천", down: "비추천", upOn: "추천함", downOn: "비추천함", net: "순추천",
       scoreGroup: "{t}에 대한 내 점수", scoreN: "5점 중 {n}점", avg: "★ {a} ({n}명 평가)", noScores: "아직 평가가 없습니다",
+      scoresHidden: ["{n}명 평가 · 평균 점수는 캠페인이 끝나면 공개됩니다"],
       by: "작성자 {a}", upDown: "추천 {u} · 비추천 {d}", pledged: "구매 희망 {n}개", comments: ["댓글 {n}개"],
       pledge: "살래요", qty: "수량", youPledged: "{n}개 구매 희망", change: "수량 변경",
       withdraw: "구매 희망 취소", confirmWithdraw: "구매 희망을 취소할까요?", yes: "네, 취소합니다", no: "유지",
@@ -675,7 +677,9 @@ label.check{flex-direction:row;align-items:flex-start;font-weight:400}
           star.setAttribute("aria-pressed", String(idea.viewerScore === i + 1));
           star.disabled = !open;
         });
-        row.avg.textContent = c.averageScore == null ? this._t("noScores") : this._t("avg", { a: new Intl.NumberFormat(this._lang, { maximumFractionDigits: 1, minimumFractionDigits: 1 }).format(c.averageScore), n: this._num(c.scoreCount) });
+        // While a contest is open the API hides the average from guests and from members who have
+        // not scored the idea (averageScore null, scoreCount public): say so, not "no scores".
+        row.avg.textContent = c.averageScore == null ? (c.scoreCount ? this._count("scoresHidden", c.scoreCount) : this._t("noScores")) : this._t("avg", { a: new Intl.NumberFormat(this._lang, { maximumFractionDigits: 1, minimumFractionDigits: 1 }).format(c.averageScore), n: this._num(c.scoreCount) });
       } else {
         const up = idea.viewerVote === "UP";
         const down = idea.viewerVote === "DOWN";

@@ -9,12 +9,13 @@ import strawberry
 
 from api.context import Info
 from api.mutations.base import attempt
-from api.types.campaign import Campaign
+from api.types.campaign import HOT_HALF_LIFE_DESCRIPTION, Campaign
 from api.types.common import UserError
 from api.types.enums import CampaignModeEnum, CampaignStatusEnum, ThresholdMetricEnum
 from api.types.ids import decode_id
 from engine import campaigns
 from engine import models as m
+from engine.models.campaigns import HOT_HALF_LIFE_HOURS
 from engine.thresholds import ThresholdSpec
 from engine.unset import UNSET
 
@@ -62,6 +63,10 @@ class CreateCampaignInput:
         description="Ideas older than this many days with no official response await one "
         "(ideas(awaitingResponse: true)); null: only ideas past a threshold do.",
     )
+    hot_half_life_hours: float = strawberry.field(
+        default=HOT_HALF_LIFE_HOURS,
+        description=HOT_HALF_LIFE_DESCRIPTION,
+    )
     thresholds: list[ThresholdInput] = strawberry.field(default_factory=list)
 
 
@@ -86,6 +91,10 @@ class UpdateCampaignInput:
     rank_by_supporter_value: bool | None = strawberry.UNSET
     winner_min_count: int | None = strawberry.UNSET
     response_due_days: int | None = strawberry.UNSET
+    hot_half_life_hours: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Changing it recomputes the HOT order of every idea of the campaign.",
+    )
     thresholds: list[ThresholdInput] | None = strawberry.field(
         default=strawberry.UNSET,
         description="Replaces the set; unchanged thresholds keep their id.",
@@ -117,6 +126,7 @@ _NOT_NULL = {
     "winner_count",
     "rank_by_supporter_value",
     "winner_min_count",
+    "hot_half_life_hours",
     "thresholds",
 }
 
@@ -161,6 +171,7 @@ class CampaignMutations:
             rank_by_supporter_value=input.rank_by_supporter_value,
             winner_min_count=input.winner_min_count,
             response_due_days=input.response_due_days,
+            hot_half_life_hours=input.hot_half_life_hours,
             thresholds=tuple(t.spec() for t in input.thresholds),
         )
         return _payload(*await attempt(lambda: campaigns.create_campaign(data)))

@@ -62,6 +62,13 @@ class Eligibility:
     min_level: int
 
 
+HOT_HALF_LIFE_DESCRIPTION = (
+    "HOT order: a vote's weight halves every this many hours of an idea's age (an idea needs "
+    "twice the net votes to keep level with one this much younger); 0.25-8760, default about "
+    "3.76 (12.5 hours per tenfold of votes)."
+)
+
+
 @strawberry.type(name="Campaign", description="An idea campaign run by the brand.")
 class Campaign(relay.Node):
     id: relay.NodeID[int]
@@ -86,6 +93,7 @@ class Campaign(relay.Node):
     response_due_days: int | None = strawberry.field(
         description="Ideas older than this with no official response await one."
     )
+    hot_half_life_hours: float = strawberry.field(description=HOT_HALF_LIFE_DESCRIPTION)
     created_at: datetime
     _row: strawberry.Private[m.Campaign]
 
@@ -106,6 +114,7 @@ class Campaign(relay.Node):
             rank_by_supporter_value=row.rank_by_supporter_value,
             winner_min_count=row.winner_min_count,
             response_due_days=row.response_due_days,
+            hot_half_life_hours=row.hot_half_life_hours,
             created_at=row.created_at,
             _row=row,
         )

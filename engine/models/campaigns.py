@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from tortoise import fields
 
 from engine.tenancy import TenantModel
+
+# Kept here, not in engine.ranking (which reads this model): the column's default.
+HOT_HALF_LIFE_HOURS = 45_000 * math.log10(2) / 3600  # Reddit's 12.5 hours per tenfold of votes
 
 if TYPE_CHECKING:
     from engine.models.members import Member
@@ -49,6 +53,11 @@ class Campaign(TenantModel):
     winner_min_count = fields.IntField(default=1, db_default=1)
     # Ideas older than this many days with no official response await one (null: no age rule).
     response_due_days = fields.IntField(null=True)
+    # HOT's half-life: a vote's weight in the HOT order halves every this many hours of an idea's
+    # age (engine.ranking.hot_rank). The default is engine.ranking.HOT_HALF_LIFE_HOURS.
+    hot_half_life_hours = fields.FloatField(
+        default=HOT_HALF_LIFE_HOURS, db_default=HOT_HALF_LIFE_HOURS
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

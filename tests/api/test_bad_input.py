@@ -196,3 +196,26 @@ async def test_campaign_input_validation(api, tenant) -> None:
         ("thresholds.0", "WRONG_CAMPAIGN_MODE"),
     }
     assert data["createCampaign"]["campaign"] is None
+
+
+async def test_hot_half_life_out_of_bounds_is_a_user_error(api, tenant) -> None:
+    create = """mutation($h: Float!) { createCampaign(input: {title: "Hot", hotHalfLifeHours: $h}) {
+      campaign { id hotHalfLifeHours } userErrors { field code } } }"""
+    data = await api.data(create, {"h": 0.1}, sk=tenant.secret_key)
+    assert data["createCampaign"] == {
+        "campaign": None,
+        "userErrors": [{"field": "hotHalfLifeHours", "code": "OUT_OF_RANGE"}],
+    }
+    data = await api.data(create, {"h": 12.0}, sk=tenant.secret_key)
+    assert data["createCampaign"]["campaign"]["hotHalfLifeHours"] == 12.0
+    gid = data["createCampaign"]["campaign"]["id"]
+    update = """mutation($c: ID!, $h: Float) { updateCampaign(input: {id: $c, hotHalfLifeHours: $h})
+      { campaign { hotHalfLifeHours } userErrors { field code } } }"""
+    data = await api.data(update, {"c": gid, "h": 9000.0}, sk=tenant.secret_key)
+    assert data["updateCampaign"]["userErrors"] == [
+        {"field": "hotHalfLifeHours", "code": "OUT_OF_RANGE"}
+    ]
+    data = await api.data(update, {"c": gid, "h": None}, sk=tenant.secret_key)  # null: leave it
+    assert data["updateCampaign"]["campaign"]["hotHalfLifeHours"] == 12.0
+    data = await api.data(update, {"c": gid, "h": 48.0}, sk=tenant.secret_key)
+    assert data["updateCampaign"] == {"campaign": {"hotHalfLifeHours": 48.0}, "userErrors": []}

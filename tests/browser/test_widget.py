@@ -368,3 +368,27 @@ async def test_a_closed_campaign_disables_actions_and_says_so_in_words(
     assert await old.locator(".submit").is_hidden()
     text = await old.locator(".w").inner_text()
     assert "last-season" not in text
+
+
+async def test_hidden_contest_scores_say_they_are_hidden_not_that_there_are_none(
+    browser: Any, demo: Demo
+) -> None:
+    gid = demo.idea_id("Roaster blueprint")
+    counts = demo.secret("query($i:ID!){idea(id:$i){counts{scoreCount averageScore}}}", {"i": gid})
+    scored = counts["idea"]["counts"]["scoreCount"]
+    assert scored > 0 and counts["idea"]["counts"]["averageScore"] is not None  # the brand's view
+    guest = demo.gql(
+        "query($i:ID!){idea(id:$i){counts{scoreCount averageScore}}}",
+        {"i": gid},
+        **{"x-cosource-key": demo.publishable_key},
+    )
+    assert guest["idea"]["counts"] == {"scoreCount": scored, "averageScore": None}  # hidden
+    page = await open_demo(browser, demo.base)  # a guest, while the contest is open
+    row = idea(page, "Roaster blueprint", "#tees")
+    assert await row.locator(".avg").inner_text() == (
+        f"{scored} scores · the average shows when the campaign closes"
+    )
+    korean = await open_demo(browser, demo.base, "?lang=ko")
+    text = await idea(korean, "Roaster blueprint", "#tees").locator(".avg").inner_text()
+    assert text == f"{scored}명 평가 · 평균 점수는 캠페인이 끝나면 공개됩니다"
+    assert not page.errors and not korean.errors

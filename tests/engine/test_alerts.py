@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 
 from engine import votes
-from engine.alerts import AlertRules, evaluate_alerts, evaluate_campaign, participation_dropped
+from engine.alerts import evaluate_alerts, evaluate_campaign
 from engine.clock import utcnow
 from engine.events import WEBHOOK_EVENT_TYPES, EventType
+from engine.insights import AlertRules, participation_dropped
 from engine.models import CampaignAlert, DomainEvent, Idea
 from engine.tenancy import _current_tenant
 from engine.votes import VoteValue

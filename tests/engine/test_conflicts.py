@@ -13,6 +13,7 @@ from engine.conflicts import Conflict, retrying
 from engine.db import is_unavailable
 from engine.errors import DomainError, ErrorCode
 from engine.models import Idea, IdeaStatus, Pledge, Vote
+from engine.ranking import RankRules
 from engine.votes import VoteValue
 from tests import factories
 
@@ -145,7 +146,7 @@ async def test_the_counter_update_is_guarded_in_sql(tenant) -> None:
     with pytest.raises(Conflict):
         async with events.unit_of_work():
             await counters.bump(
-                idea.id, idea.created_at, {"upvotes": 1}, contest=False, guard=counters.Guard()
+                idea.id, idea.created_at, {"upvotes": 1}, rules=RankRules(), guard=counters.Guard()
             )
     # Lowering a pledge does not need an open idea: the same update passes with that guard.
     async with events.unit_of_work():
@@ -153,7 +154,7 @@ async def test_the_counter_update_is_guarded_in_sql(tenant) -> None:
             idea.id,
             idea.created_at,
             {"upvotes": 1},
-            contest=False,
+            rules=RankRules(),
             guard=counters.Guard(open=False),
         )
     assert bumped.counters.upvotes == 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from engine import comments, pledges, votes
 from engine import ideas as idea_ops
-from engine import pledges, votes
 from engine.clock import utcnow
 from engine.insights import campaign_insights, concentration, gini, weekly_participation
 from engine.models import DomainEvent, Idea, IdeaStatus, IdeaStatusChange
@@ -122,3 +122,28 @@ async def test_another_brands_rows_are_not_counted(tenant) -> None:
     await Idea.unscoped().filter(id=their.id).update(campaign_id=campaign.id, upvotes=1000)
     result = await concentration(campaign.id, "upvotes")
     assert (result.ideas, result.total) == (1, 7)
+
+
+async def test_daily_activity_counts_each_kind_and_the_day_it_happened(tenant) -> None:
+    author, fan, critic = await factories.members(3)
+    campaign = await factories.campaign()
+    first = await factories.idea(author, campaign)
+    await factories.idea(fan, campaign)
+    await votes.cast_vote(fan, first.id, VoteValue.UP)
+    await votes.cast_vote(critic, first.id, VoteValue.DOWN)
+    await pledges.pledge(fan, first.id, 2)
+    await comments.add_comment(critic, first.id, "Not for me.")
+    # The critic's vote and comment happened three days ago.
+    await _age_events(critic.id, 3)
+    daily = (await campaign_insights(campaign.id)).daily
+    today, three_days_ago = daily[-1], daily[-4]
+    # Today: 2 ideas, 1 vote, 1 pledge, no comment, by the author and the fan.
+    assert (today.ideas, today.votes, today.pledges, today.comments, today.participants) == (
+        2,
+        1,
+        1,
+        0,
+        2,
+    )
+    assert (three_days_ago.votes, three_days_ago.comments, three_days_ago.participants) == (1, 1, 1)
+    assert sum(d.votes for d in daily) == 2 and [d.day for d in daily][-1] == utcnow().date()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from engine.models.campaigns import HOT_HALF_LIFE_HOURS
 from engine.ranking import Counters, controversy, discover_rank, hot_rank, top_rank
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -44,3 +45,23 @@ def test_controversy_needs_both_sides() -> None:
 def test_discover_prefers_recent_and_unseen() -> None:
     assert discover_rank(0, NOW) > discover_rank(50, NOW)
     assert discover_rank(0, NOW) > discover_rank(0, NOW - timedelta(days=2))
+
+
+def test_hot_half_life_is_a_doubling_of_votes() -> None:
+    # One half-life of age is worth log10(2): an idea 6 h younger with 1 vote against one with 8.
+    older, younger = NOW, NOW + timedelta(hours=6)
+    # Hand-computed: younger - older = (6 / H) * log10(2) - log10(8) = (6 / H - 3) * 0.30103.
+    assert round(hot_rank(1, younger, 1.0) - hot_rank(8, older, 1.0), 5) == round(3 * 0.30103, 5)
+    assert round(hot_rank(1, younger, 100.0) - hot_rank(8, older, 100.0), 5) == round(
+        -2.94 * 0.30103, 5
+    )
+    # At H = 2 h the two tie: 6 h is three half-lives, and 8 votes are three doublings.
+    assert abs(hot_rank(1, younger, 2.0) - hot_rank(8, older, 2.0)) < 1e-6
+
+
+def test_default_half_life_keeps_the_old_hot_keys() -> None:
+    # Before half-lives were configurable: log10(net) + seconds since 2025-01-01 / 45 000.
+    created = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    legacy = round(2 + (created - datetime(2025, 1, 1, tzinfo=UTC)).total_seconds() / 45_000, 7)
+    assert hot_rank(100, created) == legacy
+    assert round(HOT_HALF_LIFE_HOURS, 4) == 3.7629
