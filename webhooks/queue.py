@@ -6,6 +6,8 @@ process) is the runtime's business, so this package never imports ``runtime``.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, Protocol
 
 from engine.settings import get_settings
@@ -24,3 +26,15 @@ def delivery_job_id(delivery_id: int, attempt_count: int) -> str:
     collapse into one job for the same attempt, and the next attempt is never blocked by this one.
     """
     return f"{get_settings().redis_prefix}:deliver:{delivery_id}:{attempt_count}"
+
+
+# Deferred wake-ups are rounded up to this grid, so retries due close together share one job.
+WAKE_STEP = 0.1
+
+
+def drain_wake(delay: float) -> tuple[str, float]:
+    """(job id, defer_by) of the `drain` wake-up that runs ``delay`` seconds from now, or a
+    little later: every process aiming at the same tenth of a second names the same job."""
+    now = time.time()
+    slot = math.ceil((now + delay) / WAKE_STEP)
+    return f"{get_settings().redis_prefix}:drain:{slot}", max(0.0, slot * WAKE_STEP - now)
