@@ -32,9 +32,7 @@ async def _set(row: WebhookDelivery, **values: object) -> None:
     await WebhookDelivery.filter(id=row.id).update(**values)
 
 
-async def test_due_rows_and_expired_leases_wake_a_drain(
-    tenant, receiver: Receiver, outbox
-) -> None:
+async def test_due_rows_and_expired_leases_wake_a_drain(tenant, receiver: Receiver, outbox) -> None:
     rows = await _deliveries(receiver, 6)
     now = utcnow()
     overdue, fresh, later, leased, expired, done = rows
@@ -58,8 +56,10 @@ async def test_due_rows_and_expired_leases_wake_a_drain(
     assert await sweeper.sweep_deliveries(queue) >= 2
     assert queue.wake_ups() == [(None, None)]  # one wake-up: the drain claims the rows itself
     assert queue.delivery_jobs() == []
-    await WebhookDelivery.unscoped().filter(status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.FAILED
+    await (
+        WebhookDelivery.unscoped()
+        .filter(status=DeliveryStatus.PENDING)
+        .update(status=DeliveryStatus.FAILED)
     )
     assert await sweeper.sweep_deliveries(empty := RecordingQueue()) == 0
     assert empty.jobs == []  # nothing due, nobody woken
