@@ -1,12 +1,15 @@
-"""The delivery job: claim one due attempt, send it signed, log it, schedule the next one.
+"""One delivery attempt: claim it, send it signed, log it, schedule the next one.
 
 Claiming is a compare-and-set UPDATE on ``attempt_count`` that also takes a lease
 (``lease_token`` until ``lease_until``): of two workers holding the same job, one wins and the other
 does nothing; a worker that dies mid-attempt loses the row when the lease runs out and the sweeper
 hands it to another. Finishing is fenced by the token, so a worker that lost its lease logs its
 attempt but cannot overwrite the state another worker now owns. The schedule lives in the row
-(``next_attempt_at``), never in arq's retry counter. The per-attempt statements are in
-webhooks.leases.
+(``next_attempt_at``), never in arq's retry counter. The statements are in webhooks.leases.
+
+The `deliver` job below takes one delivery (explicit retries); the batch path (webhooks.drain)
+claims many at once and shares the rest: ``stop_before_sending``, ``send_attempt`` and
+``finish_attempts``.
 """
 
 from __future__ import annotations

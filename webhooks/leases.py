@@ -1,8 +1,9 @@
-"""The statements every delivery attempt runs, written as SQL: load, claim, finish.
+"""The statements every delivery attempt runs, written as SQL: load, claim, finish, and their
+batch forms (claim N due deliveries, finish N attempts) used by webhooks.drain.
 
 They run once per attempt of every delivery, so they skip the ORM's query building and model
-instances (with them, about a third of a delivery's CPU went to building the same three
-statements). Each is one statement on PostgreSQL; SQLite finishes in one short transaction.
+instances (with them, about a third of a delivery's CPU went to building the same statements).
+Each is one statement on PostgreSQL; SQLite claims and finishes in one short transaction.
 Everything rarer (a 410, a failure run starting or ending) stays with the ORM in delivery.py.
 """
 
