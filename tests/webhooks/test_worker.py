@@ -362,12 +362,12 @@ async def test_an_enqueue_due_now_wakes_idle_workers(webhook_settings) -> None:
         async with listener.pubsub() as pubsub:
             await pubsub.subscribe(redis_keys.wake_channel())
             await pubsub.get_message(timeout=1)  # the subscription confirmation
-            assert await queue.enqueue("deliver", 1, job_id=redis_keys.delivery_job_id(1, 0))
+            assert await queue.enqueue("drain")
             woken = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
             assert woken is not None and woken["type"] == "message"
             # A retry due later wakes nobody: the worker's idle poll finds it when it is due.
-            job_id = redis_keys.delivery_job_id(1, 1)
-            assert await queue.enqueue("deliver", 1, job_id=job_id, defer_by=30)
+            job_id, defer_by = redis_keys.drain_wake(30)
+            assert await queue.enqueue("drain", job_id=job_id, defer_by=defer_by)
             assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3) is None
     finally:
         await listener.aclose()
