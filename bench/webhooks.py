@@ -116,7 +116,8 @@ async def floor(
     headers = signing.headers("evt_floor", int(time.time()), body, [secret])
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     remaining = count
-    async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+    # The worker's timeout, not httpx's default 5 s: on a busy machine a floor round must not fail.
+    async with httpx.AsyncClient(limits=limits, trust_env=False, timeout=15.0) as client:
 
         async def loop() -> None:
             nonlocal remaining
@@ -148,7 +149,9 @@ def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def _run_floor(command: list[str], body: bytes) -> dict[str, float]:
-    out = subprocess.run(command, cwd=ROOT, input=body, capture_output=True, check=True)
+    out = subprocess.run(command, cwd=ROOT, input=body, capture_output=True)
+    if out.returncode:
+        raise RuntimeError(f"the floor failed:\n{out.stderr.decode()[-3000:]}")
     return dict(json.loads(out.stdout))
 
 
