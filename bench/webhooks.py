@@ -5,7 +5,9 @@ Prints, measured in one run:
   commit to the receiver's 2xx, with a warm `cosource worker` (p50, p90, p99, max);
 - throughput: one worker's deliveries per second over M queued deliveries, next to floors, bare
   httpx POST loops from one process to the same receiver (with the worker's concurrency, and
-  sequential), as ratios; medians of alternating rounds.
+  sequential), as ratios; medians of alternating rounds. Deliveries are claimed in batches
+  (webhooks.drain); one more round sends the same number as one `deliver` job each, the
+  per-delivery path, and the worker's CPU per delivery is set against the sequential floor's.
 
 Processes: the receiver (uvicorn, verifies every request with `standardwebhooks`) and this driver
 are pinned to COSOURCE_BENCH_LOAD_CORE (1), the worker and the floor to COSOURCE_BENCH_SERVER_CORE
@@ -114,7 +116,8 @@ async def floor(
     headers = signing.headers("evt_floor", int(time.time()), body, [secret])
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     remaining = count
-    async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+    # The worker's timeout, not httpx's default 5 s: on a busy machine a floor round must not fail.
+    async with httpx.AsyncClient(limits=limits, trust_env=False, timeout=15.0) as client:
 
         async def loop() -> None:
             nonlocal remaining
@@ -146,7 +149,9 @@ def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def _run_floor(command: list[str], body: bytes) -> dict[str, float]:
-    out = subprocess.run(command, cwd=ROOT, input=body, capture_output=True, check=True)
+    out = subprocess.run(command, cwd=ROOT, input=body, capture_output=True)
+    if out.returncode:
+        raise RuntimeError(f"the floor failed:\n{out.stderr.decode()[-3000:]}")
     return dict(json.loads(out.stdout))
 
 
@@ -219,6 +224,8 @@ async def _main(argv: Sequence[str]) -> None:
         "COSOURCE_REDIS_PREFIX": prefix,
         "COSOURCE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
         "COSOURCE_DB_POOL_MAX": "20",
+        # Sweeps would wake the batch path in the middle of the per-delivery-job round.
+        "COSOURCE_SWEEP_INTERVAL_SECONDS": "60",
     }
     os.environ.update(env)
     processes: list[subprocess.Popen[bytes]] = []
@@ -260,6 +267,7 @@ async def _run(
     from tests import factories
     from webhooks import payload
     from webhooks.endpoints import EndpointInput, create_endpoint
+    from webhooks.models import WebhookDelivery
     from webhooks.outbox import OutboxHooks
 
     reset_settings()
@@ -390,6 +398,29 @@ async def _run(
             rounds[key].append(result["rate"])
             cpu_ms[key].append(result["cpu_ms"])
             await _collect(stats_url)
+    # The same work as one `deliver` job per delivery (the path explicit retries take, and what
+    # the outbox enqueued before deliveries were claimed in batches), for comparison.
+    events.install_hooks(OutboxHooks(_Nowhere()))
+    cpu_before = {worker.pid: _cpu_seconds(worker.pid)}
+    async with events.unit_of_work():
+        recorded = [
+            await events.record("idea.threshold_reached", data) for _ in range(args.deliveries)
+        ]
+    ids = await WebhookDelivery.filter(event_id__in=[e.id for e in recorded]).values_list(
+        "id", flat=True
+    )
+    for delivery_id in ids:
+        await background.queue.enqueue("deliver", delivery_id)
+    seen = []
+    deadline = time.monotonic() + 300
+    while len(seen) < args.deliveries and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        got, bad = await _collect(stats_url)
+        failures += bad
+        seen.extend(t for times in got.values() for t in times)
+    seen.sort()
+    per_job_rate = (len(seen) - 1) / (seen[-1] - seen[0])
+    per_job_cpu = (_cpu_seconds(worker.pid) - cpu_before[worker.pid]) * 1000 / len(seen)
     await background.close()
     worker_rate = statistics.median(rounds["worker"])
     floor_rate = statistics.median(rounds["floor"])
@@ -424,15 +455,29 @@ async def _run(
         f"  floor: httpx loop, sequential      {floor1_rate:6.0f}/s"
         f"   CPU {statistics.median(cpu_ms['floor1']):.2f} ms/request"
     )
+    print(
+        f"  one worker, one deliver job each     {per_job_rate:6.0f}/s   CPU {per_job_cpu:.2f}"
+        " ms/delivery (one round)"
+    )
     print(f"  receiver CPU {statistics.median(cpu_ms['receiver']):.2f} ms/request")
     for label, rate in (("same concurrency", floor_rate), ("sequential", floor1_rate)):
         ratio = worker_rate / rate if rate else 0.0
         verdict = "met" if ratio >= 0.5 else "NOT met"
         print(f"  ratio worker / floor ({label}): {ratio:.2f}   (goal >= 0.5: {verdict})")
+    cpu_ratio = statistics.median(cpu_ms["worker"]) / statistics.median(cpu_ms["floor1"])
+    print(f"  CPU per delivery, worker / sequential floor: {cpu_ratio:.2f}x")
+    print(f"  batch claims vs one job per delivery: {worker_rate / per_job_rate:.2f}x the rate")
     print(
         f"  rounds: worker {_rates(rounds['worker'])}, floor {_rates(rounds['floor'])}, "
         f"sequential {_rates(rounds['floor1'])}"
     )
+
+
+class _Nowhere:
+    """A queue that drops every job: the round enqueues its own."""
+
+    async def enqueue(self, function: str, *args: Any, **options: Any) -> bool:
+        return True
 
 
 def _rates(values: list[float]) -> str:

@@ -13,7 +13,48 @@ from typing import Any
 
 from tortoise import connections
 
-_NAME = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+# ``:name`` with an optional PostgreSQL cast (``:ids::bigint[]``); ``::`` alone is a cast.
+_NAME = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)((?:::[a-z ]+(?:\[\])?)?)")
+
+
+class Statement:
+    """SQL with ``:name`` parameters, rendered once per dialect: ``$n`` on PostgreSQL (one per
+    name, casts kept), ``?`` per occurrence on SQLite (casts dropped: they are PostgreSQL's).
+
+    Hot statements (``webhooks/leases.py``) are module constants, so rendering happens once per
+    process; ``fetch`` renders its template on each call.
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = " ".join(template.split())
+        self._rendered: dict[str, tuple[str, list[str]]] = {}
+
+    def render(self, dialect: str) -> tuple[str, list[str]]:
+        """The SQL text for ``dialect`` and the parameter names in placeholder order."""
+        if dialect not in self._rendered:
+            order: list[str] = []
+
+            def place(match: re.Match[str]) -> str:
+                name, cast = match.group(1), match.group(2)
+                if dialect == "postgres":
+                    if name not in order:
+                        order.append(name)
+                    return f"${order.index(name) + 1}{cast}"
+                order.append(name)
+                return "?"
+
+            self._rendered[dialect] = (_NAME.sub(place, self.template), order)
+        return self._rendered[dialect]
+
+    async def execute(self, client: Any, **params: Any) -> tuple[int, list[Any]]:
+        """Run on ``client`` (a connection or a transaction); the row count and the rows."""
+        dialect = client.capabilities.dialect
+        sql, order = self.render(dialect)
+        postgres = dialect == "postgres"
+        count, rows = await client.execute_query(
+            sql, [_param(params[name], postgres) for name in order]
+        )
+        return count, list(rows)
 
 
 class Dialect:
@@ -61,21 +102,7 @@ def _param(value: Any, postgres: bool) -> Any:
 async def fetch(template: str, **params: Any) -> list[dict[str, Any]]:
     """Run one read on the default connection; ``template`` may use ``{d.method(...)}`` through
     :func:`render` first. Rows come back as dicts."""
-    connection = connections.get("default")
-    postgres = connection.capabilities.dialect == "postgres"
-    order: list[str] = []
-
-    def place(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if postgres:
-            if name not in order:
-                order.append(name)
-            return f"${order.index(name) + 1}"
-        order.append(name)
-        return "?"
-
-    sql = _NAME.sub(place, " ".join(template.split()))
-    _, rows = await connection.execute_query(sql, [_param(params[n], postgres) for n in order])
+    _, rows = await Statement(template).execute(connections.get("default"), **params)
     return [dict(row) for row in rows]
 
 

@@ -14,6 +14,7 @@ from engine.reputation import badges
 from runtime import sweeper
 from webhooks import metrics, retention
 from webhooks.delivery import deliver
+from webhooks.drain import drain
 from webhooks.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ async def open_close_campaigns(ctx: dict[str, Any]) -> int:
 JOBS: dict[str, Any] = {
     "process_events": process_events,
     "deliver": deliver,
+    "drain": drain,
     "sweep": sweep,
     "cleanup": cleanup,
     "award_monthly_badges": award_monthly_badges,

@@ -1,18 +1,18 @@
 """Every Redis key and channel Cosource uses, in one place (Redis only carries work, never truth).
 
-Delivery job ids are the webhook side's (``webhooks.queue.delivery_job_id``), re-exported here so
-the whole key space reads in one file.
+Deferred drain wake-up ids are the webhook side's (``webhooks.queue.drain_wake``), re-exported
+here so the whole key space reads in one file.
 """
 
 from __future__ import annotations
 
 from engine.settings import get_settings
-from webhooks.queue import delivery_job_id
+from webhooks.queue import drain_wake
 
 __all__ = [
     "cache_generation",
     "cron_name",
-    "delivery_job_id",
+    "drain_wake",
     "live_channel",
     "persisted_query",
     "prefix",

@@ -1,8 +1,8 @@
 """Finding deliveries whose job went missing: the database says what is due, Redis only carries it.
 
 Due means PENDING with ``next_attempt_at`` passed and nobody holding a live lease, or a lease that
-ran out (its worker died). The sweeper enqueues a job for each with the same job id the
-after-commit enqueue or a deferred retry would use, so work already queued is not doubled.
+ran out (its worker died). When anything is due the sweeper enqueues one `drain` wake-up; the
+woken worker claims the due rows in batches (``webhooks.drain``), so nothing is doubled.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from engine.clock import utcnow
-from runtime import redis_keys
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.queue import JobQueue
 
@@ -45,9 +44,8 @@ async def due_deliveries(limit: int = BATCH) -> list[tuple[int, int]]:
 
 
 async def sweep_deliveries(queue: JobQueue, limit: int = BATCH) -> int:
+    """One `drain` wake-up when anything is due: the woken worker claims the rows itself."""
     due = await due_deliveries(limit)
-    for delivery_id, attempt_count in due:
-        await queue.enqueue(
-            "deliver", delivery_id, job_id=redis_keys.delivery_job_id(delivery_id, attempt_count)
-        )
+    if due:
+        await queue.enqueue("drain")
     return len(due)

@@ -29,6 +29,7 @@ from runtime.jobs import (
     sweep,
 )
 from webhooks.client import make_client
+from webhooks.drain import Drainer
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["queue"] = arq_ctx_queue(ctx)
     # One client for every send of this process: connection reuse is most of throughput.
     ctx["http"] = make_client(max_keepalive_connections=MAX_JOBS)
+    # The batch path's loop (drain jobs wake it): as many attempts in flight as job slots.
+    ctx["drainer"] = Drainer(ctx["http"], ctx["queue"], concurrency=MAX_JOBS)
     # Commits made by jobs (reputation, webhooks) also invalidate the API's cached reads.
     composition.install_process_hooks(ctx["queue"], RedisGenerations(ctx["redis"]))
     port = get_settings().worker_metrics_port

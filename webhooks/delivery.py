@@ -1,12 +1,15 @@
-"""The delivery job: claim one due attempt, send it signed, log it, schedule the next one.
+"""One delivery attempt: claim it, send it signed, log it, schedule the next one.
 
 Claiming is a compare-and-set UPDATE on ``attempt_count`` that also takes a lease
 (``lease_token`` until ``lease_until``): of two workers holding the same job, one wins and the other
 does nothing; a worker that dies mid-attempt loses the row when the lease runs out and the sweeper
 hands it to another. Finishing is fenced by the token, so a worker that lost its lease logs its
 attempt but cannot overwrite the state another worker now owns. The schedule lives in the row
-(``next_attempt_at``), never in arq's retry counter. The per-attempt statements are in
-webhooks.leases.
+(``next_attempt_at``), never in arq's retry counter. The statements are in webhooks.leases.
+
+The `deliver` job below takes one delivery (explicit retries); the batch path (webhooks.drain)
+claims many at once and shares the rest: ``stop_before_sending``, ``send_attempt`` and
+``finish_attempts``.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -30,7 +35,7 @@ from engine.tenancy import tenant_scope
 from webhooks import client, leases, metrics, payload, signing
 from webhooks.client import AttemptResult, Outcome
 from webhooks.endpoints import disable_endpoint, signing_secrets
-from webhooks.leases import Delivery, Finish
+from webhooks.leases import Delivery, Endpoint, Finish, Finished, Written
 from webhooks.models import (
     AttemptOutcome,
     DeliveryStatus,
@@ -39,7 +44,7 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.queue import JobQueue, delivery_job_id
+from webhooks.queue import JobQueue, drain_wake
 from webhooks.schedule import next_delay
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,8 @@ DEFER_LIMIT = 600.0
 _LEASE_MARGIN = 5.0
 # The report of a flag is news for the brand even though it froze the idea: never held.
 NEVER_HELD = frozenset({EventType.IDEA_FLAGGED})
+# Sent with every attempt, outside the signature (see request headers in the README).
+REQUEST_ID_HEADER = "x-request-id"
 # A success refreshes the endpoint's last_success_at at most this often (it costs an UPDATE).
 _SUCCESS_STAMP_EVERY = timedelta(seconds=60)
 
@@ -90,7 +97,11 @@ def render(delivery: Delivery) -> bytes:
 
 
 async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
-    """The `deliver` job: at most one attempt of one delivery. Returns what happened, for logs."""
+    """The `deliver` job: at most one attempt of one delivery. Returns what happened, for logs.
+
+    Explicit retries use it; the outbox and the sweeper wake the batch path instead
+    (``webhooks.drain``), which shares every step below but claims and finishes many at once.
+    """
     delivery = await leases.load(delivery_id)
     if (
         delivery is None
@@ -107,15 +118,36 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
         now = utcnow()
     if delivery.lease_until is not None and delivery.lease_until > now:
         return "leased"
-    if not delivery.endpoint.enabled:
-        await _fail_disabled(delivery, now)
-        return "endpoint_disabled"
-    if delivery.idea_frozen and delivery.event.type not in NEVER_HELD:
-        await _hold(delivery, now)
-        return "held"
+    stopped = await stop_before_sending(delivery, now, _unclaimed(delivery, now))
+    if stopped is not None:
+        return stopped
     taken = await claim(delivery, now)
     if taken is None:
         return "taken"
+    result = await send_attempt(delivery, taken, ctx.get("http"))
+    return await _finish(ctx, delivery, taken, result)
+
+
+async def stop_before_sending(
+    delivery: Delivery, now: datetime, row: QuerySet[WebhookDelivery], **release: object
+) -> str | None:
+    """A disabled endpoint fails the delivery, a frozen idea holds it; ``row`` is the delivery
+    as long as this worker may still decide for it (unclaimed, or claimed under our lease, which
+    ``release`` then gives back)."""
+    if not delivery.endpoint.enabled:
+        await _fail_disabled(row, now, **release)
+        return "endpoint_disabled"
+    if delivery.idea_frozen and delivery.event.type not in NEVER_HELD:
+        await _hold(row, now, **release)
+        return "held"
+    return None
+
+
+async def send_attempt(
+    delivery: Delivery, taken: Claim, http: httpx.AsyncClient | None
+) -> AttemptResult:
+    """One claimed attempt: the SSRF-checked POST of the signed body, counted and logged under
+    the tenant and the request id of the event."""
     with tenant_scope(delivery.tenant_id), request_ids.bound(delivery.event.request_id):
         if delivery.lease_until is not None:
             await _log_lost_attempt(delivery)
@@ -124,9 +156,11 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
             delivery.event.public_id,
             int(time.time()),
             body,
-            signing_secrets(delivery.endpoint, now),
+            signing_secrets(delivery.endpoint, taken.started_at),
         )
-        result = await client.send(delivery.endpoint.url, body, headers, client=ctx.get("http"))
+        if delivery.event.request_id:
+            headers[REQUEST_ID_HEADER] = delivery.event.request_id
+        result = await client.send(delivery.endpoint.url, body, headers, client=http)
         metrics.ATTEMPTS.labels(result.outcome.value).inc()
         metrics.ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
         log.info(
@@ -134,14 +168,14 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
             extra={
                 "delivery_id": delivery.id,
                 "event_id": delivery.event.public_id,
-                "attempt": delivery.attempt_count + 1,
+                "attempt": taken.attempt_number,
                 "outcome": result.outcome.value,
                 "status_code": result.status_code,
                 "error": result.error,
                 "duration_ms": round(result.duration_ms, 1),
             },
         )
-        return await _finish(ctx, delivery, taken, result)
+    return result
 
 
 def _unclaimed(delivery: Delivery, now: datetime) -> QuerySet[WebhookDelivery]:
@@ -154,20 +188,25 @@ def _unclaimed(delivery: Delivery, now: datetime) -> QuerySet[WebhookDelivery]:
     )
 
 
-async def _fail_disabled(delivery: Delivery, now: datetime) -> None:
-    await _unclaimed(delivery, now).update(
+async def _fail_disabled(row: QuerySet[WebhookDelivery], now: datetime, **release: object) -> None:
+    await row.update(
         status=DeliveryStatus.FAILED,
         next_attempt_at=None,
         last_error="endpoint_disabled",
         completed_at=now,
         updated_at=now,
+        **release,
     )
 
 
-async def _hold(delivery: Delivery, now: datetime) -> None:
+async def _hold(row: QuerySet[WebhookDelivery], now: datetime, **release: object) -> None:
     """Nothing about a frozen idea goes out; idea.unfrozen releases it (webhooks.outbox)."""
-    await _unclaimed(delivery, now).update(
-        status=DeliveryStatus.HELD, next_attempt_at=None, last_error="idea_frozen", updated_at=now
+    await row.update(
+        status=DeliveryStatus.HELD,
+        next_attempt_at=None,
+        last_error="idea_frozen",
+        updated_at=now,
+        **release,
     )
 
 
@@ -198,9 +237,8 @@ def _next_state(
     return (DeliveryStatus.PENDING, delay) if delay is not None else (DeliveryStatus.FAILED, None)
 
 
-def _health_change(delivery: Delivery, result: AttemptResult, now: datetime) -> bool:
+def _health_change(endpoint: Endpoint, result: AttemptResult, now: datetime) -> bool:
     """Whether this outcome changes the endpoint (most attempts do not)."""
-    endpoint = delivery.endpoint
     if result.outcome is Outcome.SUCCESS:
         stale = endpoint.last_success_at is None or (
             now - endpoint.last_success_at > _SUCCESS_STAMP_EVERY
@@ -212,90 +250,98 @@ def _health_change(delivery: Delivery, result: AttemptResult, now: datetime) -> 
     return now - endpoint.failing_since >= limit
 
 
+@dataclass(frozen=True)
+class Sent:
+    """An attempt that went out (or was refused by the SSRF guard), not yet written."""
+
+    delivery: Delivery
+    claim: Claim
+    result: AttemptResult
+
+
 async def _finish(
     ctx: dict[str, Any], delivery: Delivery, taken: Claim, result: AttemptResult
 ) -> str:
+    [outcome] = await finish_attempts(ctx, [Sent(delivery, taken, result)])
+    return outcome
+
+
+async def finish_attempts(ctx: dict[str, Any], sent: Sequence[Sent]) -> list[str]:
+    """Write every attempt in one statement, fenced by each lease: a worker that lost its lease
+    logs its attempt but changes nothing. Endpoint health follows in the same transaction when
+    some outcome changes it (a 410, a failure run starting or ending, a stale success stamp).
+    Retries due soon get a deferred wake-up. Returns what happened to each, for logs."""
     now = utcnow()
-    status, delay = _next_state(delivery, taken, result)
-    finish = Finish(
-        status=status,
-        next_attempt_at=now + timedelta(seconds=delay) if delay is not None else None,
-        attempt_number=taken.attempt_number,
-        started_at=taken.started_at,
-        now=now,
-    )
-    if _health_change(delivery, result, now):
-        owned = await _finish_with_health(delivery, taken, finish, result)
-    else:
-        owned = await leases.finish(delivery, taken.token, finish, result)
-        if not owned:
-            owned = await _log_without_lease(delivery, taken, finish, result)
-    if owned is None:
-        return "deleted"  # the endpoint was deleted mid-attempt, its log with it
-    if not owned:
-        return "lease_lost"  # someone else owns the row now; the attempt is logged
-    if status is not DeliveryStatus.PENDING:
-        metrics.DELIVERIES.labels(status.value.lower()).inc()
-    elif delay is not None and delay <= DEFER_LIMIT:
-        queue: JobQueue | None = ctx.get("queue")
-        if queue is not None:
-            await queue.enqueue(
-                "deliver",
-                delivery.id,
-                job_id=delivery_job_id(delivery.id, taken.attempt_number),
-                defer_by=delay,
+    items: list[Finished] = []
+    delays: list[float | None] = []
+    for one in sent:
+        status, delay = _next_state(one.delivery, one.claim, one.result)
+        delays.append(delay)
+        finish = Finish(
+            status=status,
+            next_attempt_at=now + timedelta(seconds=delay) if delay is not None else None,
+            attempt_number=one.claim.attempt_number,
+            started_at=one.claim.started_at,
+            now=now,
+        )
+        items.append(Finished(one.delivery, one.claim.token, finish, one.result))
+    if any(_health_change(i.delivery.endpoint, i.result, now) for i in items):
+        async with events.unit_of_work() as uow:
+            written = await leases.finish_many(items, uow.connection)
+            await _endpoint_health(
+                [i for i in items if written[i.delivery.id] is Written.OWNED], now
             )
-    return result.outcome.value
+    else:
+        written = await leases.finish_many(items)
+    outcomes: list[str] = []
+    retry_at: list[float] = []
+    for item, delay in zip(items, delays, strict=True):
+        state = written[item.delivery.id]
+        if state is Written.DELETED:
+            outcomes.append("deleted")  # the endpoint was deleted mid-attempt, its log with it
+            continue
+        if state is Written.LOST:
+            outcomes.append("lease_lost")  # someone else owns the row now; the attempt is logged
+            continue
+        if item.finish.status is not DeliveryStatus.PENDING:
+            metrics.DELIVERIES.labels(item.finish.status.value.lower()).inc()
+        elif delay is not None and delay <= DEFER_LIMIT:
+            retry_at.append(delay)
+        outcomes.append(item.result.outcome.value)
+    queue: JobQueue | None = ctx.get("queue")
+    if queue is not None:
+        for job_id, defer_by in dict(drain_wake(delay) for delay in retry_at).items():
+            await queue.enqueue("drain", job_id=job_id, defer_by=defer_by)
+    return outcomes
 
 
-def _attempt_row(delivery: Delivery, finish: Finish, result: AttemptResult) -> WebhookAttempt:
-    return WebhookAttempt(
-        tenant_id=delivery.tenant_id,
-        delivery_id=delivery.id,
-        attempt_number=finish.attempt_number,
-        started_at=finish.started_at,
-        duration_ms=round(result.duration_ms, 3),
-        outcome=result.outcome.value,
-        status_code=result.status_code,
-        response_excerpt=result.response_excerpt.replace("\x00", "\ufffd"),
-        error=result.error,
-        remote_ip=result.remote_ip,
-    )
+async def _endpoint_health(owned: Sequence[Finished], now: datetime) -> None:
+    """Track each endpoint's failure run; 410 or too long without a success disables it.
+
+    Outcomes apply in order, as if the attempts had finished one by one, against the endpoint as
+    this batch changed it: a hundred successes stamp it once, a hundred failures start one run.
+    """
+    seen: dict[int, Endpoint] = {}
+    for item in owned:
+        endpoint = seen.setdefault(item.delivery.endpoint.id, item.delivery.endpoint)
+        if endpoint.enabled and _health_change(endpoint, item.result, now):
+            with (
+                tenant_scope(item.delivery.tenant_id),
+                request_ids.bound(item.delivery.event.request_id),
+            ):
+                seen[endpoint.id] = await _apply_health(endpoint, item.result, now)
 
 
-async def _log_without_lease(
-    delivery: Delivery, taken: Claim, finish: Finish, result: AttemptResult
-) -> bool | None:
-    """The lease was lost (or the row deleted): log the attempt if the delivery still exists."""
-    if not await WebhookDelivery.unscoped().filter(id=delivery.id).exists():
-        return None
-    await _attempt_row(delivery, finish, result).save()
-    return False
-
-
-async def _finish_with_health(
-    delivery: Delivery, taken: Claim, finish: Finish, result: AttemptResult
-) -> bool | None:
-    """Finish and update the endpoint in one transaction (410, a failure run starting or ending)."""
-    async with events.unit_of_work() as uow:
-        owned = await leases.release_in(uow.connection, delivery, taken.token, finish, result)
-        if not owned:
-            return await _log_without_lease(delivery, taken, finish, result)
-        await _attempt_row(delivery, finish, result).save()
-        await _endpoint_health(delivery, result, finish.now)
-    return True
-
-
-async def _endpoint_health(delivery: Delivery, result: AttemptResult, now: datetime) -> None:
-    """Track the endpoint's failure run; 410 or too long without a success disables it."""
-    endpoint = delivery.endpoint
+async def _apply_health(endpoint: Endpoint, result: AttemptResult, now: datetime) -> Endpoint:
+    """One outcome's change to its endpoint; returns the endpoint as it now is."""
     if result.outcome is Outcome.SUCCESS:
         await WebhookEndpoint.filter(id=endpoint.id).update(failing_since=None, last_success_at=now)
-        return
+        return replace(endpoint, failing_since=None, last_success_at=now)
     if result.outcome is Outcome.GONE:
         await disable_endpoint(endpoint, DisabledReason.GONE)
-        return
+        return replace(endpoint, enabled=False)
     if endpoint.failing_since is None:
         await WebhookEndpoint.filter(id=endpoint.id, failing_since=None).update(failing_since=now)
-        return
+        return replace(endpoint, failing_since=now)
     await disable_endpoint(endpoint, DisabledReason.FAILING)
+    return replace(endpoint, enabled=False)

@@ -1,57 +1,29 @@
-"""The statements every delivery attempt runs, written as SQL: load, claim, finish.
+"""The statements every delivery attempt runs, written as SQL: load, claim, finish, and their
+batch forms (claim N due deliveries, finish N attempts) used by webhooks.drain.
 
 They run once per attempt of every delivery, so they skip the ORM's query building and model
-instances (with them, about a third of a delivery's CPU went to building the same three
-statements). Each is one statement on PostgreSQL; SQLite finishes in one short transaction.
+instances (with them, about a third of a delivery's CPU went to building the same statements).
+Each is one statement on PostgreSQL; SQLite claims and finishes in one short transaction.
 Everything rarer (a 410, a failure run starting or ending) stays with the ORM in delivery.py.
 """
 
 from __future__ import annotations
 
-import re
+import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from tortoise import connections
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from engine.models.events import DomainEvent
+from engine.sql import Statement
 from webhooks.client import AttemptResult
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-
-_NAME = re.compile(r":([a-z_]+)(::[a-z ]+)?")
-
-
-class Statement:
-    """SQL with ``:name`` parameters, rendered for the dialect in use ($n or ?)."""
-
-    def __init__(self, template: str) -> None:
-        self.template = " ".join(template.split())
-        self._rendered: dict[str, tuple[str, list[str]]] = {}
-
-    def _render(self, dialect: str) -> tuple[str, list[str]]:
-        if dialect not in self._rendered:
-            order: list[str] = []
-
-            def place(match: re.Match[str]) -> str:
-                name, cast = match.group(1), match.group(2) or ""
-                if dialect == "postgres":
-                    if name not in order:
-                        order.append(name)
-                    return f"${order.index(name) + 1}{cast}"
-                order.append(name)  # SQLite: one ? per occurrence, casts are PostgreSQL's
-                return "?"
-
-            self._rendered[dialect] = (_NAME.sub(place, self.template), order)
-        return self._rendered[dialect]
-
-    async def execute(self, client: Any, **params: Any) -> tuple[int, list[Any]]:
-        sql, order = self._render(client.capabilities.dialect)
-        count, rows = await client.execute_query(sql, [params[name] for name in order])
-        return count, list(rows)
-
 
 _CLAIM = Statement(
     """
@@ -59,35 +31,6 @@ _CLAIM = Statement(
     SET attempt_count = :next_count, lease_token = :token, lease_until = :until, updated_at = :now
     WHERE id = :id AND status = 'PENDING' AND attempt_count = :count
       AND (lease_until IS NULL OR lease_until < :now)
-    """
-)
-
-_RELEASE = """
-    UPDATE webhook_delivery
-    SET status = :status, next_attempt_at = :next_at, lease_token = NULL, lease_until = NULL,
-        last_status_code = :code, last_error = :error, updated_at = :now, completed_at = :completed
-    WHERE id = :id AND lease_token = :token
-"""
-_ATTEMPT_COLUMNS = (
-    "tenant_id, delivery_id, attempt_number, started_at, duration_ms, outcome, status_code,"
-    " response_excerpt, error, remote_ip"
-)
-# PostgreSQL: release the lease and log the attempt in one statement, only if we held the lease.
-_FINISH_PG = Statement(
-    f"""
-    WITH owned AS ({_RELEASE} RETURNING id, tenant_id)
-    INSERT INTO webhook_attempt ({_ATTEMPT_COLUMNS})
-    SELECT tenant_id, id, :number::integer, :started::timestamptz, :duration::double precision,
-        :outcome::varchar, :code::integer, :excerpt::text, :error::varchar, :ip::varchar
-    FROM owned
-    RETURNING id
-    """
-)
-_RELEASE_ONLY = Statement(_RELEASE)
-_ATTEMPT_SQLITE = Statement(
-    f"""
-    INSERT INTO webhook_attempt ({_ATTEMPT_COLUMNS})
-    VALUES (:tenant, :id, :number, :started, :duration, :outcome, :code, :excerpt, :error, :ip)
     """
 )
 
@@ -160,21 +103,22 @@ _ENDPOINT = (
     "last_success_at",
 )
 _EVENT = ("id", "public_id", "type", "occurred_at", "data", "request_id")
-_LOAD = Statement(
-    "SELECT "
-    + ", ".join(
-        [f"d.{f} AS d_{f}" for f in _DELIVERY]
-        + [f"e.{f} AS e_{f}" for f in _ENDPOINT]
-        + [f"v.{f} AS v_{f}" for f in _EVENT]
-        + ["i.frozen AS i_frozen"]
-    )
-    + """
-    FROM webhook_delivery d
+# The joined row every attempt reads: the delivery, its endpoint, its event, its idea's freeze.
+_JOINS = """
     JOIN webhook_endpoint e ON e.id = d.endpoint_id
     JOIN domain_event v ON v.id = d.event_id
     LEFT JOIN idea i ON i.id = d.idea_id
-    WHERE d.id = :id
-    """
+"""
+_COLUMNS = ", ".join(
+    [f"d.{f} AS d_{f}" for f in _DELIVERY]
+    + [f"e.{f} AS e_{f}" for f in _ENDPOINT]
+    + [f"v.{f} AS v_{f}" for f in _EVENT]
+    + ["i.frozen AS i_frozen"]
+)
+_LOAD = Statement(f"SELECT {_COLUMNS} FROM webhook_delivery d {_JOINS} WHERE d.id = :id")
+_ATTEMPT_COLUMNS = (
+    "tenant_id, delivery_id, attempt_number, started_at, duration_ms, outcome, status_code,"
+    " response_excerpt, error, remote_ip"
 )
 
 
@@ -189,7 +133,10 @@ async def load(delivery_id: int) -> Delivery | None:
     _, rows = await _LOAD.execute(connections.get("default"), id=delivery_id)
     if not rows:
         return None
-    row = rows[0]
+    return _delivery(rows[0])
+
+
+def _delivery(row: Any) -> Delivery:
     return Delivery(
         **_python(WebhookDelivery, row, "d", _DELIVERY),
         endpoint=Endpoint(**_python(WebhookEndpoint, row, "e", _ENDPOINT)),
@@ -221,46 +168,213 @@ class Finish:
     now: datetime
 
 
-def _params(
-    delivery: Delivery, token: str, finish: Finish, result: AttemptResult
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Finished:
+    """One attempt, sent, ready to be written: the row's new state and its log line."""
+
+    delivery: Delivery
+    token: str
+    finish: Finish
+    result: AttemptResult
+
+
+class Written(enum.Enum):
+    OWNED = "owned"  # the lease was still ours: state written, attempt logged
+    LOST = "lost"  # another worker owns the row now: attempt logged, state left alone
+    DELETED = "deleted"  # the delivery is gone (its endpoint was deleted), its log with it
+
+
+# One statement finishes any number of attempts, each fenced by its own lease token: the rows
+# travel as one JSON array parameter (no limit on parameters, one plan per dialect).
+_FINISH_COLUMNS = (
+    "id bigint, token varchar, status varchar, next_at timestamptz, code integer, error varchar,"
+    " completed timestamptz, number integer, started timestamptz, duration double precision,"
+    " outcome varchar, excerpt text, ip varchar, now timestamptz"
+)
+_FINISH_PG = Statement(
+    f"""
+    WITH i AS (SELECT * FROM jsonb_to_recordset(:rows::jsonb) AS i({_FINISH_COLUMNS})),
+    owned AS (
+        UPDATE webhook_delivery d
+        SET status = i.status, next_attempt_at = i.next_at, lease_token = NULL,
+            lease_until = NULL, last_status_code = i.code, last_error = i.error,
+            updated_at = i.now, completed_at = i.completed
+        FROM i WHERE d.id = i.id AND d.lease_token = i.token
+        RETURNING d.id
+    ),
+    logged AS (
+        INSERT INTO webhook_attempt ({_ATTEMPT_COLUMNS})
+        SELECT d.tenant_id, i.id, i.number, i.started, i.duration, i.outcome, i.code, i.excerpt,
+            i.error, i.ip
+        FROM i JOIN webhook_delivery d ON d.id = i.id
+        RETURNING delivery_id
+    )
+    SELECT i.id, EXISTS (SELECT 1 FROM owned o WHERE o.id = i.id) AS owned,
+        EXISTS (SELECT 1 FROM logged l WHERE l.delivery_id = i.id) AS logged
+    FROM i
+    """
+)
+
+
+def _field(name: str) -> str:
+    return f"i.value ->> '{name}'"
+
+
+_RELEASE_SQLITE = Statement(
+    f"""
+    UPDATE webhook_delivery
+    SET status = {_field("status")}, next_attempt_at = {_field("next_at")}, lease_token = NULL,
+        lease_until = NULL, last_status_code = {_field("code")}, last_error = {_field("error")},
+        updated_at = {_field("now")}, completed_at = {_field("completed")}
+    FROM json_each(:rows) AS i
+    WHERE webhook_delivery.id = {_field("id")} AND webhook_delivery.lease_token = {_field("token")}
+    RETURNING webhook_delivery.id
+    """
+)
+_ATTEMPTS_SQLITE = Statement(
+    f"""
+    INSERT INTO webhook_attempt ({_ATTEMPT_COLUMNS})
+    SELECT d.tenant_id, d.id, {_field("number")}, {_field("started")}, {_field("duration")},
+        {_field("outcome")}, {_field("code")}, {_field("excerpt")}, {_field("error")},
+        {_field("ip")}
+    FROM json_each(:rows) AS i JOIN webhook_delivery d ON d.id = {_field("id")}
+    RETURNING delivery_id
+    """
+)
+
+
+def _stamp(value: datetime | None, postgres: bool) -> str | None:
+    """As each backend stores a timestamp (SQLite compares them as text)."""
+    if value is None:
+        return None
+    return value.isoformat() if postgres else value.isoformat(" ")
+
+
+def _json_row(item: Finished, postgres: bool) -> dict[str, Any]:
+    finish, result = item.finish, item.result
     return {
-        "id": delivery.id,
-        "tenant": delivery.tenant_id,
-        "token": token,
+        "id": item.delivery.id,
+        "token": item.token,
         "status": finish.status.value,
-        "next_at": finish.next_attempt_at,
+        "next_at": _stamp(finish.next_attempt_at, postgres),
         "code": result.status_code,
-        # PostgreSQL text cannot hold NUL; a receiver's binary answer may.
-        "excerpt": result.response_excerpt.replace("\x00", "\ufffd"),
         "error": result.error,
-        "now": finish.now,
-        "completed": None if finish.status is DeliveryStatus.PENDING else finish.now,
+        "completed": None
+        if finish.status is DeliveryStatus.PENDING
+        else _stamp(finish.now, postgres),
         "number": finish.attempt_number,
-        "started": finish.started_at,
+        "started": _stamp(finish.started_at, postgres),
         "duration": round(result.duration_ms, 3),
         "outcome": result.outcome.value,
+        # PostgreSQL text cannot hold NUL; a receiver's binary answer may.
+        "excerpt": result.response_excerpt.replace("\x00", "\ufffd"),
         "ip": result.remote_ip,
+        "now": _stamp(finish.now, postgres),
     }
 
 
-async def finish(delivery: Delivery, token: str, finish: Finish, result: AttemptResult) -> bool:
-    """Release the lease and log the attempt, atomically; False when the lease was lost."""
-    params = _params(delivery, token, finish, result)
+async def finish_many(
+    items: Sequence[Finished], connection: Any | None = None
+) -> dict[int, Written]:
+    """Release the leases still held and log every attempt, in one statement (SQLite: two, in
+    one transaction). ``connection``: the caller's transaction, when it writes more with it."""
+    if not items:
+        return {}
+    client = connection or connections.get("default")
+    postgres = client.capabilities.dialect == "postgres"
+    rows = orjson.dumps([_json_row(item, postgres) for item in items]).decode()
+    if postgres:
+        _, result = await _FINISH_PG.execute(client, rows=rows)
+        owned = {int(r["id"]) for r in result if r["owned"]}
+        logged = {int(r["id"]) for r in result if r["logged"]}
+    elif connection is not None:
+        owned, logged = await _finish_sqlite(connection, rows)
+    else:
+        async with in_transaction() as transaction:
+            owned, logged = await _finish_sqlite(transaction, rows)
+    return {
+        item.delivery.id: Written.OWNED
+        if item.delivery.id in owned
+        else Written.LOST
+        if item.delivery.id in logged
+        else Written.DELETED
+        for item in items
+    }
+
+
+async def _finish_sqlite(connection: Any, rows: str) -> tuple[set[int], set[int]]:
+    _, released = await _RELEASE_SQLITE.execute(connection, rows=rows)
+    _, logged = await _ATTEMPTS_SQLITE.execute(connection, rows=rows)
+    return {int(r["id"]) for r in released}, {int(r["delivery_id"]) for r in logged}
+
+
+# -- claiming due deliveries in batches -----------------------------------------------------------
+
+_DUE = (
+    "d.status = 'PENDING' AND d.next_attempt_at <= :now"
+    " AND (d.lease_until IS NULL OR d.lease_until < :now)"
+)
+# PostgreSQL: lock the most overdue due rows nobody is claiming (SKIP LOCKED), take them with one
+# lease token, and return them with what each attempt needs, as the rows read before the claim
+# (attempt_count, lease_until and updated_at as they were: a lease that ran out is a lost attempt).
+_CLAIM_MANY_PG = Statement(
+    f"""
+    WITH due AS (
+        SELECT d.id, d.lease_until AS was_until, d.updated_at AS was_updated
+        FROM webhook_delivery d WHERE {_DUE}
+        ORDER BY d.next_attempt_at, d.id LIMIT :limit FOR UPDATE SKIP LOCKED
+    ),
+    d AS (
+        UPDATE webhook_delivery w
+        SET attempt_count = w.attempt_count + 1, lease_token = :token, lease_until = :until,
+            updated_at = :now
+        FROM due WHERE w.id = due.id
+        RETURNING w.id, w.tenant_id, w.status, w.attempt_count - 1 AS attempt_count,
+            w.schedule_base, w.next_attempt_at, due.was_until AS lease_until,
+            due.was_updated AS updated_at, w.endpoint_id, w.event_id, w.idea_id
+    )
+    SELECT {_COLUMNS}
+    FROM d {_JOINS}
+    ORDER BY d.next_attempt_at, d.id
+    """
+)
+# SQLite runs one writer at a time: read the due rows, then take them, in one transaction.
+_DUE_SQLITE = Statement(
+    f"""
+    SELECT {_COLUMNS}
+    FROM webhook_delivery d {_JOINS}
+    WHERE {_DUE}
+    ORDER BY d.next_attempt_at, d.id LIMIT :limit
+    """
+)
+_CLAIM_SQLITE = Statement(
+    """
+    UPDATE webhook_delivery
+    SET attempt_count = attempt_count + 1, lease_token = :token, lease_until = :until,
+        updated_at = :now
+    WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'PENDING'
+      AND (lease_until IS NULL OR lease_until < :now)
+    RETURNING id
+    """
+)
+
+
+async def claim_many(limit: int, token: str, now: datetime, until: datetime) -> list[Delivery]:
+    """Take the next attempt of up to ``limit`` due deliveries, most overdue first, under one
+    lease ``token``; each comes back as ``load`` would have read it just before the claim."""
     client = connections.get("default")
     if client.capabilities.dialect == "postgres":
-        count, _ = await _FINISH_PG.execute(client, **params)
-        return count == 1
-    async with in_transaction() as connection:
-        count, _ = await _RELEASE_ONLY.execute(connection, **params)
-        if count == 1:
-            await _ATTEMPT_SQLITE.execute(connection, **params)
-    return count == 1
-
-
-async def release_in(
-    connection: Any, delivery: Delivery, token: str, finish: Finish, result: AttemptResult
-) -> bool:
-    """The release alone, in the caller's transaction (the caller logs the attempt itself)."""
-    count, _ = await _RELEASE_ONLY.execute(connection, **_params(delivery, token, finish, result))
-    return count == 1
+        _, rows = await _CLAIM_MANY_PG.execute(
+            client, limit=limit, token=token, until=until, now=now
+        )
+        return [_delivery(row) for row in rows]
+    async with in_transaction() as transaction:
+        _, rows = await _DUE_SQLITE.execute(transaction, limit=limit, now=now)
+        if not rows:
+            return []
+        ids = orjson.dumps([row["d_id"] for row in rows]).decode()
+        _, taken = await _CLAIM_SQLITE.execute(
+            transaction, ids=ids, token=token, until=until, now=now
+        )
+    won = {int(row["id"]) for row in taken}
+    return [_delivery(row) for row in rows if int(row["d_id"]) in won]

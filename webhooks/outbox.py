@@ -19,7 +19,7 @@ from engine.events import WEBHOOK_EVENT_TYPES, EventType, on_commit
 from engine.models.events import DomainEvent
 from webhooks.endpoints import subscribes
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from webhooks.queue import JobQueue, delivery_job_id
+from webhooks.queue import JobQueue
 
 # webhook.test goes to one endpoint, written by webhooks.replay.send_test_webhook itself.
 FANOUT_TYPES = frozenset(WEBHOOK_EVENT_TYPES) - {EventType.WEBHOOK_TEST}
@@ -85,9 +85,10 @@ async def release_held(connection: BaseDBAsyncClient, events: Sequence[DomainEve
 
 
 async def enqueue_deliveries(queue: JobQueue, delivery_ids: Sequence[int]) -> None:
-    """First attempts, now; job ids make a concurrent sweeper enqueue the same job, not a twin."""
-    for delivery_id in delivery_ids:
-        await queue.enqueue("deliver", delivery_id, job_id=delivery_job_id(delivery_id, 0))
+    """First attempts, now: one `drain` wake-up for the transaction's deliveries, however many
+    (the woken worker claims them from the database in batches, webhooks.drain)."""
+    if delivery_ids:
+        await queue.enqueue("drain")
 
 
 class OutboxHooks:

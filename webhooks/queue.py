@@ -1,11 +1,14 @@
 """The port the webhook side enqueues through; ``runtime.queue`` implements it (arq or in-process).
 
-Webhooks only say which job to run and under which id; how jobs travel (Redis, tasks of this
-process) is the runtime's business, so this package never imports ``runtime``.
+Webhooks only say which job to run and under which id (the `drain` wake-ups of webhooks.drain;
+`deliver` for explicit retries); how jobs travel (Redis, tasks of this process) is the runtime's
+business, so this package never imports ``runtime``.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, Protocol
 
 from engine.settings import get_settings
@@ -17,10 +20,14 @@ class JobQueue(Protocol):
     ) -> bool: ...
 
 
-def delivery_job_id(delivery_id: int, attempt_count: int) -> str:
-    """arq keeps job ids in one global namespace (``arq:job:<id>``): prefix them like our keys.
+# Deferred wake-ups are rounded up to this grid, so retries due close together share one job.
+WAKE_STEP = 0.1
 
-    One id per (delivery, attempt) so the after-commit enqueue, a deferred retry and the sweeper
-    collapse into one job for the same attempt, and the next attempt is never blocked by this one.
-    """
-    return f"{get_settings().redis_prefix}:deliver:{delivery_id}:{attempt_count}"
+
+def drain_wake(delay: float) -> tuple[str, float]:
+    """(job id, defer_by) of the `drain` wake-up that runs ``delay`` seconds from now, or a
+    little later: every process aiming at the same tenth of a second names the same job. arq keeps
+    job ids in one global namespace (``arq:job:<id>``), so they carry our Redis prefix."""
+    now = time.time()
+    slot = math.ceil((now + delay) / WAKE_STEP)
+    return f"{get_settings().redis_prefix}:drain:{slot}", max(0.0, slot * WAKE_STEP - now)

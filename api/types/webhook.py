@@ -125,6 +125,10 @@ class WebhookDelivery(relay.Node):
         description="The event's id: the webhook-id header, the same on every attempt."
     )
     event_type: str
+    request_id: str | None = strawberry.field(
+        description="The X-Request-Id sent with every attempt: the API request that recorded "
+        "the event (null for events recorded outside a request)."
+    )
     status: WebhookDeliveryStatus
     attempt_count: int
     next_attempt_at: datetime | None
@@ -143,6 +147,7 @@ class WebhookDelivery(relay.Node):
             id=row.id,
             event_id=row.event.public_id,
             event_type=row.event_type,
+            request_id=row.event.request_id,
             status=row.status,
             attempt_count=row.attempt_count,
             next_attempt_at=row.next_attempt_at,

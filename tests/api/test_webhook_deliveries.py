@@ -18,7 +18,7 @@ CREATE = """mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoin
   secret endpoint { id } userErrors { code message } } }"""
 DELIVERIES = """query($e: ID, $s: WebhookDeliveryStatus, $t: String, $id: String) {
   webhookDeliveries(endpointId: $e, status: $s, eventType: $t, eventId: $id, first: 10) {
-    totalCount edges { node { id eventId eventType status attemptCount lastStatusCode payload
+    totalCount edges { node { id eventId requestId eventType status attemptCount lastStatusCode payload
       endpoint { id } attempts { attemptNumber statusCode outcome responseExcerpt durationMs
       error remoteIp } } } } }"""
 RETRY = """mutation($id: ID!) { retryWebhookDelivery(input: {id: $id}) {
@@ -98,6 +98,9 @@ async def test_a_crossing_through_the_api_is_delivered_and_logged(
     assert log["totalCount"] == 1
     node = log["edges"][0]["node"]
     assert node["eventId"] == second.headers["webhook-id"] == first.headers["webhook-id"]
+    # The vote's request id went out with both attempts, and the log shows it.
+    assert node["requestId"] and node["requestId"].startswith("req_")
+    assert first.headers["x-request-id"] == second.headers["x-request-id"] == node["requestId"]
     assert (node["status"], node["attemptCount"], node["lastStatusCode"]) == ("SUCCEEDED", 2, 200)
     assert [(a["attemptNumber"], a["statusCode"], a["outcome"]) for a in node["attempts"]] == [
         (1, 500, "RETRY"),

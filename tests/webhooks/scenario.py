@@ -67,12 +67,23 @@ class RecordingQueue:
     """A job queue that runs nothing and remembers what it was given."""
 
     jobs: list[tuple[str, tuple[Any, ...], str | None]] = field(default_factory=list)
+    # defer_by of each job, by its place in ``jobs`` (clearing ``jobs`` forgets them too)
+    defer_by: dict[int, float | None] = field(default_factory=dict)
 
     async def enqueue(
         self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> bool:
+        self.defer_by[len(self.jobs)] = defer_by
         self.jobs.append((function, args, job_id))
         return True
+
+    def wake_ups(self) -> list[tuple[str | None, float | None]]:
+        """(job id, defer_by) of every `drain` wake-up (webhooks.drain), in order."""
+        return [
+            (job_id, self.defer_by[n])
+            for n, (name, _, job_id) in enumerate(self.jobs)
+            if name == "drain"
+        ]
 
     def delivery_jobs(self) -> list[tuple[int, str | None]]:
         return [(args[0], job_id) for name, args, job_id in self.jobs if name == "deliver"]

@@ -38,15 +38,19 @@ async def test_only_retries_due_soon_are_enqueued_deferred(
     deferred: bool,
 ) -> None:
     # The second attempt comes 5 s (+-20 %) after the first, times the scale: due within
-    # DEFER_LIMIT it is enqueued deferred; later it is left to the sweeper.
+    # DEFER_LIMIT a drain wake-up is enqueued deferred to then; later it is left to the sweeper.
     webhook_settings(webhook_schedule_scale=scale)
     queue = await _one_failed_attempt(receiver, webhook_client)
-    jobs = queue.delivery_jobs()
+    wake_ups = queue.wake_ups()
     if deferred:
-        [(_, job_id)] = jobs
-        assert job_id is not None and job_id.endswith(":1")  # the id of the next attempt
+        [(job_id, defer_by)] = wake_ups
+        assert job_id is not None and ":drain:" in job_id  # named by its tenth of a second
+        [row] = await WebhookDelivery.filter(status=DeliveryStatus.PENDING, attempt_count=1)
+        assert row.next_attempt_at is not None and defer_by is not None
+        due_in = (row.next_attempt_at - utcnow()).total_seconds()
+        assert 3.9 <= defer_by <= 6.1 and due_in <= defer_by <= due_in + 0.2
     else:
-        assert jobs == []
+        assert wake_ups == []
 
 
 async def test_attempt_durations_are_observed_in_seconds(

@@ -39,6 +39,7 @@ def test_emails_are_stripped_at_any_depth_unless_allowed() -> None:
 def test_job_ids_and_cron_names_carry_the_redis_prefix(webhook_settings) -> None:
     # arq keeps job ids (and cron names, which are job ids) in one global namespace.
     webhook_settings(redis_prefix="brand-x")
-    assert redis_keys.delivery_job_id(7, 2) == "brand-x:deliver:7:2"
+    job_id, defer_by = redis_keys.drain_wake(0.5)
+    assert job_id.startswith("brand-x:drain:") and 0.5 <= defer_by <= 0.6 + 1e-9
     assert redis_keys.cron_name("sweep") == "brand-x:cron:sweep"
     assert redis_keys.queue_name() == "brand-x:queue"

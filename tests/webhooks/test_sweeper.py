@@ -32,9 +32,7 @@ async def _set(row: WebhookDelivery, **values: object) -> None:
     await WebhookDelivery.filter(id=row.id).update(**values)
 
 
-async def test_due_rows_and_expired_leases_are_enqueued_with_their_attempt_job_id(
-    tenant, receiver: Receiver, outbox
-) -> None:
+async def test_due_rows_and_expired_leases_wake_a_drain(tenant, receiver: Receiver, outbox) -> None:
     rows = await _deliveries(receiver, 6)
     now = utcnow()
     overdue, fresh, later, leased, expired, done = rows
@@ -53,13 +51,18 @@ async def test_due_rows_and_expired_leases_are_enqueued_with_their_attempt_job_i
     await _set(done, status=DeliveryStatus.SUCCEEDED, next_attempt_at=now - timedelta(hours=1))
     queue = RecordingQueue()
     mine = {r.id for r in rows}
+    due = [(i, count) for i, count in await sweeper.due_deliveries() if i in mine]
+    assert due == [(overdue.id, 0), (expired.id, 1)]  # most overdue first
     assert await sweeper.sweep_deliveries(queue) >= 2
-    swept = [(i, job_id) for i, job_id in queue.delivery_jobs() if i in mine]
-    assert [i for i, _ in swept] == [overdue.id, expired.id]  # most overdue first
-    assert swept[0][1] is not None and swept[0][1].endswith(f":deliver:{overdue.id}:0")
-    assert swept[1][1] is not None and swept[1][1].endswith(
-        f":deliver:{expired.id}:1"
-    )  # the next attempt, not the lost one
+    assert queue.wake_ups() == [(None, None)]  # one wake-up: the drain claims the rows itself
+    assert queue.delivery_jobs() == []
+    await (
+        WebhookDelivery.unscoped()
+        .filter(status=DeliveryStatus.PENDING)
+        .update(status=DeliveryStatus.FAILED)
+    )
+    assert await sweeper.sweep_deliveries(empty := RecordingQueue()) == 0
+    assert empty.jobs == []  # nothing due, nobody woken
 
 
 async def test_rows_a_worker_is_writing_are_skipped_not_waited_for(

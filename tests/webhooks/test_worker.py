@@ -293,6 +293,63 @@ async def test_worker_killed_mid_delivery(tenant, receiver: Receiver, arq_stack)
     ]
 
 
+async def _many_due(receiver: Receiver, count: int) -> tuple[int, list[str]]:
+    """``count`` deliveries to one new endpoint, written in one transaction (one wake-up)."""
+    created = await endpoint_for(receiver, "/batch", event_types=(EventType.CAMPAIGN_OPENED,))
+    async with events.unit_of_work():
+        recorded = [
+            await events.record(EventType.CAMPAIGN_OPENED, {"campaign": {"n": n}})
+            for n in range(count)
+        ]
+    return created.endpoint.id, [event.public_id for event in recorded]
+
+
+@pytest.mark.slow
+async def test_two_workers_drain_a_backlog_sending_each_once(
+    tenant, receiver: Receiver, arq_stack
+) -> None:
+    stack = await arq_stack()
+    await stack.start_worker()
+    await stack.start_worker()
+    receiver.program(*[Reply.slow(0.05)] * 300)  # slow enough that both workers claim
+    endpoint_id, event_ids = await _many_due(receiver, 300)
+    requests = await receiver.wait_for_async(300, timeout=60)
+    rows = await _deliveries(endpoint_id)
+    for row in rows:
+        await _wait_for_status(row.id, DeliveryStatus.SUCCEEDED)
+    await asyncio.sleep(1.5)  # a second send would have arrived by now (sweeps every second)
+    arrived = [r.headers["webhook-id"] for r in receiver.requests]
+    assert sorted(arrived) == sorted(event_ids)  # every delivery once, none twice
+    assert all(r.verified for r in requests)
+    assert await WebhookAttempt.filter(delivery_id__in=[r.id for r in rows]).count() == 300
+    # Both processes took part: the full first claim woke the other one.
+    senders = {r.client[1] for r in requests}
+    assert len(senders) > 1
+
+
+@pytest.mark.slow
+async def test_worker_killed_mid_batch(tenant, receiver: Receiver, arq_stack) -> None:
+    stack = await arq_stack(webhook_timeout_seconds=1, webhook_lease_seconds=1)
+    worker = await stack.start_worker()
+    receiver.program(*[Reply.slow(30)] * 5, then=200)
+    endpoint_id, event_ids = await _many_due(receiver, 5)
+    await receiver.wait_for_async(5, timeout=15)
+    worker.kill()  # five attempts in flight, claimed by one statement under one lease
+    rows = await _deliveries(endpoint_id)
+    assert len({r.lease_token for r in rows}) == 1 and rows[0].lease_token is not None
+    await stack.start_worker()  # its sweeper finds the leases run out and wakes a drain
+    await receiver.wait_for_async(10, timeout=30)
+    for row in rows:
+        await _wait_for_status(row.id, DeliveryStatus.SUCCEEDED)
+        attempts = await WebhookAttempt.filter(delivery_id=row.id).order_by("attempt_number")
+        assert [(a.attempt_number, a.outcome, a.error) for a in attempts] == [
+            (1, "lost", "worker_lost"),
+            (2, "success", None),
+        ]
+    arrived = sorted(r.headers["webhook-id"] for r in receiver.requests)
+    assert arrived == sorted(event_ids * 2)  # at least once: the lost attempts may have landed
+
+
 async def test_an_enqueue_due_now_wakes_idle_workers(webhook_settings) -> None:
     if not await redis_reachable(SHARED_REDIS_URL):
         pytest.fail(f"Redis is not reachable at {SHARED_REDIS_URL} (make services)")
@@ -305,12 +362,12 @@ async def test_an_enqueue_due_now_wakes_idle_workers(webhook_settings) -> None:
         async with listener.pubsub() as pubsub:
             await pubsub.subscribe(redis_keys.wake_channel())
             await pubsub.get_message(timeout=1)  # the subscription confirmation
-            assert await queue.enqueue("deliver", 1, job_id=redis_keys.delivery_job_id(1, 0))
+            assert await queue.enqueue("drain")
             woken = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
             assert woken is not None and woken["type"] == "message"
             # A retry due later wakes nobody: the worker's idle poll finds it when it is due.
-            job_id = redis_keys.delivery_job_id(1, 1)
-            assert await queue.enqueue("deliver", 1, job_id=job_id, defer_by=30)
+            job_id, defer_by = redis_keys.drain_wake(30)
+            assert await queue.enqueue("drain", job_id=job_id, defer_by=defer_by)
             assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3) is None
     finally:
         await listener.aclose()
