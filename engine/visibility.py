@@ -154,9 +154,14 @@ def idea_rule(audience: Audience) -> Rule:
     )
 
 
-def listed_idea_rule(audience: Audience) -> Rule:
+def listed_idea_rule(audience: Audience, hidden: bool = False) -> Rule:
     """Ideas in lists and rankings: visible, not merged away, not hidden (for the brand too:
-    hidden ideas are in the moderation queue, not in rankings)."""
+    hidden ideas are in the moderation queue, not in rankings). ``hidden`` lists the hidden ones
+    instead, for the brand's moderation views; nobody else sees any."""
+    if hidden:
+        if not audience.is_brand:
+            return Rule(nothing=True)
+        return idea_rule(audience).and_also(Equals("merged_into_id", None), Equals("hidden", True))
     return idea_rule(audience).and_also(Equals("merged_into_id", None), Equals("hidden", False))
 
 
