@@ -11,7 +11,6 @@ from engine import (
     alerts,
     campaigns,
     console,
-    consumers,
     ideas,
     keys,
     moderation,
@@ -28,6 +27,7 @@ from engine.models.ideas import Idea, IdeaStatus
 from engine.models.members import Member
 from engine.models.moderation import FlagReason
 from engine.models.tenants import KeyKind, Tenant
+from engine.reputation import consumer as reputation
 from engine.reputation.levels import can_flag
 from engine.reputation.rules import rules_for_tenant
 from engine.tenancy import tenant_scope
@@ -183,13 +183,12 @@ async def _designs_with_scores(campaign: Campaign, people: list, rng: random.Ran
 
 
 async def _award_points() -> None:
-    """Run the seed's events through the consumers now (as the worker would a moment later), so
-    the demo members hold the points and levels their ideas and votes earned."""
-    pending = (
-        await DomainEvent.filter(processed_at=None).order_by("id").values_list("id", flat=True)
-    )
-    for event_id in pending:
-        await consumers.process_event(int(event_id))  # type: ignore[call-overload]
+    """Book the seed's points now, so the demo members hold the levels their ideas and votes
+    earned (flagging needs one). The reputation consumer is idempotent by event (unique source
+    keys): when the sweeper later runs every consumer on these events, nothing is booked twice."""
+    pending = DomainEvent.filter(processed_at=None, type__in=list(reputation.HANDLERS))
+    for event in await pending.order_by("id"):
+        await reputation.consume(event)
 
 
 async def _moderation(campaign: Campaign) -> None:

@@ -37,23 +37,29 @@ class IdeaFilter:
     # flags either way; hidden ideas never listed unless ``hidden`` is True).
     flagged: bool | None = None
     hidden: bool | None = None
+    # Merged-away ideas instead of the live ones (the console undoes merges from there).
+    merged: bool = False
 
     def check(self) -> None:
         """Moderation state is brand-only (engine.visibility), so are filters that reveal it."""
-        # hidden=False is what every list already is; asking for it reveals nothing.
-        used = [
-            n for n, on in (("flagged", self.flagged is not None), ("hidden", self.hidden)) if on
-        ]
+        # hidden=False and merged=False are what every list already is: they reveal nothing.
+        asked = (
+            ("flagged", self.flagged is not None),
+            ("hidden", self.hidden),
+            ("merged", self.merged),
+        )
+        used = [name for name, on in asked if on]
         if used and not sees_brand_fields(self.audience):
             raise Forbidden(
-                f"the {' and '.join(used)} filter{'s are' if len(used) > 1 else ' is'} the "
+                f"the {', '.join(used)} filter{'s are' if len(used) > 1 else ' is'} the "
                 "brand's: it needs a secret key or a console session"
             )
 
 
 async def _filtered(f: IdeaFilter) -> QuerySet[Idea]:
     f.check()
-    query = listed_idea_rule(f.audience, hidden=bool(f.hidden)).apply(Idea.filter())
+    rule = listed_idea_rule(f.audience, hidden=bool(f.hidden), merged=f.merged)
+    query = rule.apply(Idea.filter())
     if f.flagged is not None:
         # Open flags on the idea or on one of its comments (both carry the idea's id).
         flagged = Q(id__in=Subquery(Flag.filter(status=FlagStatus.OPEN).values("idea_id")))

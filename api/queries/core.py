@@ -132,6 +132,13 @@ class CoreQueries:
                 "ideas, which no other list shows. FORBIDDEN for other keys."
             ),
         ] = None,
+        merged: Annotated[
+            bool,
+            strawberry.argument(
+                description="Secret key or console only: true lists the ideas merged into "
+                "others (to unmerge them) instead of the live ones. FORBIDDEN for other keys."
+            ),
+        ] = False,
     ) -> IdeaConnection:
         info.context.require_principal()
         campaign_pk = decode_id(campaign_id, "Campaign", "campaignId") if campaign_id else None
@@ -146,6 +153,7 @@ class CoreQueries:
             awaiting_response=awaiting_response,
             flagged=flagged,
             hidden=hidden,
+            merged=merged,
         )
 
     @strawberry.field

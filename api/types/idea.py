@@ -254,6 +254,7 @@ async def idea_connection(
     awaiting_response: bool = False,
     flagged: bool | None = None,
     hidden: bool | None = None,
+    merged: bool = False,
 ) -> IdeaConnection:
     filters = idea_list.IdeaFilter(
         campaign_id=campaign_id,
@@ -263,6 +264,7 @@ async def idea_connection(
         awaiting_response=awaiting_response,
         flagged=flagged,
         hidden=hidden,
+        merged=merged,
     )
     member_id = info.context.audience.member_id  # also when the token's member is cached
     viewer = f"member:{member_id}" if member_id is not None else "guest"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from api.types.ids import encode_id
-from engine import alerts, moderation, votes
+from engine import alerts, merges, moderation, votes
 from engine.clock import utcnow
 from engine.models import FlagReason, Member
 from engine.tenancy import _current_tenant
@@ -135,6 +135,14 @@ async def test_merge_preview_is_the_brands(api, tenant) -> None:
         "targetAfter": {"upvotes": 2, "netVotes": 2, "supporters": 2},
     }
     refused = await api.gql(PREVIEW, ids, pk=tenant.publishable_key)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    merged_list = "query($c: ID) { ideas(campaignId: $c, merged: true) { edges { node { id mergedInto { id } } } } }"
+    c = {"c": encode_id("Campaign", campaign.id)}
+    assert (await api.data(merged_list, c, sk=tenant.secret_key))["ideas"]["edges"] == []
+    await merges.merge_ideas(source.id, target.id)
+    listed = (await api.data(merged_list, c, sk=tenant.secret_key))["ideas"]["edges"]
+    assert listed == [{"node": {"id": ids["s"], "mergedInto": {"id": ids["t"]}}}]
+    refused = await api.gql(merged_list, c, pk=tenant.publishable_key)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     same = await api.gql(PREVIEW, {"s": ids["s"], "t": ids["s"]}, sk=tenant.secret_key)
     assert same["errors"][0]["extensions"] == {
