@@ -24,7 +24,9 @@
     if (picker) return picker;
     picker = el("select", { id: "insights-campaign" });
     campaigns.forEach(function (c) { picker.appendChild(el("option", { value: c.id, text: c.title })); });
-    var first = campaigns.filter(function (c) { return c.status === "OPEN"; })[0] || campaigns[0];
+    // The first open idea campaign (where votes, pledges and alerts are), else any open one.
+    var open = campaigns.filter(function (c) { return c.status === "OPEN"; });
+    var first = open.filter(function (c) { return c.mode === "IDEAS"; })[0] || open[0] || campaigns[0];
     if (first) picker.value = first.id;
     picker.addEventListener("change", function () { loadInsights().catch(function (e) { say(e.message); }); });
     var list = C.section("insights");
