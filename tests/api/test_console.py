@@ -246,7 +246,7 @@ async def test_an_analyst_reads_the_moderation_lists_and_a_merge_preview_but_can
     assert hidden["data"]["ideas"]["edges"] == [
         {"node": {"title": "Hidden by a report", "hidden": True}}
     ]
-    ids = {"s": encode_id("Idea", source.id), "t": encode_id("Idea", target.id)}
+    ids: dict[str, object] = {"s": encode_id("Idea", source.id), "t": encode_id("Idea", target.id)}
     preview = await _gql(
         api,
         "query P($s: ID!, $t: ID!) { mergePreview(ideaId: $s, intoIdeaId: $t) { movedUpvotes } }",
