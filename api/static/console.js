@@ -69,12 +69,16 @@
     };
   }
 
+  // Filter changes can overlap: only the latest request draws the list (and ends aria-busy).
+  var latest = 0;
   function loadIdeas() {
+    var mine = ++latest;
     return C.campaigns().then(function (campaigns) {
       filterForm(campaigns);
       var list = C.section("ideas");
       list.setAttribute("aria-busy", "true");
       return gql(LIST, chosen()).then(function (data) {
+        if (mine !== latest) return;
         var rows = data.ideas.edges.map(function (edge) { return ideaRow(edge.node); });
         rows.unshift(el("p", { class: "count", text: data.ideas.totalCount + " idea(s)" }));
         fill("ideas", rows, "");
