@@ -24,7 +24,7 @@ $(NODE_STAMP): package.json package-lock.json
 assets: $(NODE_STAMP)
 	node scripts/build-assets.mjs
 
-# The README's widget screenshots (desktop and 375 px), taken by the browser tests.
+# The README's widget (desktop and 375 px) and console (1280 and 768 px) screenshots, taken by the browser tests.
 screenshots: venv $(NODE_STAMP)
 	COSOURCE_SCREENSHOTS=docs/img COSOURCE_TEST_BACKENDS=sqlite $(BIN)/pytest tests/browser -q -k screenshot
 

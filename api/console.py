@@ -97,7 +97,7 @@ async def console_page(request: Request) -> Response:
 <main id="console" data-role="{user.role.value}" data-csrf="{session.csrf_token}">
 <nav aria-label="Sections"><a href="#ideas">Ideas</a> <a href="#moderation">Moderation</a> <a href="#campaigns">Campaigns</a> <a href="#insights">Insights</a> <a href="#webhooks">Webhooks</a> <a href="#audit">Audit log</a></nav>
 <p id="status" role="status" aria-live="polite"></p>
-<section id="ideas" aria-labelledby="ideas-h"><h2 id="ideas-h">Ideas awaiting a response</h2><div class="list"></div></section>
+<section id="ideas" aria-labelledby="ideas-h"><h2 id="ideas-h">Ideas</h2><div class="list"></div></section>
 <section id="moderation" aria-labelledby="mod-h"><h2 id="mod-h">Moderation queue</h2><div class="list"></div></section>
 <section id="campaigns" aria-labelledby="camp-h"><h2 id="camp-h">Campaigns</h2><div class="list"></div></section>
 <section id="insights" aria-labelledby="ins-h"><h2 id="ins-h">Insights</h2><div class="list"></div></section>
@@ -106,6 +106,7 @@ async def console_page(request: Request) -> Response:
 </main><script src="/console/vendor/uPlot.iife.min.js" defer></script>
 <script src="/console/console-lib.js" defer></script>
 <script src="/console/console.js" defer></script>
+<script src="/console/console-insights.js" defer></script>
 <script src="/console/console-manage.js" defer></script>""",
     )
 
@@ -153,7 +154,7 @@ async def logout(request: Request) -> Response:
 
 
 # The console's own scripts: shared helpers first, then one script per group of sections.
-ASSETS = ("console-lib.js", "console.js", "console-manage.js", "console.css")
+ASSETS = ("console-lib.js", "console.js", "console-insights.js", "console-manage.js", "console.css")
 
 
 async def asset(request: Request) -> Response:

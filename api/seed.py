@@ -5,19 +5,45 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from engine import campaigns, console, ideas, keys, pledges, scores, votes
+from engine import (
+    alerts,
+    campaigns,
+    console,
+    ideas,
+    keys,
+    moderation,
+    pledges,
+    scores,
+    votes,
+)
+from engine.clock import utcnow
 from engine.members import MemberData, upsert_member
 from engine.models.campaigns import Campaign, CampaignMode, CampaignStatus, ThresholdMetric
 from engine.models.console import ConsoleRole
-from engine.models.ideas import IdeaStatus
+from engine.models.events import DomainEvent
+from engine.models.ideas import Idea, IdeaStatus
+from engine.models.members import Member
+from engine.models.moderation import FlagReason
 from engine.models.tenants import KeyKind, Tenant
+from engine.reputation import consumer as reputation
+from engine.reputation.levels import can_flag
+from engine.reputation.rules import rules_for_tenant
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
 from engine.thresholds import ThresholdSpec
 
 DEMO_SLUG = "demo"
 DEMO_CONSOLE_EMAIL = "owner@demo.example"
+
+# The console's moderation views: open flags with their reasons, and an idea hidden after an
+# upheld report (listed only under the console's "hidden" filter).
+_OPEN_FLAGS = [
+    ("Decaf that tastes like coffee", FlagReason.OTHER, "Names a competitor's decaf brand."),
+    ("Refill station for beans", FlagReason.DUPLICATE, "We had this idea last spring."),
+]
+HIDDEN_IDEA = ("Free espresso for life", "Just give everyone free coffee, forever.")
 
 _MEMBERS = [
     ("cus_1001", "Ada", True, "gold"),
@@ -117,6 +143,12 @@ async def _populate() -> None:
         await campaigns.set_campaign_status(campaign.id, CampaignStatus.OPEN)
     await _ideas_with_votes(storm, people, rng)
     await _designs_with_scores(contest, people, rng)
+    await _award_points()
+    await _moderation(storm)
+    # The hourly evaluator as it will see the campaign a week on if nobody comes back: the
+    # seeded members are last week's participants, none this week, so the participation alert
+    # is raised for that week, the console lists it and the webhook goes out with it.
+    await alerts.evaluate_campaign(await Campaign.get(id=storm.id), utcnow() + timedelta(days=7))
 
 
 async def _ideas_with_votes(campaign: Campaign, people: list, rng: random.Random) -> None:  # type: ignore[type-arg]
@@ -148,3 +180,31 @@ async def _designs_with_scores(campaign: Campaign, people: list, rng: random.Ran
         for voter in people:
             if voter.id != author.id and rng.random() < 0.8:
                 await scores.score_idea(voter, idea.id, rng.randint(2, 5))
+
+
+async def _award_points() -> None:
+    """Book the seed's points now, so the demo members hold the levels their ideas and votes
+    earned (flagging needs one). The reputation consumer is idempotent by event (unique source
+    keys): when the sweeper later runs every consumer on these events, nothing is booked twice."""
+    pending = DomainEvent.filter(processed_at=None, type__in=list(reputation.HANDLERS))
+    for event in await pending.order_by("id"):
+        await reputation.consume(event)
+
+
+async def _moderation(campaign: Campaign) -> None:
+    """Reports by members whose level allows flagging (the tenant's rules decide who may)."""
+    rules = await rules_for_tenant()
+    reporters = [m for m in await Member.all().order_by("id") if can_flag(m, rules)]
+    by_title = {i.title: i for i in await Idea.filter(campaign_id=campaign.id)}
+    for title, reason, note in _OPEN_FLAGS:
+        idea = by_title[title]
+        reporter = next(m for m in reporters if m.id != idea.author_id)
+        await moderation.flag(reporter, idea.id, reason, note)
+    author = await Member.get(external_id="cus_1003")
+    hidden = await ideas.submit_idea(author, ideas.IdeaInput(campaign.id, *HIDDEN_IDEA))
+    report = await moderation.flag(
+        next(m for m in reporters if m.id != author.id), hidden.id, FlagReason.SPAM, "Not an idea."
+    )
+    await moderation.resolve_flag(
+        report.id, moderation.Decision.UPHOLD, "Hidden: not a product idea.", hide=True
+    )

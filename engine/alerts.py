@@ -18,6 +18,8 @@ default). See docs/architecture.md ("Discovery and community health").
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,7 @@ from tortoise.exceptions import IntegrityError
 
 from engine import events, payloads
 from engine.clock import iso, utcnow
+from engine.errors import NotFound
 from engine.events import EventType
 from engine.insights import (
     AlertRules,
@@ -107,3 +110,32 @@ async def evaluate_alerts(now: datetime | None = None) -> int:
             except Exception:
                 log.exception("alerts for campaign %s failed", campaign.id)
     return raised
+
+
+@dataclass(frozen=True)
+class RaisedAlert:
+    """An alert as the brand's console lists it: its kind, ISO week and the figures it carried."""
+
+    kind: str
+    period: str
+    raised_at: datetime
+    figures: tuple[tuple[str, float], ...]
+
+
+async def raised_alerts(campaign_id: int, limit: int = 50) -> list[RaisedAlert]:
+    """The campaign's raised alerts, newest first (the rows that made each alert "once")."""
+    if not await Campaign.filter(id=campaign_id).exists():
+        raise NotFound("campaign", "campaignId")
+    rows = await CampaignAlert.filter(campaign_id=campaign_id).order_by("-id").limit(limit)
+    return [RaisedAlert(r.kind, r.period, r.created_at, tuple(_figures(r.data))) for r in rows]
+
+
+def _figures(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
+    """The numbers in an alert's payload, nested ones as ``thresholds.lowExposureShare``."""
+    for key, value in data.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            yield prefix + key, float(value)
+        elif isinstance(value, dict) and key != "campaign":
+            yield from _figures(value, f"{prefix}{key}.")

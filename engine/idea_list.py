@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from engine.clock import utcnow
 from engine.discovery import Arm, discover_order, seeded
-from engine.errors import DomainError, ErrorCode
+from engine.errors import DomainError, ErrorCode, Forbidden
 from engine.models.campaigns import Campaign
 from engine.models.ideas import Idea, IdeaStatus
+from engine.models.moderation import Flag, FlagStatus
 from engine.pagination import Page, decode_cursor, encode_cursor, page_size
 from engine.ranking import ORDER_COLUMN, IdeaOrder
 from engine.responses import awaiting_response
 from engine.tenancy import current_tenant_id
 from engine.text import filter_text
-from engine.visibility import PUBLIC, Audience, listed_idea_rule
+from engine.visibility import PUBLIC, Audience, listed_idea_rule, sees_brand_fields
 
 SEARCH_MAX = 200
 
@@ -32,10 +33,37 @@ class IdeaFilter:
     audience: Audience = PUBLIC
     # Past a threshold or the campaign's responseDueDays, with no official response yet.
     awaiting_response: bool = False
+    # Moderation filters, the brand's only: True / False narrows, None leaves the default (open
+    # flags either way; hidden ideas never listed unless ``hidden`` is True).
+    flagged: bool | None = None
+    hidden: bool | None = None
+    # Merged-away ideas instead of the live ones (the console undoes merges from there).
+    merged: bool = False
+
+    def check(self) -> None:
+        """Moderation state is brand-only (engine.visibility), so are filters that reveal it."""
+        # hidden=False and merged=False are what every list already is: they reveal nothing.
+        asked = (
+            ("flagged", self.flagged is not None),
+            ("hidden", self.hidden),
+            ("merged", self.merged),
+        )
+        used = [name for name, on in asked if on]
+        if used and not sees_brand_fields(self.audience):
+            raise Forbidden(
+                f"the {', '.join(used)} filter{'s are' if len(used) > 1 else ' is'} the "
+                "brand's: it needs a secret key or a console session"
+            )
 
 
 async def _filtered(f: IdeaFilter) -> QuerySet[Idea]:
-    query = listed_idea_rule(f.audience).apply(Idea.filter())
+    f.check()
+    rule = listed_idea_rule(f.audience, hidden=bool(f.hidden), merged=f.merged)
+    query = rule.apply(Idea.filter())
+    if f.flagged is not None:
+        # Open flags on the idea or on one of its comments (both carry the idea's id).
+        flagged = Q(id__in=Subquery(Flag.filter(status=FlagStatus.OPEN).values("idea_id")))
+        query = query.filter(flagged if f.flagged else ~flagged)
     if f.awaiting_response:
         query = query.filter(await awaiting_response(f.campaign_id))
     if f.campaign_id is not None:

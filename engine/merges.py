@@ -10,6 +10,7 @@ source's history stays as it was.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -23,6 +24,7 @@ from engine.ideas import get_idea
 from engine.interactions import Kind
 from engine.models.campaigns import Campaign, ThresholdMetric
 from engine.models.ideas import Idea
+from engine.models.interactions import Pledge, Vote
 from engine.models.members import Member
 from engine.models.merges import IdeaMerge, MergeTransfer, TransferKind
 from engine.pledges import PLEDGES
@@ -37,9 +39,91 @@ _ALL_METRICS = frozenset(ThresholdMetric)
 
 async def merge_ideas(source_id: int, target_id: int, note: str = "") -> IdeaMerge:
     require_texts(check_text(note, field="note", max_len=NOTE_MAX, required=False))
+    _check_pair(source_id, target_id)
+    return await retrying(lambda: _merge(source_id, target_id, clean(note)))
+
+
+def _check_pair(source_id: int, target_id: int) -> None:
     if source_id == target_id:
         raise DomainError(ErrorCode.INVALID, "an idea cannot be merged into itself", "intoIdeaId")
-    return await retrying(lambda: _merge(source_id, target_id, clean(note)))
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """What merging would move, so the brand sees the numbers before it confirms.
+
+    Read without locks or writes; the merge itself re-reads everything under its locks, so a
+    vote cast in between can make the real move differ by that vote.
+    """
+
+    source: Counters
+    target: Counters
+    target_after: Counters
+    moved_upvotes: int
+    moved_downvotes: int
+    moved_scores: int
+    moved_pledges: int
+    moved_pledged_quantity: int
+    # Distinct members with at least one vote, score or pledge that moves.
+    moved_supporters: int
+    # Supporters of the source whose own choice on the target stays (or who wrote the target).
+    counted_once: int
+    # Comments stay on the source (it keeps its thread and history).
+    source_comments: int
+
+
+async def merge_preview(source_id: int, target_id: int) -> MergePreview:
+    _check_pair(source_id, target_id)
+    source = await get_idea(source_id, "ideaId")
+    target = await get_idea(target_id, "intoIdeaId")
+    await _check_mergeable(source, target)
+    deltas: Counter[str] = Counter()
+    moved: dict[TransferKind, list[Any]] = {}
+    everyone: set[int] = set()
+    for kind in _KINDS:
+        rows = await _supporters(kind, source.id)
+        everyone.update(r.member_id for r in rows)
+        moved[kind] = _moving(kind, rows, target, await _on_target(kind, rows, target, lock=False))
+        for row in moved[kind]:
+            deltas.update(_deltas(kind, getattr(row, _KINDS[kind][0].column)))
+    movers = {r.member_id for rows in moved.values() for r in rows}
+    backing = {r.member_id for r in moved[TransferKind.PLEDGE]} | {
+        r.member_id for r in moved[TransferKind.VOTE] if r.value > 0
+    }
+    before = counters.counters_of(target)
+    return MergePreview(
+        source=counters.counters_of(source),
+        target=before,
+        target_after=await _after(target, before, deltas, backing),
+        moved_upvotes=sum(1 for r in moved[TransferKind.VOTE] if r.value > 0),
+        moved_downvotes=sum(1 for r in moved[TransferKind.VOTE] if r.value < 0),
+        moved_scores=len(moved[TransferKind.SCORE]),
+        moved_pledges=len(moved[TransferKind.PLEDGE]),
+        moved_pledged_quantity=sum(r.quantity for r in moved[TransferKind.PLEDGE]),
+        moved_supporters=len(movers),
+        counted_once=len(everyone - movers),
+        source_comments=source.comment_count,
+    )
+
+
+async def _after(
+    target: Idea, before: Counters, deltas: Counter[str], backing: set[int]
+) -> Counters:
+    """The target's counters once ``deltas`` land; supporters recounted as engine.supporters
+    does (each member once across the target's own rows and the copies)."""
+    values = {name: getattr(before, name) + deltas.get(name, 0) for name in asdict(before)}
+    own = set(
+        await Vote.filter(idea_id=target.id, value=1).values_list("member_id", flat=True)
+    ) | set(
+        await Pledge.filter(idea_id=target.id, quantity__gt=0).values_list("member_id", flat=True)
+    )
+    people = await Member.filter(id__in=own | backing).values_list(
+        "customer_value_cents", "verified"
+    )
+    values["supporter_count"] = len(people)
+    values["supporter_value_cents"] = sum(int(v or 0) for v, _ in people)
+    values["supporter_verified_count"] = sum(1 for _, verified in people if verified)
+    return Counters(**values)
 
 
 async def _merge(source_id: int, target_id: int, note: str) -> IdeaMerge:
@@ -124,26 +208,44 @@ async def _supporters(kind: TransferKind, idea_id: int) -> list[Any]:
     return list(await query.order_by("id"))
 
 
+async def _on_target(
+    kind: TransferKind, rows: list[Any], target: Idea, *, lock: bool
+) -> dict[int, Any]:
+    """The target's own rows of this kind for the source's supporters, by member."""
+    model = _KINDS[kind][0].model
+    query = model.filter(idea_id=target.id, member_id__in=[r.member_id for r in rows])
+    query = query.order_by("id")
+    return {r.member_id: r for r in await (query.select_for_update() if lock else query)}
+
+
+def _moving(
+    kind: TransferKind, rows: list[Any], target: Idea, existing: dict[int, Any]
+) -> list[Any]:
+    """The source rows a merge copies: no self-votes (a pledge for your own idea is fine), and a
+    member's own choice on the target counts, never twice. Shared by the merge and its preview."""
+    action, author_may = _KINDS[kind]
+    column = action.column
+    return [
+        row
+        for row in rows
+        if (row.member_id != target.author_id or author_may)
+        and not (
+            existing.get(row.member_id) is not None and getattr(existing[row.member_id], column)
+        )
+    ]
+
+
 async def _copy(
     kind: TransferKind, merge: IdeaMerge, rows: list[Any], target: Idea, deltas: Counter[str]
 ) -> list[MergeTransfer]:
     """Copy each supporter's row onto the target unless they already have their own there."""
-    action, author_may = _KINDS[kind]
+    action = _KINDS[kind][0]
     model, column = action.model, action.column
-    existing = {
-        r.member_id: r
-        for r in await model.filter(idea_id=target.id, member_id__in=[r.member_id for r in rows])
-        .order_by("id")
-        .select_for_update()
-    }
+    existing = await _on_target(kind, rows, target, lock=True)
     moved: list[MergeTransfer] = []
-    for row in rows:
+    for row in _moving(kind, rows, target, existing):
         value = getattr(row, column)
         on_target = existing.get(row.member_id)
-        if (row.member_id == target.author_id and not author_may) or (
-            on_target is not None and getattr(on_target, column)
-        ):
-            continue  # no self-votes; their own choice on the target counts, never twice
         if on_target is None:
             extra = {"version": 1} if action.versioned else {}
             try:

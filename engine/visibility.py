@@ -154,10 +154,16 @@ def idea_rule(audience: Audience) -> Rule:
     )
 
 
-def listed_idea_rule(audience: Audience) -> Rule:
+def listed_idea_rule(audience: Audience, hidden: bool = False, merged: bool = False) -> Rule:
     """Ideas in lists and rankings: visible, not merged away, not hidden (for the brand too:
-    hidden ideas are in the moderation queue, not in rankings)."""
-    return idea_rule(audience).and_also(Equals("merged_into_id", None), Equals("hidden", False))
+    hidden ideas are in the moderation queue, not in rankings). ``hidden`` and ``merged`` list
+    the hidden or the merged-away ones instead, for the brand's moderation views (where a merge
+    is undone); nobody else gets such a list."""
+    if (hidden or merged) and not audience.is_brand:
+        return Rule(nothing=True)
+    return idea_rule(audience).and_also(
+        Equals("merged_into_id", None, negate=merged), Equals("hidden", hidden)
+    )
 
 
 def comment_rule(audience: Audience) -> Rule:

@@ -1,7 +1,8 @@
 """Compiling a validated read document into a plan: one SQL statement per root field (plus one
 COUNT when ``totalCount`` is asked for) and closures that shape the JSON response directly.
 
-Supported: root ``ideas`` (without ``search``) and ``idea(id)``, with the idea's plain fields
+Supported: root ``ideas`` (without ``search``, ``awaitingResponse``, ``flagged``, ``hidden``
+or ``merged``) and ``idea(id)``, with the idea's plain fields
 (api/plans/fields.py), ``id``, ``counts``, ``hidden``, ``author`` (id and plain fields), the
 viewer's vote, score and pledge, connection edges, cursors, page info and ``totalCount``,
 aliases, fragments and ``__typename``. Anything else raises :class:`Unsupported` at compile
@@ -602,6 +603,12 @@ class IdeasRoot(Root):
         args = _arguments(self.schema, "ideas", self.node, variables)
         if args.get("search") and str(args["search"]).strip():
             raise StepAside("search")  # its matching rules live in the ORM's icontains
+        # Filters whose rules (and refusals) live in engine/idea_list.py: the executor answers.
+        # Their defaults (false, null) are the plain list the plan's SQL already is.
+        if args.get("flagged") is not None or any(
+            args.get(name) for name in ("awaitingResponse", "hidden", "merged")
+        ):
+            raise StepAside("awaitingResponse, flagged, hidden or merged")
         try:
             campaign = args.get("campaignId")
             campaign_pk = decode_id(campaign, "Campaign", "campaignId") if campaign else None

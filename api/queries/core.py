@@ -118,6 +118,27 @@ class CoreQueries:
                 "(setIdeaStatus) yet."
             ),
         ] = False,
+        flagged: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Secret key or console only: true lists ideas with open flags (on "
+                "the idea or its comments), false those without. FORBIDDEN for other keys."
+            ),
+        ] = None,
+        hidden: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="Secret key or console only: true lists the hidden (moderated) "
+                "ideas, which no other list shows. FORBIDDEN for other keys."
+            ),
+        ] = None,
+        merged: Annotated[
+            bool,
+            strawberry.argument(
+                description="Secret key or console only: true lists the ideas merged into "
+                "others (to unmerge them) instead of the live ones. FORBIDDEN for other keys."
+            ),
+        ] = False,
     ) -> IdeaConnection:
         info.context.require_principal()
         campaign_pk = decode_id(campaign_id, "Campaign", "campaignId") if campaign_id else None
@@ -130,6 +151,9 @@ class CoreQueries:
             first=first,
             after=after,
             awaiting_response=awaiting_response,
+            flagged=flagged,
+            hidden=hidden,
+            merged=merged,
         )
 
     @strawberry.field

@@ -1,4 +1,4 @@
-"""similarIdeas (anyone with a key) and campaignInsights (secret key)."""
+"""similarIdeas (anyone with a key), campaignInsights and campaignAlerts (secret key)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,16 @@ import strawberry
 from api.context import Info
 from api.types.idea import Idea
 from api.types.ids import decode_id
-from api.types.insights import CampaignInsights, DayActivity, Demand, SimilarIdea, WeekActivity
-from engine import insights, similarity
+from api.types.insights import (
+    AlertFigure,
+    CampaignAlert,
+    CampaignInsights,
+    DayActivity,
+    Demand,
+    SimilarIdea,
+    WeekActivity,
+)
+from engine import alerts, insights, similarity
 
 
 @strawberry.type
@@ -42,3 +50,19 @@ class InsightQueries:
         values["weekly"] = [WeekActivity(**w.__dict__) for w in result.weekly]
         values["demand"] = Demand(**result.demand.__dict__)
         return CampaignInsights(**values)
+
+    @strawberry.field(
+        description="The campaign's raised alerts, newest first (at most 50). Secret key only."
+    )
+    async def campaign_alerts(self, info: Info, campaign_id: strawberry.ID) -> list[CampaignAlert]:
+        info.context.require_secret()
+        raised = await alerts.raised_alerts(decode_id(campaign_id, "Campaign", "campaignId"))
+        return [
+            CampaignAlert(
+                kind=a.kind,
+                period=a.period,
+                raised_at=a.raised_at,
+                figures=[AlertFigure(name=n, value=v) for n, v in a.figures],
+            )
+            for a in raised
+        ]

@@ -1,10 +1,12 @@
-"""moderationQueue and moderationLog (secret key)."""
+"""moderationQueue, moderationLog and mergePreview (secret key)."""
 
 from __future__ import annotations
 
 import strawberry
 
 from api.context import Info
+from api.types.ids import decode_id
+from api.types.merge import MergePreview
 from api.types.moderation import (
     Flag,
     FlagConnection,
@@ -12,6 +14,7 @@ from api.types.moderation import (
     ModerationEntry,
     ModerationEntryConnection,
 )
+from engine import merges
 from engine import models as m
 from engine.pagination import id_page
 
@@ -45,3 +48,16 @@ class ModerationQueries:
             ),
             query.count,
         )
+
+    @strawberry.field(
+        description="What mergeIdea(ideaId, intoIdeaId) would move, before confirming it. "
+        "Secret key only; the same userErrors as the merge come back as errors."
+    )
+    async def merge_preview(
+        self, info: Info, idea_id: strawberry.ID, into_idea_id: strawberry.ID
+    ) -> MergePreview:
+        info.context.require_secret()
+        preview = await merges.merge_preview(
+            decode_id(idea_id, "Idea", "ideaId"), decode_id(into_idea_id, "Idea", "intoIdeaId")
+        )
+        return MergePreview.of(preview)

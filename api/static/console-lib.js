@@ -55,6 +55,17 @@
 
   function register(loader) { loaders.push(loader); }
 
+  // The tenant's campaigns (drafts included: the console is the brand's), fetched once per page
+  // for the sections that filter or pick by campaign.
+  var campaignList = null;
+  function campaigns() {
+    if (!campaignList) {
+      campaignList = gql("{ campaigns(first: 100) { edges { node { id title status mode } } } }")
+        .then(function (d) { return d.campaigns.edges.map(function (e) { return e.node; }); });
+    }
+    return campaignList;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     say(role.toLowerCase() === "analyst" ? "Read-only: you can look at everything and change nothing." : "");
     Promise.all(loaders.map(function (load) { return load(); }))
@@ -62,5 +73,5 @@
       .then(function () { root.setAttribute("data-state", "ready"); });
   });
 
-  window.CosourceConsole = { gql: gql, say: say, el: el, section: section, fill: fill, button: button, register: register, role: role };
+  window.CosourceConsole = { gql: gql, say: say, el: el, section: section, fill: fill, button: button, register: register, role: role, campaigns: campaigns };
 })();

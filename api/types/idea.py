@@ -252,6 +252,9 @@ async def idea_connection(
     first: int | None,
     after: str | None,
     awaiting_response: bool = False,
+    flagged: bool | None = None,
+    hidden: bool | None = None,
+    merged: bool = False,
 ) -> IdeaConnection:
     filters = idea_list.IdeaFilter(
         campaign_id=campaign_id,
@@ -259,6 +262,9 @@ async def idea_connection(
         search=search,
         audience=info.context.audience,
         awaiting_response=awaiting_response,
+        flagged=flagged,
+        hidden=hidden,
+        merged=merged,
     )
     member_id = info.context.audience.member_id  # also when the token's member is cached
     viewer = f"member:{member_id}" if member_id is not None else "guest"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import strawberry
 
@@ -85,3 +85,22 @@ class CampaignInsights:
     )
     demand: Demand
     alerts: list[str]
+
+
+@strawberry.type(name="AlertFigure", description="One number an alert carried.")
+class AlertFigure:
+    name: str = strawberry.field(description="e.g. activeMembers, thresholds.lowExposureShare")
+    value: float
+
+
+@strawberry.type(
+    name="CampaignAlert",
+    description="A raised community-health alert (also sent as a webhook event of that type).",
+)
+class CampaignAlert:
+    kind: str = strawberry.field(
+        description="campaign.participation_dropped or campaign.herding_detected"
+    )
+    period: str = strawberry.field(description="The ISO week, e.g. 2026-W49; once per week.")
+    raised_at: datetime
+    figures: list[AlertFigure]

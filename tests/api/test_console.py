@@ -229,3 +229,35 @@ async def test_a_console_users_moderation_is_logged_with_the_console_user(api, t
         "actorKind": "CONSOLE_USER",
         "actorLabel": "owner@brand.example",
     }
+
+
+async def test_an_analyst_reads_the_moderation_lists_and_a_merge_preview_but_cannot_merge(
+    api, tenant
+) -> None:
+    csrf = await _session(api, tenant, ConsoleRole.ANALYST)
+    author, reporter = await factories.members(2)
+    await Member.filter(id=reporter.id).update(level=1)
+    campaign = await factories.campaign()
+    source = await factories.idea(author, campaign, title="Hidden by a report")
+    target = await factories.idea(author, campaign, title="Live one")
+    report = await moderation.flag(await Member.get(id=reporter.id), source.id, FlagReason.SPAM)
+    await moderation.resolve_flag(report.id, moderation.Decision.UPHOLD, hide=True)
+    hidden = await _gql(api, "{ ideas(hidden: true) { edges { node { title hidden } } } }", csrf)
+    assert hidden["data"]["ideas"]["edges"] == [
+        {"node": {"title": "Hidden by a report", "hidden": True}}
+    ]
+    ids: dict[str, object] = {"s": encode_id("Idea", source.id), "t": encode_id("Idea", target.id)}
+    preview = await _gql(
+        api,
+        "query P($s: ID!, $t: ID!) { mergePreview(ideaId: $s, intoIdeaId: $t) { movedUpvotes } }",
+        csrf,
+        ids,
+    )
+    assert preview["data"] == {"mergePreview": {"movedUpvotes": 0}}
+    merge = await _gql(
+        api,
+        "mutation M($s: ID!, $t: ID!) { mergeIdea(input: {ideaId: $s, intoIdeaId: $t}) { userErrors { code } } }",
+        csrf,
+        ids,
+    )
+    assert merge["errors"][0]["extensions"]["code"] == "FORBIDDEN"

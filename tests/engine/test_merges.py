@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import merges, pledges, votes
+from engine import counters, merges, pledges, votes
 from engine.errors import DomainError, ErrorCode
 from engine.models import DomainEvent, Idea, MergeTransfer, Pledge, Vote
 from engine.votes import VoteValue
@@ -108,3 +108,39 @@ async def test_contest_merge_moves_scores_and_unmerge_takes_them_back(tenant) ->
     await merges.unmerge_idea(source.id)
     t = await Idea.get(id=target.id)
     assert (t.score_sum, t.score_count, t.pledgers, t.pledged_quantity) == (4, 1, 0, 0)
+
+
+async def test_preview_shows_what_the_merge_then_moves(tenant) -> None:
+    _, source, target, _, target_author = await _ideas()
+    both, only_source, downer = await factories.members(3)
+    await votes.cast_vote(both, source.id, VoteValue.UP)
+    await votes.cast_vote(both, target.id, VoteValue.UP)
+    await votes.cast_vote(only_source, source.id, VoteValue.UP)
+    await votes.cast_vote(downer, source.id, VoteValue.DOWN)
+    await votes.cast_vote(target_author, source.id, VoteValue.UP)  # would be a self-vote
+    await pledges.pledge(only_source, source.id, 3)
+    await pledges.pledge(target_author, source.id, 2)  # pledging for your own idea is fine
+
+    preview = await merges.merge_preview(source.id, target.id)
+
+    assert (preview.moved_upvotes, preview.moved_downvotes) == (1, 1)
+    assert (preview.moved_pledges, preview.moved_pledged_quantity) == (2, 5)
+    assert preview.moved_supporters == 3  # only_source, downer, target_author (pledge)
+    assert preview.counted_once == 1  # `both` already backs the target
+    assert (preview.source.upvotes, preview.target.upvotes) == (3, 1)
+    assert await MergeTransfer.all().count() == 0  # a preview writes nothing
+    await merges.merge_ideas(source.id, target.id)
+    after = counters.counters_of(await Idea.get(id=target.id))
+    assert preview.target_after == after
+    assert after.supporter_count == 3  # both, only_source, target_author: each once
+
+
+async def test_preview_refuses_what_the_merge_refuses(tenant) -> None:
+    _, source, target, _, _ = await _ideas()
+    with pytest.raises(DomainError) as same:
+        await merges.merge_preview(source.id, source.id)
+    assert same.value.code == ErrorCode.INVALID
+    await merges.merge_ideas(source.id, target.id)
+    with pytest.raises(DomainError) as merged:
+        await merges.merge_preview(source.id, target.id)
+    assert merged.value.code == ErrorCode.IDEA_CLOSED
