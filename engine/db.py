@@ -62,12 +62,8 @@ def tortoise_config(
     }
 
 
+# Besides a broken connection (is_broken_connection: SQLSTATE class 08, shutdowns, start-up).
 _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,  # the server went away mid-statement
-    asyncpg.exceptions.ConnectionFailureError,  # SQLSTATE class 08
-    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     DBConnectionError,
     ConnectionError,
@@ -75,27 +71,65 @@ _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
+# What asyncpg says when a connection's protocol state is no longer trustworthy: the server went
+# away under it, or an interrupted operation left it mid-exchange. Such a connection must be
+# terminated, never pooled again (runtime.compat, docs/architecture.md "Database outages").
+_BROKEN_MESSAGES = (
+    "connection is closed",
+    "connection was closed",
+    "another operation is in progress",
+    "another operation is cancelling",
+    "cannot switch to state",
+)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def is_broken_connection(error: BaseException) -> bool:
+    """The error says the connection itself failed, not the statement: the server closed it or
+    its protocol state is unknown. Retrying on another connection is safe for what had not yet
+    run (a BEGIN, a read); the connection goes, whatever it was doing."""
+    for current in _chain(error):
+        if isinstance(
+            current,
+            asyncpg.exceptions.PostgresConnectionError
+            | asyncpg.exceptions.InternalClientError
+            | asyncpg.exceptions.AdminShutdownError
+            | asyncpg.exceptions.CrashShutdownError
+            | asyncpg.exceptions.CannotConnectNowError,
+        ):
+            return True
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and any(
+            m in str(current) for m in _BROKEN_MESSAGES
+        ):
+            return True
+        if isinstance(current, ConnectionError):
+            return True
+    return False
+
+
 def is_unavailable(error: BaseException) -> bool:
     """The database could not be reached or dropped the connection (a restart, a failover, a
     locked SQLite file): nothing about the request was wrong, and retrying shortly will work.
     Looks through the exception chain, as Tortoise wraps driver errors."""
-    if is_conflict(error):
-        return True  # still there after engine.conflicts retried it: nothing was written
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    if is_conflict(error) or is_broken_connection(error):
+        # A conflict still there after engine.conflicts retried it wrote nothing; a broken
+        # connection is one the pool will not hand out again.
+        return True
+    for current in _chain(error):
         if isinstance(current, _UNAVAILABLE_TYPES):
             return True
         if isinstance(current, OSError) and current.errno is not None:
             return True  # connection refused, host unreachable
-        if isinstance(current, asyncpg.exceptions.InterfaceError) and "connection is closed" in str(
-            current
-        ):
-            return True  # the server went away under an open transaction (rolling it back)
         if "database is locked" in str(current):
             return True
-        current = current.__cause__ or current.__context__
     return False
 
 
