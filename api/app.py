@@ -156,7 +156,6 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
     else:
         counter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
         view.limiter = RequestLimiter(counter, limits)
-    view.client_address = ClientAddress(settings.trusted_proxies)
     view.persisted = PersistedQueries(redis)
     view.generations = background.generations
     view.cache = (
@@ -246,4 +245,6 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     )
     app.state.graphql = graphql
     app.state.origins = origins
+    # Read by api.ratelimit.client_ip: rate limits, the audit log and console sign-in alike.
+    app.state.client_address = ClientAddress(settings.trusted_proxies)
     return app

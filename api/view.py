@@ -43,7 +43,7 @@ from api.graphiql import graphiql_page
 from api.live import Broadcaster
 from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.plans.runner import PlanKey, ReadPlans
-from api.ratelimit import ClientAddress, RequestLimiter, Verdict
+from api.ratelimit import RequestLimiter, Verdict, client_ip, ip_bucket
 from api.request_checks import BadRequest, check_request
 from engine.db import is_unavailable
 from engine.errors import Forbidden, Unauthenticated
@@ -139,7 +139,6 @@ class GraphQLView(GraphQL[Context, None]):
     max_variable_depth = 16
     limiter: RequestLimiter | None = None
     origins: cors.KnownOrigins | None = None
-    client_address: ClientAddress = ClientAddress()
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None
     generations: Generations | None = None
@@ -149,8 +148,8 @@ class GraphQLView(GraphQL[Context, None]):
     demo_key: str | None = None
 
     def client_of(self, request: Request | WebSocket) -> str:
-        peer = request.client.host if request.client else None
-        return self.client_address.resolve(peer, request.headers.get("x-forwarded-for"))
+        """The visitor's rate-limit bucket (api.ratelimit.client_ip, as the audit log sees it)."""
+        return ip_bucket(client_ip(request))
 
     async def authenticate(self, headers: Headers, client: str = "unknown") -> RequestAuth:
         try:
