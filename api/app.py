@@ -25,6 +25,7 @@ from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
 from api.cors import KnownOrigins, PerKeyCORS
 from api.live import Broadcaster, LiveHooks
+from api.outage import OutageAnswers
 from api.persisted import PersistedQueries
 from api.plans.runner import ReadPlans
 from api.ratelimit import (
@@ -237,6 +238,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             # Outermost: every answer (413s and CORS refusals included) has an id, a log line and
             # its metrics.
             Middleware(AccessLog),
+            # A database outage under any route is a 503 with Retry-After (api.outage).
+            Middleware(OutageAnswers),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             # Origins follow the publishable keys' allowed origins (api.cors), never "*".
             Middleware(PerKeyCORS, origins=origins),

@@ -30,7 +30,6 @@ from api.body_limit import BodyTooLarge
 from api.cache import CachedResult, ResultCache, cache_key
 from api.context import Context
 from api.errors import (
-    UNAVAILABLE_MESSAGE,
     UNAVAILABLE_RETRY_AFTER,
     Code,
     PublicError,
@@ -38,6 +37,8 @@ from api.errors import (
     unauthenticated,
     unavailable,
 )
+from api.errors import error_response as _error_response
+from api.errors import unavailable_response as _unavailable_response
 from api.extensions import map_error
 from api.graphiql import graphiql_page
 from api.live import Broadcaster
@@ -76,26 +77,6 @@ def _parse_get(query_string: bytes, max_variable_depth: int) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"'{name}' is not valid JSON") from exc
     return check_request(params, max_variable_depth=max_variable_depth)
-
-
-def _error_response(
-    message: str, code: Code, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
-    response = Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
-    response.cosource_code = code.value  # type: ignore[attr-defined]  # read by run() for metrics
-    return response
-
-
-def _unavailable_response() -> Response:
-    return _error_response(
-        UNAVAILABLE_MESSAGE,
-        Code.SERVICE_UNAVAILABLE,
-        503,
-        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
-    )
 
 
 def _is_unavailable(data: Any) -> bool:
