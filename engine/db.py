@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 from tortoise import Tortoise, connections
@@ -13,6 +16,9 @@ from tortoise.exceptions import DBConnectionError
 
 from engine.conflicts import is_conflict
 from engine.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The engine's model modules. The single Tortoise app also holds the tables of the packages above
 # (webhooks): the composition root (runtime.composition.MODEL_MODULES) passes the whole list in.
@@ -131,6 +137,27 @@ def is_unavailable(error: BaseException) -> bool:
         if "database is locked" in str(current):
             return True
     return False
+
+
+async def outlasting_outage(call: Callable[[], Awaitable[T]], *, within: float) -> T:
+    """Run ``call`` again while the database is unavailable, for up to ``within`` seconds.
+
+    For a write that records something the outside world has already seen (a webhook the
+    receiver got): given up at once, the record is lost and the thing is done again (a second
+    delivery). A restart or failover lasts seconds; ``call`` must be safe to repeat (fenced by
+    a lease token, say). Conflicts are not retried here (engine.conflicts does that)."""
+    deadline = time.monotonic() + within
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except Exception as error:
+            outage = is_unavailable(error) and not is_conflict(error)
+            if not outage or time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unavailable (%s); trying again in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def is_postgres() -> bool:

@@ -24,6 +24,7 @@ from tortoise.queryset import QuerySet
 
 from engine import events, request_ids
 from engine.clock import utcnow
+from engine.db import outlasting_outage
 from engine.events import EventType
 from engine.settings import get_settings
 from engine.tenancy import tenant_scope
@@ -141,7 +142,12 @@ async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
                 "duration_ms": round(result.duration_ms, 1),
             },
         )
-        return await _finish(ctx, delivery, taken, result)
+        # The receiver has seen this attempt: record it even through a database restart (while
+        # the lease holds, nobody sends it again), or it would be delivered a second time.
+        held = taken.started_at + timedelta(seconds=lease_seconds() - _LEASE_MARGIN) - utcnow()
+        return await outlasting_outage(
+            lambda: _finish(ctx, delivery, taken, result), within=held.total_seconds()
+        )
 
 
 def _unclaimed(delivery: Delivery, now: datetime) -> QuerySet[WebhookDelivery]:
