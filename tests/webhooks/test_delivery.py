@@ -404,7 +404,7 @@ async def test_an_attempt_the_receiver_got_is_recorded_through_a_database_restar
     # The database restarts between the receiver's 200 and the write that records it. Given up
     # at once, the row stayed pending under its lease and the sweeper sent the event again.
     row = await _pending_delivery(receiver)
-    finish, failures = delivery._finish, []
+    finish, failures = delivery._finish, list[int]()
 
     async def restarting(*args: object, **kwargs: object) -> object:
         if len(failures) < 2:
