@@ -25,6 +25,7 @@ from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
 from api.cors import KnownOrigins, PerKeyCORS
 from api.live import Broadcaster, LiveHooks
+from api.outage import OutageAnswers
 from api.persisted import PersistedQueries
 from api.plans.runner import ReadPlans
 from api.ratelimit import (
@@ -156,7 +157,6 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
     else:
         counter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
         view.limiter = RequestLimiter(counter, limits)
-    view.client_address = ClientAddress(settings.trusted_proxies)
     view.persisted = PersistedQueries(redis)
     view.generations = background.generations
     view.cache = (
@@ -238,6 +238,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             # Outermost: every answer (413s and CORS refusals included) has an id, a log line and
             # its metrics.
             Middleware(AccessLog),
+            # A database outage under any route is a 503 with Retry-After (api.outage).
+            Middleware(OutageAnswers),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             # Origins follow the publishable keys' allowed origins (api.cors), never "*".
             Middleware(PerKeyCORS, origins=origins),
@@ -246,4 +248,6 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     )
     app.state.graphql = graphql
     app.state.origins = origins
+    # Read by api.ratelimit.client_ip: rate limits, the audit log and console sign-in alike.
+    app.state.client_address = ClientAddress(settings.trusted_proxies)
     return app

@@ -3,8 +3,9 @@
 A schema extension, so no resolver can forget it: after a mutation operation ran with a secret key,
 one entry records the key, the operation and root fields, the global ids named in the input
 (variables and literal arguments; no other value, since inputs can hold secrets), the outcome
-(GraphQL error codes and `userErrors` codes) and where the request came from. Writing it must
-never fail the request: a failure is logged. See docs/architecture.md ("Audit log").
+(GraphQL error codes and `userErrors` codes) and where the request came from (the client address
+behind the trusted proxies, as rate limits see it: api.ratelimit.client_ip). Writing it must never
+fail the request: a failure is logged. See docs/architecture.md ("Audit log").
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from graphql import (
     StringValueNode,
     ValueNode,
 )
+from starlette.requests import HTTPConnection
 from strawberry.extensions import SchemaExtension
 
 from api.auth import Role
 from api.extensions import map_error
+from api.ratelimit import client_ip
 from engine import audit
 
 log = logging.getLogger("cosource.audit")
@@ -127,7 +130,6 @@ class AuditLog(SchemaExtension):
             codes.append(str(code or "ERROR"))
         request = getattr(context.context, "request", None)
         headers = getattr(request, "headers", {}) or {}
-        client = getattr(request, "client", None)
         state = getattr(request, "state", None)
         if principal.console is not None:
             user = principal.console.user
@@ -142,7 +144,7 @@ class AuditLog(SchemaExtension):
             target_ids=ids,
             succeeded=not codes,
             error_codes=codes,
-            ip=str(getattr(client, "host", "") or ""),
+            ip=client_ip(request) if isinstance(request, HTTPConnection) else "",
             user_agent=str(headers.get("user-agent", "")),
             request_id=str(getattr(state, "request_id", "") or headers.get("x-request-id", "")),
         )

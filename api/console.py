@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from api.auth import CONSOLE_COOKIE
+from api.ratelimit import client_ip, ip_bucket
 from engine import console as sessions
 from engine.settings import get_settings
 
@@ -117,7 +118,7 @@ async def login(request: Request) -> Response:
     if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
         return _login_page("The form expired; please sign in again.", 403)
     brand, email = form.get("brand", ""), form.get("email", "")
-    ip = request.client.host if request.client else ""
+    ip = ip_bucket(client_ip(request))  # behind the trusted proxies, as rate limits count
     try:
         token, _ = await sessions.sign_in(brand, email, form.get("password", ""), ip)
     except sessions.SignInThrottled as exc:

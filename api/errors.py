@@ -10,7 +10,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
+from starlette.responses import Response
 
 
 class Code(str, Enum):
@@ -58,6 +60,29 @@ UNAVAILABLE_RETRY_AFTER = 2
 def unavailable() -> PublicError:
     return PublicError(
         UNAVAILABLE_MESSAGE, Code.SERVICE_UNAVAILABLE, retryAfter=UNAVAILABLE_RETRY_AFTER
+    )
+
+
+def error_response(
+    message: str, code: Code, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A GraphQL-shaped error answered before (or instead of) execution."""
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
+    response = Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+    response.cosource_code = code.value  # type: ignore[attr-defined]  # read by run() for metrics
+    return response
+
+
+def unavailable_response() -> Response:
+    """HTTP 503 with Retry-After and SERVICE_UNAVAILABLE: the answer to a database outage on any
+    route (api.view for GraphQL, api.outage for the others)."""
+    return error_response(
+        UNAVAILABLE_MESSAGE,
+        Code.SERVICE_UNAVAILABLE,
+        503,
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
     )
 
 

@@ -30,7 +30,6 @@ from api.body_limit import BodyTooLarge
 from api.cache import CachedResult, ResultCache, cache_key
 from api.context import Context
 from api.errors import (
-    UNAVAILABLE_MESSAGE,
     UNAVAILABLE_RETRY_AFTER,
     Code,
     PublicError,
@@ -38,12 +37,14 @@ from api.errors import (
     unauthenticated,
     unavailable,
 )
+from api.errors import error_response as _error_response
+from api.errors import unavailable_response as _unavailable_response
 from api.extensions import map_error
 from api.graphiql import graphiql_page
 from api.live import Broadcaster
 from api.persisted import HashMismatch, PersistedQueries, PersistedQuery
 from api.plans.runner import PlanKey, ReadPlans
-from api.ratelimit import ClientAddress, RequestLimiter, Verdict
+from api.ratelimit import RequestLimiter, Verdict, client_ip, ip_bucket
 from api.request_checks import BadRequest, check_request
 from engine.db import is_unavailable
 from engine.errors import Forbidden, Unauthenticated
@@ -76,26 +77,6 @@ def _parse_get(query_string: bytes, max_variable_depth: int) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"'{name}' is not valid JSON") from exc
     return check_request(params, max_variable_depth=max_variable_depth)
-
-
-def _error_response(
-    message: str, code: Code, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
-    response = Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
-    response.cosource_code = code.value  # type: ignore[attr-defined]  # read by run() for metrics
-    return response
-
-
-def _unavailable_response() -> Response:
-    return _error_response(
-        UNAVAILABLE_MESSAGE,
-        Code.SERVICE_UNAVAILABLE,
-        503,
-        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
-    )
 
 
 def _is_unavailable(data: Any) -> bool:
@@ -139,7 +120,6 @@ class GraphQLView(GraphQL[Context, None]):
     max_variable_depth = 16
     limiter: RequestLimiter | None = None
     origins: cors.KnownOrigins | None = None
-    client_address: ClientAddress = ClientAddress()
     persisted: PersistedQueries = PersistedQueries()
     cache: ResultCache | None = None
     generations: Generations | None = None
@@ -149,8 +129,8 @@ class GraphQLView(GraphQL[Context, None]):
     demo_key: str | None = None
 
     def client_of(self, request: Request | WebSocket) -> str:
-        peer = request.client.host if request.client else None
-        return self.client_address.resolve(peer, request.headers.get("x-forwarded-for"))
+        """The visitor's rate-limit bucket (api.ratelimit.client_ip, as the audit log sees it)."""
+        return ip_bucket(client_ip(request))
 
     async def authenticate(self, headers: Headers, client: str = "unknown") -> RequestAuth:
         try:

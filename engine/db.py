@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 from tortoise import Tortoise, connections
@@ -13,6 +16,9 @@ from tortoise.exceptions import DBConnectionError
 
 from engine.conflicts import is_conflict
 from engine.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The engine's model modules. The single Tortoise app also holds the tables of the packages above
 # (webhooks): the composition root (runtime.composition.MODEL_MODULES) passes the whole list in.
@@ -62,12 +68,8 @@ def tortoise_config(
     }
 
 
+# Besides a broken connection (is_broken_connection: SQLSTATE class 08, shutdowns, start-up).
 _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,  # the server went away mid-statement
-    asyncpg.exceptions.ConnectionFailureError,  # SQLSTATE class 08
-    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     DBConnectionError,
     ConnectionError,
@@ -75,28 +77,87 @@ _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
+# What asyncpg says when a connection's protocol state is no longer trustworthy: the server went
+# away under it, or an interrupted operation left it mid-exchange. Such a connection must be
+# terminated, never pooled again (runtime.compat, docs/architecture.md "Database outages").
+_BROKEN_MESSAGES = (
+    "connection is closed",
+    "connection was closed",
+    "another operation is in progress",
+    "another operation is cancelling",
+    "cannot switch to state",
+)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def is_broken_connection(error: BaseException) -> bool:
+    """The error says the connection itself failed, not the statement: the server closed it or
+    its protocol state is unknown. Retrying on another connection is safe for what had not yet
+    run (a BEGIN, a read); the connection goes, whatever it was doing."""
+    for current in _chain(error):
+        if isinstance(
+            current,
+            asyncpg.exceptions.PostgresConnectionError
+            | asyncpg.exceptions.InternalClientError
+            | asyncpg.exceptions.AdminShutdownError
+            | asyncpg.exceptions.CrashShutdownError
+            | asyncpg.exceptions.CannotConnectNowError,
+        ):
+            return True
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and any(
+            m in str(current) for m in _BROKEN_MESSAGES
+        ):
+            return True
+        if isinstance(current, ConnectionError):
+            return True
+    return False
+
+
 def is_unavailable(error: BaseException) -> bool:
     """The database could not be reached or dropped the connection (a restart, a failover, a
     locked SQLite file): nothing about the request was wrong, and retrying shortly will work.
     Looks through the exception chain, as Tortoise wraps driver errors."""
-    if is_conflict(error):
-        return True  # still there after engine.conflicts retried it: nothing was written
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    if is_conflict(error) or is_broken_connection(error):
+        # A conflict still there after engine.conflicts retried it wrote nothing; a broken
+        # connection is one the pool will not hand out again.
+        return True
+    for current in _chain(error):
         if isinstance(current, _UNAVAILABLE_TYPES):
             return True
         if isinstance(current, OSError) and current.errno is not None:
             return True  # connection refused, host unreachable
-        if isinstance(current, asyncpg.exceptions.InterfaceError) and "connection is closed" in str(
-            current
-        ):
-            return True  # the server went away under an open transaction (rolling it back)
         if "database is locked" in str(current):
             return True
-        current = current.__cause__ or current.__context__
     return False
+
+
+async def outlasting_outage(call: Callable[[], Awaitable[T]], *, within: float) -> T:
+    """Run ``call`` again while the database is unavailable, for up to ``within`` seconds.
+
+    For a write that records something the outside world has already seen (a webhook the
+    receiver got): given up at once, the record is lost and the thing is done again (a second
+    delivery). A restart or failover lasts seconds; ``call`` must be safe to repeat (fenced by
+    a lease token, say). Conflicts are not retried here (engine.conflicts does that)."""
+    deadline = time.monotonic() + within
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except Exception as error:
+            outage = is_unavailable(error) and not is_conflict(error)
+            if not outage or time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unavailable (%s); trying again in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def is_postgres() -> bool:

@@ -13,13 +13,18 @@ actions: an idea's counters, its supporters, thresholds already crossed, the led
 - votes, scores, pledges and ledger entries stay as they are, so every counter, total and level
   still adds up (``cosource reputation rebuild`` agrees);
 - the member's email and names are removed from stored event payloads (threshold payloads list
-  supporters), which is also what webhook deliveries are rendered from.
+  supporters), which is also what webhook deliveries are rendered from;
+- stores outside the engine that can hold them too (the webhook delivery log: a receiver's answer
+  may echo an email back) are told by the erasers the composition root registers
+  (:func:`set_erasers`), in the same transaction.
 
 See docs/architecture.md ("Privacy").
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -145,6 +150,25 @@ def _scrub(
     return value
 
 
+@dataclass(frozen=True)
+class ErasedMember:
+    """What identified the member before erasure, for erasers to look for."""
+
+    member_id: int
+    email: str | None
+    external_id: str
+
+
+Eraser = Callable[[ErasedMember], Awaitable[None]]
+_erasers: tuple[Eraser, ...] = ()
+
+
+def set_erasers(*erasers: Eraser) -> None:
+    """The stores beyond the engine's own tables that erasure must reach (composition root)."""
+    global _erasers
+    _erasers = erasers
+
+
 async def erase_member(member_id: int) -> Member:
     """Anonymise one member of the tenant in scope (idempotent)."""
     async with in_transaction():
@@ -175,6 +199,9 @@ async def erase_member(member_id: int) -> Member:
             scrubbed = _scrub(event.data, email, names, member_ref, external_id)
             if scrubbed != event.data:
                 await DomainEvent.filter(id=event.id).update(data=scrubbed)
+        erased = ErasedMember(member.id, email, external_id)
+        for eraser in _erasers:
+            await eraser(erased)
     return member
 
 

@@ -4,7 +4,11 @@ Two libraries are extended below their public surface, each for a reason a test 
 
 - Tortoise ORM 1.1.9: entering a transaction is made safe to cancel on SQLite and PostgreSQL
   (:func:`harden_tortoise_transactions`; tests/engine/test_db.py). Without it one cancelled
-  request or job freezes the embedded default, or leaks a pooled PostgreSQL connection.
+  request or job freezes the embedded default, or leaks a pooled PostgreSQL connection. Its
+  pooled wrappers (``TransactionContextPooled``, ``PoolConnectionWrapper``) and
+  ``AsyncpgDBClient.execute_query[_dict]`` are overridden so a connection a restart broke is
+  terminated, never pooled, and a BEGIN or a read on one is retried once
+  (:func:`harden_tortoise_pool`; tests/engine/test_db.py and the fault load test).
 - arq 0.28.0: :class:`ResilientWorker` overrides ``_poll_iteration`` and
   ``_release_sem_dec_counter_on_complete`` and reads ``job_counter``, ``sem``, ``tasks`` and
   ``pool`` (tests/webhooks/test_worker.py): workers woken by enqueues instead of polling, and
@@ -21,17 +25,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
+import asyncpg
 from arq.worker import Worker
 from redis import exceptions as redis_errors
-from tortoise.backends.base.client import TransactionContextPooled
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContextPooled
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import get_connections
+from tortoise.exceptions import TransactionManagementError
 
+from engine.db import is_broken_connection
 from runtime import redis_keys
 
 log = logging.getLogger(__name__)
@@ -61,6 +70,7 @@ def apply() -> None:
     through ``runtime.composition``, before its first connection."""
     check_versions()
     harden_tortoise_transactions()
+    harden_tortoise_pool()
 
 
 def harden_tortoise_transactions() -> None:
@@ -96,27 +106,125 @@ def harden_tortoise_transactions() -> None:
     enter._cosource_hardened = True  # type: ignore[attr-defined]
     SqliteTransactionContext.__aenter__ = enter  # type: ignore[method-assign]
 
-    # PostgreSQL has the same shape: a pooled connection is taken, then BEGIN is awaited; cancelled
-    # there, the connection never returns to the pool (20 such and every request waits). Give it
-    # back; asyncpg's release ends any transaction that was begun on it.
+
+def _discard_if_broken(connection: Any, error: BaseException | None) -> None:
+    """Terminate a connection whose last use failed below the statement (the server went away,
+    the protocol was left mid-exchange): asyncpg's release then frees its pool slot, and the next
+    acquire opens a fresh connection instead of handing this one out again.
+
+    A statement the server refused (a unique violation, a deadlock), a value asyncpg could not
+    encode and a domain error raised inside a transaction leave the connection idle and usable; a
+    cancelled task is left to asyncpg, which waits for the server to confirm the cancellation
+    before pooling the connection."""
+    if error is None or not isinstance(connection, asyncpg.Connection):
+        return
+    misused = isinstance(error, asyncpg.exceptions.InterfaceError) and not isinstance(
+        error, asyncpg.exceptions.DataError
+    )
+    if is_broken_connection(error) or misused:
+        connection.terminate()
+
+
+def _is_read(query: str) -> bool:
+    return query.lstrip()[:6].upper() == "SELECT"
+
+
+def harden_tortoise_pool() -> None:
+    """PostgreSQL: a connection broken by a restart or failover is never handed out again, and
+    what had not yet run is retried once on a fresh connection (docs/architecture.md, "Database
+    outages").
+
+    ``engine.db.PooledConnection`` skips asyncpg's session reset on release (one round trip per
+    statement saved), and that reset was also what found a connection left mid-exchange: its
+    failure made asyncpg terminate the connection. Here Tortoise's pooled wrappers, which see the
+    exception that ended each use, terminate such a connection before releasing it. Entering a
+    transaction whose BEGIN fails on a broken connection, and a plain SELECT outside a
+    transaction, are retried once: neither has changed anything yet.
+    """
+    if getattr(TransactionContextPooled.__aenter__, "_cosource_hardened", False):
+        return
     pooled_enter = TransactionContextPooled.__aenter__
 
     async def enter_pooled(self: TransactionContextPooled) -> Any:
-        try:
-            return await pooled_enter(self)
-        except BaseException:
-            connection = getattr(self.client, "_connection", None)
-            pool = self.client._parent._pool
-            if connection is not None and pool is not None:
-                token = getattr(self, "token", None)
-                if token is not None:
-                    get_connections().reset(token)
-                self.client._connection = None
-                with contextlib.suppress(Exception):
-                    await pool.release(connection)
-            raise
+        for attempt in (1, 2):
+            try:
+                return await pooled_enter(self)
+            except BaseException as error:
+                # Taken, then BEGIN failed or the task was cancelled there: give it back (a
+                # cancelled task would otherwise keep it forever), or drop it if it is broken.
+                connection = getattr(self.client, "_connection", None)
+                pool = self.client._parent._pool
+                taken = connection is not None and pool is not None
+                if taken:
+                    token = getattr(self, "token", None)
+                    if token is not None:
+                        get_connections().reset(token)
+                        del self.token  # a retry sets its own
+                    self.client._connection = None
+                    _discard_if_broken(connection, error)
+                    with contextlib.suppress(Exception):
+                        await pool.release(connection)
+                # Only a connection taken broken is worth a second try: a refused connect
+                # would be refused again, and the caller answers SERVICE_UNAVAILABLE.
+                if attempt == 2 or not taken or not isinstance(error, Exception):
+                    raise
+                if not is_broken_connection(error):
+                    raise
+                log.info("BEGIN on a broken pooled connection (%s); retrying on a new one", error)
+        raise AssertionError("unreachable")  # pragma: no cover
 
+    async def exit_pooled(
+        self: TransactionContextPooled, exc_type: Any, exc_val: Any, exc_tb: Any
+    ) -> None:
+        # Tortoise 1.1.9's __aexit__, plus: a connection that failed below the statement (in the
+        # block, or at COMMIT or ROLLBACK) is terminated rather than pooled.
+        client = self.client
+        connection = client._connection
+        failure: BaseException | None = exc_val
+        try:
+            if not client._finalized:
+                if exc_type:
+                    if exc_type is not TransactionManagementError:
+                        await client.rollback()
+                else:
+                    await client.commit()
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            pool = client._parent._pool
+            if pool is not None:
+                _discard_if_broken(connection, failure)
+                await pool.release(connection)
+            get_connections().reset(self.token)
+
+    async def exit_plain(
+        self: PoolConnectionWrapper[Any], exc_type: Any, exc_val: Any, _: Any
+    ) -> None:
+        _discard_if_broken(self.connection, exc_val)
+        await self.client._pool.release(self.connection)
+
+    def retry_reads(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        async def run(self: AsyncpgDBClient, query: str, values: list[Any] | None = None) -> Any:
+            try:
+                return await method(self, query, values)
+            except Exception as error:
+                in_transaction = isinstance(self, TransactionWrapper)
+                if in_transaction or not _is_read(query) or not is_broken_connection(error):
+                    raise
+                log.info("read on a broken pooled connection (%s); retrying once", error)
+                return await method(self, query, values)
+
+        return run
+
+    enter_pooled._cosource_hardened = True  # type: ignore[attr-defined]
     TransactionContextPooled.__aenter__ = enter_pooled  # type: ignore[method-assign]
+    TransactionContextPooled.__aexit__ = exit_pooled  # type: ignore[method-assign]
+    PoolConnectionWrapper.__aexit__ = exit_plain  # type: ignore[method-assign,assignment]
+    client: Any = AsyncpgDBClient
+    client.execute_query = retry_reads(client.execute_query)
+    client.execute_query_dict = retry_reads(client.execute_query_dict)
 
 
 _REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from engine import consumers, db, events, sealed
+from engine import consumers, db, events, privacy, sealed
 from engine.settings import get_settings
 from runtime import compat
 from runtime.freshness import FreshnessHooks, Generations
 from runtime.jobs import ConsumerJobHooks
+from webhooks.log import erase_member_from_log
 from webhooks.outbox import OutboxHooks
 from webhooks.queue import JobQueue
 
@@ -30,10 +31,12 @@ def tortoise_config(database_url: str | None = None) -> dict[str, Any]:
 
 def configure_engine() -> None:
     """Start-up of every process, before its first connection: the private-API overrides checked
-    against their versions and applied (``runtime.compat``), and the engine told which event types
-    some consumer acts on (``engine.events`` is a leaf and imports no consumer)."""
+    against their versions and applied (``runtime.compat``), the engine told which event types
+    some consumer acts on (``engine.events`` is a leaf and imports no consumer) and which stores
+    beyond its tables a member's erasure must reach (``engine.privacy``)."""
     compat.apply()
     events.set_consumed_types(consumers.consumed_types())
+    privacy.set_erasers(erase_member_from_log)  # the delivery log can hold a member's email
 
 
 async def init_db(database_url: str | None = None, *, global_fallback: bool = True) -> None:

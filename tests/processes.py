@@ -269,7 +269,7 @@ def api_process(env: dict[str, str], log_dir: Path) -> Iterator[str]:
         )
         base = f"127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # a loaded CI machine imports slowly
             while True:
                 with contextlib.suppress(httpx.HTTPError):
                     if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:

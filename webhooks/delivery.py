@@ -29,6 +29,7 @@ from tortoise.queryset import QuerySet
 
 from engine import events, request_ids
 from engine.clock import utcnow
+from engine.db import outlasting_outage
 from engine.events import EventType
 from engine.settings import get_settings
 from engine.tenancy import tenant_scope
@@ -271,6 +272,8 @@ async def finish_attempts(ctx: dict[str, Any], sent: Sequence[Sent]) -> list[str
     logs its attempt but changes nothing. Endpoint health follows in the same transaction when
     some outcome changes it (a 410, a failure run starting or ending, a stale success stamp).
     Retries due soon get a deferred wake-up. Returns what happened to each, for logs."""
+    if not sent:
+        return []
     now = utcnow()
     items: list[Finished] = []
     delays: list[float | None] = []
@@ -285,14 +288,23 @@ async def finish_attempts(ctx: dict[str, Any], sent: Sequence[Sent]) -> list[str
             now=now,
         )
         items.append(Finished(one.delivery, one.claim.token, finish, one.result))
-    if any(_health_change(i.delivery.endpoint, i.result, now) for i in items):
+    health = any(_health_change(i.delivery.endpoint, i.result, now) for i in items)
+
+    async def write() -> dict[int, Written]:
+        if not health:
+            return await leases.finish_many(items)
         async with events.unit_of_work() as uow:
-            written = await leases.finish_many(items, uow.connection)
-            await _endpoint_health(
-                [i for i in items if written[i.delivery.id] is Written.OWNED], now
-            )
-    else:
-        written = await leases.finish_many(items)
+            done = await leases.finish_many(items, uow.connection)
+            await _endpoint_health([i for i in items if done[i.delivery.id] is Written.OWNED], now)
+        return done
+
+    # The receivers have seen these attempts: record them even through a database restart (while
+    # every lease holds, nobody sends them again), or they would be delivered a second time.
+    # Repeating is safe: each row's release is fenced by its own lease token.
+    held = min(i.claim.started_at for i in items) + timedelta(
+        seconds=lease_seconds() - _LEASE_MARGIN
+    )
+    written = await outlasting_outage(write, within=(held - utcnow()).total_seconds())
     outcomes: list[str] = []
     retry_at: list[float] = []
     for item, delay in zip(items, delays, strict=True):

@@ -1,7 +1,8 @@
 """Reading the delivery log: deliveries of a tenant with their attempts, newest first.
 
 A page costs a fixed number of statements whatever its size: the deliveries (with endpoint and
-event joined), then all their attempts in one query.
+event joined), then all their attempts in one query. Erasing a member reaches the log too
+(:func:`erase_member_from_log`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from tortoise.queryset import QuerySet
 
 from engine.pagination import Page, id_page
+from engine.privacy import ErasedMember
 from engine.text import filter_text
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
@@ -78,3 +80,18 @@ async def get_deliveries(delivery_ids: list[int]) -> list[LoggedDelivery]:
     rows = await WebhookDelivery.filter(id__in=delivery_ids).select_related("endpoint", "event")
     attempts = await attempts_of([row.id for row in rows])
     return [LoggedDelivery(row, attempts.get(row.id, [])) for row in rows]
+
+
+REMOVED = "[removed]"
+
+
+async def erase_member_from_log(erased: ErasedMember) -> None:
+    """Receivers' answers are logged as they came (``response_excerpt``) and can echo a member's
+    email or customer id back: erasure removes them there as well (engine.privacy)."""
+    for needle in (erased.email, erased.external_id):
+        if not needle:
+            continue
+        for attempt in await WebhookAttempt.filter(response_excerpt__contains=needle):
+            await WebhookAttempt.filter(id=attempt.id).update(
+                response_excerpt=attempt.response_excerpt.replace(needle, REMOVED)
+            )

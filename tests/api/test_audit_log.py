@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from api.ratelimit import ClientAddress
 from api.types.ids import encode_id
 from engine import audit
 from engine.clock import utcnow
@@ -84,3 +85,22 @@ async def test_entries_go_after_a_year(tenant) -> None:
     assert await audit.purge_expired() >= 1
     assert not await AuditEntry.filter(id=entry.id).exists()
     assert await AuditEntry.filter(id=young.id).exists()
+
+
+async def test_the_audit_log_records_the_client_behind_a_trusted_proxy_only(api, tenant) -> None:
+    create = (
+        'mutation Make { createCampaign(input: {title: "Where from"}) { userErrors { code } } }'
+    )
+    # No trusted proxy: the peer is the client (the test client connects from 127.0.0.1), and
+    # an X-Forwarded-For it sends is a claim nobody vouches for.
+    await api.data(create, sk=tenant.secret_key, headers={"X-Forwarded-For": "203.0.113.7"})
+    # Behind a trusted proxy the client is the hop the proxy appended; an address the visitor
+    # prepended is ignored, as it is by the rate limiter.
+    api.client._transport.app.state.client_address = ClientAddress("127.0.0.1/32")
+    await api.data(
+        create, sk=tenant.secret_key, headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}
+    )
+    data = await api.data(LOG, sk=tenant.secret_key)
+    proxied, direct = [edge["node"]["ip"] for edge in data["auditLog"]["edges"]]
+    assert direct == "127.0.0.1"
+    assert proxied == "203.0.113.7"

@@ -10,9 +10,10 @@ import re
 
 import httpx
 
+from api.ratelimit import ClientAddress
 from api.types.ids import encode_id
 from engine import console, moderation
-from engine.models import ConsoleRole, FlagReason, IdeaStatusChange, Member
+from engine.models import ConsoleRole, FlagReason, IdeaStatusChange, LoginFailure, Member
 from engine.tenants import NewTenant
 from tests import factories
 from tests.api.conftest import Api
@@ -21,7 +22,11 @@ PASSWORD = "correct horse battery staple"
 
 
 async def _sign_in(
-    api: Api, tenant: NewTenant, email: str, password: str = PASSWORD
+    api: Api,
+    tenant: NewTenant,
+    email: str,
+    password: str = PASSWORD,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     page = await api.client.get("/console")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
@@ -34,6 +39,7 @@ async def _sign_in(
             "email": email,
             "password": password,
         },
+        headers=headers,
     )
 
 
@@ -158,6 +164,46 @@ async def test_ten_wrong_passwords_throttle_the_sign_in(api, tenant) -> None:
     blocked = await _sign_in(api, tenant, "target@brand.example", PASSWORD)
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
     assert "cosource_console" not in blocked.headers.get("set-cookie", "")
+
+
+async def test_sign_in_throttling_counts_the_client_behind_a_trusted_proxy(api, tenant) -> None:
+    # The test client connects from 127.0.0.1, trusted here as the site's reverse proxy.
+    api.client._transport.app.state.client_address = ClientAddress("127.0.0.1/32")
+    await console.add_user("owner@brand.example", ConsoleRole.OWNER, PASSWORD)
+    # One client guessing at ten accounts (a visitor cannot prepend an address: ignored).
+    for n in range(10):
+        wrong = await _sign_in(
+            api,
+            tenant,
+            f"guess{n}@brand.example",
+            "wrong",
+            {"X-Forwarded-For": f"10.9.9.{n}, 203.0.113.7"},
+        )
+        assert wrong.status_code == 401
+    blocked = await _sign_in(
+        api, tenant, "owner@brand.example", PASSWORD, {"X-Forwarded-For": "203.0.113.7"}
+    )
+    assert blocked.status_code == 429
+    # Everyone else behind the same proxy still signs in.
+    other = await _sign_in(
+        api, tenant, "owner@brand.example", PASSWORD, {"X-Forwarded-For": "198.51.100.1"}
+    )
+    assert other.status_code == 303, other.text
+    failures = await LoginFailure.filter(ip="203.0.113.7").count()
+    assert failures == 10
+
+
+async def test_a_spoofed_forwarded_for_from_an_untrusted_peer_buys_no_attempts(api, tenant) -> None:
+    await console.add_user("owner@brand.example", ConsoleRole.OWNER, PASSWORD)
+    for n in range(10):
+        wrong = await _sign_in(
+            api, tenant, f"guess{n}@brand.example", "wrong", {"X-Forwarded-For": f"203.0.113.{n}"}
+        )
+        assert wrong.status_code == 401
+    spoofed = {"X-Forwarded-For": "198.51.100.1"}
+    blocked = await _sign_in(api, tenant, "owner@brand.example", PASSWORD, spoofed)
+    assert blocked.status_code == 429  # counted against the peer, 127.0.0.1
+    assert await LoginFailure.filter(ip="127.0.0.1").count() == 10
 
 
 async def test_sign_in_needs_the_form_token_and_sign_out_ends_the_session(api, tenant) -> None:

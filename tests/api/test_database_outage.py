@@ -2,8 +2,8 @@
 
 A real `uvicorn` API process against a PostgreSQL server of the test's own, which the test restarts
 and stops. During the outage every answer is SERVICE_UNAVAILABLE with HTTP 503 and Retry-After (never a
-traceback), wherever the database was needed: in a resolver, or already in authentication (a key
-not yet cached, a member token's upsert); /healthz still answers (the process is alive) while
+traceback), wherever the database was needed: in a resolver, already in authentication (a key
+not yet cached, a member token's upsert), or outside GraphQL (console sign-in, inbound webhooks); /healthz still answers (the process is alive) while
 /readyz says 503; once the server is back, reads and writes work again without restarting the API.
 """
 
@@ -117,6 +117,14 @@ def test_restart_and_outage(tmp_path) -> None:
             # the member row behind a member token.
             _unavailable(_post(base, COUNT, "", **{"X-Cosource-Key": pk}))
             _unavailable(_post(base, VIEWER, member, **{"X-Cosource-Key": pk}))
+            # Outside GraphQL too: the console's sign-in, an inbound integration webhook.
+            with httpx.Client(base_url=f"http://{base}", timeout=30) as browser:
+                page = browser.get("/console")
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+                assert csrf, page.text
+                form = {"csrf": csrf.group(1), "brand": "outage-brand", "email": "a@b.example"}
+                _unavailable(browser.post("/console/login", data={**form, "password": "pw"}))
+                _unavailable(browser.post("/integrations/inbound/outage-brand", content=b"{}"))
             # Alive (no reason to restart it), but not ready for traffic.
             assert httpx.get(f"http://{base}/healthz", timeout=30).status_code == 200
             ready = httpx.get(f"http://{base}/readyz", timeout=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 
@@ -115,3 +116,46 @@ async def test_identity_secret_rotation_keeps_old_tokens_valid_for_the_grace(api
     _forget_cached_keys()
     body = await api.gql(me, pk=tenant.publishable_key, token=old_token)
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_no_secret_ever_reaches_a_log(api, tenant, caplog) -> None:
+    # Every log record of every logger, SQL with its parameters included, while secrets are
+    # created, rotated, used and refused.
+    caplog.set_level(logging.DEBUG)
+    sk = tenant.secret_key
+    keys = (await api.data(KEYS, sk=sk))["apiKeys"]
+    secret = next(k for k in keys if k["kind"] == "SECRET")
+    rotated = (await api.data(ROTATE, {"id": secret["id"], "g": 60}, sk=sk))["rotateApiKey"]["key"]
+    identity = (
+        await api.data(
+            "mutation { rotateIdentitySecret(input: {graceSeconds: 60}) { identitySecret } }", sk=sk
+        )
+    )["rotateIdentitySecret"]["identitySecret"]
+    hook = (
+        await api.data(
+            'mutation { createWebhookEndpoint(input: {url: "https://1.1.1.1/h"})'
+            " { secret endpoint { id } userErrors { code } } }",
+            sk=sk,
+        )
+    )["createWebhookEndpoint"]
+    again = (
+        await api.data(
+            "mutation($e: ID!) { rotateWebhookSecret(input: {id: $e}) { secret } }",
+            {"e": hook["endpoint"]["id"]},
+            sk=sk,
+        )
+    )["rotateWebhookSecret"]["secret"]
+    issued = (
+        await api.data(
+            'mutation { issueMemberToken(input: {member: {externalId: "cus_logged"}}) { token } }',
+            sk=sk,
+        )
+    )["issueMemberToken"]["token"]
+    _forget_cached_keys()
+    await api.data(WHO, sk=rotated)
+    await api.data("{ viewer { id } }", pk=tenant.publishable_key, token=issued)
+    await api.gql(WHO, sk=sk[:-4] + "xxxx")  # a wrong key is refused, and not logged either
+    logged = "\n".join(f"{r.getMessage()} {r.args!r} {r.__dict__!r}" for r in caplog.records)
+    assert 'INSERT INTO "webhook_endpoint"' in logged  # the capture sees SQL and its values
+    for value in (sk, rotated, tenant.identity_secret, identity, hook["secret"], again, issued):
+        assert value.split("_", 1)[-1] not in logged

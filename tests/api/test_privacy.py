@@ -6,12 +6,14 @@ import orjson
 
 from api.types.ids import encode_id
 from engine import comments, pledges, votes
+from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import Comment, DomainEvent, Idea, Member, ThresholdMetric
 from engine.thresholds import ThresholdSpec
 from engine.votes import VoteValue
 from tests import factories
 from tests.api.conftest import member_token
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 EXPORT = (
     "mutation E($m: ID!) { exportMemberData(input: {memberId: $m}) { data userErrors { code } } }"
@@ -88,3 +90,34 @@ async def test_bad_and_foreign_ids_are_not_found(api, tenant) -> None:
         assert next(iter(body.values()))["userErrors"] == [{"code": "NOT_FOUND"}]
         body = await api.gql(mutation, {"m": encode_id("Member", 1)}, pk=tenant.publishable_key)
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_erase_reaches_the_delivery_log(api, tenant) -> None:
+    # A receiver that echoed the payload back: its answer is in the delivery log, and erasure
+    # must reach it as well as the events it was rendered from.
+    ada, theirs, _ = await _scene()
+    endpoint = await WebhookEndpoint.create(url="https://1.1.1.1/crm", secret="whsec_x")
+    crossing = await DomainEvent.get(type=EventType.IDEA_THRESHOLD_REACHED, idea_id=theirs.id)
+    delivery = await WebhookDelivery.create(
+        endpoint=endpoint, event=crossing, event_type=crossing.type, status=DeliveryStatus.FAILED
+    )
+    echo = f'{{"error": "unknown contact {ada.email} ({ada.external_id})"}}'
+    await WebhookAttempt.create(
+        delivery=delivery,
+        attempt_number=1,
+        started_at=utcnow(),
+        outcome="http_error",
+        status_code=422,
+        response_excerpt=echo,
+    )
+    other = await WebhookAttempt.create(
+        delivery=delivery,
+        attempt_number=2,
+        started_at=utcnow(),
+        outcome="http_error",
+        response_excerpt="bob@example.com unknown",
+    )
+    await api.data(ERASE, {"m": encode_id("Member", ada.id)}, sk=tenant.secret_key)
+    [first] = await WebhookAttempt.filter(delivery_id=delivery.id, attempt_number=1)
+    assert first.response_excerpt == '{"error": "unknown contact [removed] ([removed])"}'
+    assert (await WebhookAttempt.get(id=other.id)).response_excerpt == "bob@example.com unknown"

@@ -15,6 +15,7 @@ from api.ratelimit import (
     RateLimits,
     RedisRateLimiter,
     RequestLimiter,
+    ip_bucket,
 )
 from engine.models import Member
 from tests.api.conftest import member_token
@@ -30,7 +31,7 @@ def _view(api):
 def _behind_proxy(api, limits: RateLimits) -> None:
     """The test client connects from 127.0.0.1, trusted here as the site's reverse proxy."""
     _view(api).limiter = RequestLimiter(MemoryRateLimiter(), limits)
-    _view(api).client_address = ClientAddress("127.0.0.1/32")
+    api.client._transport.app.state.client_address = ClientAddress("127.0.0.1/32")
 
 
 async def test_one_ip_hammering_leaves_other_visitors_unaffected(api, tenant) -> None:
@@ -77,7 +78,10 @@ def test_client_address_resolution() -> None:
     assert proxies.resolve("10.0.0.5", "1.2.3.4, 203.0.113.9") == "203.0.113.9"
     assert proxies.resolve("198.51.100.4", "203.0.113.9") == "198.51.100.4"
     assert proxies.resolve("10.0.0.5", "not-an-ip") == "10.0.0.5"
-    assert proxies.resolve("2001:db8::1", None) == proxies.resolve("2001:db8::ffff", None)
+    assert proxies.resolve("2001:db8::1", None) == "2001:db8::1"  # the address, for the audit log
+    # Throttling counts an IPv6 visitor by /64, the block one visitor usually holds.
+    assert ip_bucket("2001:db8::1") == ip_bucket("2001:db8::ffff") == "2001:db8::/64"
+    assert ip_bucket("192.0.2.1") == "192.0.2.1"
     assert ClientAddress().resolve("::ffff:192.0.2.1", None) == "192.0.2.1"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import asyncpg
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -395,3 +396,25 @@ async def test_a_delivery_logs_under_the_request_that_caused_it(
     [attempt] = [line for line in lines if line["event"] == "webhook attempt"]
     assert attempt["request_id"] == "req_from_the_vote"
     assert attempt["outcome"] == "success" and attempt["delivery_id"] == row.id
+
+
+async def test_an_attempt_the_receiver_got_is_recorded_through_a_database_restart(
+    tenant, receiver: Receiver, outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database restarts between the receiver's 200 and the write that records it. Given up
+    # at once, the row stayed pending under its lease and the sweeper sent the event again.
+    row = await _pending_delivery(receiver)
+    finish, failures = delivery._finish, list[int]()
+
+    async def restarting(*args: object, **kwargs: object) -> object:
+        if len(failures) < 2:
+            failures.append(1)
+            raise asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+        return await finish(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivery, "_finish", restarting)
+    assert await delivery.deliver({}, row.id) == "success"
+    assert len(failures) == 2 and len(receiver.requests) == 1
+    after = await WebhookDelivery.get(id=row.id)
+    assert (after.status, after.lease_token) == (DeliveryStatus.SUCCEEDED, None)
+    assert [a.outcome for a in await _attempts(row.id)] == ["success"]
