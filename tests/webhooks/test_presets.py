@@ -4,6 +4,7 @@ JSON Schema checked in under tests/schemas, still signed, still under 20 kB."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +265,17 @@ async def test_presets_carry_what_a_store_and_a_crm_act_on(tenant) -> None:
     # Email-less endpoints get the same contacts without emails.
     bare = _body(found["member.badge_awarded"], crm, emails=False)["data"]["contacts"][0]
     assert "email" not in bare and bare["externalId"] == badge["externalId"]
+
+
+def test_readme_preset_examples_match_their_schemas() -> None:
+    """The README's example bodies (one per event type and preset) are complete and valid."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Webhook payload presets", 1)[1].split("\n## ", 1)[0]
+    bodies = [json.loads(b) for b in re.findall(r"```json\n(.*?)\n```", section, flags=re.S)]
+    seen = set()
+    for body in bodies:
+        preset = PayloadPreset(body.get("preset", "STANDARD"))
+        valid(preset, body)
+        seen.add((preset, body["type"]))
+    shaped = {(p, t) for p, types in presets.SHAPED.items() for t in types}
+    assert shaped <= seen, shaped - seen
