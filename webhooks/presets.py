@@ -293,7 +293,7 @@ SHAPED: dict[PayloadPreset, dict[str, Shaper]] = {
     },
 }
 # What each shaper needs in the event's data; an event without it is sent as STANDARD.
-_NEEDS = {
+_NEEDS: dict[Shaper, str] = {
     winning_products: "campaign",
     winner_contacts: "campaign",
     member_contact: "member",

@@ -242,8 +242,9 @@ async def test_import_and_inbound_webhooks_on_the_same_members(tenant, tmp_path)
         )
         await inbound.apply_once(IntegrationKind.INBOUND, f"wh-{n}", "customer.updated", change)
 
-    results = await asyncio.gather(import_file(path), *(webhook(n) for n in range(20)))
-    report = results[0]
+    report, _ = await asyncio.gather(
+        import_file(path), asyncio.gather(*(webhook(n) for n in range(20)))
+    )
     assert (report.created, report.updated, report.rejected) == (3000, 20, [])
     values = {
         m.external_id: m.customer_value_cents
