@@ -4,10 +4,13 @@ A file is checked first as a whole (decodes as UTF-8, a known header or JSON obj
 malformed file writes nothing. Then rows are read one at a time: each is validated by the same
 rules as ``upsertMember`` (engine.members.validate_member), a bad row is reported with its line
 number and reasons and never blocks the good ones, and good rows are written :data:`BATCH_SIZE`
-at a time with one ``INSERT ... ON CONFLICT (tenant_id, external_id) DO UPDATE`` statement run as
-a batch (one transaction per batch). An empty or absent value means "leave as it is", as in
-``upsertMember``. Members of a batch who already support ideas get those ideas' supporter numbers
-recounted in the batch's transaction (engine.supporters).
+at a time, one transaction per batch (engine.member_upsert). An empty or absent value means
+"leave as it is", as in ``upsertMember``. Members of a batch who already support ideas get those
+ideas' supporter numbers recounted in the batch's transaction (engine.supporters).
+
+Parsing is most of an import's time in Python, so a CSV row whose cells are all printable ASCII
+is checked inline (:func:`_plain_row`); anything it cannot vouch for goes through the full rules,
+which give the same values and the exact reason.
 """
 
 from __future__ import annotations
@@ -24,13 +27,11 @@ from typing import IO, Any
 
 import orjson
 
-from engine import events, supporters
-from engine.clock import utcnow
+from engine import member_upsert
 from engine.errors import DomainError, ErrorCode
-from engine.members import SUPPORTER_INPUTS, MemberData, validate_member
-from engine.models.members import Member
-from engine.tenancy import current_tenant_id
-from engine.text import clean
+from engine.member_upsert import Fields
+from engine.members import EMAIL_MAX, EXTERNAL_ID_MAX, MemberData, validate_member
+from engine.text import NAME_MAX, clean
 
 BATCH_SIZE = 10_000
 # importMembers takes at most this many rows per call; larger sets go through the CLI.
@@ -52,6 +53,13 @@ COLUMNS: dict[str, str] = {
 }
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
+_FLAGS: dict[str, bool | None] = {
+    "": None,
+    **dict.fromkeys(_TRUE, True),
+    **dict.fromkeys(_FALSE, False),
+}
+_TIER_MAX = 50
+_FIELDS = ("external_id", "display_name", "email", "verified", "tier", "customer_value_cents")
 
 
 class MalformedFile(DomainError):
@@ -156,7 +164,62 @@ def check_header(names: Iterable[str]) -> None:
         raise MalformedFile("a column appears twice in the header")
 
 
-Row = tuple[int, MemberData | Rejected]
+Row = tuple[int, Fields | Rejected]
+
+
+def fields_of(data: MemberData) -> Fields:
+    """A validated row, cleaned as it will be stored; None where the row gives nothing."""
+
+    def text(value: str | None) -> str | None:
+        return (clean(value) or None) if value else None
+
+    return (
+        data.external_id.strip(),
+        text(data.display_name),
+        text(data.email),
+        data.verified,
+        text(data.tier),
+        data.customer_value_cents,
+    )
+
+
+def _plain_row(cells: list[str], where: tuple[int, ...]) -> Fields | None:
+    """The row's fields when every cell is printable ASCII and every rule plainly holds; None
+    sends the row to :func:`to_member`, which decides (and words the reason) as for any row.
+
+    For printable ASCII, :func:`engine.text.clean` is ``strip`` and nothing is a control
+    character, so the checks below are exactly ``validate_member``'s.
+    """
+    joined = "".join(cells)
+    if not (joined.isascii() and joined.isprintable()):
+        return None
+    i_id, i_name, i_email, i_flag, i_tier, i_value = where
+    external_id = cells[i_id].strip()
+    if not external_id or len(external_id) > EXTERNAL_ID_MAX:
+        return None
+    name = cells[i_name].strip() or None if i_name >= 0 else None
+    email = cells[i_email].strip() or None if i_email >= 0 else None
+    tier = cells[i_tier].strip() or None if i_tier >= 0 else None
+    if (
+        (name is not None and len(name) > NAME_MAX)
+        or (email is not None and (len(email) > EMAIL_MAX or "@" not in email))
+        or (tier is not None and len(tier) > _TIER_MAX)
+    ):
+        return None
+    verified = None
+    if i_flag >= 0:
+        flag = cells[i_flag].strip().lower()
+        if flag not in _FLAGS:
+            return None
+        verified = _FLAGS[flag]
+    value = None
+    if i_value >= 0:
+        digits = cells[i_value].strip()
+        if digits:
+            if not digits.isdigit():
+                return None
+            value = int(digits)
+    return external_id, name, email, verified, tier, value
 
 
 def csv_rows(stream: IO[str]) -> Iterator[Row]:
@@ -171,6 +234,7 @@ def csv_rows(stream: IO[str]) -> Iterator[Row]:
     check_header(header)
     header = [COLUMNS[h] for h in header]  # canonical names once, not per row
     width = len(header)
+    where = tuple(header.index(f) if f in header else -1 for f in _FIELDS)
     while True:
         try:
             cells = next(reader)
@@ -185,12 +249,16 @@ def csv_rows(stream: IO[str]) -> Iterator[Row]:
         if len(cells) != width:
             yield line, Rejected(line, f"{len(cells)} fields where the header has {width}")
             continue
-        yield line, _parsed(line, dict(zip(header, cells, strict=True)))
+        plain = _plain_row(cells, where)
+        if plain is not None:
+            yield line, plain
+        else:
+            yield line, _parsed(line, dict(zip(header, cells, strict=True)))
 
 
-def _parsed(line: int, raw: dict[str, Any]) -> MemberData | Rejected:
+def _parsed(line: int, raw: dict[str, Any]) -> Fields | Rejected:
     try:
-        return to_member(raw)
+        return fields_of(to_member(raw))
     except (ValueError, DomainError) as exc:
         external_id = raw.get("external_id", raw.get("externalId"))
         return Rejected(line, _reason(exc), str(external_id) if external_id is not None else None)
@@ -299,198 +367,49 @@ async def import_members(items: list[dict[str, Any]]) -> ImportReport:
 
 
 async def import_rows(rows: Iterable[Row]) -> ImportReport:
-    """Parse the next batch while the database writes the previous one (one write in flight, so
-    batches still commit in file order)."""
+    """Parse on while the database writes, in lanes (engine.member_upsert.lanes): an external id
+    always goes to the same lane, and a lane has one batch in flight, so the rows of one member
+    still apply in file order."""
     report = ImportReport()
-    batch: list[MemberData] = []
-    writing: asyncio.Task[None] | None = None
+    count = member_upsert.lanes()
+    batches: list[list[Fields]] = [[] for _ in range(count)]
+    writing: list[asyncio.Task[None] | None] = [None] * count
     try:
         for n, (_, row) in enumerate(rows, start=1):
             report.rows += 1
             if n % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # let the write in flight take its next round trip
+                await asyncio.sleep(0)  # let the writes in flight take their next round trip
             if isinstance(row, Rejected):
                 report.rejected.append(row)
                 continue
+            lane = hash(row[0]) % count if count > 1 else 0
+            batch = batches[lane]
             batch.append(row)
             if len(batch) >= BATCH_SIZE:
-                if writing is not None:
-                    await writing
-                writing = asyncio.create_task(_write(batch, report))
-                batch = []
-        if writing is not None:
-            await writing
-            writing = None
-        if batch:
-            await _write(batch, report)
+                in_flight = writing[lane]
+                if in_flight is not None:
+                    await in_flight
+                writing[lane] = asyncio.create_task(_write(batch, report))
+                batches[lane] = []
+        for lane, batch in enumerate(batches):
+            in_flight = writing[lane]
+            if batch:
+                if in_flight is not None:
+                    await in_flight
+                writing[lane] = asyncio.create_task(_write(batch, report))
+        for in_flight in writing:
+            if in_flight is not None:
+                await in_flight
     finally:
-        if writing is not None and not writing.done():
-            writing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writing
+        for in_flight in writing:
+            if in_flight is not None and not in_flight.done():
+                in_flight.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await in_flight
     return report
 
 
-def _upsert_sql() -> str:
-    """SQLite: one upsert per row, run as a batch (in-process, so already cheap per row)."""
-    return (
-        'INSERT INTO "member" ("tenant_id", "external_id", "display_name", "email", "verified", '
-        '"tier", "customer_value_cents", "reputation", "level", "created_at", "updated_at") '
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, ?8, ?8) "
-        'ON CONFLICT ("tenant_id", "external_id") DO UPDATE SET '
-        '"display_name" = COALESCE(?9, "member"."display_name"), '
-        '"email" = COALESCE(?4, "member"."email"), '
-        '"verified" = COALESCE(?10, "member"."verified"), '
-        '"tier" = COALESCE(?6, "member"."tier"), '
-        '"customer_value_cents" = COALESCE(?11, "member"."customer_value_cents"), '
-        '"updated_at" = ?8'
-    )
-
-
-# PostgreSQL: two set-based statements per batch over arrays, instead of a round trip per row.
-_PG_INSERT = """
-INSERT INTO "member" ("tenant_id", "external_id", "display_name", "email", "verified", "tier",
-                      "customer_value_cents", "reputation", "level", "created_at", "updated_at")
-SELECT $1, t.external_id, t.display_name, t.email, t.verified, t.tier, t.value, 0, 0, $2, $2
-FROM unnest($3::varchar[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[])
-     AS t(external_id, display_name, email, verified, tier, value)
-ON CONFLICT ("tenant_id", "external_id") DO NOTHING
-RETURNING "external_id"
-"""
-_PG_UPDATE = """
-UPDATE "member" AS m SET
-    "display_name" = COALESCE(t.display_name, m."display_name"),
-    "email" = COALESCE(t.email, m."email"),
-    "verified" = COALESCE(t.verified, m."verified"),
-    "tier" = COALESCE(t.tier, m."tier"),
-    "customer_value_cents" = COALESCE(t.value, m."customer_value_cents"),
-    "updated_at" = $2
-FROM unnest($3::varchar[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[])
-     AS t(external_id, display_name, email, verified, tier, value)
-WHERE m."tenant_id" = $1 AND m."external_id" = t.external_id
-  AND (m."display_name" IS DISTINCT FROM COALESCE(t.display_name, m."display_name")
-       OR m."email" IS DISTINCT FROM COALESCE(t.email, m."email")
-       OR m."verified" IS DISTINCT FROM COALESCE(t.verified, m."verified")
-       OR m."tier" IS DISTINCT FROM COALESCE(t.tier, m."tier")
-       OR m."customer_value_cents" IS DISTINCT FROM COALESCE(t.value, m."customer_value_cents"))
-RETURNING m."id"
-"""
-
-
-def _default_name(external_id: str) -> str:
-    return f"Member {external_id[-6:]}"
-
-
-def _merged(batch: list[MemberData]) -> dict[str, dict[str, Any]]:
-    """One change per external id: later rows override what they give, as if applied in turn."""
-    merged: dict[str, dict[str, Any]] = {}
-    for d in batch:
-        external_id = d.external_id.strip()
-        given = {
-            "display_name": clean(d.display_name) or None if d.display_name else None,
-            "email": clean(d.email) or None if d.email else None,
-            "verified": d.verified,
-            "tier": clean(d.tier) or None if d.tier else None,
-            "customer_value_cents": d.customer_value_cents,
-        }
-        row = merged.setdefault(external_id, {})
-        row.update({k: v for k, v in given.items() if v is not None})
-    return merged
-
-
-async def _write(batch: list[MemberData], report: ImportReport) -> None:
-    tenant_id = current_tenant_id()
-    now = utcnow()
-    merged = _merged(batch)
-    ids = list(merged)
-    recount = any(k in row for row in merged.values() for k in SUPPORTER_INPUTS)
-    async with events.unit_of_work() as uow:
-        connection = uow.connection
-        if connection.capabilities.dialect == "postgres":
-            # Raw statements over arrays: the ORM would build thousands of IN parameters.
-            created, changed_ids = await _write_postgres(connection, tenant_id, now, merged)
-            if changed_ids and recount:
-                _, rows = await connection.execute_query(_PG_SUPPORTED, [tenant_id, changed_ids])
-                await supporters.refresh_ideas(sorted(int(r["idea_id"]) for r in rows))
-        else:
-            pairs = await Member.filter(external_id__in=ids).values_list("id", "external_id")
-            created = len(ids) - len(pairs)
-            await connection.execute_many(_upsert_sql(), _sqlite_values(tenant_id, now, batch))
-            if pairs and recount:
-                await supporters.refresh_for_members([int(i) for i, _ in pairs])
+async def _write(batch: list[Fields], report: ImportReport) -> None:
+    created = await member_upsert.write(member_upsert.merge(batch))
     report.created += created  # members new to this tenant
     report.updated += len(batch) - created  # every other good row updated a member
-
-
-_PG_SUPPORTED = (
-    'SELECT "idea_id" FROM "vote" WHERE "tenant_id" = $1 AND "value" = 1 AND "member_id" = ANY($2) '
-    'UNION SELECT "idea_id" FROM "pledge" WHERE "tenant_id" = $1 AND "quantity" > 0 '
-    'AND "member_id" = ANY($2)'
-)
-
-
-async def _write_postgres(
-    connection: Any, tenant_id: int, now: Any, merged: dict[str, dict[str, Any]]
-) -> tuple[int, list[int]]:
-    """INSERT what is new (with every value the file gave), UPDATE the rest where a value
-    differs; returns how many were created and the ids of existing members that changed."""
-    rows = list(merged.items())
-    # execute_query_dict: Tortoise's execute_query drops RETURNING rows of INSERT and UPDATE.
-    inserted_rows = await connection.execute_query_dict(
-        _PG_INSERT, [tenant_id, now, *_insert_columns(rows)]
-    )
-    inserted = {row["external_id"] for row in inserted_rows}
-    rest = [(e, r) for e, r in rows if e not in inserted]
-    if not rest:
-        return len(inserted), []
-    # PostgreSQL usually hashes the tenant's members for this join; room for that hash in memory
-    # halves the statement's time on 100 000 members (EXPLAIN ANALYZE). Ends with the batch.
-    await connection.execute_script("SET LOCAL work_mem = '64MB'")
-    updated = await connection.execute_query_dict(_PG_UPDATE, [tenant_id, now, *_columns(rest)])
-    return len(inserted), [int(row["id"]) for row in updated]
-
-
-def _columns(rows: list[tuple[str, dict[str, Any]]]) -> list[list[Any]]:
-    return [
-        [external_id for external_id, _ in rows],
-        [r.get("display_name") for _, r in rows],
-        [r.get("email") for _, r in rows],
-        [r.get("verified") for _, r in rows],
-        [r.get("tier") for _, r in rows],
-        [r.get("customer_value_cents") for _, r in rows],
-    ]
-
-
-def _insert_columns(rows: list[tuple[str, dict[str, Any]]]) -> list[list[Any]]:
-    ids, names, emails, verified, tiers, values = _columns(rows)
-    return [
-        ids,
-        [name or _default_name(e) for e, name in zip(ids, names, strict=True)],
-        emails,
-        [bool(v) for v in verified],
-        tiers,
-        [v or 0 for v in values],
-    ]
-
-
-def _sqlite_values(tenant_id: int, now: Any, batch: list[MemberData]) -> list[list[Any]]:
-    values = []
-    for d in batch:
-        external_id = d.external_id.strip()
-        name = clean(d.display_name) if d.display_name else None
-        values.append(
-            [
-                tenant_id,
-                external_id,
-                name or _default_name(external_id),
-                clean(d.email) if d.email else None,
-                bool(d.verified),
-                clean(d.tier) if d.tier else None,
-                d.customer_value_cents or 0,
-                now,
-                name,
-                d.verified,
-                d.customer_value_cents,
-            ]
-        )
-    return values

@@ -38,10 +38,10 @@ def envelope(
     preset: PayloadPreset | str = PayloadPreset.STANDARD,
 ) -> dict[str, Any]:
     visible = data if include_emails else strip_emails(data)
-    applied, shaped = presets.shape(preset, event_type, visible)
+    mark, shaped = presets.shape(preset, event_type, visible)
     body: dict[str, Any] = {"type": event_type, "timestamp": iso(occurred_at)}
-    if applied != PayloadPreset.STANDARD.value:
-        body["preset"] = applied
+    if mark is not None:
+        body["preset"] = mark
     body["data"] = shaped
     return body
 

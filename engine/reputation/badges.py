@@ -85,7 +85,7 @@ async def award(
     await events.record(
         EventType.MEMBER_BADGE_AWARDED,
         {
-            "member": payloads.member_ref(member),
+            "member": payloads.member_ref(member, with_email=True),
             "badge": {
                 "id": payloads.global_id("Badge", badge.id),
                 "code": badge.code,

@@ -146,7 +146,8 @@ async def _record_level_change(
     await events.record(
         EventType.MEMBER_LEVEL_CHANGED,
         {
-            "member": payloads.member_ref(member),
+            # With the email (stripped for endpoints without includeEmails): a CRM finds contacts by it.
+            "member": payloads.member_ref(member, with_email=True),
             "previousLevel": describe(min(previous, len(rules.levels) - 1)),
             "level": describe(level),
             "reputation": total,
