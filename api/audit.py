@@ -35,6 +35,8 @@ log = logging.getLogger("cosource.audit")
 _NODE_TYPES = {
     "Campaign",
     "Comment",
+    "ConsoleInvite",
+    "ConsoleUser",
     "Flag",
     "Idea",
     "Member",
