@@ -12,6 +12,11 @@
   var METRICS = ["NET_VOTES", "UPVOTES", "PLEDGERS", "PLEDGED_QUANTITY", "AVERAGE_SCORE", "SUPPORTER_VALUE"];
   var ROLES = ["OWNER", "MODERATOR", "ANALYST"];
   var serial = 0;
+  // Forms being filled in survive the re-render of their section (after another row's action):
+  // they are kept here by key until they succeed or are folded away.
+  var keptForms = {};
+  function kept(key, build) { if (!keptForms[key]) keptForms[key] = build(); return keptForms[key]; }
+  function forget(key) { delete keptForms[key]; }
 
   function words(value) { return value.replace(/_/g, " ").toLowerCase(); }
 
@@ -203,8 +208,7 @@
           .then(function (d) {
             var r = d.createCampaign;
             if (r.userErrors.length) return r.userErrors;
-            say("Campaign “" + r.campaign.title + "” created as a draft.");
-            return done();
+            return done().then(function () { say("Campaign “" + r.campaign.title + "” created as a draft."); });
           });
       }
       var was = before(), patch = { id: campaign.id }, changed = 0;
@@ -218,8 +222,7 @@
           var r = d.updateCampaign;
           if (r.userErrors.length) return r.userErrors;
           var version = r.campaign.terms ? " Terms are at version " + r.campaign.terms.version + "." : "";
-          say("Campaign “" + r.campaign.title + "” saved." + version);
-          return done();
+          return done().then(function () { say("Campaign “" + r.campaign.title + "” saved." + version); });
         });
     }
     return f.finish();
@@ -237,14 +240,19 @@
       return gql("mutation S($c: ID!, $s: CampaignStatus!) { setCampaignStatus(input: {id: $c, status: $s}) { userErrors { message } } }",
         { c: c.id, s: next }).then(function (d) {
         var errors = d.setCampaignStatus.userErrors;
-        say(errors.length ? errors[0].message : "Campaign " + next.toLowerCase() + ".");
-        return loadCampaigns();
+        return loadCampaigns().then(function () { say(errors.length ? errors[0].message : "Campaign " + next.toLowerCase() + "."); });
       });
     }));
-    var edit = el("details", { class: "edit" }, [el("summary", { text: "Edit “" + c.title + "”" })]);
-    edit.addEventListener("toggle", function () {
-      if (edit.open && edit.children.length === 1) edit.appendChild(campaignForm(c, loadCampaigns));
-    });
+    var key = "campaign:" + c.id;
+    var edit = keptForms[key];
+    if (!edit) {
+      edit = el("details", { class: "edit" }, [el("summary", { text: "Edit “" + c.title + "”" })]);
+      edit.addEventListener("toggle", function () {
+        if (!edit.open) { forget(key); return; }
+        keptForms[key] = edit;
+        if (edit.children.length === 1) edit.appendChild(campaignForm(c, function () { forget(key); return loadCampaigns(); }));
+      });
+    }
     article.appendChild(edit);
     return article;
   }
@@ -254,9 +262,10 @@
       var rows = data.campaigns.edges.map(function (edge) { return campaignRow(edge.node); });
       fill("campaigns", rows, "No campaigns yet.");
       if (owner) {
-        var create = el("details", { class: "create" }, [el("summary", { text: "New campaign" })]);
-        create.appendChild(campaignForm(null, loadCampaigns));
-        C.section("campaigns").prepend(create);
+        C.section("campaigns").prepend(kept("campaign:new", function () {
+          return el("details", { class: "create" }, [el("summary", { text: "New campaign" }),
+            campaignForm(null, function () { forget("campaign:new"); return loadCampaigns(); })]);
+        }));
       }
     });
   }
@@ -302,8 +311,12 @@
           var r = d.createWebhookEndpoint;
           if (r.userErrors.length) return r.userErrors;
           fresh = { endpointId: r.endpoint.id, url: r.endpoint.url, secret: r.secret };
-          say("Endpoint created. Copy its signing secret now: it is shown only once.");
-          return loadWebhooks().then(function () { var box = document.querySelector("#webhooks .secret-box code"); if (box) box.scrollIntoView(); });
+          forget("endpoint:new");
+          return loadWebhooks().then(function () {
+            say("Endpoint created. Copy its signing secret now: it is shown only once.");
+            var box = document.querySelector("#webhooks .secret-box code");
+            if (box) box.scrollIntoView();
+          });
         });
     }
     return f.finish();
@@ -332,22 +345,19 @@
       button("Rotate secret", function () {
         return run("mutation R($e: ID!) { rotateWebhookSecret(input: {id: $e}) { endpoint { id url } secret userErrors { code message } } }", "rotateWebhookSecret", function (r) {
           fresh = { endpointId: r.endpoint.id, url: r.endpoint.url, secret: r.secret };
-          say("Secret rotated: the previous one also signs for a while. Copy the new one now.");
-          return loadWebhooks();
+          return loadWebhooks().then(function () { say("Secret rotated: the previous one also signs for a while. Copy the new one now."); });
         });
       }),
       button(e.enabled ? "Disable" : "Enable", function () {
         return gql("mutation E($e: ID!, $on: Boolean!) { updateWebhookEndpoint(input: {id: $e, enabled: $on}) { userErrors { code message } } }", { e: e.id, on: !e.enabled })
           .then(function (d) {
             var errors = d.updateWebhookEndpoint.userErrors;
-            say(errors.length ? errors[0].message : "Endpoint " + (e.enabled ? "disabled." : "enabled."));
-            return loadWebhooks();
+            return loadWebhooks().then(function () { say(errors.length ? errors[0].message : "Endpoint " + (e.enabled ? "disabled." : "enabled.")); });
           });
       }),
       button("Send test event", function () {
         return run("mutation T($e: ID!) { sendTestWebhook(input: {id: $e}) { delivery { id } userErrors { code message } } }", "sendTestWebhook", function () {
-          say("Test event queued.");
-          return loadWebhooks();
+          return loadWebhooks().then(function () { say("Test event queued."); });
         });
       }),
     ]);
@@ -360,8 +370,7 @@
         return gql("mutation V($e: ID!, $s: DateTime!) { recoverWebhookEndpoint(input: {id: $e, since: $s}) { recoveredCount userErrors { code message } } }",
           { e: e.id, s: fromLocal(since.value) }).then(function (d) {
           var r = d.recoverWebhookEndpoint;
-          say(r.userErrors.length ? r.userErrors[0].message : r.recoveredCount + " deliveries queued again.");
-          return loadWebhooks();
+          return loadWebhooks().then(function () { say(r.userErrors.length ? r.userErrors[0].message : r.recoveredCount + " deliveries queued again."); });
         });
       }),
     ]);
@@ -370,8 +379,7 @@
       button("Yes, delete", function () {
         return run("mutation D($e: ID!) { deleteWebhookEndpoint(input: {id: $e}) { deletedEndpointId userErrors { code message } } }", "deleteWebhookEndpoint", function () {
           if (fresh && fresh.endpointId === e.id) fresh = null;
-          say("Endpoint deleted.");
-          return loadWebhooks();
+          return loadWebhooks().then(function () { say("Endpoint deleted."); });
         });
       }),
       button("Cancel", function () { confirm.hidden = true; }),
@@ -399,8 +407,7 @@
       row.appendChild(button("Retry", function () {
         return gql("mutation T($d: ID!) { retryWebhookDelivery(input: {id: $d}) { userErrors { message } } }", { d: d.id }).then(function (r) {
           var errors = r.retryWebhookDelivery.userErrors;
-          say(errors.length ? errors[0].message : "Delivery queued again.");
-          return loadWebhooks();
+          return loadWebhooks().then(function () { say(errors.length ? errors[0].message : "Delivery queued again."); });
         });
       }));
     }
@@ -425,7 +432,11 @@
       var endpoints = data.webhookEndpoints.edges.map(function (edge) { return endpointRow(edge.node); });
       var deliveries = data.webhookDeliveries.edges.map(function (edge) { return deliveryRow(edge.node); });
       var parts = [el("h3", { text: "Endpoints" }), secretBox()];
-      if (owner) parts.push(el("details", { class: "create" }, [el("summary", { text: "New endpoint" }), endpointForm()]));
+      if (owner) {
+        parts.push(kept("endpoint:new", function () {
+          return el("details", { class: "create" }, [el("summary", { text: "New endpoint" }), endpointForm()]);
+        }));
+      }
       parts = parts.concat(endpoints.length ? endpoints : [el("p", { text: "No endpoints yet." })]);
       parts.push(el("h3", { text: "Deliveries" }), statusFilter());
       parts = parts.concat(deliveries.length ? deliveries : [el("p", { text: "No deliveries yet." })]);
@@ -447,8 +458,8 @@
         var r = d.inviteConsoleUser;
         if (r.userErrors.length) return r.userErrors;
         inviteLink = { email: r.invite.email, url: r.inviteUrl };
-        say("Invitation ready for " + r.invite.email + ": send them the link.");
-        return loadTeam();
+        forget("invite:new");
+        return loadTeam().then(function () { say("Invitation ready for " + r.invite.email + ": send them the link."); });
       });
     }
     return f.finish();
@@ -477,8 +488,7 @@
     function changed(name) {
       return function (d) {
         var r = d[name];
-        say(r.userErrors.length ? r.userErrors[0].message : name === "removeConsoleUser" ? u.email + " removed." : u.email + " is now " + roleSelect.value.toLowerCase() + ".");
-        return loadTeam();
+        return loadTeam().then(function () { say(r.userErrors.length ? r.userErrors[0].message : name === "removeConsoleUser" ? u.email + " removed." : u.email + " is now " + roleSelect.value.toLowerCase() + "."); });
       };
     }
     var confirm = el("div", { class: "confirm", hidden: "" }, [
@@ -509,8 +519,7 @@
       button("Revoke invitation for " + i.email, function () {
         return gql("mutation R($i: ID!) { revokeConsoleInvite(input: {id: $i}) { userErrors { message } } }", { i: i.id }).then(function (d) {
           var errors = d.revokeConsoleInvite.userErrors;
-          say(errors.length ? errors[0].message : "Invitation revoked.");
-          return loadTeam();
+          return loadTeam().then(function () { say(errors.length ? errors[0].message : "Invitation revoked."); });
         });
       }),
     ]);
@@ -520,7 +529,9 @@
     if (!C.section("team")) return null;
     if (!owner) { fill("team", [], "Owners manage the team."); return null; }
     return gql("{ consoleUsers { id email role createdAt } consoleInvites { id email role expiresAt } }").then(function (data) {
-      var parts = [inviteBox(), el("details", { class: "create" }, [el("summary", { text: "Invite someone" }), inviteForm()])];
+      var parts = [inviteBox(), kept("invite:new", function () {
+        return el("details", { class: "create" }, [el("summary", { text: "Invite someone" }), inviteForm()]);
+      })];
       parts = parts.concat(data.consoleUsers.map(userRow));
       if (data.consoleInvites.length) parts.push(el("h3", { text: "Pending invitations" }));
       parts = parts.concat(data.consoleInvites.map(inviteRow));
