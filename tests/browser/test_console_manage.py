@@ -271,7 +271,14 @@ async def test_no_axe_violations_with_the_forms_open(browser: Any, demo: Demo) -
     )
     await page.wait_for_selector("#campaigns details.create .field-error:not([hidden])")
     assert await axe_violations(page) == []
+    url = demo.secret(
+        'mutation { inviteConsoleUser(input: {email: "axe@demo.example", role: ANALYST})'
+        " { inviteUrl } }"
+    )["inviteConsoleUser"]["inviteUrl"]
     invite = await (await browser.new_context(bypass_csp=True)).new_page()
+    await invite.goto(demo.base + url[url.index("/console/invite/") :])
+    await invite.get_by_label("New password").wait_for()
+    assert await axe_violations(invite) == []
     await invite.goto(f"{demo.base}/console/invite/not-a-real-token")
     assert await axe_violations(invite) == []
 
