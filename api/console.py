@@ -31,6 +31,11 @@ _MAX_FORM = 8 * 1024
 _CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
 
 
+def invite_url(token: str) -> str:
+    """Where an invited person sets a password (the page below), as reached from outside."""
+    return f"{get_settings().public_url.rstrip('/')}/console/invite/{token}"
+
+
 def _secure() -> bool:
     return get_settings().public_url.startswith("https://")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
+from api.console import invite_url
 from api.context import Info
 from api.mutations.base import attempt
 from api.types.common import UserError
 from api.types.console import ConsoleInvite, ConsoleRoleEnum, ConsoleUser
 from api.types.ids import decode_id
 from engine import console
-from engine.settings import get_settings
 
 
 @strawberry.input
@@ -79,9 +79,10 @@ class ConsoleMutations:
         )
         if issued is None:
             return InviteConsoleUserPayload(invite=None, invite_url=None, user_errors=errors)
-        url = f"{get_settings().public_url.rstrip('/')}/console/invite/{issued.token}"
         return InviteConsoleUserPayload(
-            invite=ConsoleInvite.from_row(issued.invite), invite_url=url, user_errors=[]
+            invite=ConsoleInvite.from_row(issued.invite),
+            invite_url=invite_url(issued.token),
+            user_errors=[],
         )
 
     @strawberry.mutation(
