@@ -235,11 +235,18 @@ async def accept_invite(token: str, password: str) -> tuple[ConsoleUser, Tenant]
             if invite is None or invite.expires_at <= utcnow():
                 raise NotFound("invite", "token")
             user = await ConsoleUser.get_or_none(email=invite.email)
+            if user is not None and user.disabled_at is None:
+                # Added meanwhile (`cosource console-user add`): a link never resets a password.
+                raise DomainError(
+                    ErrorCode.ALREADY_EXISTS,
+                    "this email already has a console account: sign in instead",
+                    "email",
+                )
             if user is None:
                 user = await ConsoleUser.create(
                     email=invite.email, password_hash=hashed, role=invite.role
                 )
-            else:  # removed earlier, or added by the CLI meanwhile: the invite decides
+            else:
                 user.password_hash, user.role, user.disabled_at = hashed, invite.role, None
                 await user.save()
             invite.accepted_at = utcnow()

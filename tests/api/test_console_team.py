@@ -139,6 +139,21 @@ async def test_expired_replaced_and_unknown_links_are_refused(api: Api, tenant: 
     assert bad["data"]["inviteConsoleUser"]["userErrors"][0]["field"] == "email"
 
 
+async def test_a_link_never_resets_the_password_of_an_account_made_meanwhile(
+    api: Api, tenant: NewTenant
+) -> None:
+    csrf = await _session(api, tenant, ConsoleRole.OWNER)
+    path = await _invite(api, csrf, "twice@brand.example", "OWNER")
+    await console.add_user("twice@brand.example", ConsoleRole.ANALYST, PASSWORD)
+    async with _browser(api) as invited:
+        taken = await _accept(invited, path, "someone else's password")
+        assert taken.status_code == 400 and "already has a console account" in taken.text
+    user = await ConsoleUser.get(email="twice@brand.example")
+    assert user.role == ConsoleRole.ANALYST
+    _, session = await console.sign_in(tenant.tenant.slug, "twice@brand.example", PASSWORD, "")
+    assert session.user.id == user.id  # the password set by `add` still works
+
+
 async def test_a_revoked_invite_stops_working(api: Api, tenant: NewTenant) -> None:
     csrf = await _session(api, tenant, ConsoleRole.OWNER)
     path = await _invite(api, csrf, "revoked@brand.example")
