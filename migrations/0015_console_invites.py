@@ -5,7 +5,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0013_governance')]
+    dependencies = [('models', '0014_hot_half_life_insights')]
 
     initial = False
 
