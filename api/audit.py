@@ -38,6 +38,8 @@ log = logging.getLogger("cosource.audit")
 _NODE_TYPES = {
     "Campaign",
     "Comment",
+    "ConsoleInvite",
+    "ConsoleUser",
     "Flag",
     "Idea",
     "Member",

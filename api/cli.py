@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -292,6 +292,41 @@ def reputation_rebuild(
     )
 
 
+def _console_role(role: str) -> Any:
+    from engine.models.console import ConsoleRole
+
+    try:
+        return ConsoleRole(role.upper())
+    except ValueError:
+        Console(stderr=True).print("[red]--role is owner, moderator or analyst[/red]")
+        raise typer.Exit(2) from None
+
+
+def _in_brand(slug: str, action: Callable[[Any], Awaitable[str]]) -> int:
+    """Run ``action(brand)`` in the brand's tenant scope; print what it returns, or why not."""
+    from engine.models.tenants import Tenant
+    from engine.tenancy import tenant_scope
+
+    err = Console(stderr=True)
+
+    async def run() -> int:
+        async with composition.command_process():
+            brand = await Tenant.get_or_none(slug=slug)
+            if brand is None:
+                err.print(f"[red]no brand with slug {slug!r}[/red]")
+                return 1
+            with tenant_scope(brand.id):
+                try:
+                    said = await action(brand)
+                except DomainError as exc:
+                    err.print(f"[red]{exc.errors[0].message}[/red]")
+                    return 1
+            Console(soft_wrap=True).print(said, markup=False, highlight=False)
+            return 0
+
+    return asyncio.run(run())
+
+
 @console_app.command("add")
 def console_user_add(
     email: str,
@@ -307,38 +342,40 @@ def console_user_add(
 ) -> None:
     """Add a console user to a brand (or give an existing one a new role and password)."""
     from engine import console
-    from engine.models.console import ConsoleRole
-    from engine.models.tenants import Tenant
-    from engine.tenancy import tenant_scope
 
-    err = Console(stderr=True)
-    try:
-        chosen = ConsoleRole(role.upper())
-    except ValueError:
-        err.print("[red]--role is owner, moderator or analyst[/red]")
-        raise typer.Exit(2) from None
+    chosen = _console_role(role)
     secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
-    async def run() -> int:
-        async with composition.command_process():
-            brand = await Tenant.get_or_none(slug=tenant)
-            if brand is None:
-                err.print(f"[red]no brand with slug {tenant!r}[/red]")
-                return 1
-            with tenant_scope(brand.id):
-                try:
-                    user = await console.add_user(email, chosen, secret)
-                except DomainError as exc:
-                    err.print(f"[red]{exc.errors[0].message}[/red]")
-                    return 1
-            console_out = Console()
-            console_out.print(
-                f"{user.email} is {user.role.value.lower()} of {brand.name!r}: sign in at "
-                f"{get_settings().public_url}/console"
-            )
-            return 0
+    async def add(brand: Any) -> str:
+        user = await console.add_user(email, chosen, secret)
+        return (
+            f"{user.email} is {user.role.value.lower()} of {brand.name!r}: sign in at "
+            f"{get_settings().public_url}/console"
+        )
 
-    raise typer.Exit(asyncio.run(run()))
+    raise typer.Exit(_in_brand(tenant, add))
+
+
+@console_app.command("invite")
+def console_user_invite(
+    email: str,
+    tenant: Annotated[str, typer.Option("--tenant", help="The brand's slug.")],
+    role: Annotated[str, typer.Option(help="owner, moderator or analyst.")] = "moderator",
+) -> None:
+    """Print a one-time link (72 hours) where EMAIL chooses a password and joins the brand."""
+    from api.console import invite_url
+    from engine import console
+
+    chosen = _console_role(role)
+
+    async def invite(brand: Any) -> str:
+        issued = await console.invite_user(email, chosen, invited_by=None)
+        return (
+            f"{issued.invite.email} is invited as {chosen.value.lower()} of {brand.name!r}; "
+            f"send them this link (shown once): {invite_url(issued.token)}"
+        )
+
+    raise typer.Exit(_in_brand(tenant, invite))
 
 
 @secrets_app.command("generate-key")

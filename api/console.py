@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import html
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -22,12 +23,18 @@ from starlette.routing import Route
 from api.auth import CONSOLE_COOKIE
 from api.ratelimit import client_ip, ip_bucket
 from engine import console as sessions
+from engine.errors import DomainError, ErrorCode
 from engine.settings import get_settings
 
 STATIC = Path(__file__).parent / "static"
 LOGIN_CSRF_COOKIE = "cosource_login_csrf"
 _MAX_FORM = 8 * 1024
 _CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def invite_url(token: str) -> str:
+    """Where an invited person sets a password (the page below), as reached from outside."""
+    return f"{get_settings().public_url.rstrip('/')}/console/invite/{token}"
 
 
 def _secure() -> bool:
@@ -50,20 +57,10 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
-def _login_page(message: str = "", status: int = 200, brand: str = "", email: str = "") -> Response:
+def _with_form_token(render: Callable[[str], HTMLResponse]) -> Response:
+    """A signed-out form with its double-submit CSRF token (hidden field and cookie)."""
     token = secrets.token_urlsafe(24)
-    alert = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
-    response = _page(
-        "Sign in",
-        f"""<main class="signin"><h1>Cosource console</h1>{alert}
-<form method="post" action="/console/login">
-<input type="hidden" name="csrf" value="{token}">
-<label for="brand">Brand</label><input id="brand" name="brand" required autocomplete="organization" value="{html.escape(brand)}">
-<label for="email">Email</label><input id="email" name="email" type="email" required autocomplete="username" value="{html.escape(email)}">
-<label for="password">Password</label><input id="password" name="password" type="password" required autocomplete="current-password">
-<button type="submit">Sign in</button></form></main>""",
-        status,
-    )
+    response = render(token)
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
@@ -73,6 +70,32 @@ def _login_page(message: str = "", status: int = 200, brand: str = "", email: st
         path="/console",
     )
     return response
+
+
+def _form_token_ok(request: Request, form: dict[str, str]) -> bool:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return bool(expected) and hmac.compare_digest(expected, form.get("csrf", ""))
+
+
+def _login_page(
+    message: str = "", status: int = 200, brand: str = "", email: str = "", note: str = ""
+) -> Response:
+    alert = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    if note:
+        alert += f'<p class="note" role="status">{html.escape(note)}</p>'
+    return _with_form_token(
+        lambda token: _page(
+            "Sign in",
+            f"""<main class="signin"><h1>Cosource console</h1>{alert}
+<form method="post" action="/console/login">
+<input type="hidden" name="csrf" value="{token}">
+<label for="brand">Brand</label><input id="brand" name="brand" required autocomplete="organization" value="{html.escape(brand)}">
+<label for="email">Email</label><input id="email" name="email" type="email" required autocomplete="username" value="{html.escape(email)}">
+<label for="password">Password</label><input id="password" name="password" type="password" required autocomplete="current-password">
+<button type="submit">Sign in</button></form></main>""",
+            status,
+        )
+    )
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -96,13 +119,14 @@ async def console_page(request: Request) -> Response:
 <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{session.csrf_token}">
 <button type="submit">Sign out</button></form></header>
 <main id="console" data-role="{user.role.value}" data-csrf="{session.csrf_token}">
-<nav aria-label="Sections"><a href="#ideas">Ideas</a> <a href="#moderation">Moderation</a> <a href="#campaigns">Campaigns</a> <a href="#insights">Insights</a> <a href="#webhooks">Webhooks</a> <a href="#audit">Audit log</a></nav>
+<nav aria-label="Sections"><a href="#ideas">Ideas</a> <a href="#moderation">Moderation</a> <a href="#campaigns">Campaigns</a> <a href="#insights">Insights</a> <a href="#webhooks">Webhooks</a> <a href="#team">Team</a> <a href="#audit">Audit log</a></nav>
 <p id="status" role="status" aria-live="polite"></p>
 <section id="ideas" aria-labelledby="ideas-h"><h2 id="ideas-h">Ideas</h2><div class="list"></div></section>
 <section id="moderation" aria-labelledby="mod-h"><h2 id="mod-h">Moderation queue</h2><div class="list"></div></section>
 <section id="campaigns" aria-labelledby="camp-h"><h2 id="camp-h">Campaigns</h2><div class="list"></div></section>
 <section id="insights" aria-labelledby="ins-h"><h2 id="ins-h">Insights</h2><div class="list"></div></section>
-<section id="webhooks" aria-labelledby="hook-h"><h2 id="hook-h">Webhook deliveries</h2><div class="list"></div></section>
+<section id="webhooks" aria-labelledby="hook-h"><h2 id="hook-h">Webhooks</h2><div class="list"></div></section>
+<section id="team" aria-labelledby="team-h"><h2 id="team-h">Team</h2><div class="list"></div></section>
 <section id="audit" aria-labelledby="audit-h"><h2 id="audit-h">Audit log</h2><div class="list"></div></section>
 </main><script src="/console/vendor/uPlot.iife.min.js" defer></script>
 <script src="/console/console-lib.js" defer></script>
@@ -114,8 +138,7 @@ async def console_page(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     form = await _form(request)
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+    if not _form_token_ok(request, form):
         return _login_page("The form expired; please sign in again.", 403)
     brand, email = form.get("brand", ""), form.get("email", "")
     ip = ip_bucket(client_ip(request))  # behind the trusted proxies, as rate limits count
@@ -154,6 +177,66 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def _invite_page(
+    token: str, pending: sessions.PendingInvite, message: str = "", status: int = 200
+) -> Response:
+    invite = pending.invite
+    alert = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    return _with_form_token(
+        lambda csrf: _page(
+            "Join",
+            f"""<main class="signin"><h1>Join {html.escape(pending.tenant.name)} on Cosource</h1>
+<p>You are invited as <strong>{invite.role.value.lower()}</strong> with the email
+<strong>{html.escape(invite.email)}</strong>. Choose a password of at least
+{sessions.PASSWORD_MIN} characters.</p>{alert}
+<form method="post" action="/console/invite/{html.escape(token)}">
+<input type="hidden" name="csrf" value="{csrf}">
+<input type="hidden" name="username" autocomplete="username" value="{html.escape(invite.email)}">
+<label for="password">New password</label><input id="password" name="password" type="password" required minlength="{sessions.PASSWORD_MIN}" autocomplete="new-password">
+<label for="confirm">Repeat the password</label><input id="confirm" name="confirm" type="password" required minlength="{sessions.PASSWORD_MIN}" autocomplete="new-password">
+<button type="submit">Set password</button></form></main>""",
+            status,
+        )
+    )
+
+
+_INVITE_GONE = (
+    "<main class='signin'><h1>Invitation not valid</h1><p role='alert'>This link was used, "
+    "revoked or has expired. Ask an owner of the brand for a new one.</p></main>"
+)
+
+
+async def invite_page(request: Request) -> Response:
+    token = request.path_params["token"]
+    pending = await sessions.invite_for(token)
+    if pending is None:
+        return _page("Invitation", _INVITE_GONE, 404)
+    return _invite_page(token, pending)
+
+
+async def accept_invite(request: Request) -> Response:
+    """Sets the invited person's password, then shows the sign-in form (brand and email filled)."""
+    token = request.path_params["token"]
+    pending = await sessions.invite_for(token)
+    if pending is None:
+        return _page("Invitation", _INVITE_GONE, 404)
+    form = await _form(request)
+    if not _form_token_ok(request, form):
+        return _invite_page(token, pending, "The form expired; please try again.", 403)
+    password = form.get("password", "")
+    if password != form.get("confirm", ""):
+        return _invite_page(token, pending, "The two passwords differ.", 400)
+    try:
+        user, tenant = await sessions.accept_invite(token, password)
+    except DomainError as exc:
+        if exc.code == ErrorCode.NOT_FOUND:
+            return _page("Invitation", _INVITE_GONE, 404)
+        return _invite_page(token, pending, str(exc).capitalize() + ".", 400)
+    return _login_page(
+        brand=tenant.slug, email=user.email, note="Your password is set: sign in to continue."
+    )
+
+
 # The console's own scripts: shared helpers first, then one script per group of sections.
 ASSETS = ("console-lib.js", "console.js", "console-insights.js", "console-manage.js", "console.css")
 
@@ -180,6 +263,8 @@ ROUTES = [
     Route("/console", console_page, methods=["GET"]),
     Route("/console/login", login, methods=["POST"]),
     Route("/console/logout", logout, methods=["POST"]),
+    Route("/console/invite/{token}", invite_page, methods=["GET"]),
+    Route("/console/invite/{token}", accept_invite, methods=["POST"]),
     Route("/console/vendor/{name}", vendor_asset, methods=["GET"]),
     Route("/console/{name}", asset, methods=["GET"]),
 ]

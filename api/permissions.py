@@ -2,8 +2,9 @@
 
 A console session acts with the secret key's reach, narrowed here in one place, before anything
 executes: owners may do everything; moderators read everything and run the moderation mutations
-(official responses, merges, flags, serial-vote restores); analysts only read. `apiKeys` is the
-owner's alone. See docs/architecture.md ("Console").
+(official responses, merges, flags, serial-vote restores); analysts only read. `apiKeys` and the
+console team (`consoleUsers`, `consoleInvites`, and every mutation not listed for moderators) are
+the owner's alone. See docs/architecture.md ("Console").
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from engine.models.console import ConsoleRole
 MODERATOR_MUTATIONS = frozenset(
     {"setIdeaStatus", "mergeIdea", "unmergeIdea", "resolveFlag", "restoreSerialVotes"}
 )
-OWNER_QUERIES = frozenset({"apiKeys"})
+OWNER_QUERIES = frozenset({"apiKeys", "consoleUsers", "consoleInvites"})
 
 
 def refusal(role: ConsoleRole, operation: OperationType, fields: list[str]) -> str | None:

@@ -3,6 +3,7 @@
 from strawberry.tools import merge_types
 
 from api.mutations.campaigns import CampaignMutations
+from api.mutations.console import ConsoleMutations
 from api.mutations.exposure import ExposureMutations
 from api.mutations.ideas import IdeaMutations, MergeMutations
 from api.mutations.integrations import IntegrationMutations
@@ -28,6 +29,7 @@ Mutation = merge_types(
         WebhookMutations,
         ExposureMutations,
         KeyMutations,
+        ConsoleMutations,
         PrivacyMutations,
     ),
 )

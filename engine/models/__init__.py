@@ -9,7 +9,13 @@ from engine.models.campaigns import (
     Threshold,
     ThresholdMetric,
 )
-from engine.models.console import ConsoleRole, ConsoleSession, ConsoleUser, LoginFailure
+from engine.models.console import (
+    ConsoleInvite,
+    ConsoleRole,
+    ConsoleSession,
+    ConsoleUser,
+    LoginFailure,
+)
 from engine.models.events import DomainEvent
 from engine.models.exposure import CampaignAlert, IdeaExposure
 from engine.models.ideas import Idea, IdeaStatus, IdeaStatusChange, ThresholdCrossing
@@ -37,6 +43,7 @@ __all__ = [
     "CampaignMode",
     "CampaignStatus",
     "Comment",
+    "ConsoleInvite",
     "ConsoleRole",
     "ConsoleSession",
     "ConsoleUser",

@@ -57,3 +57,21 @@ class LoginFailure(TenantModel):
     class Meta:
         table = "console_login_failure"
         indexes = (("tenant_id", "email", "failed_at"),)
+
+
+class ConsoleInvite(TenantModel):
+    """An owner's invitation: the link holds a random token, the table its hash, until it expires."""
+
+    id = fields.BigIntField(primary_key=True)
+    email = fields.CharField(max_length=320)
+    role = fields.CharEnumField(ConsoleRole, max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    # The console user who invited (null for the secret key or the CLI).
+    invited_by_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    accepted_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "console_invite"
+        indexes = (("tenant_id", "email"),)
