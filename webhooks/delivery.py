@@ -301,7 +301,7 @@ async def finish_attempts(ctx: dict[str, Any], sent: Sequence[Sent]) -> list[str
     # The receivers have seen these attempts: record them even through a database restart (while
     # every lease holds, nobody sends them again), or they would be delivered a second time.
     # Repeating is safe: each row's release is fenced by its own lease token.
-    held = min(i.claim.started_at for i in items) + timedelta(
+    held = min(i.finish.started_at for i in items) + timedelta(
         seconds=lease_seconds() - _LEASE_MARGIN
     )
     written = await outlasting_outage(write, within=(held - utcnow()).total_seconds())
