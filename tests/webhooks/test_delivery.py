@@ -404,7 +404,7 @@ async def test_an_attempt_the_receiver_got_is_recorded_through_a_database_restar
     # The database restarts between the receiver's 200 and the write that records it. Given up
     # at once, the row stayed pending under its lease and the sweeper sent the event again.
     row = await _pending_delivery(receiver)
-    finish, failures = delivery._finish, list[int]()
+    finish, failures = leases.finish_many, list[int]()
 
     async def restarting(*args: object, **kwargs: object) -> object:
         if len(failures) < 2:
@@ -412,7 +412,7 @@ async def test_an_attempt_the_receiver_got_is_recorded_through_a_database_restar
             raise asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
         return await finish(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(delivery, "_finish", restarting)
+    monkeypatch.setattr(leases, "finish_many", restarting)
     assert await delivery.deliver({}, row.id) == "success"
     assert len(failures) == 2 and len(receiver.requests) == 1
     after = await WebhookDelivery.get(id=row.id)
