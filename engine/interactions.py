@@ -154,12 +154,37 @@ async def _interact(kind: Kind, member_id: int, idea_id: int, value: int) -> Out
     return Outcome(idea, bumped.counters, value, changed=True, crossed=crossed)
 
 
-@cache
-def _columns(model: type[Any]) -> tuple[str, ...]:
-    return tuple(sorted(model._meta.db_fields))
-
-
 _PREFIXES = (("i", Idea), ("c", Campaign), ("m", Member))
+
+
+@cache
+def _read_sql(model: Any, column: str, discountable: bool, gated: bool, postgres: bool) -> str:
+    """The text of :func:`read_action`'s statement; its parameters are the member id, the idea id
+    and the tenant id, in that order."""
+    p = Params(postgres)
+    table = model._meta.db_table
+    selected = [
+        f"{alias}.{name} AS {alias}__{name}"
+        for alias, read in _PREFIXES
+        for name in sorted(read._meta.db_fields)
+    ]
+    discounted = "r.discounted_by" if discountable else "NULL"
+    own = ["r.id AS r__id", f"r.{column} AS r__value", f"{discounted} AS r__discounted_by"]
+    if gated and postgres:
+        own.append(f"{campaign_gate.shared_sql('c.id')} AS gate")
+    if postgres:
+        mine = (
+            f"LEFT JOIN LATERAL (SELECT * FROM {table} WHERE idea_id = i.id AND member_id = m.id"
+            " FOR UPDATE) r ON true"
+        )
+    else:  # SQLite has one writer at a time: nothing to lock
+        mine = f"LEFT JOIN {table} r ON r.idea_id = i.id AND r.member_id = m.id"
+    return (
+        f"SELECT {', '.join(selected + own)} FROM idea i"
+        " JOIN campaign c ON c.id = i.campaign_id AND c.tenant_id = i.tenant_id"
+        f" LEFT JOIN member m ON m.id = {p(0)} AND m.tenant_id = i.tenant_id"
+        f" {mine} WHERE i.id = {p(0)} AND i.tenant_id = {p(0)}"
+    )
 
 
 async def read_action(kind: Kind, member_id: int, idea_id: int) -> Reading:
@@ -169,31 +194,9 @@ async def read_action(kind: Kind, member_id: int, idea_id: int) -> Reading:
     (``Guard.campaign_open``)."""
     client: Any = connections.get("default")
     postgres = client.capabilities.dialect == "postgres"
-    p = Params(postgres)
-    table = kind.model._meta.db_table
-    selected = [
-        f"{alias}.{column} AS {alias}__{column}"
-        for alias, model in _PREFIXES
-        for column in _columns(model)
-    ]
-    discounted = "r.discounted_by" if kind.discountable else "NULL"
-    own = ["r.id AS r__id", f"r.{kind.column} AS r__value", f"{discounted} AS r__discounted_by"]
-    if kind.gated and postgres:
-        own.append(f"{campaign_gate.shared_sql('c.id')} AS gate")
-    if postgres:
-        mine = (
-            f"LEFT JOIN LATERAL (SELECT * FROM {table} WHERE idea_id = i.id AND member_id = m.id"
-            " FOR UPDATE) r ON true"
-        )
-    else:  # SQLite has one writer at a time: nothing to lock
-        mine = f"LEFT JOIN {table} r ON r.idea_id = i.id AND r.member_id = m.id"
-    sql = (
-        f"SELECT {', '.join(selected + own)} FROM idea i"
-        " JOIN campaign c ON c.id = i.campaign_id AND c.tenant_id = i.tenant_id"
-        f" LEFT JOIN member m ON m.id = {p(member_id)} AND m.tenant_id = i.tenant_id"
-        f" {mine} WHERE i.id = {p(idea_id)} AND i.tenant_id = {p(current_tenant_id())}"
-    )
-    rows = await client.execute_query_dict(sql, p.values)
+    sql = _read_sql(kind.model, kind.column, kind.discountable, kind.gated, postgres)
+    values = [member_id, idea_id, current_tenant_id()]
+    rows = await client.execute_query_dict(sql, values)
     if not rows:
         raise NotFound("idea", "ideaId")
     found = rows[0]
