@@ -12,6 +12,7 @@ end to end").
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
@@ -38,7 +39,9 @@ class Coalescer(Generic[T]):
             self._done = loop.create_future()
         done = self._done
         if self._task is None:
-            self._task = loop.create_task(self._drain())
+            # The flush serves every caller, so it runs in none's context: not inside the first
+            # caller's transaction, tenant or request id (jobs it starts in-process inherit it).
+            self._task = loop.create_task(self._drain(), context=contextvars.Context())
         await asyncio.shield(done)
 
     async def _drain(self) -> None:
