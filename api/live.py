@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from engine.events import AfterCommitHook, EventType
 from engine.models.events import DomainEvent
 from runtime import redis_keys
+from runtime.coalesce import Coalescer
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 100
@@ -109,20 +110,26 @@ class Broadcaster:
 
 
 class LiveHooks(AfterCommitHook):
+    """One message per changed idea; commits that finish together publish each distinct message
+    once (runtime.coalesce): subscribers re-read the idea, so one message says it all."""
+
     def __init__(self, broadcaster: Broadcaster) -> None:
         self.broadcaster = broadcaster
+        self._messages = Coalescer[tuple[int, str, int, int | None]](self._publish)
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
         seen: set[int] = set()
+        messages = []
         for event in events:
             if event.type not in LIVE_EVENT_TYPES or event.idea_id is None or event.idea_id in seen:
                 continue
             seen.add(event.idea_id)
+            messages.append((event.tenant_id, event.type, event.idea_id, event.campaign_id))
+        if messages:
+            await self._messages.submit(messages)
+
+    async def _publish(self, messages: list[tuple[int, str, int, int | None]]) -> None:
+        for tenant_id, type, idea_id, campaign_id in dict.fromkeys(messages):
             await self.broadcaster.publish(
-                event.tenant_id,
-                {
-                    "type": event.type,
-                    "ideaId": event.idea_id,
-                    "campaignId": event.campaign_id,
-                },
+                tenant_id, {"type": type, "ideaId": idea_id, "campaignId": campaign_id}
             )

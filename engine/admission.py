@@ -16,7 +16,6 @@ One small module the interaction paths call, so the rules read in one place (doc
 
 from __future__ import annotations
 
-from engine import campaign_gate
 from engine.counters import Guard
 from engine.eligibility import ensure_open
 from engine.errors import DomainError, ErrorCode
@@ -35,9 +34,10 @@ async def admit_action(
 ) -> tuple[Campaign, Guard]:
     """For engine.interactions (votes and scores): the rules above for an idea read unlocked.
 
-    Returns the campaign as read after the gate (a close in flight finished first) and the guard
-    the counter update re-checks under the idea's lock: a retract holds on a hidden, frozen or
-    decided idea; a new value needs the idea still open and undecided.
+    Returns the campaign and the guard the counter update re-checks under the idea's lock: the
+    campaign still open, as that statement reads it behind the campaign gate the first read took
+    (a close in flight finished first, and one that starts later waits for this action); a retract
+    holds on a hidden, frozen or decided idea; a new value needs the idea still open and undecided.
     """
     if retract:
         if idea.merged_into_id is not None:
@@ -46,8 +46,8 @@ async def admit_action(
                 "this idea was merged into another: your vote moved there; retract it there",
                 "ideaId",
             )
-        fresh = await _gated(campaign)
-        return fresh, Guard(open=False, hidden_ok=True)
+        ensure_open(campaign, "ideaId")
+        return campaign, Guard(open=False, hidden_ok=True, campaign_open=True)
     ensure_interactable(member, idea, campaign)
     if idea.status in DECIDED:
         raise DomainError(
@@ -55,17 +55,7 @@ async def admit_action(
             f"this idea is {idea.status.value.lower()}: it takes no new votes",
             "ideaId",
         )
-    fresh = await _gated(campaign)
-    return fresh, Guard(statuses_not=DECIDED)
-
-
-async def _gated(campaign: Campaign) -> Campaign:
-    """Hold the campaign gate (shared), then read the campaign again: a close that committed
-    before the gate is seen, and one that starts after waits for this action."""
-    await campaign_gate.hold(campaign.id)
-    fresh = await Campaign.get(id=campaign.id)
-    ensure_open(fresh, "ideaId")
-    return fresh
+    return campaign, Guard(statuses_not=DECIDED, campaign_open=True)
 
 
 async def check_budget(campaign: Campaign, member: Member) -> None:

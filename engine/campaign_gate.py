@@ -17,6 +17,13 @@ _NAMESPACE = 0x436F73
 _INT4 = 2_147_483_647
 
 
+def shared_sql(campaign_id: str) -> str:
+    """An SQL expression taking the gate shared on PostgreSQL, for a statement that reads on
+    (engine.interactions takes it in its first read; the re-check of the campaign behind it is a
+    later statement's, whose snapshot then sees any close that committed first)."""
+    return f"pg_advisory_xact_lock_shared({_NAMESPACE}, ({campaign_id} % {_INT4})::int)"
+
+
 async def hold(campaign_id: int, *, exclusive: bool = False) -> None:
     """Take the gate for the rest of the current transaction (a no-op on SQLite)."""
     # Inside a transaction the connections handler hands out the transaction's own client.

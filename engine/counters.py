@@ -14,18 +14,23 @@ from the state that won.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from tortoise import connections
+from tortoise.exceptions import IntegrityError
 
-from engine import supporters
-from engine.conflicts import Conflict
+from engine import events, supporters
+from engine.clock import utcnow
+from engine.conflicts import Conflict, is_unique_violation
+from engine.eligibility import open_sql
 from engine.models.campaigns import Threshold, ThresholdMetric
+from engine.models.events import DomainEvent
 from engine.models.ideas import Idea, IdeaStatus
 from engine.ranking import Counters, RankRules, hot_rank, ranks
+from engine.sql import Params
 from engine.tenancy import current_tenant_id
 
 _COUNTER_FIELDS = (
@@ -61,12 +66,29 @@ class Guard:
     """What must still hold of an idea read without a lock when its counters move.
 
     Not hidden (unless ``hidden_ok``: a retract); ``open``: not merged and not frozen; and none of
-    ``statuses_not``.
+    ``statuses_not``. ``campaign_open``: the idea's campaign is still open, as read by the UPDATE
+    itself, whose snapshot comes after the campaign gate the caller took (engine.campaign_gate).
     """
 
     open: bool = True
     statuses_not: frozenset[IdeaStatus] = frozenset()
     hidden_ok: bool = False
+    campaign_open: bool = False
+
+
+@dataclass(frozen=True)
+class RowWrite:
+    """The member's own row (a vote, a score, a pledge) written by the statement that moves the
+    counters: ``row_id`` None inserts it, otherwise its value column is set (and its version
+    bumped when ``versioned``)."""
+
+    table: str
+    column: str
+    idea_id: int
+    member_id: int
+    value: int
+    row_id: int | None
+    versioned: bool
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,14 @@ class Bump:
     counters: Counters
     # A threshold of the given metrics is met and not yet recorded as crossed for this idea.
     may_cross: bool = False
+    # The member's row that ``bump(row=...)`` wrote: its id and version.
+    row_id: int | None = None
+    row_version: int | None = None
+
+
+# Builds the event of the change once the counters are known; written in the same statement as the
+# sort keys (see :func:`bump`).
+EventOf = Callable[[Bump], DomainEvent]
 
 
 async def bump(
@@ -84,95 +114,179 @@ async def bump(
     rules: RankRules,
     guard: Guard | None = None,
     metrics: Iterable[ThresholdMetric] = (),
+    row: RowWrite | None = None,
+    event: EventOf | None = None,
 ) -> Bump:
+    """Move the idea's counters; with ``row`` and ``event``, everything a member action writes.
+
+    Two statements on PostgreSQL (docs/architecture.md, "One vote, end to end"): the member's row
+    and the guarded counter UPDATE that takes the idea's lock, then one that writes the sort keys,
+    recounts the supporters when they may have moved (its snapshot comes after the lock, so it sees
+    every member value committed before) and inserts the event. SQLite, which cannot write inside
+    a WITH, runs the same statements one by one under its single writer.
+    """
     unknown = set(deltas) - set(_COUNTER_FIELDS) | (set(deltas) & set(supporters.SUPPORTER_FIELDS))
     if unknown:
         raise ValueError(f"unknown counters {sorted(unknown)}")
     changes = {name: int(delta) for name, delta in deltas.items() if delta}
     client: Any = connections.get("default")
     postgres = client.capabilities.dialect == "postgres"
-    values: list[Any] = []
+    metrics = sorted(set(metrics))
+    tenant_id = current_tenant_id()
+    now = utcnow()
 
-    def param(value: Any) -> str:
-        values.append(value)
-        return f"${len(values)}" if postgres else "?"
+    p = Params(postgres)
+    written = ""
+    written_row: dict[str, Any] = {}
+    if row is not None:
+        write = _row_sql(row, p, tenant_id, now)
+        if postgres:
+            written = f"WITH w AS ({write}) "
+        else:
+            written_row = dict((await _run(client, write, p.values, row))[0])
+            p = Params(postgres)
+    sql = written + _update_sql(p, idea_id, tenant_id, changes, guard, metrics, now)
+    if written:
+        sql += ", (SELECT id FROM w) AS row_id, (SELECT version FROM w) AS row_version"
+    rows = await _run(client, sql, p.values, row)
+    if not rows:
+        if guard is None:
+            raise LookupError(f"idea {idea_id} is gone")
+        raise Conflict(f"idea {idea_id} changed since it was read")
+    found = dict(rows[0])
+    if written_row:
+        found.update(row_id=written_row["id"], row_version=written_row["version"])
+    counters = Counters(**{name: int(found[name]) for name in _COUNTER_FIELDS})
+    may_cross = bool(found.get("may_cross"))
+    version = found.get("row_version")
+    bumped = Bump(
+        counters,
+        may_cross,
+        found.get("row_id"),
+        int(version) if version is not None else None,
+    )
 
+    # With the idea locked: sort keys, supporters, the event.
+    pending = event(bumped) if event is not None else None
+    sort_keys: dict[str, float] = {}
+    if set(changes) - {"comment_count", *supporters.SUPPORTER_FIELDS}:
+        sort_keys = ranks(counters, created_at, rules)
+    recount = bool(changes.keys() & supporters.SUPPORT_COUNTERS)
+    settle = bool(sort_keys) or recount
+    if pending is not None and not (postgres and settle):
+        p = Params(postgres)
+        inserted = await client.execute_query_dict(events.insert_sql(pending, p), p.values)
+        events.attach(pending, int(inserted[0]["id"]))
+        pending = None
+    if not settle:
+        return bumped
+    p = Params(postgres)
+    head = f"WITH ev AS ({events.insert_sql(pending, p)}) " if pending is not None else ""
+    sets = [f"{name} = {p(value)}" for name, value in sort_keys.items()]
+    if recount:
+        sets += [f"{name} = {sql}" for name, sql in supporters.recount_sql().items()]
+    returning = list(supporters.SUPPORTER_FIELDS) if recount else []
+    if pending is not None:
+        returning.append("(SELECT id FROM ev) AS event_id")
+    sql = (
+        f"{head}UPDATE idea SET {', '.join(sets)}"
+        f" WHERE id = {p(idea_id)} AND tenant_id = {p(tenant_id)}"
+    )
+    if sort_keys:
+        # The sort keys hold only while the campaign's HOT half-life is the one they used: this
+        # statement comes after the lock, so it sees a change that committed meanwhile, and the
+        # unit of work runs again (docs/architecture.md, "Discovery and community health").
+        sql += (
+            " AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = idea.campaign_id"
+            f" AND c.hot_half_life_hours = {p(rules.hot_half_life_hours)})"
+        )
+    settled = f"{sql} RETURNING {', '.join(returning or ['id'])}"
+    rows = await client.execute_query_dict(settled, p.values)
+    if not rows:
+        raise Conflict(f"the HOT half-life of idea {idea_id}'s campaign changed")
+    fresh = dict(rows[0])
+    fresh.pop("id", None)
+    if not returning:
+        return bumped
+    if pending is not None:
+        events.attach(pending, int(fresh.pop("event_id")))
+    if recount:
+        if metrics and fresh["supporter_value_cents"] != counters.supporter_value_cents:
+            may_cross = True  # the SUPPORTER_VALUE decision is record_crossings'
+        counters = replace(counters, **{name: int(fresh[name]) for name in fresh})
+        bumped = replace(bumped, counters=counters, may_cross=may_cross)
+    return bumped
+
+
+async def _run(client: Any, sql: str, values: list[Any], row: RowWrite | None) -> list[Any]:
+    try:
+        return list(await client.execute_query_dict(sql, values))
+    except IntegrityError as error:
+        if row is not None and row.row_id is None and is_unique_violation(error):
+            # The same member's first action on this idea committed meanwhile: start again.
+            raise Conflict(f"concurrent first {row.table} on idea {row.idea_id}") from error
+        raise
+
+
+def _row_sql(row: RowWrite, p: Params, tenant_id: int, now: datetime) -> str:
+    if row.row_id is not None:
+        version = ", version = version + 1" if row.versioned else ""
+        return (
+            f"UPDATE {row.table} SET {row.column} = {p(row.value)}, updated_at = {p(now)}{version}"
+            f" WHERE id = {p(row.row_id)} AND tenant_id = {p(tenant_id)}"
+            f" RETURNING id, {'version' if row.versioned else 'NULL AS version'}"
+        )
+    columns = ["tenant_id", "idea_id", "member_id", row.column, "created_at", "updated_at"]
+    values = [tenant_id, row.idea_id, row.member_id, row.value, now, now]
+    if row.versioned:
+        columns.append("version")
+        values.append(1)
+    return (
+        f"INSERT INTO {row.table} ({', '.join(columns)})"
+        f" VALUES ({', '.join(p(v) for v in values)})"
+        f" RETURNING id, {'version' if row.versioned else 'NULL AS version'}"
+    )
+
+
+def _update_sql(
+    p: Params,
+    idea_id: int,
+    tenant_id: int,
+    changes: Mapping[str, int],
+    guard: Guard | None,
+    metrics: list[ThresholdMetric],
+    now: datetime,
+) -> str:
+    """The guarded relative UPDATE that takes the idea's lock, returning its counters."""
     # With nothing to add the row is still written: the caller wants its lock and its counters.
-    sets = [f"{name} = {name} + {param(delta)}" for name, delta in changes.items()] or [
+    sets = [f"{name} = {name} + {p(delta)}" for name, delta in changes.items()] or [
         "upvotes = upvotes"
     ]
-    where = [f"id = {param(idea_id)}", f"tenant_id = {param(current_tenant_id())}"]
+    where = [f"id = {p(idea_id)}", f"tenant_id = {p(tenant_id)}"]
     if guard is not None:
         if not guard.hidden_ok:
             where.append("NOT hidden")
         if guard.open:
             where += ["NOT frozen", "merged_into_id IS NULL"]
         if guard.statuses_not:
-            listed = ", ".join(param(s.value) for s in sorted(guard.statuses_not))
+            listed = ", ".join(p(s.value) for s in sorted(guard.statuses_not))
             where.append(f"status NOT IN ({listed})")
+        if guard.campaign_open:
+            where.append(
+                "EXISTS (SELECT 1 FROM campaign WHERE campaign.id = idea.campaign_id AND "
+                + open_sql("campaign", p, now)
+                + ")"
+            )
     returning = ", ".join(_COUNTER_FIELDS)
-    reached = [_REACHED[m] for m in sorted(set(metrics))]
-    if reached:
+    if metrics:
         returning += (
             ", EXISTS (SELECT 1 FROM threshold t WHERE t.tenant_id = idea.tenant_id"
             " AND t.campaign_id = idea.campaign_id AND t.archived_at IS NULL AND ("
-            + " OR ".join(
-                f"(t.metric = {param(m.value)} AND {reached[i]})"
-                for i, m in enumerate(sorted(set(metrics)))
-            )
+            + " OR ".join(f"(t.metric = {p(m.value)} AND {_REACHED[m]})" for m in metrics)
             + ") AND NOT EXISTS (SELECT 1 FROM threshold_crossing c"
             " WHERE c.idea_id = idea.id AND c.threshold_id = t.id)) AS may_cross"
         )
-    sql = f"UPDATE idea SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING {returning}"
-    rows = await client.execute_query_dict(sql, values)
-    if not rows:
-        if guard is None:
-            raise LookupError(f"idea {idea_id} is gone")
-        raise Conflict(f"idea {idea_id} changed since it was read")
-    row = dict(rows[0])
-    may_cross = bool(row.get("may_cross"))
-    if changes.keys() & supporters.SUPPORT_COUNTERS:
-        # Recounted by a statement of its own once the idea is locked: its snapshot sees every
-        # member value committed before the lock (engine.supporters).
-        recount = supporters.recount_sql()
-        fresh = await client.execute_query_dict(
-            f"UPDATE idea SET {', '.join(f'{n} = {q}' for n, q in recount.items())}"
-            f" WHERE id = {'$1' if postgres else '?'} AND tenant_id = {'$2' if postgres else '?'}"
-            f" RETURNING {', '.join(recount)}",
-            [idea_id, current_tenant_id()],
-        )
-        if metrics and fresh[0]["supporter_value_cents"] != row["supporter_value_cents"]:
-            may_cross = True  # the SUPPORTER_VALUE decision is record_crossings'
-        row.update(fresh[0])
-    counters = Counters(**{name: int(row[name]) for name in _COUNTER_FIELDS})
-    if set(changes) - {"comment_count", *supporters.SUPPORTER_FIELDS}:
-        await _write_ranks(client, idea_id, ranks(counters, created_at, rules), rules)
-    return Bump(counters, may_cross)
-
-
-async def _write_ranks(
-    client: Any, idea_id: int, keys: Mapping[str, float], rules: RankRules
-) -> None:
-    """Write the sort keys, provided the campaign's HOT half-life is still the one they used.
-
-    A statement of its own after the counter UPDATE, so (PostgreSQL, READ COMMITTED) it sees a
-    half-life change that committed while this transaction waited for the idea's lock: then the
-    keys are stale and the unit of work runs again (docs/architecture.md, "Discovery and community
-    health"). The recompute of that change locks the campaign's ideas, so one of the two waits.
-    """
-    postgres = client.capabilities.dialect == "postgres"
-    values: list[Any] = [*keys.values(), idea_id, current_tenant_id(), rules.hot_half_life_hours]
-    marks = [f"${i}" if postgres else "?" for i in range(1, len(values) + 1)]
-    sets = ", ".join(f"{name} = {marks[i]}" for i, name in enumerate(keys))
-    n = len(keys)
-    count, _ = await client.execute_query(
-        f"UPDATE idea SET {sets} WHERE id = {marks[n]} AND tenant_id = {marks[n + 1]}"
-        " AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = idea.campaign_id"
-        f" AND c.hot_half_life_hours = {marks[n + 2]})",
-        values,
-    )
-    if not count:
-        raise Conflict(f"the HOT half-life of idea {idea_id}'s campaign changed")
+    return f"UPDATE idea SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING {returning}"
 
 
 def _hot_keys_sql(

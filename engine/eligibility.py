@@ -8,6 +8,7 @@ from engine.clock import utcnow
 from engine.errors import DomainError, ErrorCode
 from engine.models.campaigns import Campaign, CampaignStatus
 from engine.models.members import Member
+from engine.sql import Dialect, Params
 
 
 def is_open(campaign: Campaign, now: datetime | None = None) -> bool:
@@ -17,6 +18,16 @@ def is_open(campaign: Campaign, now: datetime | None = None) -> bool:
     if campaign.opens_at is not None and now < campaign.opens_at:
         return False
     return not (campaign.closes_at is not None and now >= campaign.closes_at)
+
+
+def open_sql(campaign: str, p: Params, now: datetime) -> str:
+    """:func:`is_open` as an SQL condition on the campaign row aliased ``campaign``, for statements
+    that must re-check it themselves (engine.counters.Guard.campaign_open)."""
+    d = Dialect("postgres" if p.postgres else "sqlite")
+    status = p(CampaignStatus.OPEN.value)
+    opens = f"(({campaign}.opens_at IS NULL) OR {d.ts(f'{campaign}.opens_at')} <= {d.ts(p(now))})"
+    closes = f"(({campaign}.closes_at IS NULL) OR {d.ts(f'{campaign}.closes_at')} > {d.ts(p(now))})"
+    return f"{campaign}.status = {status} AND {opens} AND {closes}"
 
 
 def ensure_open(campaign: Campaign, field: str = "campaignId") -> None:

@@ -29,6 +29,8 @@ from engine import request_ids
 from engine.clock import utcnow
 from engine.ids import event_id
 from engine.models.events import DomainEvent
+from engine.sql import Params
+from engine.tenancy import current_tenant_id
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +204,71 @@ async def _after_commit(uow: UnitOfWork) -> None:
             log.exception("after-commit hook %r failed; the sweeper will catch up", hook)
 
 
+def new_event(
+    type: str,
+    data: dict[str, Any],
+    *,
+    campaign_id: int | None = None,
+    idea_id: int | None = None,
+    member_id: int | None = None,
+) -> DomainEvent:
+    """An event of the current tenant, not yet written: :func:`record` writes it, or a statement
+    of the caller's carries :func:`insert_sql` (the member actions write theirs inside the statement
+    that settles the idea, engine.counters) and then hands it to :func:`attach`."""
+    now = utcnow()
+    return DomainEvent(
+        tenant_id=current_tenant_id(),
+        public_id=event_id(),
+        type=type,
+        occurred_at=now,
+        # No asynchronous consumer acts on this type: nothing for a job or the sweeper to do.
+        processed_at=None if is_consumed(type) else now,
+        campaign_id=campaign_id,
+        idea_id=idea_id,
+        member_id=member_id,
+        data=data,
+        request_id=request_ids.current(),
+        attempts=0,
+    )
+
+
+_EVENT_COLUMNS = (
+    "tenant_id",
+    "public_id",
+    "type",
+    "occurred_at",
+    "processed_at",
+    "campaign_id",
+    "idea_id",
+    "member_id",
+    "data",
+    "request_id",
+    "attempts",
+)
+
+
+def insert_sql(event: DomainEvent, p: Params) -> str:
+    """``INSERT ... RETURNING id`` of an unsaved event, its values bound through ``p``."""
+    data = DomainEvent._meta.fields_map["data"]  # the model's own JSON encoding
+    values = [
+        data.to_db_value(event.data, event) if name == "data" else getattr(event, name)
+        for name in _EVENT_COLUMNS
+    ]
+    placed = ", ".join(p(value) for value in values)
+    return f"INSERT INTO domain_event ({', '.join(_EVENT_COLUMNS)}) VALUES ({placed}) RETURNING id"
+
+
+def attach(event: DomainEvent, event_pk: int) -> DomainEvent:
+    """The event's row is written (its id is ``event_pk``): it belongs to the unit of work now."""
+    uow = _current_uow.get()
+    if uow is None:
+        raise RuntimeError("events.attach() must run inside unit_of_work()")
+    event.id = event_pk
+    event._saved_in_db = True
+    uow.events.append(event)
+    return event
+
+
 async def record(
     type: str,
     data: dict[str, Any],
@@ -214,19 +281,7 @@ async def record(
     uow = _current_uow.get()
     if uow is None:
         raise RuntimeError("events.record() must run inside unit_of_work()")
-    now = utcnow()
-    event = await DomainEvent.create(
-        using_db=uow.connection,
-        public_id=event_id(),
-        type=type,
-        occurred_at=now,
-        # No asynchronous consumer acts on this type: nothing for a job or the sweeper to do.
-        processed_at=None if is_consumed(type) else now,
-        campaign_id=campaign_id,
-        idea_id=idea_id,
-        member_id=member_id,
-        data=data,
-        request_id=request_ids.current(),
-    )
-    uow.events.append(event)
-    return event
+    event = new_event(type, data, campaign_id=campaign_id, idea_id=idea_id, member_id=member_id)
+    p = Params(uow.connection.capabilities.dialect == "postgres")
+    rows = await uow.connection.execute_query_dict(insert_sql(event, p), p.values)
+    return attach(event, int(rows[0]["id"]))

@@ -4,35 +4,42 @@ What differs between them is data, a :class:`Kind`: the table and its value colu
 a change moves the idea's counters, the threshold metrics it can reach, and the admission rule. The
 routine is the same for all, and its order is the lock order (docs/architecture.md, "Lock order"):
 
-1. read the idea with its campaign, unlocked (one statement);
-2. lock the member's own row for this idea (``SELECT ... FOR UPDATE``): only the same member acting
-   on the same idea waits here; the previous value is now known;
-3. admission: the kind's one function says whether this change is allowed, and under which idea
-   state (a :class:`~engine.counters.Guard`) that answer holds;
-4. write the member's row;
-5. last, one guarded counter UPDATE takes the idea's row lock; then the sort keys, the event and,
-   only when the UPDATE says a threshold may have been met, the crossing. Then COMMIT.
+1. one statement reads the idea, its campaign and the member, unlocked, and locks the member's own
+   row for this idea (``FOR UPDATE``: only the same member acting on the same idea waits there; the
+   previous value is now known); votes and scores also take the campaign gate in it;
+2. admission: the kind's one function says whether this change is allowed, and under which idea
+   state (a :class:`~engine.counters.Guard`) that answer holds; no statement of its own unless a
+   vote budget must be counted;
+3. last, ``counters.bump``: one statement writes the member's row and moves the counters with a
+   guarded UPDATE that takes the idea's row lock (and re-checks the campaign behind the gate), one
+   more writes the sort keys, the supporters and the event; the crossing only when the UPDATE said
+   a threshold may have been met. Then COMMIT.
 
-Concurrent actions on one idea therefore hold its lock for three statements, not for the whole
-action. A lost race (the idea was merged, frozen or hidden after step 1; two first actions of one
-member at once) rolls back and runs again from step 1 (``engine.conflicts``).
+Concurrent actions on one idea therefore hold its lock for one statement and the commit, not for
+the whole action. A lost race (the idea was merged, frozen or hidden, or the campaign closed, after
+step 1; two first actions of one member at once) rolls back and runs again from step 1
+(``engine.conflicts``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
+from tortoise import connections
 
-from engine import counters, events, payloads, ranking
-from engine.conflicts import Conflict, is_unique_violation, retrying
-from engine.counters import Guard, Outcome
-from engine.ideas import idea_with_campaign
+from engine import campaign_gate, counters, events, payloads, ranking
+from engine.conflicts import retrying
+from engine.counters import Bump, Guard, Outcome, RowWrite
+from engine.errors import NotFound, Unauthenticated
 from engine.models.campaigns import Campaign, ThresholdMetric
+from engine.models.events import DomainEvent
 from engine.models.ideas import Idea
 from engine.models.members import Member
+from engine.sql import Params
+from engine.tenancy import current_tenant_id
 from engine.thresholds import record_crossings
 
 
@@ -65,28 +72,64 @@ class Kind:
     deltas: Callable[[int, int], dict[str, int]]  # (previous, value) -> counter deltas
     crosses: Callable[[int, int], bool] = _always  # whether this change can reach a threshold
     versioned: bool = False  # the row counts its changes (consumers apply them in order)
+    # Takes the campaign gate (engine.campaign_gate): nothing of it commits after a close.
+    gated: bool = False
+    # The row records serial voting (engine.vote_reversal): a discounted row counts for nothing.
+    discountable: bool = False
 
 
-async def interact(kind: Kind, member: Member, idea_id: int, value: int) -> Outcome:
-    return await retrying(lambda: _interact(kind, member, idea_id, value))
+@dataclass(frozen=True)
+class Reading:
+    """What step 1 read: the idea and its campaign (unlocked), the member, and their row."""
+
+    idea: Idea
+    campaign: Campaign
+    member: Member
+    row_id: int | None
+    previous: int
+    discounted: bool
 
 
-async def _interact(kind: Kind, member: Member, idea_id: int, value: int) -> Outcome:
+async def interact(kind: Kind, member: Member | int, idea_id: int, value: int) -> Outcome:
+    """``member`` may be just its id: the routine reads the row in its first statement anyway."""
+    member_id = member if isinstance(member, int) else int(member.id)
+    return await retrying(lambda: _interact(kind, member_id, idea_id, value))
+
+
+async def _interact(kind: Kind, member_id: int, idea_id: int, value: int) -> Outcome:
     async with events.unit_of_work():
-        idea, campaign = await idea_with_campaign(idea_id)
-        row: Any = (
-            await kind.model.filter(idea_id=idea.id, member_id=member.id)
-            .select_for_update()
-            .first()
-        )
-        previous = int(getattr(row, kind.column)) if row is not None else 0
+        read = await read_action(kind, member_id, idea_id)
+        idea, campaign, member, previous = read.idea, read.campaign, read.member, read.previous
         guard = await kind.admit(Action(member, idea, campaign, previous, value))
         if previous == value:
             return Outcome(idea, counters.counters_of(idea), value, changed=False)
-        row = await _write(kind, row, idea.id, member.id, value)
         # A vote found to be serial voting stays recorded but out of the counts (vote_reversal).
-        counted = getattr(row, "discounted_by", None) is None
+        counted = not read.discounted
         metrics = kind.metrics if counted and kind.crosses(previous, value) else frozenset()
+
+        def event(bumped: Bump) -> DomainEvent:
+            data: dict[str, Any] = {
+                f"{kind.name}Id": bumped.row_id,
+                "ideaId": idea.id,
+                "campaignId": campaign.id,
+                "memberId": member.id,
+                "authorId": idea.author_id,
+                "ideaTitle": idea.title,
+                "previous": previous,
+                "value": value,
+                # For consumers (reputation reasons and badges) that must not query around it.
+                "counts": payloads.counts(bumped.counters),
+            }
+            if kind.versioned:
+                data["version"] = bumped.row_version
+            return events.new_event(
+                kind.event_type,
+                data,
+                campaign_id=campaign.id,
+                idea_id=idea.id,
+                member_id=member.id,
+            )
+
         bumped = await counters.bump(
             idea.id,
             idea.created_at,
@@ -94,27 +137,16 @@ async def _interact(kind: Kind, member: Member, idea_id: int, value: int) -> Out
             rules=ranking.rules_of(campaign),
             guard=guard,
             metrics=metrics,
-        )
-        data: dict[str, Any] = {
-            f"{kind.name}Id": row.id,
-            "ideaId": idea.id,
-            "campaignId": campaign.id,
-            "memberId": member.id,
-            "authorId": idea.author_id,
-            "ideaTitle": idea.title,
-            "previous": previous,
-            "value": value,
-            # For consumers (reputation reasons and badges) that must not query around it.
-            "counts": payloads.counts(bumped.counters),
-        }
-        if kind.versioned:
-            data["version"] = row.version
-        await events.record(
-            kind.event_type,
-            data,
-            campaign_id=campaign.id,
-            idea_id=idea.id,
-            member_id=member.id,
+            row=RowWrite(
+                kind.model._meta.db_table,
+                kind.column,
+                idea.id,
+                member.id,
+                value,
+                read.row_id,
+                kind.versioned,
+            ),
+            event=event,
         )
         crossed = []
         if bumped.may_cross:
@@ -122,22 +154,65 @@ async def _interact(kind: Kind, member: Member, idea_id: int, value: int) -> Out
     return Outcome(idea, bumped.counters, value, changed=True, crossed=crossed)
 
 
-async def _write(kind: Kind, row: Any, idea_id: int, member_id: int, value: int) -> Any:
-    if row is not None:
-        setattr(row, kind.column, value)
-        fields = [kind.column, "updated_at"]
-        if kind.versioned:
-            row.version += 1
-            fields.append("version")
-        await row.save(update_fields=fields)
-        return row
-    columns: dict[str, Any] = {"idea_id": idea_id, "member_id": member_id, kind.column: value}
-    if kind.versioned:
-        columns["version"] = 1
-    try:
-        return await kind.model.create(**columns)
-    except IntegrityError as error:
-        if is_unique_violation(error):
-            # The same member's first action on this idea committed meanwhile: start again.
-            raise Conflict(f"concurrent first {kind.name} on idea {idea_id}") from error
-        raise
+_PREFIXES = (("i", Idea), ("c", Campaign), ("m", Member))
+
+
+@cache
+def _read_sql(model: Any, column: str, discountable: bool, gated: bool, postgres: bool) -> str:
+    """The text of :func:`read_action`'s statement; its parameters are the member id, the idea id
+    and the tenant id, in that order."""
+    p = Params(postgres)
+    table = model._meta.db_table
+    selected = [
+        f"{alias}.{name} AS {alias}__{name}"
+        for alias, read in _PREFIXES
+        for name in sorted(read._meta.db_fields)
+    ]
+    discounted = "r.discounted_by" if discountable else "NULL"
+    own = ["r.id AS r__id", f"r.{column} AS r__value", f"{discounted} AS r__discounted_by"]
+    if gated and postgres:
+        own.append(f"{campaign_gate.shared_sql('c.id')} AS gate")
+    if postgres:
+        mine = (
+            f"LEFT JOIN LATERAL (SELECT * FROM {table} WHERE idea_id = i.id AND member_id = m.id"
+            " FOR UPDATE) r ON true"
+        )
+    else:  # SQLite has one writer at a time: nothing to lock
+        mine = f"LEFT JOIN {table} r ON r.idea_id = i.id AND r.member_id = m.id"
+    return (
+        f"SELECT {', '.join(selected + own)} FROM idea i"
+        " JOIN campaign c ON c.id = i.campaign_id AND c.tenant_id = i.tenant_id"
+        f" LEFT JOIN member m ON m.id = {p(0)} AND m.tenant_id = i.tenant_id"
+        f" {mine} WHERE i.id = {p(0)} AND i.tenant_id = {p(0)}"
+    )
+
+
+async def read_action(kind: Kind, member_id: int, idea_id: int) -> Reading:
+    """Step 1 in one statement: the idea with its campaign and the member, read without a lock,
+    and the member's row of this kind locked (``FOR UPDATE``); the campaign gate is taken last,
+    after the rows were read, so the campaign's state must be checked again by a later statement
+    (``Guard.campaign_open``)."""
+    client: Any = connections.get("default")
+    postgres = client.capabilities.dialect == "postgres"
+    sql = _read_sql(kind.model, kind.column, kind.discountable, kind.gated, postgres)
+    values = [member_id, idea_id, current_tenant_id()]
+    rows = await client.execute_query_dict(sql, values)
+    if not rows:
+        raise NotFound("idea", "ideaId")
+    found = rows[0]
+    if found["m__id"] is None:
+        raise Unauthenticated("the member of this token no longer exists")
+    parts: dict[str, dict[str, Any]] = {"i": {}, "c": {}, "m": {}, "r": {}}
+    for key, value in found.items():
+        alias, _, column = key.partition("__")
+        if alias in parts:
+            parts[alias][column] = value
+    own_row = parts["r"]
+    return Reading(
+        idea=Idea._init_from_db(**parts["i"]),
+        campaign=Campaign._init_from_db(**parts["c"]),
+        member=Member._init_from_db(**parts["m"]),
+        row_id=None if own_row["id"] is None else int(own_row["id"]),
+        previous=0 if own_row["value"] is None else int(own_row["value"]),
+        discounted=own_row["discounted_by"] is not None,
+    )

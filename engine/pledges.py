@@ -24,7 +24,7 @@ _PRODUCED = frozenset({IdeaStatus.IN_PROGRESS, IdeaStatus.SHIPPED})
 _NOT_WANTED = frozenset({IdeaStatus.SHIPPED, IdeaStatus.DECLINED})
 
 
-async def pledge(member: Member, idea_id: int, quantity: int) -> counters.Outcome:
+async def pledge(member: Member | int, idea_id: int, quantity: int) -> counters.Outcome:
     if not 0 <= quantity <= MAX_QUANTITY:
         raise DomainError(ErrorCode.OUT_OF_RANGE, f"quantity must be 0-{MAX_QUANTITY}", "quantity")
     return await interact(PLEDGES, member, idea_id, quantity)

@@ -18,7 +18,7 @@ from engine.thresholds import SCORE_METRICS
 MIN_SCORE, MAX_SCORE = 1, 5
 
 
-async def score_idea(member: Member, idea_id: int, value: int) -> counters.Outcome:
+async def score_idea(member: Member | int, idea_id: int, value: int) -> counters.Outcome:
     if not MIN_SCORE <= value <= MAX_SCORE:
         raise DomainError(ErrorCode.OUT_OF_RANGE, "a score is a whole number from 1 to 5", "score")
     return await interact(SCORES, member, idea_id, value)
@@ -51,4 +51,5 @@ SCORES = Kind(
     metrics=SCORE_METRICS,
     admit=admit_score,
     deltas=score_deltas,
+    gated=True,
 )

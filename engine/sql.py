@@ -93,6 +93,22 @@ class Dialect:
         return f"CAST((julianday({column}) - julianday({start})) / 7 AS INTEGER)"
 
 
+class Params:
+    """The positional parameters of one statement written by hand, spelled for its dialect.
+
+    ``p(value)`` returns the placeholder (``$n`` on PostgreSQL, ``?`` on SQLite) and keeps the
+    value; SQLite numbers placeholders by position in the text, so build the text left to right.
+    """
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(_param(value, self.postgres))
+        return f"${len(self.values)}" if self.postgres else "?"
+
+
 def _param(value: Any, postgres: bool) -> Any:
     if isinstance(value, datetime) and not postgres:
         return value.isoformat(" ")

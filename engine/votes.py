@@ -25,7 +25,7 @@ class VoteValue(IntEnum):
     DOWN = -1
 
 
-async def cast_vote(member: Member, idea_id: int, value: VoteValue) -> counters.Outcome:
+async def cast_vote(member: Member | int, idea_id: int, value: VoteValue) -> counters.Outcome:
     return await interact(VOTES, member, idea_id, int(value))
 
 
@@ -72,6 +72,8 @@ VOTES = Kind(
     admit=admit_vote,
     deltas=vote_deltas,
     versioned=True,
+    gated=True,
+    discountable=True,
 )
 
 

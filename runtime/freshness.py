@@ -18,6 +18,7 @@ from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.tenancy import current_tenant_id_or_none
 from runtime import redis_keys
+from runtime.coalesce import Coalescer
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,21 @@ class RedisGenerations:
 
 
 class FreshnessHooks(AfterCommitHook):
-    """Event hooks that bump the committing tenant's generation after every unit of work."""
+    """Event hooks that bump the committing tenant's generation after every unit of work; commits
+    that finish together share one bump per tenant (runtime.coalesce)."""
 
     def __init__(self, generations: Generations) -> None:
         self.generations = generations
+        self._bumps = Coalescer[int](self._bump)
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
         tenant_ids = {event.tenant_id for event in events}
         scoped = current_tenant_id_or_none()
         if scoped is not None:
             tenant_ids.add(scoped)
-        for tenant_id in tenant_ids:
+        if tenant_ids:
+            await self._bumps.submit(tenant_ids)
+
+    async def _bump(self, tenant_ids: list[int]) -> None:
+        for tenant_id in dict.fromkeys(tenant_ids):
             await self.generations.bump(tenant_id)

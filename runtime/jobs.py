@@ -12,6 +12,7 @@ from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.reputation import badges
 from runtime import sweeper
+from runtime.coalesce import Coalescer
 from webhooks import metrics, retention
 from webhooks.delivery import deliver
 from webhooks.drain import drain
@@ -79,13 +80,21 @@ JOBS: dict[str, Any] = {
 
 
 class ConsumerJobHooks(AfterCommitHook):
-    """After a commit, one job for the events some consumer still has to process (the others were
-    stored processed); a lost enqueue is found by the sweeper after EVENT_GRACE."""
+    """After a commit, a job for the events some consumer still has to process (the others were
+    stored processed); a lost enqueue is found by the sweeper after EVENT_GRACE. Commits that
+    finish together share one job (runtime.coalesce), of at most JOB_EVENTS events."""
+
+    JOB_EVENTS = 200
 
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
+        self._jobs = Coalescer[int](self._enqueue)
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
         waiting = [event.id for event in events if event.processed_at is None]
         if waiting:
-            await self.queue.enqueue("process_events", waiting)
+            await self._jobs.submit(waiting)
+
+    async def _enqueue(self, event_ids: list[int]) -> None:
+        for start in range(0, len(event_ids), self.JOB_EVENTS):
+            await self.queue.enqueue("process_events", event_ids[start : start + self.JOB_EVENTS])

@@ -71,7 +71,7 @@ async def _idea_payload(call: Any, viewer: DataLoader[int, int]) -> IdeaActionPa
 class InteractionMutations:
     @strawberry.mutation(description="Vote UP or DOWN, change it, or retract it with NONE.")
     async def vote(self, info: Info, input: VoteInput) -> IdeaActionPayload:
-        member = await info.context.require_member()
+        member = info.context.require_member_id()
         return await _idea_payload(
             lambda: votes.cast_vote(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), votes.VoteValue(input.value)
@@ -81,7 +81,7 @@ class InteractionMutations:
 
     @strawberry.mutation(description="Score an idea of a CONTEST campaign, 1-5 (changeable).")
     async def score_idea(self, info: Info, input: ScoreIdeaInput) -> IdeaActionPayload:
-        member = await info.context.require_member()
+        member = info.context.require_member_id()
         return await _idea_payload(
             lambda: scores.score_idea(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), input.score
@@ -91,7 +91,7 @@ class InteractionMutations:
 
     @strawberry.mutation(description='Say "I\'d buy it" with a quantity; 0 withdraws.')
     async def pledge(self, info: Info, input: PledgeInput) -> IdeaActionPayload:
-        member = await info.context.require_member()
+        member = info.context.require_member_id()
         return await _idea_payload(
             lambda: pledges.pledge(
                 member, decode_id(input.idea_id, "Idea", "ideaId"), input.quantity

@@ -8,11 +8,11 @@ import asyncio
 import asyncpg
 import pytest
 
-from engine import conflicts, events, ideas, merges, pledges, votes
+from engine import campaigns, conflicts, events, ideas, interactions, merges, pledges, votes
 from engine.conflicts import Conflict, retrying
 from engine.db import is_unavailable
 from engine.errors import DomainError, ErrorCode
-from engine.models import Idea, IdeaStatus, Pledge, Vote
+from engine.models import CampaignStatus, Idea, IdeaStatus, Pledge, Vote
 from engine.ranking import RankRules
 from engine.votes import VoteValue
 from tests import factories
@@ -96,17 +96,17 @@ async def test_a_merge_between_reading_and_locking_the_idea_refuses_the_vote(
     author, voter = await factories.members(2)
     campaign = await factories.campaign()
     source, target = [await factories.idea(author, campaign) for _ in range(2)]
-    stale = await ideas.idea_with_campaign(source.id)
+    stale = await interactions.read_action(votes.VOTES, voter.id, source.id)
     await merges.merge_ideas(source.id, target.id)
     reads = 0
-    real = ideas.idea_with_campaign
+    real = interactions.read_action
 
-    async def first_read_stale(idea_id: int, field: str = "ideaId"):
+    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
         nonlocal reads
         reads += 1
-        return stale if reads == 1 else await real(idea_id, field)
+        return stale if reads == 1 else await real(kind, member_id, idea_id)
 
-    monkeypatch.setattr("engine.interactions.idea_with_campaign", first_read_stale)
+    monkeypatch.setattr(interactions, "read_action", first_read_stale)
     with pytest.raises(DomainError) as caught:
         await votes.cast_vote(voter, source.id, VoteValue.UP)
     assert caught.value.code == ErrorCode.IDEA_CLOSED
@@ -115,21 +115,49 @@ async def test_a_merge_between_reading_and_locking_the_idea_refuses_the_vote(
     assert (await Idea.get(id=source.id)).upvotes == 0
 
 
+async def test_a_close_between_reading_and_locking_the_idea_refuses_the_vote(
+    tenant, monkeypatch
+) -> None:
+    """The first read (before the campaign gate) saw the campaign open; the counter UPDATE, whose
+    snapshot comes after the gate, finds it closed: the vote runs again and is refused, and
+    nothing of it stays."""
+    author, voter = await factories.members(2)
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    stale = await interactions.read_action(votes.VOTES, voter.id, idea.id)
+    await campaigns.set_campaign_status(campaign.id, CampaignStatus.CLOSED)
+    reads = 0
+    real = interactions.read_action
+
+    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
+        nonlocal reads
+        reads += 1
+        return stale if reads == 1 else await real(kind, member_id, idea_id)
+
+    monkeypatch.setattr(interactions, "read_action", first_read_stale)
+    with pytest.raises(DomainError) as caught:
+        await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    assert caught.value.code == ErrorCode.CAMPAIGN_NOT_OPEN
+    assert reads == 2
+    assert not await Vote.filter(idea_id=idea.id).exists()
+    assert (await Idea.get(id=idea.id)).upvotes == 0
+
+
 async def test_production_starting_meanwhile_locks_the_pledge(tenant, monkeypatch) -> None:
     author, buyer = await factories.members(2)
     idea = await factories.idea(author, await factories.campaign())
     await pledges.pledge(buyer, idea.id, 3)
-    stale = await ideas.idea_with_campaign(idea.id)
+    stale = await interactions.read_action(pledges.PLEDGES, buyer.id, idea.id)
     await ideas.set_idea_status(idea.id, IdeaStatus.IN_PROGRESS, "making it")
     reads = 0
-    real = ideas.idea_with_campaign
+    real = interactions.read_action
 
-    async def first_read_stale(idea_id: int, field: str = "ideaId"):
+    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
         nonlocal reads
         reads += 1
-        return stale if reads == 1 else await real(idea_id, field)
+        return stale if reads == 1 else await real(kind, member_id, idea_id)
 
-    monkeypatch.setattr("engine.interactions.idea_with_campaign", first_read_stale)
+    monkeypatch.setattr(interactions, "read_action", first_read_stale)
     with pytest.raises(DomainError) as caught:
         await pledges.pledge(buyer, idea.id, 1)
     assert caught.value.code == ErrorCode.PLEDGE_LOCKED
