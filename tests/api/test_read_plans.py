@@ -163,9 +163,12 @@ async def test_every_compiled_field_carries_tenant_and_visibility(api: Api, tena
             assert '"i"."merged_into_id" IS NULL' in statement and '"i"."hidden" = ' in statement
             if role != "brand":
                 assert '"i_p1"."status" <> ' in statement  # the campaign must not be a draft
-            for alias in ("a", "vv", "vs", "vp"):
+            for alias in ("a", "v_vote", "v_score", "v_pledge"):
                 if f'"{alias}".' in statement:
                     assert f'"{alias}"."tenant_id" = ' in statement, (alias, statement)
+            if field.startswith("viewer") and role == "member":
+                alias = {"viewerVote": "v_vote", "viewerScore": "v_score"}.get(field, "v_pledge")
+                assert f'"{alias}"."member_id" = ' in statement, statement
             for gid, who in world["by_id"].items():
                 single = f'{{ idea(id: "{gid}") {{ id {field} }} }}'
                 normal, compiled = await both(api, single, {}, **auth)

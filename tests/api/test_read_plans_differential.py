@@ -217,7 +217,8 @@ def idea_selection(
         if draw(st.booleans()):
             body += f" responses {{ {draw(_fields(RESPONSE))} }}"
         for n in range(draw(st.integers(0, 2))):
-            body += f" {'t%d: ' % n if n else ''}{draw(thread(*single))}"
+            alias = f"t{n}: " if n else ""
+            body += f" {alias}{draw(thread(*single))}"
     style = draw(st.sampled_from(["plain", "named", "inline", "node"]))
     if style == "named":
         name = f"F{len(fragments)}"
