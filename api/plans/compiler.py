@@ -100,10 +100,6 @@ class Child(Protocol):
     async def run(self, env: Env, prepared: Any, idea_id: int, db: Any) -> Any: ...
 
 
-def _placeholder(row: Row) -> None:
-    return None
-
-
 class Compiler:
     def __init__(
         self,
@@ -226,7 +222,7 @@ class Compiler:
                     raise Unsupported(f"Idea.{name} in a list")
                 kind = threads.Responses if name == "responses" else threads.Comments
                 children.append(kind(key, nodes_of_key, self))
-                shapers.append((key, _placeholder))  # keeps the key's place in the answer
+                shapers.append((key, const(None)))  # keeps the key's place in the answer
                 continue
             leaf(nodes_of_key)
             if name == "__typename":
