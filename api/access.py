@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from typing import Any
 
 from prometheus_client import Counter, Histogram
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine import request_ids
@@ -55,6 +55,21 @@ def operation_label(name: object) -> str:
     return name
 
 
+# The labelled children, looked up once per label set (labels() locks and validates per call).
+_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def _metrics(route: str, operation: str, outcome: str) -> tuple[Any, Any]:
+    key = (route, operation, outcome)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = (
+            REQUESTS.labels(route, operation, outcome),
+            LATENCY.labels(route, operation),
+        )
+    return found
+
+
 def _outcome(status: int, given: object) -> str:
     if isinstance(given, str):
         return given
@@ -71,7 +86,12 @@ class AccessLog:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = request_ids.accept(Headers(scope=scope).get("x-request-id"))
+        sent = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                sent = value.decode("latin-1")
+                break
+        request_id = request_ids.accept(sent)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id  # request.state.request_id (the audit log reads it)
         status = 500
@@ -86,12 +106,13 @@ class AccessLog:
                 message = {**message, "headers": headers}
             await send(message)
 
-        with request_ids.bound(request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                if scope["type"] == "http":
-                    self._record(scope, state, status, time.perf_counter() - started)
+        token = request_ids.bind(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                self._record(scope, state, status, time.perf_counter() - started)
+            request_ids.unbind(token)
 
     @staticmethod
     def _record(scope: Scope, state: dict[str, object], status: int, seconds: float) -> None:
@@ -99,8 +120,11 @@ class AccessLog:
         route = path if path in ROUTES else "other"
         operation = str(state.get(OPERATION) or ("anonymous" if route == "/graphql" else "-"))
         outcome = _outcome(status, state.get(OUTCOME))
-        REQUESTS.labels(route, operation, outcome).inc()
-        LATENCY.labels(route, operation).observe(seconds)
+        requests, latency = _metrics(route, operation, outcome)
+        requests.inc()
+        latency.observe(seconds)
+        if not log.isEnabledFor(logging.INFO):
+            return
         log.info(
             "request",
             extra={

@@ -61,23 +61,27 @@ _UNKNOWN = (
     f"unknown or revoked API key: send a publishable key (pk_...) in the {KEY_HEADER} header, "
     "or a secret key as 'Authorization: Bearer sk_...'"
 )
-_key_cache: dict[str, tuple[float, ApiKey, Tenant]] = {}
+# digest -> (until, key, tenant, the key's principal without a member token). A Principal is
+# immutable, so requests with the key alone share one.
+_key_cache: dict[str, tuple[float, ApiKey, Tenant, Principal]] = {}
 
 
-async def _lookup(raw: str) -> tuple[ApiKey, Tenant]:
+async def _lookup(raw: str) -> tuple[ApiKey, Tenant, Principal]:
     digest = keys.hash_key(raw)
     hit = _key_cache.get(digest)
     now = time.monotonic()
     if hit is not None and hit[0] > now:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     key = await keys.find_key(raw)
     if key is None:
         raise Unauthenticated(_UNKNOWN)
     tenant = await Tenant.get(id=key.tenant_id)
     if len(_key_cache) > 10_000:
         _key_cache.clear()
-    _key_cache[digest] = (now + _CACHE_SECONDS, key, tenant)
-    return key, tenant
+    role = Role.SECRET if key.kind == KeyKind.SECRET else Role.PUBLIC
+    principal = Principal(tenant, key, role)
+    _key_cache[digest] = (now + _CACHE_SECONDS, key, tenant, principal)
+    return key, tenant, principal
 
 
 # A member token is resolved to its member id once per token per _MEMBER_SECONDS, not with an
@@ -165,20 +169,20 @@ async def authenticate(headers: Headers) -> Principal | None:
     bearer = _bearer(headers)
     public_raw = headers.get(KEY_HEADER)
     if bearer is not None and bearer.startswith("sk_"):
-        key, tenant = await _lookup(bearer)
+        key, tenant, principal = await _lookup(bearer)
         if key.kind != KeyKind.SECRET:
             raise Unauthenticated(_UNKNOWN)
-        return Principal(tenant, key, Role.SECRET)
+        return principal
     if public_raw is None:
         if bearer is not None:
             raise Unauthenticated(f"a member token needs the {KEY_HEADER} header")
         return await _console(headers)
-    key, tenant = await _lookup(public_raw.strip())
+    key, tenant, principal = await _lookup(public_raw.strip())
     if key.kind != KeyKind.PUBLISHABLE:
         raise Unauthenticated(f"{KEY_HEADER} takes a publishable key (pk_...)")
     if not origin_allowed(key, headers.get("origin")):
         raise Forbidden("this publishable key may not be used from this origin")
     if bearer is None:
-        return Principal(tenant, key, Role.PUBLIC)
+        return principal
     member, member_id = await _member(tenant, bearer)
     return Principal(tenant, key, Role.MEMBER, member, member_id)

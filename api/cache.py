@@ -17,6 +17,9 @@ from typing import Any
 import orjson
 
 DEFAULT_TTL = 30.0
+# Lets a CDN hold anonymous persisted reads briefly; ETags make revalidation cheap.
+CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+VARY = "X-Cosource-Key, Authorization, Origin"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,24 @@ class CachedResult:
     body: bytes
     etag: str
     expires_at: float
+    # The hit's response headers, encoded once per entry instead of once per hit.
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    not_modified_headers: tuple[tuple[bytes, bytes], ...] = ()
+
+    @classmethod
+    def of(cls, body: bytes, expires_at: float) -> CachedResult:
+        etag = etag_for(body)
+        shared = (
+            (b"etag", etag.encode()),
+            (b"cache-control", CACHE_CONTROL.encode()),
+            (b"vary", VARY.encode()),
+        )
+        full = (
+            *shared,
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        )
+        return cls(body, etag, expires_at, full, shared)
 
 
 def cache_key(
@@ -59,7 +80,7 @@ class ResultCache:
         return entry
 
     def put(self, key: str, body: bytes) -> CachedResult:
-        entry = CachedResult(body, etag_for(body), time.monotonic() + self.ttl)
+        entry = CachedResult.of(body, time.monotonic() + self.ttl)
         self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:

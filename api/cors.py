@@ -91,11 +91,15 @@ class PerKeyCORS:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        origin = headers.get("origin")
-        if origin is None:
+        origin = None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value.decode("latin-1")
+                break
+        if origin is None:  # not a browser's cross-origin request: nothing to add
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             await self._preflight(origin, scope, receive, send)
             return

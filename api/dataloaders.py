@@ -77,9 +77,9 @@ class Loaders:
         ).order_by("id")
         return _grouped(rows, "campaign_id", campaign_ids)
 
-    @staticmethod
-    async def _status_changes(idea_ids: Sequence[int]) -> list[list[IdeaStatusChange]]:
-        rows = await IdeaStatusChange.filter(idea_id__in=list(set(idea_ids))).order_by("id")
+    async def _status_changes(self, idea_ids: Sequence[int]) -> list[list[IdeaStatusChange]]:
+        query = visible(IdeaStatusChange, self.audience).filter(idea_id__in=list(set(idea_ids)))
+        rows = await query.order_by("id")
         return _grouped(rows, "idea_id", idea_ids)
 
     @staticmethod

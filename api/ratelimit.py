@@ -102,13 +102,26 @@ class ClientAddress:
     """Who the visitor is: the direct peer, or, when that peer is a trusted proxy, the nearest
     untrusted address in X-Forwarded-For (walking right to left, as each proxy appends)."""
 
+    # Remembered answers: every request asks, and most come from a few peers and proxy chains.
+    MEMORY = 4096
+
     def __init__(self, trusted: str = "") -> None:
         self.trusted = parse_networks(trusted)
+        self._known: dict[tuple[str | None, str | None], str] = {}
 
     def _is_trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         return any(address in network for network in self.trusted)
 
     def resolve(self, peer: str | None, forwarded_for: str | None) -> str:
+        key = (peer, forwarded_for)
+        found = self._known.get(key)
+        if found is None:
+            if len(self._known) >= self.MEMORY:
+                self._known.clear()
+            found = self._known[key] = self._resolve(peer, forwarded_for)
+        return found
+
+    def _resolve(self, peer: str | None, forwarded_for: str | None) -> str:
         address = _parse(peer)
         if address is None:
             return peer or "unknown"

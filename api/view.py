@@ -17,7 +17,8 @@ import orjson
 from cross_web import HTTPException
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -54,9 +55,6 @@ from runtime.freshness import Generations
 log = logging.getLogger("cosource.api")
 
 _persisted_query: ContextVar[str | None] = ContextVar("cosource_persisted_query", default=None)
-# Lets a CDN hold anonymous persisted reads briefly; ETags make revalidation cheap.
-CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
-VARY = "X-Cosource-Key, Authorization, Origin"
 
 
 @dataclass(frozen=True)
@@ -77,6 +75,37 @@ def _parse_get(query_string: bytes, max_variable_depth: int) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"'{name}' is not valid JSON") from exc
     return check_request(params, max_variable_depth=max_variable_depth)
+
+
+class _Headers(Headers):
+    """Starlette's Headers, read through a dict: a request asks for a dozen headers and most are
+    absent (each miss in Headers scans the list and raises KeyError)."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        self._first: dict[bytes, bytes] = {}
+        for name, value in self.raw:
+            self._first.setdefault(name, value)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._first.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+
+class _Request(Request):
+    @functools.cached_property
+    def headers(self) -> Headers:
+        return _Headers(self.scope)
+
+
+class _Prebuilt(Response):
+    """A response whose headers are already encoded (a cache hit's)."""
+
+    def __init__(self, body: bytes, status: int, headers: tuple[tuple[bytes, bytes], ...]) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = list(headers)
 
 
 def _is_unavailable(data: Any) -> bool:
@@ -127,6 +156,17 @@ class GraphQLView(GraphQL[Context, None]):
     plans: ReadPlans | None = None
     # Prefilled in GraphiQL's headers under `cosource demo`.
     demo_key: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's, with a Request whose headers are read through a dict (_Headers)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(_Request(scope, receive))
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        await response(scope, receive, send)
 
     def client_of(self, request: Request | WebSocket) -> str:
         """The visitor's rate-limit bucket (api.ratelimit.client_ip, as the audit log sees it)."""
@@ -367,12 +407,16 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     def _cacheable(self, request: Request, entry: CachedResult, auth: RequestAuth) -> Response:
-        headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
-        if auth.verdict is not None:
-            headers["X-RateLimit-Remaining"] = str(auth.verdict.remaining)
+        """The cached answer, or 304 when the client holds it, with headers encoded once per
+        entry (api/cache.py)."""
         if request.headers.get("if-none-match") == entry.etag:
-            return Response(status_code=304, headers=headers)
-        return Response(entry.body, media_type="application/json", headers=headers)
+            response = _Prebuilt(b"", 304, entry.not_modified_headers)
+        else:
+            response = _Prebuilt(entry.body, 200, entry.headers)
+        if auth.verdict is not None:
+            remaining = str(auth.verdict.remaining).encode()
+            response.raw_headers.append((b"x-ratelimit-remaining", remaining))
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_page(request.url.path, self.demo_key)

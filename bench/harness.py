@@ -163,6 +163,20 @@ class WrkResult:
     socket_errors: int = 0
     # Printed by a script's done() as "body errors: N" (e.g. GraphQL errors inside HTTP 200s).
     body_errors: int = 0
+    # The server process's CPU time per request (user + system), when the run named its server.
+    cpu_us: float | None = None
+
+
+def cpu_seconds(base: str) -> float | None:
+    """User + system CPU time so far of the server process behind ``base``."""
+    pid = PIDS.get(base)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() if pid else []
+    except OSError:
+        return None
+    if len(fields) < 13:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ms(value: str) -> float:
@@ -178,18 +192,29 @@ def wrk(
     headers: dict[str, str],
     seconds: int = 8,
     connections: int = 16,
+    server: str | None = None,
 ) -> WrkResult:
+    """``server``: the base URL of the process answering (see ``wrk_script``)."""
     lines = [f'wrk.method = "{method}"']
     if body is not None:
         lines.append(f"wrk.body = [[{body}]]")
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-    return wrk_script(url, "\n".join(lines) + "\n", seconds=seconds, connections=connections)
+    return wrk_script(
+        url, "\n".join(lines) + "\n", seconds=seconds, connections=connections, server=server
+    )
 
 
-def wrk_script(url: str, lua: str, *, seconds: int = 8, connections: int = 16) -> WrkResult:
-    """wrk with a Lua script of one's own (e.g. a ``request()`` that varies every request)."""
+def wrk_script(
+    url: str, lua: str, *, seconds: int = 8, connections: int = 16, server: str | None = None
+) -> WrkResult:
+    """wrk with a Lua script of one's own (e.g. a ``request()`` that varies every request).
+
+    With ``server`` (a base URL a context manager here yielded), the result carries that
+    process's CPU time per request: unlike throughput, it barely moves when other processes
+    share the cores."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
+    cpu_before = cpu_seconds(server) if server else None
     out = subprocess.run(
         _pinned(
             [
@@ -218,6 +243,11 @@ def wrk_script(url: str, lua: str, *, seconds: int = 8, connections: int = 16) -
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
     )
     body = re.search(r"^body errors: (\d+)", out, re.M)
+    cpu_us = None
+    cpu_after = cpu_seconds(server) if server else None
+    served = re.search(r"^\s+(\d+) requests in", out, re.M)
+    if cpu_before is not None and cpu_after is not None and served and int(served.group(1)):
+        cpu_us = (cpu_after - cpu_before) / int(served.group(1)) * 1e6
     return WrkResult(
         rps,
         p50,
@@ -225,15 +255,20 @@ def wrk_script(url: str, lua: str, *, seconds: int = 8, connections: int = 16) -
         int(bad.group(1)) if bad else 0,
         sum(int(n) for n in sockets.groups()) if sockets else 0,
         int(body.group(1)) if body else 0,
+        cpu_us,
     )
 
 
 def ratio_row(name: str, result: WrkResult, floor: WrkResult) -> str:
-    """Throughput as a share of the floor's, latency as a multiple of the floor's."""
+    """Throughput as a share of the floor's, latency as a multiple of the floor's; with both
+    servers' CPU per request, the floor's as a share of this one's ("cpu": what the throughput
+    ratio would be were both CPU bound alone on their core, steadier on a shared machine)."""
     line = (
         f"  {name:<46} throughput {result.requests_per_second / floor.requests_per_second:5.2f}x"
         f"   p50 {result.p50_ms / floor.p50_ms:5.2f}x   p99 {result.p99_ms / floor.p99_ms:5.2f}x"
     )
+    if result.cpu_us and floor.cpu_us:
+        line += f"   cpu {floor.cpu_us / result.cpu_us:5.2f}x"
     problems = [
         f"{count} {what}!"
         for count, what in [

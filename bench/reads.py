@@ -152,18 +152,29 @@ def run(seconds: int) -> None:
             detail_answer = httpx.post(f"{base}/graphql", content=detail_body, headers=key).json()
             print("measuring Cosource ...", flush=True)
             results["uncached"] = wrk(
-                f"{base}/graphql", method="POST", body=post_body, headers=key, seconds=seconds
+                f"{base}/graphql",
+                method="POST",
+                body=post_body,
+                headers=key,
+                seconds=seconds,
+                server=base,
             )
-            results["cached"] = wrk(cached_url, headers=key, seconds=seconds)
+            results["cached"] = wrk(cached_url, headers=key, seconds=seconds, server=base)
             results["personal"] = wrk(
                 f"{base}/graphql",
                 method="POST",
                 body=personal,
                 headers={**key, "Authorization": f"Bearer {token}"},
                 seconds=seconds,
+                server=base,
             )
             results["detail"] = wrk(
-                f"{base}/graphql", method="POST", body=detail_body, headers=key, seconds=seconds
+                f"{base}/graphql",
+                method="POST",
+                body=detail_body,
+                headers=key,
+                seconds=seconds,
+                server=base,
             )
             rss = peak_rss_mb(base)
         peer = measure_postgraphile(url, info, seconds, version=4)
@@ -185,9 +196,9 @@ def run(seconds: int) -> None:
             assert detail_floor_answer == detail_answer, (
                 "the detail floor must return the same data"
             )
-            sql_floor = wrk(f"{floor}/sql", headers={}, seconds=seconds)
-            http_floor = wrk(f"{floor}/bytes", headers={}, seconds=seconds)
-            detail_floor = wrk(f"{floor}/detail", headers={}, seconds=seconds)
+            sql_floor = wrk(f"{floor}/sql", headers={}, seconds=seconds, server=floor)
+            http_floor = wrk(f"{floor}/bytes", headers={}, seconds=seconds, server=floor)
+            detail_floor = wrk(f"{floor}/detail", headers={}, seconds=seconds, server=floor)
         print(
             "\nwidget hot read, ratios to floors measured in this run (higher throughput is better)"
         )
@@ -216,6 +227,8 @@ def run(seconds: int) -> None:
         print(ratio_row("detail SQL floor itself", detail_floor, http_floor))
         if rss is not None:
             print(f"API process peak RSS: {rss:.0f} MB")
+        load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        print(f"load average (1, 5, 15 min): {load} on {os.cpu_count()} cores")
     finally:
         asyncio.run(drop_database(name))
 
@@ -319,6 +332,7 @@ def measure_postgraphile(
             body=body,
             headers={"Content-Type": "application/json"},
             seconds=seconds,
+            server=base,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from engine.ids import ulid
 
@@ -33,8 +33,17 @@ def accept(value: str | None) -> str:
 
 @contextlib.contextmanager
 def bound(request_id: str | None) -> Iterator[None]:
-    token = _current.set(request_id)
+    token = bind(request_id)
     try:
         yield
     finally:
-        _current.reset(token)
+        unbind(token)
+
+
+def bind(request_id: str | None) -> Token[str | None]:
+    """``bound`` without the context manager, for the per-request path (api/access.py)."""
+    return _current.set(request_id)
+
+
+def unbind(token: Token[str | None]) -> None:
+    _current.reset(token)

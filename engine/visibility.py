@@ -20,7 +20,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from engine.models.campaigns import Campaign, CampaignStatus, Threshold
-from engine.models.ideas import Idea
+from engine.models.ideas import Idea, IdeaStatusChange
 from engine.models.interactions import Comment
 from engine.models.members import Member
 from engine.models.moderation import Flag
@@ -178,6 +178,13 @@ def listed_comment_rule(audience: Audience) -> Rule:
     return comment_rule(audience).and_also(Equals("hidden", False))
 
 
+def response_rule(audience: Audience) -> Rule:
+    """An idea's official responses are as visible as the idea itself."""
+    if audience.is_brand:
+        return Rule()
+    return Rule((VisibleParent("idea_id", Idea, idea_rule(audience)),))
+
+
 def threshold_rule(audience: Audience) -> Rule:
     if audience.is_brand:
         return Rule()
@@ -198,6 +205,7 @@ RULES: dict[type[Model], Callable[[Audience], Rule]] = {
     Campaign: campaign_rule,
     Idea: idea_rule,
     Comment: comment_rule,
+    IdeaStatusChange: response_rule,
     Threshold: threshold_rule,
     Member: member_rule,
     Flag: brand_only_rule,

@@ -1,7 +1,7 @@
 """Each plain field declared once: the columns it reads and how it turns them into its value.
 
 The Strawberry types build their plain fields from these declarations (``Idea.from_row``,
-``Member.from_row``), and compiled read plans select the same columns and call the same function,
+``Member.from_row``, ``Comment.from_row``, ``OfficialResponse.from_row``), and compiled read plans select the same columns and call the same function,
 then serialize as Strawberry's scalar would. A field without a declaration here is not compiled
 (its operation runs on the normal executor), so the two paths cannot drift apart silently.
 See docs/architecture.md, "Read path".
@@ -70,6 +70,20 @@ IDEA_COUNTS: Mapping[str, Plain] = {
 MEMBER: Mapping[str, Plain] = {
     "display_name": column("display_name"),
     "reputation": column("reputation"),
+    "created_at": column("created_at", _iso),
+}
+
+COMMENT: Mapping[str, Plain] = {
+    "body": column("body"),
+    "depth": column("depth"),
+    "created_at": column("created_at", _iso),
+}
+
+# An official response (an idea's status change with the brand's note).
+RESPONSE: Mapping[str, Plain] = {
+    "from_status": column("from_status", _enum_name),
+    "to_status": column("to_status", _enum_name),
+    "note": column("note"),
     "created_at": column("created_at", _iso),
 }
 

@@ -10,6 +10,7 @@ import strawberry
 from strawberry import relay
 
 from api.context import Info
+from api.plans import fields
 from api.types.common import Connection
 from api.types.ids import encode_id
 from api.types.member import Member
@@ -28,7 +29,8 @@ class Comment(relay.Node):
 
     @classmethod
     def from_row(cls, row: m.Comment) -> Comment:
-        return cls(id=row.id, body=row.body, depth=row.depth, created_at=row.created_at, _row=row)
+        # Plain fields from their one declaration, shared with compiled plans (api/plans/fields.py).
+        return cls(id=row.id, _row=row, **fields.values(fields.COMMENT, row))
 
     @strawberry.field(description="The global id of the comment this replies to.")
     def parent_id(self) -> strawberry.ID | None:

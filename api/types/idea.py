@@ -33,6 +33,11 @@ class OfficialResponse:
     note: str
     created_at: datetime
 
+    @classmethod
+    def from_row(cls, row: m.IdeaStatusChange) -> OfficialResponse:
+        # From the one declaration of its fields, shared with compiled plans (api/plans/fields.py).
+        return cls(**fields.values(fields.RESPONSE, row))
+
 
 @strawberry.type(name="IdeaCounts")
 class IdeaCounts:
@@ -207,15 +212,7 @@ class Idea(relay.Node):
     @strawberry.field(description="Every official response, oldest first.")
     async def responses(self, info: Info) -> list[OfficialResponse]:
         rows = await info.context.loaders.status_changes.load(self.id)
-        return [
-            OfficialResponse(
-                from_status=r.from_status,
-                to_status=r.to_status,
-                note=r.note,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
+        return [OfficialResponse.from_row(r) for r in rows]
 
     @strawberry.field(description="Comments, oldest first; replies carry their parent.")
     async def comments(

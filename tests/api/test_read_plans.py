@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -29,18 +30,25 @@ def plans(api: Api) -> Any:
     return api.client._transport.app.state.graphql.plans  # type: ignore[attr-defined]
 
 
+async def _post(api: Api, query: str, variables: dict[str, Any], **auth: Any) -> bytes:
+    """One request in a context of its own, as a server runs each request in a task of its own:
+    the API puts the caller's tenant in scope for the rest of the request, and in-process requests
+    would otherwise leave another brand's tenant in the test's scope."""
+    return (await asyncio.create_task(api.post(query, variables, **auth))).content
+
+
 async def both(api: Api, query: str, variables: dict[str, Any], **auth: Any) -> tuple[bytes, bytes]:
     """(normal, compiled) response bodies of the same request."""
     view = api.client._transport.app.state.graphql  # type: ignore[attr-defined]
     saved = view.plans
     view.plans = None
     try:
-        normal = (await api.post(query, variables, **auth)).content
+        normal = await _post(api, query, variables, **auth)
     finally:
         view.plans = saved
-    await api.post(query, variables, **auth)  # learns the plan
+    await _post(api, query, variables, **auth)  # learns the plan
     before = saved.hits
-    compiled = (await api.post(query, variables, **auth)).content
+    compiled = await _post(api, query, variables, **auth)
     assert saved.hits == before + 1, "the compiled plan did not answer"
     return normal, compiled
 
@@ -163,9 +171,12 @@ async def test_every_compiled_field_carries_tenant_and_visibility(api: Api, tena
             assert '"i"."merged_into_id" IS NULL' in statement and '"i"."hidden" = ' in statement
             if role != "brand":
                 assert '"i_p1"."status" <> ' in statement  # the campaign must not be a draft
-            for alias in ("a", "vv", "vs", "vp"):
+            for alias in ("a", "v_vote", "v_score", "v_pledge"):
                 if f'"{alias}".' in statement:
                     assert f'"{alias}"."tenant_id" = ' in statement, (alias, statement)
+            if field.startswith("viewer") and role == "member":
+                alias = {"viewerVote": "v_vote", "viewerScore": "v_score"}.get(field, "v_pledge")
+                assert f'"{alias}"."member_id" = ' in statement, statement
             for gid, who in world["by_id"].items():
                 single = f'{{ idea(id: "{gid}") {{ id {field} }} }}'
                 normal, compiled = await both(api, single, {}, **auth)
@@ -268,3 +279,133 @@ async def test_discover_is_left_to_the_executor(api: Api, tenant) -> None:
     before = saved.fallbacks
     assert (await api.post(query, {"o": "DISCOVER"}, pk=pk)).content == normal
     assert saved.fallbacks == before + 1
+
+
+DETAIL = """query Detail($i: ID!, $n: Int, $a: String) { idea(id: $i) { id title body status
+  counts { upvotes netVotes comments } author { id displayName }
+  responses { fromStatus toStatus note createdAt __typename }
+  comments(first: $n, after: $a) { totalCount __typename
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id body depth createdAt parentId author { id displayName } } } } } }"""
+
+
+async def _thread_world(api: Api, tenant) -> dict[str, Any]:
+    """An idea with official responses and a thread (a reply, a hidden comment, an erased
+    member's comment), a hidden idea with the same, and another brand's key."""
+    from api.types.ids import encode_id
+    from engine import comments, privacy
+    from engine import ideas as idea_ops
+    from engine.models import Comment, Idea, IdeaStatus
+    from engine.tenancy import _current_tenant
+    from engine.tenants import create_tenant
+
+    people = await factories.members(4)
+    campaign = await factories.campaign()
+    shown, hidden = [await factories.idea(people[0], campaign) for _ in range(2)]
+    for idea in (shown, hidden):
+        first = await comments.add_comment(people[1], idea.id, "first")
+        await comments.add_comment(people[2], idea.id, "a reply", first.id)
+        secret = await comments.add_comment(people[1], idea.id, "hidden words")
+        await Comment.filter(id=secret.id).update(hidden=True)
+        await comments.add_comment(people[3], idea.id, "by someone erased")
+        await comments.add_comment(people[2], idea.id, "last")
+        await idea_ops.set_idea_status(idea.id, IdeaStatus.UNDER_REVIEW, "Looking at it.")
+        await idea_ops.set_idea_status(idea.id, IdeaStatus.ACCEPTED, "Coming soon.")
+    await privacy.erase_member(people[3].id)
+    await Idea.filter(id=hidden.id).update(hidden=True)
+    token = _current_tenant.set(None)
+    try:
+        other = await create_tenant(f"Elsewhere {tenant.tenant.id}")
+    finally:
+        _current_tenant.reset(token)
+    await drain(api)
+    return {
+        "shown": encode_id("Idea", shown.id),
+        "hidden": encode_id("Idea", hidden.id),
+        "roles": {
+            "public": {"pk": tenant.publishable_key},
+            "member": {"pk": tenant.publishable_key, "token": member_token(tenant, "cus_t")},
+            "brand": {"sk": tenant.secret_key},
+            "other": {"pk": other.publishable_key},
+        },
+    }
+
+
+async def test_detail_page_is_compiled_with_its_rules_for_every_role(api: Api, tenant) -> None:
+    """The idea's page (responses, comments with authors) answers the executor's bytes for every
+    role; each statement names the tenant and its rule; hidden comments never come back, the
+    erased member's comment shows the erased name, another brand sees nothing."""
+    from tests.conftest import count_queries
+
+    world = await _thread_world(api, tenant)
+    for role, auth in world["roles"].items():
+        for gid in (world["shown"], world["hidden"]):
+            pages: list[dict[str, Any]] = []
+            after = None
+            while True:
+                variables = {"i": gid, "n": 2, "a": after}
+                normal, compiled = await both(api, DETAIL, variables, **auth)
+                assert compiled == normal, (role, gid, after)
+                with count_queries() as log:
+                    body = await _post(api, DETAIL, variables, **auth)
+                assert body == compiled
+                idea = orjson.loads(body)["data"]["idea"]
+                visible = role == "brand" or (role != "other" and gid == world["shown"])
+                assert (idea is not None) == visible, (role, gid)
+                if idea is None:
+                    break
+                statements = [s for s in log.statements if "domain_event" not in s]
+                # idea, responses, the comment page and its COUNT
+                assert len(statements) == 4, statements
+                thread = [s for s in statements if 'FROM "comment" "c"' in s]
+                (responses,) = [s for s in statements if 'FROM "idea_status_change" "r"' in s]
+                for statement in thread:
+                    assert '"c"."tenant_id" = ' in statement and '"c"."hidden" = ' in statement
+                    if role != "brand":  # the comment's idea must be visible too
+                        assert 'FROM "idea" "c_p1"' in statement, statement
+                assert '"r"."tenant_id" = ' in responses
+                if role != "brand":
+                    assert 'FROM "idea" "r_p0"' in responses, responses
+                assert [r["note"] for r in idea["responses"]] == ["Looking at it.", "Coming soon."]
+                pages.append(idea["comments"])
+                after = idea["comments"]["pageInfo"]["endCursor"]
+                if not idea["comments"]["pageInfo"]["hasNextPage"]:
+                    break
+            if not pages:
+                continue
+            said = [e["node"] for page in pages for e in page["edges"]]
+            assert [c["body"] for c in said] == [
+                "first",
+                "a reply",
+                "[removed at the member's request]",
+                "last",
+            ], role
+            assert said[1]["parentId"] == said[0]["id"] and said[1]["depth"] == 1
+            assert said[2]["author"]["displayName"] == "Former member"
+            assert {p["totalCount"] for p in pages} == {4}
+            assert [p["pageInfo"]["hasPreviousPage"] for p in pages] == [False, True]
+
+
+async def test_detail_page_statements_stay_constant_as_the_thread_grows(api: Api, tenant) -> None:
+    from engine import comments
+    from tests.conftest import count_queries
+
+    people = await factories.members(3)
+    idea = await factories.idea(people[0], await factories.campaign())
+    for n in range(101):
+        await comments.add_comment(people[n % 3], idea.id, f"comment {n}")
+    await drain(api)
+    from api.types.ids import encode_id
+
+    auth = {"pk": tenant.publishable_key, "token": member_token(tenant, "cus_thread")}
+    variables: dict[str, Any] = {"i": encode_id("Idea", idea.id), "n": 5, "a": None}
+    await both(api, DETAIL, variables, **auth)
+    counts = {}
+    for size in (10, 50, 100):
+        before = plans(api).hits
+        with count_queries() as log:
+            body = (await api.post(DETAIL, {**variables, "n": size}, **auth)).json()
+        assert plans(api).hits == before + 1
+        assert len(body["data"]["idea"]["comments"]["edges"]) == size
+        counts[size] = len([s for s in log.statements if "domain_event" not in s])
+    assert counts == {10: 4, 50: 4, 100: 4}, counts  # idea, responses, comments, their COUNT

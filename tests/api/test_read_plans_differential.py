@@ -1,5 +1,6 @@
 """Proof of sameness: generated documents over the compiled subset (fields, aliases, fragments,
-variables, first/after, orders, status filters, roles) get byte for byte the executor's answer.
+variables, first/after, orders, status filters, an idea's responses and comment thread, roles:
+the public, a member, the brand and another brand's key) get byte for byte the executor's answer.
 
 Each example sends the same request three times: with plans switched off (the executor), once
 to let the plan be learned, and once answered by the plan (asserted through the plan counter).
@@ -14,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.types.ids import encode_id
-from engine import merges, pledges, scores, votes
-from engine.models import CampaignMode, Idea, IdeaStatus
+from engine import comments, merges, pledges, privacy, scores, votes
+from engine import ideas as idea_ops
+from engine.models import CampaignMode, Comment, Idea, IdeaStatus
+from engine.pagination import encode_cursor
 from engine.tenancy import _current_tenant, tenant_scope
 from engine.tenants import NewTenant, create_tenant
 from engine.votes import VoteValue
@@ -48,6 +51,8 @@ COUNTS = [
     "comments",
 ]
 AUTHOR = ["id", "displayName", "reputation", "createdAt", "__typename"]
+RESPONSE = ["fromStatus", "toStatus", "note", "createdAt", "__typename"]
+COMMENT = ["id", "body", "depth", "createdAt", "parentId", "__typename"]
 PAGE_INFO = ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"]
 # DISCOVER is sampled per viewer and hour (engine/discovery.py): plans leave it to the executor.
 ORDERS = ["TOP", "HOT", "NEW", "CONTROVERSIAL", "PLEDGES"]
@@ -61,6 +66,8 @@ class World:
     ideas: list[str]
     cursors: dict[str, list[str]]  # by order: a cursor only means something in its own order
     token: str
+    comment_cursors: list[str]
+    other_key: str  # another brand's publishable key
 
 
 _worlds: dict[str, World] = {}
@@ -83,6 +90,20 @@ async def _world(api: Api, tenant: NewTenant) -> World:
         await scores.score_idea(people[3], idea.id, 1 + n % 5)
         await pledges.pledge(people[3], idea.id, n)
         await pledges.pledge(people[4], idea.id, 1)
+    # A thread with a reply, a hidden comment and an erased member's comment, and official
+    # responses, on a listed idea and on the idea hidden below.
+    said: list[Comment] = []
+    for n, idea in enumerate((rows[0], rows[3], rows[0], rows[10])):
+        said.append(await comments.add_comment(people[n % 5], idea.id, f"comment {n}"))
+    said.append(await comments.add_comment(people[1], rows[0].id, "a reply", said[0].id))
+    said.append(await comments.add_comment(people[5], rows[0].id, "by someone erased"))
+    for n in range(4):
+        said.append(await comments.add_comment(people[n], rows[0].id, f"more {n}"))
+    await Comment.filter(id=said[2].id).update(hidden=True)
+    await privacy.erase_member(people[5].id)
+    for idea in (rows[0], rows[3]):
+        await idea_ops.set_idea_status(idea.id, IdeaStatus.UNDER_REVIEW, "Looking at it.")
+        await idea_ops.set_idea_status(idea.id, IdeaStatus.ACCEPTED, "")
     await merges.merge_ideas(rows[1].id, rows[2].id)
     await Idea.filter(id=rows[3].id).update(hidden=True)
     await Idea.filter(id=rows[4].id).update(status=IdeaStatus.ACCEPTED, frozen=True)
@@ -111,7 +132,15 @@ async def _world(api: Api, tenant: NewTenant) -> World:
             sk=tenant.secret_key,
         )
         cursors[order] = [e["cursor"] for e in page["ideas"]["edges"][::2]]
-    world = World(tenant, campaigns, idea_ids, cursors, member_token(tenant, people[3].external_id))
+    world = World(
+        tenant,
+        campaigns,
+        idea_ids,
+        cursors,
+        member_token(tenant, people[3].external_id),
+        [encode_cursor(c.id, c.id) for c in said[::2]],
+        other.publishable_key,
+    )
     _worlds[tenant.secret_key] = world
     return world
 
@@ -136,12 +165,60 @@ def _fields(draw: st.DrawFn, names: list[str]) -> str:
 
 
 @st.composite
-def idea_selection(draw: st.DrawFn, fragments: list[str]) -> str:
+def thread(draw: st.DrawFn, world: World, variables: dict[str, Any], definitions: list[str]) -> str:
+    """An idea's comments connection, with or without first/after (as variables or inline)."""
+    args = []
+    first = draw(st.sampled_from([None, 0, 1, 2, 20, 100]))
+    if first is not None:
+        if draw(st.booleans()):
+            name = f"cn{len(definitions)}"
+            variables[name] = first
+            definitions.append(f"${name}: Int")
+            args.append(f"first: ${name}")
+        else:
+            args.append(f"first: {first}")
+    if draw(st.integers(0, 2)) == 0:
+        name = f"ca{len(definitions)}"
+        variables[name] = draw(st.sampled_from(world.comment_cursors))
+        definitions.append(f"${name}: String")
+        args.append(f"after: ${name}")
+    parts: list[str] = []
+    for part in draw(_subset(["totalCount", "pageInfo", "edges", "__typename"])):
+        if part == "pageInfo":
+            parts.append(f"pageInfo {{ {draw(_fields(PAGE_INFO))} }}")
+        elif part == "edges":
+            node = draw(_fields(COMMENT))
+            if draw(st.booleans()):
+                node += f" author {{ {draw(_fields(AUTHOR))} }}"
+            if draw(st.booleans()):
+                node = f"... on Comment {{ {node} }}"
+            cursor = "cursor " if draw(st.booleans()) else ""
+            parts.append(f"edges {{ {cursor}node {{ {node} }} }}")
+        else:
+            parts.append(part)
+    arguments = f"({', '.join(args)})" if args else ""
+    return f"comments{arguments} {{ {' '.join(parts)} }}"
+
+
+@st.composite
+def idea_selection(
+    draw: st.DrawFn,
+    fragments: list[str],
+    single: tuple[World, dict[str, Any], list[str]] | None = None,
+) -> str:
+    """An idea's fields; with ``single`` (world, variables, definitions), as below ``idea(id)``,
+    its responses and comment thread too."""
     body = draw(_fields(IDEA_LEAVES))
     if draw(st.booleans()):
         body += f" counts {{ {draw(_fields(COUNTS))} }}"
     if draw(st.booleans()):
         body += f" author {{ {draw(_fields(AUTHOR))} }}"
+    if single is not None:
+        if draw(st.booleans()):
+            body += f" responses {{ {draw(_fields(RESPONSE))} }}"
+        for n in range(draw(st.integers(0, 2))):
+            alias = f"t{n}: " if n else ""
+            body += f" {alias}{draw(thread(*single))}"
     style = draw(st.sampled_from(["plain", "named", "inline", "node"]))
     if style == "named":
         name = f"F{len(fragments)}"
@@ -164,14 +241,20 @@ def request(draw: st.DrawFn, world: World) -> tuple[str, dict[str, Any], str]:
         kind = draw(st.sampled_from(["ideas", "ideas", "idea"]))
         alias = f"r{n}: " if n or draw(st.booleans()) else ""
         if kind == "idea":
-            gid = draw(st.sampled_from([*world.ideas, "bm90IGFuIGlk", encode_id("Idea", 2**40)]))
+            # Mostly the idea with the thread (the first), the others now and then.
+            gid = draw(
+                st.sampled_from(
+                    [world.ideas[0]] * 6 + [*world.ideas, "bm90IGFuIGlk", encode_id("Idea", 2**40)]
+                )
+            )
             if draw(st.booleans()):
                 variables[f"i{n}"] = gid
                 definitions.append(f"$i{n}: ID!")
                 arg = f"$i{n}"
             else:
                 arg = f'"{gid}"'
-            roots.append(f"{alias}idea(id: {arg}) {{ {draw(idea_selection(fragments))} }}")
+            selection = draw(idea_selection(fragments, (world, variables, definitions)))
+            roots.append(f"{alias}idea(id: {arg}) {{ {selection} }}")
             continue
         args = []
         if draw(st.booleans()):
@@ -212,12 +295,12 @@ def request(draw: st.DrawFn, world: World) -> tuple[str, dict[str, Any], str]:
         roots.append("__typename")
     head = f"query Q({', '.join(definitions)})" if definitions else "query Q"
     document = f"{head} {{ {' '.join(roots)} }} {' '.join(fragments)}"
-    role = draw(st.sampled_from(["public", "member", "brand"]))
+    role = draw(st.sampled_from(["public", "member", "brand", "other"]))
     return document, variables, role
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -231,6 +314,7 @@ async def test_compiled_plans_answer_exactly_what_the_executor_answers(
         "public": {"pk": tenant.publishable_key},
         "member": {"pk": tenant.publishable_key, "token": world.token},
         "brand": {"sk": tenant.secret_key},
+        "other": {"pk": world.other_key},
     }[role]
     normal, compiled = await both(api, document, variables, **auth)
     assert b'"errors"' not in normal, normal
