@@ -131,7 +131,7 @@
 
   // ---- campaigns ----
 
-  var CAMPAIGN_FIELDS = "id slug title description status mode opensAt closesAt voteBudget rewards winnerCount" +
+  var CAMPAIGN_FIELDS = "id slug title description status mode opensAt closesAt voteBudget rewards winnerCount hotHalfLifeHours" +
     " terms { text version } eligibility { verifiedOnly allowedTiers minLevel } thresholds { metric value minCount name }";
 
   function thresholdRows(initial) {
@@ -178,6 +178,8 @@
     var budget = f.add("voteBudget", "Vote budget", input("number", c.voteBudget, { min: "1", max: "10000", step: "1" }), "Active votes per member; empty: no limit.");
     var rewards = f.add("rewards", "Rewards", textarea(c.rewards));
     var winners = f.add("winnerCount", "Winners", input("number", c.winnerCount, { min: "0", step: "1" }));
+    var halfLife = f.add("hotHalfLifeHours", "HOT half-life (hours)", input("number", c.hotHalfLifeHours, { min: "0.25", max: "8760", step: "any" }),
+      "How fast the HOT order forgets: after this many hours an idea needs twice the net votes to rank the same. Empty: the default.");
     var thresholds = thresholdRows(c.thresholds.map(function (t) { return { metric: t.metric, value: t.value, minCount: t.minCount, name: t.name }; }));
     f.group("thresholds", "Thresholds", thresholds, "An idea crossing one is announced once (idea.threshold_reached).");
 
@@ -188,7 +190,7 @@
         opensAt: fromLocal(opens.value), closesAt: fromLocal(closes.value), verifiedOnly: verified.checked,
         allowedTiers: tiers.value.split(",").map(function (t) { return t.trim(); }).filter(Boolean),
         minLevel: number(level) || 0, termsText: terms.value, voteBudget: number(budget), rewards: rewards.value,
-        winnerCount: number(winners) || 0, thresholds: thresholds.read(),
+        winnerCount: number(winners) || 0, hotHalfLifeHours: number(halfLife), thresholds: thresholds.read(),
       };
     }
     function before() {
@@ -196,7 +198,7 @@
         title: c.title, slug: c.slug, description: c.description, mode: c.mode, opensAt: c.opensAt || null,
         closesAt: c.closesAt || null, verifiedOnly: c.eligibility.verifiedOnly, allowedTiers: c.eligibility.allowedTiers,
         minLevel: c.eligibility.minLevel, termsText: c.terms ? c.terms.text : "", voteBudget: c.voteBudget,
-        rewards: c.rewards, winnerCount: c.winnerCount,
+        rewards: c.rewards, winnerCount: c.winnerCount, hotHalfLifeHours: c.hotHalfLifeHours === undefined ? null : c.hotHalfLifeHours,
         thresholds: c.thresholds.map(function (t) { return { metric: t.metric, value: t.value, minCount: t.minCount, name: t.name }; }),
       };
     }
@@ -204,6 +206,7 @@
     function submit() {
       var now = values();
       if (!campaign) {
+        if (now.hotHalfLifeHours === null) delete now.hotHalfLifeHours;  // the schema's default
         return gql("mutation N($i: CreateCampaignInput!) { createCampaign(input: $i) { campaign { id title } userErrors { field code message } } }", { i: now })
           .then(function (d) {
             var r = d.createCampaign;

@@ -15,7 +15,7 @@ from tests.webhooks.receiver import Receiver, Reply
 pytestmark = pytest.mark.browser
 
 CAMPAIGN = (
-    "query($s: String!) { campaign(slug: $s) { title status mode opensAt closesAt voteBudget"
+    "query($s: String!) { campaign(slug: $s) { title status mode opensAt closesAt voteBudget hotHalfLifeHours"
     " rewards terms { text version } eligibility { verifiedOnly allowedTiers minLevel }"
     " thresholds { metric value } } }"
 )
@@ -46,6 +46,7 @@ async def test_the_owner_creates_a_campaign_through_the_form_and_edits_it(
     await form.get_by_label("Contribution terms").fill("Ideas may be used by the brand.")
     await form.get_by_label("Vote budget").fill("5")
     await form.get_by_label("Rewards").fill("A bag of the winning blend")
+    await form.get_by_label("HOT half-life (hours)").fill("12")
     await form.get_by_role("button", name="Add threshold").click()
     await form.get_by_label("Metric of threshold 1").select_option("PLEDGED_QUANTITY")
     await form.get_by_label("Value of threshold 1").fill("50")
@@ -54,6 +55,7 @@ async def test_the_owner_creates_a_campaign_through_the_form_and_edits_it(
     created = demo.secret(CAMPAIGN, {"s": "winter-blends"})["campaign"]
     assert created["status"] == "DRAFT" and created["mode"] == "CONTEST"
     assert created["opensAt"] < created["closesAt"] and created["voteBudget"] == 5
+    assert created["hotHalfLifeHours"] == 12.0
     assert created["eligibility"] == {
         "verifiedOnly": True,
         "allowedTiers": ["gold", "silver"],
@@ -78,10 +80,12 @@ async def test_the_owner_creates_a_campaign_through_the_form_and_edits_it(
     await closes.fill("2027-03-01T18:00")
     await edit.get_by_label("Contribution terms").fill("Ideas may be used by the brand. Be kind.")
     await edit.get_by_label("Vote budget").fill("")
+    await edit.get_by_label("HOT half-life (hours)").fill("48")
     await edit.get_by_role("button", name="Save changes").click()
     await status(page, "Terms are at version 2.")
     edited = demo.secret(CAMPAIGN, {"s": "winter-blends"})["campaign"]
     assert edited["terms"]["version"] == 2 and edited["voteBudget"] is None
+    assert edited["hotHalfLifeHours"] == 48.0
     assert edited["closesAt"].startswith("2027-03-01") and edited["rewards"] == created["rewards"]
 
     await row.get_by_role("button", name="Open").click()
