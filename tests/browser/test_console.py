@@ -219,25 +219,25 @@ async def test_filters_narrow_the_ideas_and_only_the_hidden_filter_shows_hidden_
     page = await sign_in(browser, demo)
     everything = await listed(page)
     assert MERGE_TARGET in everything and HIDDEN not in everything
-    await page.get_by_label("Hidden").check()
+    await page.locator("#ideas .filters").get_by_label("Hidden").check()
     assert await listed(page) == [HIDDEN]
     assert "hidden" in (await idea_row(page, HIDDEN).locator("p").first.text_content() or "")
-    await page.get_by_label("Hidden").uncheck()
-    await page.get_by_label("Flagged").check()
+    await page.locator("#ideas .filters").get_by_label("Hidden").uncheck()
+    await page.locator("#ideas .filters").get_by_label("Flagged").check()
     flagged = await listed(page)
     assert flagged and set(flagged) <= FLAGGED, flagged
-    await page.get_by_label("Flagged").uncheck()
-    await page.get_by_label("Status", exact=True).select_option("UNDER_REVIEW")
+    await page.locator("#ideas .filters").get_by_label("Flagged").uncheck()
+    await page.locator("#ideas .filters").get_by_label("Status", exact=True).select_option("UNDER_REVIEW")
     assert await listed(page) == ["Oat-milk cold brew in cans"]  # answered by the seed
-    await page.get_by_label("Status", exact=True).select_option("")
-    await page.get_by_label("Awaiting a response").check()
+    await page.locator("#ideas .filters").get_by_label("Status", exact=True).select_option("")
+    await page.locator("#ideas .filters").get_by_label("Awaiting a response").check()
     awaiting = await listed(page)
     expected = demo.secret(
         "{ ideas(awaitingResponse: true, first: 50) { edges { node { title } } } }"
     )
     assert sorted(awaiting) == sorted(e["node"]["title"] for e in expected["ideas"]["edges"])
-    await page.get_by_label("Awaiting a response").uncheck()
-    await page.get_by_label("Campaign", exact=True).first.select_option(label="Design our next tee")
+    await page.locator("#ideas .filters").get_by_label("Awaiting a response").uncheck()
+    await page.locator("#ideas .filters").get_by_label("Campaign", exact=True).select_option(label="Design our next tee")
     tees = await listed(page)
     assert tees and "Bean constellation tee" in tees and MERGE_TARGET not in tees
     assert page.errors == []
@@ -272,7 +272,7 @@ async def test_merge_shows_the_counts_that_move_then_merges_and_unmerges(
     assert after == {k: v[2] for k, v in shown.items()} | {"comments": before[target]["comments"]}
     assert MERGE_SOURCE not in await listed(page)
 
-    await page.get_by_label("Merged").check()
+    await page.locator("#ideas .filters").get_by_label("Merged").check()
     assert MERGE_SOURCE in await listed(page)
     await idea_row(page, MERGE_SOURCE).get_by_role("button", name="Unmerge").click()
     await page.wait_for_selector(f'#status:has-text("Unmerged “{MERGE_SOURCE}”.")')
@@ -304,7 +304,7 @@ async def test_every_insights_chart_draws_with_a_table_of_its_numbers(
     browser: Any, demo: Demo
 ) -> None:
     page = await sign_in(browser, demo)
-    picker = page.get_by_label("Campaign", exact=True).last
+    picker = page.locator("#insights").get_by_label("Campaign", exact=True)
     await picker.select_option(label="What should we brew next?")
     await page.wait_for_selector('#insights table.weekly caption:has-text("What should we brew")')
     for name in CHARTS:
@@ -331,7 +331,7 @@ async def test_every_insights_chart_draws_with_a_table_of_its_numbers(
 
 async def test_the_campaigns_raised_alert_is_listed(browser: Any, demo: Demo) -> None:
     page = await sign_in(browser, demo)
-    picker = page.get_by_label("Campaign", exact=True).last
+    picker = page.locator("#insights").get_by_label("Campaign", exact=True)
     await picker.select_option(label="Design our next tee")
     await page.wait_for_selector('#insights .alerts p:has-text("No alert raised")')
     await picker.select_option(label="What should we brew next?")
