@@ -227,7 +227,11 @@ async def test_filters_narrow_the_ideas_and_only_the_hidden_filter_shows_hidden_
     flagged = await listed(page)
     assert flagged and set(flagged) <= FLAGGED, flagged
     await page.locator("#ideas .filters").get_by_label("Flagged").uncheck()
-    await page.locator("#ideas .filters").get_by_label("Status", exact=True).select_option("UNDER_REVIEW")
+    await (
+        page.locator("#ideas .filters")
+        .get_by_label("Status", exact=True)
+        .select_option("UNDER_REVIEW")
+    )
     assert await listed(page) == ["Oat-milk cold brew in cans"]  # answered by the seed
     await page.locator("#ideas .filters").get_by_label("Status", exact=True).select_option("")
     await page.locator("#ideas .filters").get_by_label("Awaiting a response").check()
@@ -237,7 +241,11 @@ async def test_filters_narrow_the_ideas_and_only_the_hidden_filter_shows_hidden_
     )
     assert sorted(awaiting) == sorted(e["node"]["title"] for e in expected["ideas"]["edges"])
     await page.locator("#ideas .filters").get_by_label("Awaiting a response").uncheck()
-    await page.locator("#ideas .filters").get_by_label("Campaign", exact=True).select_option(label="Design our next tee")
+    await (
+        page.locator("#ideas .filters")
+        .get_by_label("Campaign", exact=True)
+        .select_option(label="Design our next tee")
+    )
     tees = await listed(page)
     assert tees and "Bean constellation tee" in tees and MERGE_TARGET not in tees
     assert page.errors == []
