@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.harness import migrated_database
+from bench.harness import MEMBER_COLUMNS, migrated_database
 from engine import campaigns as campaign_ops
 from engine.models import CampaignStatus
 from engine.ranking import Counters, RankRules, ranks
@@ -107,19 +107,7 @@ async def _load(
     progress(f"{MEMBERS} members")
     await conn.copy_records_to_table(
         "member",
-        columns=[
-            "tenant_id",
-            "external_id",
-            "display_name",
-            "email",
-            "verified",
-            "tier",
-            "customer_value_cents",
-            "reputation",
-            "level",
-            "created_at",
-            "updated_at",
-        ],
+        columns=MEMBER_COLUMNS,
         records=(
             (
                 tenant_id,

@@ -28,6 +28,21 @@ PG_ADMIN = os.environ.get("COSOURCE_BENCH_PG", "postgres://postgres@127.0.0.1:54
 SERVER_CORE = os.environ.get("COSOURCE_BENCH_SERVER_CORE", "0")
 LOAD_CORE = os.environ.get("COSOURCE_BENCH_LOAD_CORE", "1")
 
+# The member columns every bench seeds by COPY, in this order (dataset, member_import, reputation).
+MEMBER_COLUMNS = (
+    "tenant_id",
+    "external_id",
+    "display_name",
+    "email",
+    "verified",
+    "tier",
+    "customer_value_cents",
+    "reputation",
+    "level",
+    "created_at",
+    "updated_at",
+)
+
 
 def pg_url(name: str) -> str:
     return db.sibling_url(PG_ADMIN, name)

@@ -24,7 +24,7 @@ from pathlib import Path
 import asyncpg
 from tortoise import Tortoise
 
-from bench.harness import migrated_database
+from bench.harness import MEMBER_COLUMNS, migrated_database
 from engine.member_import import import_file
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
@@ -70,19 +70,7 @@ async def copy_floor(url: str, tenant_id: int, path: Path) -> float:
         await conn.copy_records_to_table(
             "member",
             records=records,
-            columns=[
-                "tenant_id",
-                "external_id",
-                "display_name",
-                "email",
-                "verified",
-                "tier",
-                "customer_value_cents",
-                "reputation",
-                "level",
-                "created_at",
-                "updated_at",
-            ],
+            columns=MEMBER_COLUMNS,
         )
         return time.perf_counter() - started
     finally:

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.harness import migrated_database
+from bench.harness import MEMBER_COLUMNS, migrated_database
 from engine.models.members import Member
 from engine.reputation.leaderboard import Period, leaderboard, period_start
 from engine.reputation.levels import level_for
@@ -76,20 +76,9 @@ async def load(conn: asyncpg.Connection, tenant_id: int, campaign_id: int) -> No
     started = time.perf_counter()
     await conn.copy_records_to_table(
         "member",
-        columns=[
-            "tenant_id",
-            "external_id",
-            "display_name",
-            "email",
-            "verified",
-            "customer_value_cents",
-            "reputation",
-            "level",
-            "created_at",
-            "updated_at",
-        ],
+        columns=MEMBER_COLUMNS,
         records=(
-            (tenant_id, f"cus_{i}", f"Member {i}", None, True, 0, 0, 0, now, now)
+            (tenant_id, f"cus_{i}", f"Member {i}", None, True, None, 0, 0, 0, now, now)
             for i in range(MEMBERS)
         ),
     )
