@@ -214,7 +214,9 @@ def row(name: str, result: WrkResult, floor: WrkResult, *, absolute: bool = Fals
         line += f"   p50 {result.p50_ms / floor.p50_ms:5.2f}x   p99 {result.p99_ms / floor.p99_ms:5.2f}x"
         if result.cpu_us and floor.cpu_us:
             # The server's CPU per vote: steadier than req/s when other processes share the cores.
-            line += f"   cpu {floor.cpu_us / result.cpu_us:5.2f}x ({result.cpu_us / 1000:.2f} ms/vote)"
+            line += (
+                f"   cpu {floor.cpu_us / result.cpu_us:5.2f}x ({result.cpu_us / 1000:.2f} ms/vote)"
+            )
     problems = [
         f"{count} {what}"
         for count, what in [
@@ -265,9 +267,7 @@ def run(seconds: int) -> None:
         print("measuring the vote floor ...", flush=True)
         asyncio.run(reset_votes(url, tenant))
         with server("bench.floor:create_app", floor_env) as floor:
-            results["floor"] = wrk_script(
-                f"{floor}/vote", floor_lua, seconds=seconds, server=floor
-            )
+            results["floor"] = wrk_script(f"{floor}/vote", floor_lua, seconds=seconds, server=floor)
         asyncio.run(reset_votes(url, tenant))
         with server("bench.floor:create_app", floor_env, workers=2) as floor:
             results["floor contention"] = wrk_script(
