@@ -320,3 +320,28 @@ async def test_a_compiled_vote_is_not_run_from_a_get(api: Api, tenant: NewTenant
     assert plans(api).hits == hits
     with tenant_scope(tenant.tenant.id):
         assert (await Vote.get(idea_id=idea.id)).value == VoteValue.UP
+
+
+async def test_a_member_deleted_since_the_token_was_cached_gets_the_executors_error(
+    api: Api, tenant: NewTenant
+) -> None:
+    """The action raised something other than a DomainError (nothing was written): the plan
+    steps aside and the executor answers, with its own error, code and path."""
+    from engine.models import Member
+
+    author = await factories.member()
+    idea = await factories.idea(author, await factories.campaign())
+    token = member_token(tenant, "cus_leaving")
+    variables = {"i": encode_id("Idea", idea.id), "v": "UP"}
+    for _ in range(2):  # learn the plan, then let it answer once
+        await api.data(VOTE, variables, pk=tenant.publishable_key, token=token)
+    with tenant_scope(tenant.tenant.id):
+        await Vote.filter(idea_id=idea.id).delete()
+        await Member.filter(external_id="cus_leaving").delete()
+    compiled = plans(api)
+    fallbacks = compiled.fallbacks
+    body = await api.gql(VOTE, variables, pk=tenant.publishable_key, token=token)
+    assert compiled.fallbacks == fallbacks + 1
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert body["errors"][0]["path"] == ["vote"]
