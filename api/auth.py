@@ -104,19 +104,16 @@ async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
         # Signed with the current secret, or with the previous one while its grace lasts.
         if signer == tenant.identity_secret or member_tokens.in_grace(tenant, signer):
             return None, hit[2]
-    claims = member_tokens.verify_member_token(tenant, token)
+    verified = member_tokens.verify(tenant, token)  # one decode: claims, exp and signer
     with tenant_scope(tenant.id):
         try:
-            member = await upsert_member(claims)
+            member = await upsert_member(verified.data)
         except DomainError as exc:
             raise Unauthenticated(f"member token claims are invalid: {exc}") from exc
     if len(_member_cache) > 10_000:
         _member_cache.clear()
-    expires = member_tokens.expires_at(token)
-    signer = tenant.identity_secret
-    if not member_tokens.signed_with(token, signer) and tenant.previous_identity_secret:
-        signer = tenant.previous_identity_secret
-    _member_cache[key] = (time.monotonic() + _MEMBER_SECONDS, expires, member.id, signer)
+    until = time.monotonic() + _MEMBER_SECONDS
+    _member_cache[key] = (until, verified.expires_at, member.id, verified.signer)
     return member, member.id
 
 

@@ -61,11 +61,19 @@ class Broadcaster:
                 await self._reader
 
     async def publish(self, tenant_id: int, message: dict[str, Any]) -> None:
+        await self.publish_many([(tenant_id, message)])
+
+    async def publish_many(self, messages: list[tuple[int, dict[str, Any]]]) -> None:
+        """Every message in one round trip (a pipeline), in order."""
         if self.redis is None:
-            self._deliver(tenant_id, message)
+            for tenant_id, message in messages:
+                self._deliver(tenant_id, message)
             return
         try:
-            await self.redis.publish(redis_keys.live_channel(tenant_id), orjson.dumps(message))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for tenant_id, message in messages:
+                    pipe.publish(redis_keys.live_channel(tenant_id), orjson.dumps(message))
+                await pipe.execute()
         except Exception as exc:  # live updates are best effort; the data is committed
             log.warning("live update not published: %s", exc)
 
@@ -129,7 +137,9 @@ class LiveHooks(AfterCommitHook):
             await self._messages.submit(messages)
 
     async def _publish(self, messages: list[tuple[int, str, int, int | None]]) -> None:
-        for tenant_id, type, idea_id, campaign_id in dict.fromkeys(messages):
-            await self.broadcaster.publish(
-                tenant_id, {"type": type, "ideaId": idea_id, "campaignId": campaign_id}
-            )
+        await self.broadcaster.publish_many(
+            [
+                (tenant_id, {"type": type, "ideaId": idea_id, "campaignId": campaign_id})
+                for tenant_id, type, idea_id, campaign_id in dict.fromkeys(messages)
+            ]
+        )

@@ -293,15 +293,21 @@ class GraphQLView(GraphQL[Context, None]):
                 return self._cacheable(request, hit, auth)
         plan_key, query = self._plan_key(auth, persisted, payload)
         if plan_key is not None and self.plans is not None and auth.principal is not None:
-            # Compiled read plan (api/plans): same bytes as the executor, without it.
+            # Compiled plan (api/plans): same bytes as the executor, without it, under the same
+            # deadline; a member action only from a POST, as the executor allows.
             enter_tenant(auth.principal.tenant_id)
             assert payload is not None
-            body = await self.plans.run(
-                plan_key,
-                payload.get("variables"),
-                auth.principal.tenant_id,
-                auth.principal.audience,
-            )
+            try:
+                async with asyncio.timeout(self.timeout_seconds):
+                    body = await self.plans.run(
+                        plan_key,
+                        payload.get("variables"),
+                        auth.principal.tenant_id,
+                        auth.principal.audience,
+                        mutations=request.method == "POST",
+                    )
+            except TimeoutError:
+                return self._timed_out()
             if body is not None:
                 if key is not None and self.cache is not None:
                     return self._cacheable(request, self.cache.put(key, body), auth)
@@ -314,12 +320,7 @@ class GraphQLView(GraphQL[Context, None]):
             async with asyncio.timeout(self.timeout_seconds):
                 response = await super().run(request)
         except TimeoutError:
-            log.warning("request stopped after %.1f s", self.timeout_seconds)
-            return _error_response(
-                f"the request took longer than {self.timeout_seconds:g} s and was stopped",
-                Code.QUERY_TIMEOUT,
-                503,
-            )
+            return self._timed_out()
         finally:
             _persisted_query.reset(token)
         if (
@@ -337,6 +338,14 @@ class GraphQLView(GraphQL[Context, None]):
             if "errors" not in orjson.loads(body):
                 return self._cacheable(request, self.cache.put(key, body), auth)
         return response
+
+    def _timed_out(self) -> Response:
+        log.warning("request stopped after %.1f s", self.timeout_seconds)
+        return _error_response(
+            f"the request took longer than {self.timeout_seconds:g} s and was stopped",
+            Code.QUERY_TIMEOUT,
+            503,
+        )
 
     def _plan_key(
         self, auth: RequestAuth, persisted: PersistedQuery | None, payload: dict[str, Any] | None

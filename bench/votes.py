@@ -5,7 +5,9 @@ Prints, for one run on this machine, as ratios to floors measured in the same ru
 - ``vote mutation`` vs ``vote floor``: one API process on the server core (a worker books the
   reputation, as in production), wrk on the other core, 16 connections; the floor is a bare
   Starlette route that writes the vote row and moves the idea's counters in one transaction with
-  hand-written SQL (bench/floor.py, ``/vote``).
+  hand-written SQL (bench/floor.py, ``/vote``); with both servers' CPU per vote ("cpu": the
+  floor's as a share of the mutation's, what the throughput ratio would be were both CPU bound
+  alone on their core, steadier on a shared machine).
 - ``vote mutation, 200 members on 20 ideas``: two API processes and a worker, 200 connections
   cycling through 200 members voting, changing and retracting on 20 ideas, against the floor in
   two processes under the same contention; with its p50/p99 in milliseconds and req/s.
@@ -210,6 +212,11 @@ def row(name: str, result: WrkResult, floor: WrkResult, *, absolute: bool = Fals
         )
     else:
         line += f"   p50 {result.p50_ms / floor.p50_ms:5.2f}x   p99 {result.p99_ms / floor.p99_ms:5.2f}x"
+        if result.cpu_us and floor.cpu_us:
+            # The server's CPU per vote: steadier than req/s when other processes share the cores.
+            line += (
+                f"   cpu {floor.cpu_us / result.cpu_us:5.2f}x ({result.cpu_us / 1000:.2f} ms/vote)"
+            )
     problems = [
         f"{count} {what}"
         for count, what in [
@@ -246,7 +253,9 @@ def run(seconds: int) -> None:
             print("measuring the vote mutation ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
             with server("api.app:create_app", env) as base:
-                results["mutation"] = wrk_script(f"{base}/graphql", mutation, seconds=seconds)
+                results["mutation"] = wrk_script(
+                    f"{base}/graphql", mutation, seconds=seconds, server=base
+                )
             checks["mutation"] = asyncio.run(counters_match_rows(url, tenant))
             print("measuring it under contention (2 API processes) ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
@@ -258,14 +267,16 @@ def run(seconds: int) -> None:
         print("measuring the vote floor ...", flush=True)
         asyncio.run(reset_votes(url, tenant))
         with server("bench.floor:create_app", floor_env) as floor:
-            results["floor"] = wrk_script(f"{floor}/vote", floor_lua, seconds=seconds)
+            results["floor"] = wrk_script(f"{floor}/vote", floor_lua, seconds=seconds, server=floor)
         asyncio.run(reset_votes(url, tenant))
         with server("bench.floor:create_app", floor_env, workers=2) as floor:
             results["floor contention"] = wrk_script(
                 f"{floor}/vote", floor_lua, seconds=seconds, connections=MEMBERS
             )
         checks["floor"] = asyncio.run(counters_match_rows(url, tenant))
-        print("\nvote mutation, ratios to the vote floor measured in this run (goal >= 0.5x)")
+        load = " ".join(f"{n:.2f}" for n in os.getloadavg())
+        print(f"\nload average (1, 5, 15 min): {load} on {os.cpu_count()} cores")
+        print("vote mutation, ratios to the vote floor measured in this run (goal >= 0.5x)")
         print(row("vote mutation", results["mutation"], results["floor"]))
         print(row("vote floor", results["floor"], results["floor"]))
         print(

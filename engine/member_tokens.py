@@ -8,6 +8,7 @@ for months, and backends refresh tokens cheaply.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
@@ -57,21 +58,6 @@ def issue_member_token(tenant: Tenant, data: MemberData, ttl: timedelta = DEFAUL
     return jwt.encode(claims, tenant.identity_secret, algorithm="HS256")
 
 
-def expires_at(token: str) -> float:
-    """The exp claim of a token that verify_member_token already accepted (unix seconds)."""
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return float(claims["exp"])
-
-
-def signed_with(token: str, secret: str) -> bool:
-    """Whether ``secret`` made the token's signature (claims not checked)."""
-    try:
-        jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False})
-    except jwt.InvalidTokenError:
-        return False
-    return True
-
-
 def in_grace(tenant: Tenant, secret: str) -> bool:
     """``secret`` is the tenant's previous identity secret and its grace period is running."""
     expires = tenant.previous_identity_secret_expires_at
@@ -93,15 +79,32 @@ def _check_lifetime(claims: dict[str, object]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Verified:
+    """A token :func:`verify` accepted: its claims, its exp (unix seconds) and the secret that
+    signed it (the current one, or the previous one during its grace)."""
+
+    data: MemberData
+    expires_at: float
+    signer: str
+
+
 def verify_member_token(tenant: Tenant, token: str) -> MemberData:
     """Only HS256 with this tenant's secret (or, during a rotation's grace period, the previous
     one); exp and sub required (so alg none and forgeries fail)."""
+    return verify(tenant, token).data
+
+
+def verify(tenant: Tenant, token: str) -> Verified:
+    """:func:`verify_member_token`, with what a cache of the token needs, from the one decode."""
     keys = [tenant.identity_secret]
     expires = tenant.previous_identity_secret_expires_at
     if tenant.previous_identity_secret and expires is not None and expires > utcnow():
         keys.append(tenant.previous_identity_secret)
     claims: dict[str, object] | None = None
+    signer = keys[0]
     for index, key in enumerate(keys):
+        signer = key
         try:
             claims = jwt.decode(
                 token,
@@ -129,10 +132,11 @@ def verify_member_token(tenant: Tenant, token: str) -> MemberData:
         return value if isinstance(value, str) else None
 
     verified = claims.get("verified")
-    return MemberData(
+    data = MemberData(
         external_id=sub,
         display_name=text("name"),
         email=text("email"),
         verified=verified if isinstance(verified, bool) else None,
         tier=text("tier"),
     )
+    return Verified(data, float(claims["exp"]), signer)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
+from runtime import compat
 from webhooks.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,17 @@ class ArqJobQueue:
     async def enqueue(
         self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> bool:
+        if job_id is None and not defer_by:
+            # Most jobs (one per commit's events): written with the wake-up in one round trip.
+            try:
+                async with asyncio.timeout(ENQUEUE_TIMEOUT):
+                    await compat.enqueue_new_job(
+                        self.redis, function, args, self.queue_name, self.wake_channel
+                    )
+            except Exception as exc:  # Redis down or slow: the database still holds the work.
+                log.warning("enqueue %s failed (%s); the sweeper will pick it up", function, exc)
+                return False
+            return True
         try:
             async with asyncio.timeout(ENQUEUE_TIMEOUT):
                 job = await self.redis.enqueue_job(

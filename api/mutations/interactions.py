@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -16,6 +18,7 @@ from api.types.idea import Idea
 from api.types.ids import decode_id
 from engine import comments, pledges, scores, votes
 from engine import models as m
+from engine.counters import Outcome
 
 
 @strawberry.input
@@ -56,48 +59,78 @@ class CommentPayload:
     user_errors: list[UserError]
 
 
-async def _idea_payload(call: Any, viewer: DataLoader[int, int]) -> IdeaActionPayload:
-    outcome, errors = await attempt(call)
+@dataclass(frozen=True)
+class MemberAction:
+    """One member action on an idea, declared once: its resolver below and the compiled mutation
+    plan (api/plans/actions.py) both run it, so the two answer from the same call
+    (docs/architecture.md, "Read path")."""
+
+    field: str  # the Mutation field
+    value_input: str  # the input field holding the member's new value
+    call: Callable[[int, Any, Any], Awaitable[Outcome]]  # (member id, ideaId, value)
+    viewer: str  # the Idea field (and loader) the action's value answers: its own value now
+
+
+def payload_idea(outcome: Outcome) -> m.Idea | None:
+    """The idea the payload shows: a vote retracted on an idea hidden since is done, but the idea
+    stays out of sight."""
+    return None if outcome.idea.hidden else outcome.idea
+
+
+async def _vote(member: int, idea_id: Any, value: Any) -> Outcome:
+    return await votes.cast_vote(
+        member, decode_id(idea_id, "Idea", "ideaId"), votes.VoteValue(value)
+    )
+
+
+async def _score(member: int, idea_id: Any, score: Any) -> Outcome:
+    return await scores.score_idea(member, decode_id(idea_id, "Idea", "ideaId"), score)
+
+
+async def _pledge(member: int, idea_id: Any, quantity: Any) -> Outcome:
+    return await pledges.pledge(member, decode_id(idea_id, "Idea", "ideaId"), quantity)
+
+
+VOTE = MemberAction("vote", "value", _vote, "viewerVote")
+SCORE = MemberAction("scoreIdea", "score", _score, "viewerScore")
+PLEDGE = MemberAction("pledge", "quantity", _pledge, "viewerPledge")
+ACTIONS = {action.field: action for action in (VOTE, SCORE, PLEDGE)}
+
+
+async def _idea_payload(
+    info: Info, action: MemberAction, idea_id: Any, value: Any
+) -> IdeaActionPayload:
+    member = info.context.require_member_id()
+    outcome, errors = await attempt(lambda: action.call(member, idea_id, value))
     if outcome is None:
         return IdeaActionPayload(idea=None, user_errors=errors)
     # The member's own value is what they just set: no statement to read it back.
+    viewer: DataLoader[int, int] = getattr(info.context.loaders, _LOADERS[action.viewer])
     viewer.prime(outcome.idea.id, outcome.value, force=True)
-    # A vote retracted on an idea hidden since: done, but the idea stays out of sight.
-    idea = None if outcome.idea.hidden else Idea.from_row(outcome.idea)
-    return IdeaActionPayload(idea=idea, user_errors=[])
+    row = payload_idea(outcome)
+    return IdeaActionPayload(idea=None if row is None else Idea.from_row(row), user_errors=[])
+
+
+_LOADERS = {
+    "viewerVote": "viewer_vote",
+    "viewerScore": "viewer_score",
+    "viewerPledge": "viewer_pledge",
+}
 
 
 @strawberry.type
 class InteractionMutations:
     @strawberry.mutation(description="Vote UP or DOWN, change it, or retract it with NONE.")
     async def vote(self, info: Info, input: VoteInput) -> IdeaActionPayload:
-        member = info.context.require_member_id()
-        return await _idea_payload(
-            lambda: votes.cast_vote(
-                member, decode_id(input.idea_id, "Idea", "ideaId"), votes.VoteValue(input.value)
-            ),
-            info.context.loaders.viewer_vote,
-        )
+        return await _idea_payload(info, VOTE, input.idea_id, input.value)
 
     @strawberry.mutation(description="Score an idea of a CONTEST campaign, 1-5 (changeable).")
     async def score_idea(self, info: Info, input: ScoreIdeaInput) -> IdeaActionPayload:
-        member = info.context.require_member_id()
-        return await _idea_payload(
-            lambda: scores.score_idea(
-                member, decode_id(input.idea_id, "Idea", "ideaId"), input.score
-            ),
-            info.context.loaders.viewer_score,
-        )
+        return await _idea_payload(info, SCORE, input.idea_id, input.score)
 
     @strawberry.mutation(description='Say "I\'d buy it" with a quantity; 0 withdraws.')
     async def pledge(self, info: Info, input: PledgeInput) -> IdeaActionPayload:
-        member = info.context.require_member_id()
-        return await _idea_payload(
-            lambda: pledges.pledge(
-                member, decode_id(input.idea_id, "Idea", "ideaId"), input.quantity
-            ),
-            info.context.loaders.viewer_pledge,
-        )
+        return await _idea_payload(info, PLEDGE, input.idea_id, input.quantity)
 
     @strawberry.mutation(description="Comment on an idea, or reply to a comment.")
     async def comment(self, info: Info, input: CommentInput) -> CommentPayload:

@@ -6,8 +6,10 @@ or ``merged``) and ``idea(id)``, with the idea's plain fields
 (api/plans/fields.py), ``id``, ``counts``, ``hidden``, ``author`` (id and plain fields), the
 viewer's vote, score and pledge, connection edges, cursors, page info and ``totalCount``,
 aliases, fragments and ``__typename``; below ``idea(id)`` also its official responses and its
-comment thread with the comments' authors (api/plans/threads.py), one statement each. Anything else raises :class:`Unsupported` at compile
-time, and anything unusual at run time (a bad id, cursor or page size, a database error) makes
+comment thread with the comments' authors (api/plans/threads.py), one statement each; and a
+mutation of one member action (``vote``, ``scoreIdea``, ``pledge``: api/plans/actions.py), which
+calls the resolver's engine function instead of a statement. Anything else raises
+:class:`Unsupported` at compile time, and anything unusual at run time (a bad id, cursor or page size, a database error) makes
 the plan step aside, so the normal executor answers with its own errors, codes and paths.
 Every statement carries the tenant predicate and the model's visibility rule
 (engine/visibility.py). See docs/architecture.md, "Read path".
@@ -464,11 +466,11 @@ class IdeasRoot(Root):
 
 
 class TypenameRoot(Root):
-    def __init__(self, key: str) -> None:
-        self.key = key
+    def __init__(self, key: str, type_name: str = "Query") -> None:
+        self.key, self.type_name = key, type_name
 
     async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
-        return "Query"
+        return self.type_name
 
 
 ROOTS: dict[str, Callable[[str, list[FieldNode], Compiler], Root]] = {
@@ -482,6 +484,8 @@ class Plan:
     operation: OperationDefinitionNode
     roots: list[Root]
     schema: GraphQLSchema
+    # A member action (api/plans/actions.py): only a POST may run it, as the executor allows.
+    mutation: bool = False
 
     async def run(self, raw_variables: Any, env: Env, db: Any) -> dict[str, Any]:
         if raw_variables is not None and not isinstance(raw_variables, dict):
@@ -504,9 +508,13 @@ def compile_plan(
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+    if len(operations) != 1 or operations[0].operation not in (
+        OperationType.QUERY,
+        OperationType.MUTATION,
+    ):
         raise Unsupported("operation")
     operation = operations[0]
+    mutation = operation.operation == OperationType.MUTATION
     if operation.directives:
         raise Unsupported("directives")
     fragments = {
@@ -515,13 +523,23 @@ def compile_plan(
     compiler = Compiler(fragments, audience, schema, postgres)
     roots: list[Root] = []
     top: dict[str, list[FieldNode]] = {}
-    collect_into(operation.selection_set.selections, "Query", fragments, top, set())
+    root_type = "Mutation" if mutation else "Query"
+    collect_into(operation.selection_set.selections, root_type, fragments, top, set())
+    compiled = _mutation_roots() if mutation else ROOTS
     for key, nodes in top.items():
         name = nodes[0].name.value
         if name == "__typename":
-            roots.append(TypenameRoot(key))
-        elif name in ROOTS:
-            roots.append(ROOTS[name](key, nodes, compiler))
+            roots.append(TypenameRoot(key, root_type))
+        elif name in compiled:
+            roots.append(compiled[name](key, nodes, compiler))
         else:
-            raise Unsupported(f"Query.{name}")
-    return Plan(operation, roots, schema)
+            raise Unsupported(f"{root_type}.{name}")
+    if mutation and sum(not isinstance(r, TypenameRoot) for r in roots) != 1:
+        raise Unsupported("a mutation plan runs one action")
+    return Plan(operation, roots, schema, mutation)
+
+
+def _mutation_roots() -> dict[str, Callable[[str, list[FieldNode], Compiler], Root]]:
+    from api.plans.actions import ACTION_ROOTS  # it builds on this module
+
+    return ACTION_ROOTS

@@ -1,4 +1,5 @@
-"""Compiled read plans: hot read operations answered without graphql-core's executor.
+"""Compiled plans: hot read operations, and a member's action on an idea
+(api/plans/actions.py), answered without graphql-core's executor.
 
 A document becomes eligible once the normal executor answered it without errors (so parsing,
 validation and every document limit already passed for exactly this text). Then a plan is built
@@ -65,11 +66,18 @@ class ReadPlans:
             self._plans.popitem(last=False)
 
     async def run(
-        self, key: PlanKey, variables: Any, tenant_id: int, audience: visibility.Audience
+        self,
+        key: PlanKey,
+        variables: Any,
+        tenant_id: int,
+        audience: visibility.Audience,
+        *,
+        mutations: bool = False,
     ) -> bytes | None:
-        """The response body, or None when the normal executor must answer."""
+        """The response body, or None when the normal executor must answer. ``mutations``: the
+        request may run a mutation (a POST; the executor refuses them over GET)."""
         plan = self._plans.get(key)
-        if not isinstance(plan, Plan):
+        if not isinstance(plan, Plan) or (plan.mutation and not mutations):
             return None
         # Plans compiled for one member serve every member of the same role: only the role
         # shapes the SQL, the member id is a parameter.
@@ -80,7 +88,11 @@ class ReadPlans:
             self.fallbacks += 1
             _STEPPED_ASIDE.inc()
             return None
-        except Exception:  # the normal executor reports it with its usual code
+        except Exception:
+            # The normal executor reports it with its usual code. A member action raising
+            # anything but a DomainError wrote nothing (its unit of work rolled back), so the
+            # executor running it again answers as if the plan had never been tried
+            # (api/plans/actions.py).
             log.debug("compiled plan failed; running the operation normally", exc_info=True)
             self.fallbacks += 1
             _STEPPED_ASIDE.inc()

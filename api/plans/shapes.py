@@ -144,7 +144,24 @@ class Select:
                 f' AND "{alias}"."tenant_id" = {sql.param(TENANT)})'
             )
 
-        return itemgetter(self._index(f"viewer:{table}.{name}:{on}", render))
+        return itemgetter(self._index(self.viewer_key(model, name, on), render))
+
+    @staticmethod
+    def viewer_key(model: type[Model], name: str, on: str) -> str:
+        return f"viewer:{model._meta.db_table}.{name}:{on}"
+
+    def expressions(self) -> list[str]:
+        """The selected expressions' keys, in row order (a mutation plan builds its row from
+        them: api/plans/actions.py)."""
+        return list(self._keys)
+
+    @staticmethod
+    def column_of(key: str, alias: str) -> str | None:
+        """The column a key of :meth:`add` names under ``alias``; None for anything else."""
+        prefix = f'"{alias}"."'
+        if key.startswith(prefix) and key.endswith('"'):
+            return key[len(prefix) : -1]
+        return None
 
     def text(self, sql: Sql) -> str:
         return ", ".join(render(sql) for render in self._render)

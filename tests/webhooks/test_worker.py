@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -365,6 +366,15 @@ async def test_an_enqueue_due_now_wakes_idle_workers(webhook_settings) -> None:
             assert await queue.enqueue("drain")
             woken = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
             assert woken is not None and woken["type"] == "message"
+            # Written in one round trip (runtime.compat.enqueue_new_job), read as arq's own.
+            assert await queue.enqueue("process_events", [7, 8])
+            queued = await pool.queued_jobs(queue_name=redis_keys.queue_name())
+            expected: list[Any] = [("drain", (), None), ("process_events", ([7, 8],), None)]
+            assert sorted((j.function, j.args, j.job_try) for j in queued) == expected
+            for job in queued:
+                ttl = await pool.pttl(f"arq:job:{job.job_id}")
+                assert 0 < ttl <= pool.expires_extra_ms
+            await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
             # A retry due later wakes nobody: the worker's idle poll finds it when it is due.
             job_id, defer_by = redis_keys.drain_wake(30)
             assert await queue.enqueue("drain", job_id=job_id, defer_by=defer_by)
