@@ -12,9 +12,10 @@ Prints, for one run on this machine, as ratios to floors measured in the same ru
   cycling through 200 members voting, changing and retracting on 20 ideas, against the floor in
   two processes under the same contention; with its p50/p99 in milliseconds and req/s.
 
-Each server first answers an unmeasured warm-up run (``COSOURCE_BENCH_WARM_UP_SECONDS``, 3 s), so
-the rows measure steady state, as members who reuse their token see it; ``vote mutation, first
-sight of each token`` is the one run without it (a fresh process, every token new).
+Each server first answers unmeasured warm-up runs (``COSOURCE_BENCH_WARM_UP_SECONDS``, 3 s each)
+until every member's token was sent twice per process (30 s at most), so the rows measure steady
+state, as members who reuse their token see it; ``vote mutation, first sight of each token`` is
+the one run without it (a fresh process, every token new).
 
 Every request changes something (UP, DOWN, then NONE for each member and idea in turn; each run
 starts from no votes), and after each run the idea counters are checked against the counted vote
@@ -206,19 +207,41 @@ def worker(env: dict[str, str]) -> Iterator[None]:
         log.close()
 
 
-# Every measured run but the first-sight one follows an unmeasured run of this many seconds on the
-# same server processes: members reuse their token, so production votes find it cached, the
-# pools open and the code paths warm, for the mutation and the floor alike.
+# Every measured run but the first-sight one follows unmeasured runs on the same server processes
+# (``WARM_UP_SECONDS`` each) until every token was sent ``WARM_UP_ROUNDS`` times per process, or
+# ``WARM_UP_MAX_SECONDS`` passed: members reuse their token, so production votes find it cached,
+# the pools open and the code paths warm, for the mutation and the floor alike.
 WARM_UP_SECONDS = int(os.environ.get("COSOURCE_BENCH_WARM_UP_SECONDS", "3"))
+WARM_UP_ROUNDS = 2
+WARM_UP_MAX_SECONDS = 30
+# What each measured run's warm-up sent, for the printout: (requests, seconds).
+WARM_UPS: dict[str, tuple[int, int]] = {}
 
 
-def warmed(url: str, tenant: int, seconds: int, measure: Callable[[int], WrkResult]) -> WrkResult:
-    """``measure(seconds)`` after ``measure(WARM_UP_SECONDS)`` on the same servers, with the votes
-    reset between (so the measured run, too, starts from no votes)."""
-    if WARM_UP_SECONDS > 0:
-        measure(WARM_UP_SECONDS)
+def warmed(
+    name: str,
+    url: str,
+    tenant: int,
+    seconds: int,
+    lua: str,
+    measure: Callable[[int, str], WrkResult],
+    *,
+    processes: int = 1,
+) -> WrkResult:
+    """``measure(seconds, lua)`` after the warm-up runs on the same servers, with the votes reset
+    between (so the measured run, too, starts from no votes). Each warm-up run picks up the
+    request sequence where the last one stopped, so all members get their turn."""
+    sent, spent = 0, 0
+    while WARM_UP_SECONDS > 0 and spent < WARM_UP_MAX_SECONDS:
+        if sent >= WARM_UP_ROUNDS * MEMBERS * processes:
+            break
+        result = measure(WARM_UP_SECONDS, lua.replace("local n = 0\n", f"local n = {sent}\n", 1))
+        sent += round(result.requests_per_second * WARM_UP_SECONDS)
+        spent += WARM_UP_SECONDS
+    WARM_UPS[name] = (sent, spent)
+    if spent:
         asyncio.run(reset_votes(url, tenant))
-    return measure(seconds)
+    return measure(seconds, lua)
 
 
 def row(name: str, result: WrkResult, floor: WrkResult, *, absolute: bool = False) -> str:
@@ -279,49 +302,58 @@ def run(seconds: int) -> None:
                 )
                 checks["first sight"] = asyncio.run(counters_match_rows(url, tenant))
                 results["mutation"] = warmed(
+                    "vote mutation",
                     url,
                     tenant,
                     seconds,
-                    lambda s: wrk_script(f"{base}/graphql", mutation, seconds=s, server=base),
+                    mutation,
+                    lambda s, lua: wrk_script(f"{base}/graphql", lua, seconds=s, server=base),
                 )
             checks["mutation"] = asyncio.run(counters_match_rows(url, tenant))
             print("measuring it under contention (2 API processes) ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
             with server("api.app:create_app", env, workers=2) as base:
                 results["contention"] = warmed(
+                    "vote mutation, contention",
                     url,
                     tenant,
                     seconds,
-                    lambda s: wrk_script(
-                        f"{base}/graphql", mutation, seconds=s, connections=MEMBERS
+                    mutation,
+                    lambda s, lua: wrk_script(
+                        f"{base}/graphql", lua, seconds=s, connections=MEMBERS
                     ),
+                    processes=2,
                 )
             checks["contention"] = asyncio.run(counters_match_rows(url, tenant))
         print("measuring the vote floor (warmed up) ...", flush=True)
         asyncio.run(reset_votes(url, tenant))
         with server("bench.floor:create_app", floor_env) as floor:
             results["floor"] = warmed(
+                "vote floor",
                 url,
                 tenant,
                 seconds,
-                lambda s: wrk_script(f"{floor}/vote", floor_lua, seconds=s, server=floor),
+                floor_lua,
+                lambda s, lua: wrk_script(f"{floor}/vote", lua, seconds=s, server=floor),
             )
         checks["floor"] = asyncio.run(counters_match_rows(url, tenant))
         asyncio.run(reset_votes(url, tenant))
         with server("bench.floor:create_app", floor_env, workers=2) as floor:
             results["floor contention"] = warmed(
+                "vote floor, contention",
                 url,
                 tenant,
                 seconds,
-                lambda s: wrk_script(f"{floor}/vote", floor_lua, seconds=s, connections=MEMBERS),
+                floor_lua,
+                lambda s, lua: wrk_script(f"{floor}/vote", lua, seconds=s, connections=MEMBERS),
+                processes=2,
             )
         checks["floor contention"] = asyncio.run(counters_match_rows(url, tenant))
         load = " ".join(f"{n:.2f}" for n in os.getloadavg())
         print(f"\nload average (1, 5, 15 min): {load} on {os.cpu_count()} cores")
-        print(
-            "vote mutation, ratios to the vote floor measured in this run (goal >= 0.5x);"
-            f" each server warmed up by an unmeasured {WARM_UP_SECONDS} s run first"
-        )
+        warm = ", ".join(f"{k} {n} requests in {t} s" for k, (n, t) in WARM_UPS.items())
+        print(f"warm-up (unmeasured, same processes, then the votes reset): {warm}")
+        print("vote mutation, ratios to the vote floor measured in this run (goal >= 0.5x)")
         print(row("vote mutation", results["mutation"], results["floor"]))
         print(row("vote floor", results["floor"], results["floor"]))
         print(
