@@ -12,6 +12,11 @@ Prints, for one run on this machine, as ratios to floors measured in the same ru
   cycling through 200 members voting, changing and retracting on 20 ideas, against the floor in
   two processes under the same contention; with its p50/p99 in milliseconds and req/s.
 
+Each server first answers unmeasured warm-up runs (``COSOURCE_BENCH_WARM_UP_SECONDS``, 3 s each)
+until every member's token was sent twice per process (30 s at most), so the rows measure steady
+state, as members who reuse their token see it; ``vote mutation, first sight of each token`` is
+the one run without it (a fresh process, every token new).
+
 Every request changes something (UP, DOWN, then NONE for each member and idea in turn; each run
 starts from no votes), and after each run the idea counters are checked against the counted vote
 rows (serial votes the worker found stay recorded but leave the counts).
@@ -29,7 +34,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -202,6 +207,43 @@ def worker(env: dict[str, str]) -> Iterator[None]:
         log.close()
 
 
+# Every measured run but the first-sight one follows unmeasured runs on the same server processes
+# (``WARM_UP_SECONDS`` each) until every token was sent ``WARM_UP_ROUNDS`` times per process, or
+# ``WARM_UP_MAX_SECONDS`` passed: members reuse their token, so production votes find it cached,
+# the pools open and the code paths warm, for the mutation and the floor alike.
+WARM_UP_SECONDS = int(os.environ.get("COSOURCE_BENCH_WARM_UP_SECONDS", "3"))
+WARM_UP_ROUNDS = 2
+WARM_UP_MAX_SECONDS = 30
+# What each measured run's warm-up sent, for the printout: (requests, seconds).
+WARM_UPS: dict[str, tuple[int, int]] = {}
+
+
+def warmed(
+    name: str,
+    url: str,
+    tenant: int,
+    seconds: int,
+    lua: str,
+    measure: Callable[[int, str], WrkResult],
+    *,
+    processes: int = 1,
+) -> WrkResult:
+    """``measure(seconds, lua)`` after the warm-up runs on the same servers, with the votes reset
+    between (so the measured run, too, starts from no votes). Each warm-up run picks up the
+    request sequence where the last one stopped, so all members get their turn."""
+    sent, spent = 0, 0
+    while WARM_UP_SECONDS > 0 and spent < WARM_UP_MAX_SECONDS:
+        if sent >= WARM_UP_ROUNDS * MEMBERS * processes:
+            break
+        result = measure(WARM_UP_SECONDS, lua.replace("local n = 0\n", f"local n = {sent}\n", 1))
+        sent += round(result.requests_per_second * WARM_UP_SECONDS)
+        spent += WARM_UP_SECONDS
+    WARM_UPS[name] = (sent, spent)
+    if spent:
+        asyncio.run(reset_votes(url, tenant))
+    return measure(seconds, lua)
+
+
 def row(name: str, result: WrkResult, floor: WrkResult, *, absolute: bool = False) -> str:
     ratio = result.requests_per_second / floor.requests_per_second
     line = f"  {name:<44} {ratio:5.2f}x the floor's req/s"
@@ -250,35 +292,77 @@ def run(seconds: int) -> None:
         checks: dict[str, bool] = {}
         tenant = int(info["tenant"])  # type: ignore[call-overload]
         with worker(env):
-            print("measuring the vote mutation ...", flush=True)
+            print("measuring the vote mutation (first sight, then warmed up) ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
             with server("api.app:create_app", env) as base:
-                results["mutation"] = wrk_script(
+                # A fresh process whose every token is new: what the first seconds after a
+                # deploy cost (kept as its own row).
+                results["first sight"] = wrk_script(
                     f"{base}/graphql", mutation, seconds=seconds, server=base
+                )
+                checks["first sight"] = asyncio.run(counters_match_rows(url, tenant))
+                results["mutation"] = warmed(
+                    "vote mutation",
+                    url,
+                    tenant,
+                    seconds,
+                    mutation,
+                    lambda s, lua: wrk_script(f"{base}/graphql", lua, seconds=s, server=base),
                 )
             checks["mutation"] = asyncio.run(counters_match_rows(url, tenant))
             print("measuring it under contention (2 API processes) ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
             with server("api.app:create_app", env, workers=2) as base:
-                results["contention"] = wrk_script(
-                    f"{base}/graphql", mutation, seconds=seconds, connections=MEMBERS
+                results["contention"] = warmed(
+                    "vote mutation, contention",
+                    url,
+                    tenant,
+                    seconds,
+                    mutation,
+                    lambda s, lua: wrk_script(
+                        f"{base}/graphql", lua, seconds=s, connections=MEMBERS
+                    ),
+                    processes=2,
                 )
             checks["contention"] = asyncio.run(counters_match_rows(url, tenant))
-        print("measuring the vote floor ...", flush=True)
+        print("measuring the vote floor (warmed up) ...", flush=True)
         asyncio.run(reset_votes(url, tenant))
         with server("bench.floor:create_app", floor_env) as floor:
-            results["floor"] = wrk_script(f"{floor}/vote", floor_lua, seconds=seconds, server=floor)
-        asyncio.run(reset_votes(url, tenant))
-        with server("bench.floor:create_app", floor_env, workers=2) as floor:
-            results["floor contention"] = wrk_script(
-                f"{floor}/vote", floor_lua, seconds=seconds, connections=MEMBERS
+            results["floor"] = warmed(
+                "vote floor",
+                url,
+                tenant,
+                seconds,
+                floor_lua,
+                lambda s, lua: wrk_script(f"{floor}/vote", lua, seconds=s, server=floor),
             )
         checks["floor"] = asyncio.run(counters_match_rows(url, tenant))
+        asyncio.run(reset_votes(url, tenant))
+        with server("bench.floor:create_app", floor_env, workers=2) as floor:
+            results["floor contention"] = warmed(
+                "vote floor, contention",
+                url,
+                tenant,
+                seconds,
+                floor_lua,
+                lambda s, lua: wrk_script(f"{floor}/vote", lua, seconds=s, connections=MEMBERS),
+                processes=2,
+            )
+        checks["floor contention"] = asyncio.run(counters_match_rows(url, tenant))
         load = " ".join(f"{n:.2f}" for n in os.getloadavg())
         print(f"\nload average (1, 5, 15 min): {load} on {os.cpu_count()} cores")
+        warm = ", ".join(f"{k} {n} requests in {t} s" for k, (n, t) in WARM_UPS.items())
+        print(f"warm-up (unmeasured, same processes, then the votes reset): {warm}")
         print("vote mutation, ratios to the vote floor measured in this run (goal >= 0.5x)")
         print(row("vote mutation", results["mutation"], results["floor"]))
         print(row("vote floor", results["floor"], results["floor"]))
+        print(
+            row(
+                "vote mutation, first sight of each token",
+                results["first sight"],
+                results["floor"],
+            )
+        )
         print(
             f" under contention: {MEMBERS} members on {IDEAS} ideas, 2 processes (p99 goal < 1 s)"
         )
