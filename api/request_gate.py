@@ -11,7 +11,8 @@ pool drained slowly. The p50 and p99 printed by tests/webhooks/test_vote_load.py
 
 Here a request waits once, in arrival order, for one of ``capacity`` slots, and keeps its slot
 until its answer is sent: inside, the pool rarely makes anyone wait and transactions resume
-promptly. Waiting costs nothing but a future. GETs (cached reads, persisted queries) and other
+promptly. Waiting costs nothing but a future, and the body is read before a slot is taken, so a
+slow client holds none. GETs (cached reads, persisted queries) and other
 routes pass straight through (docs/architecture.md, "One vote, end to end").
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class FairGate:
@@ -73,8 +74,19 @@ class RequestGate:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
+        # The body first, outside the gate: a client sending it slowly holds no slot.
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
         await self.gate.acquire()
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, replay, send)
         finally:
             self.gate.release()

@@ -10,7 +10,7 @@ import pytest
 
 import engine.votes
 from api.app import configure_view, create_app
-from api.request_gate import FairGate
+from api.request_gate import FairGate, RequestGate
 from api.types.ids import encode_id
 from engine.settings import get_settings
 from engine.tenants import NewTenant
@@ -93,6 +93,35 @@ async def test_cancelled_waiters_give_their_place_or_their_slot_on() -> None:
     await last
     gate.release()
     assert gate.active == 0 and gate.waiting == 0
+
+
+async def test_a_request_still_sending_its_body_holds_no_slot() -> None:
+    served: list[bytes] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        served.append((await receive())["body"])
+
+    gated = RequestGate(app, capacity=1)
+    scope = {"type": "http", "method": "POST", "path": "/graphql"}
+    body_sent = asyncio.Event()
+
+    async def slow() -> dict[str, Any]:
+        await body_sent.wait()
+        return {"type": "http.request", "body": b"slow", "more_body": False}
+
+    async def quick() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"quick", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    slow_request = asyncio.create_task(gated(scope, slow, send))
+    await _settle()
+    await asyncio.wait_for(gated(scope, quick, send), 5)
+    assert served == [b"quick"]
+    body_sent.set()
+    await slow_request
+    assert served == [b"quick", b"slow"] and gated.gate.active == 0
 
 
 def test_a_gate_needs_room_for_one() -> None:
