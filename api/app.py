@@ -35,6 +35,7 @@ from api.ratelimit import (
     RedisRateLimiter,
     RequestLimiter,
 )
+from api.request_gate import RequestGate
 from api.schema import build_schema
 from api.view import GraphQLView
 from engine import db, exposure
@@ -243,6 +244,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             # Origins follow the publishable keys' allowed origins (api.cors), never "*".
             Middleware(PerKeyCORS, origins=origins),
+            # Innermost: only requests that will run are admitted, one queue in arrival order.
+            Middleware(
+                RequestGate,
+                capacity=settings.max_concurrent_requests or 2 * settings.db_pool_max,
+            ),
         ],
         lifespan=lifespan,
     )

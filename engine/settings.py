@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Namespaces every Redis key and the arq queue, so several installs (or test runs) share a Redis.
     redis_prefix: str = "cosource"
     db_pool_max: int = 20
+    # GraphQL POSTs at work at once per API process; the others wait their turn in arrival order
+    # (api/request_gate.py). 0: twice db_pool_max.
+    max_concurrent_requests: int = Field(default=0, ge=0)
 
     # HTTP server.
     host: str = "127.0.0.1"

@@ -1,0 +1,92 @@
+"""Admission control for GraphQL POSTs: a bounded number at work per process, the rest queued FIFO.
+
+Without it every request that arrives starts at once. Under a burst (200 members voting on 20
+ideas through two processes) a hundred requests per process then queue for the database pool at
+every statement they run outside a transaction, and asyncpg's pool hands a freed connection to
+whichever task asks next rather than to the one that waited longest: a request needing four
+connections in turn (a member's first vote: key, member, transaction) queued four times behind
+the others, and a woken waiter that lost the race went to the back. Meanwhile the transactions
+holding connections were resumed behind a hundred other requests' parsing and validation, so the
+pool drained slowly. The p50 and p99 printed by tests/webhooks/test_vote_load.py were 6 s and 16 s.
+
+Here a request waits once, in arrival order, for one of ``capacity`` slots, and keeps its slot
+until its answer is sent: inside, the pool rarely makes anyone wait and transactions resume
+promptly. Waiting costs nothing but a future, and the body is read before a slot is taken, so a
+slow client holds none. GETs (cached reads, persisted queries) and other
+routes pass straight through (docs/architecture.md, "One vote, end to end").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class FairGate:
+    """At most ``capacity`` holders; the others are admitted strictly in the order they asked."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self.active = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    async def acquire(self) -> None:
+        if self.active < self.capacity and not self._waiters:
+            self.active += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # release() counted this holder in before waking it
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # admitted, then cancelled before it ran: pass the slot on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes to it directly: no one can barge in
+                return
+        self.active -= 1
+
+
+class RequestGate:
+    """ASGI middleware: POSTs to ``path`` go through a :class:`FairGate` of ``capacity``."""
+
+    def __init__(self, app: ASGIApp, *, capacity: int, path: str = "/graphql") -> None:
+        self.app = app
+        self.path = path
+        self.gate = FairGate(capacity)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        # The body first, outside the gate: a client sending it slowly holds no slot.
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.gate.acquire()
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            self.gate.release()
