@@ -20,7 +20,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import RedisSettings, create_pool
-from arq.worker import func
+from arq.worker import Worker, func
+from redis import exceptions as redis_errors
 from standardwebhooks.webhooks import Webhook
 
 from engine import events, votes
@@ -28,10 +29,11 @@ from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import DomainEvent, ThresholdCrossing
 from engine.votes import VoteValue
-from runtime import redis_keys
+from runtime import compat, composition, redis_keys
 from runtime.background import Background, start_background
 from runtime.compat import ResilientWorker
 from runtime.queue import ArqJobQueue
+from runtime.worker import MAX_JOBS
 from tests import factories
 from tests.processes import (
     SHARED_REDIS_URL,
@@ -41,7 +43,7 @@ from tests.processes import (
     redis_reachable,
 )
 from tests.webhooks.receiver import Receiver, Reply
-from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
+from tests.webhooks.scenario import RecordingQueue, cross, endpoint_for, idea_near_threshold
 from webhooks.delivery import deliver
 from webhooks.models import (
     DeliveryStatus,
@@ -50,6 +52,7 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from webhooks.outbox import OutboxHooks
 
 
 @dataclass
@@ -329,6 +332,34 @@ async def test_two_workers_drain_a_backlog_sending_each_once(
 
 
 @pytest.mark.slow
+async def test_a_delivery_does_not_wait_for_a_free_job_slot(
+    tenant, receiver: Receiver, arq_stack
+) -> None:
+    """Every job slot of the worker is taken (explicit retries hanging on a slow receiver, as
+    consumer jobs take them under load): a threshold crossed meanwhile goes out at once, not once
+    a slot frees. Its wake-up must not queue behind those jobs."""
+    stack = await arq_stack(sweep_interval_seconds=60)
+    await stack.start_worker()
+    receiver.program(*[Reply.slow(60)] * MAX_JOBS, then=200)
+    # The slow deliveries are written with no wake-up, then sent as one `deliver` job each.
+    events.install_hooks(OutboxHooks(RecordingQueue()))
+    endpoint_id, _ = await _many_due(receiver, MAX_JOBS)
+    composition.install_process_hooks(stack.background.queue, stack.background.generations)
+    slow = [row.id for row in await _deliveries(endpoint_id)]
+    for delivery_id in slow:
+        await stack.background.queue.enqueue("deliver", delivery_id)
+    await receiver.wait_for_async(MAX_JOBS, timeout=30)  # every slot is in a slow attempt
+    await WebhookEndpoint.filter(id=endpoint_id).update(enabled=False)
+    crossing = await idea_near_threshold()
+    await endpoint_for(receiver, "/fast")
+    await cross(crossing)
+    requests = await receiver.wait_for_async(MAX_JOBS + 1, timeout=60)
+    assert requests[-1].path == "/fast"
+    # Sent while every slow attempt was still waiting for its answer (the timeout is 15 s).
+    assert await WebhookAttempt.filter(delivery_id__in=slow).count() == 0
+
+
+@pytest.mark.slow
 async def test_worker_killed_mid_batch(tenant, receiver: Receiver, arq_stack) -> None:
     stack = await arq_stack(webhook_timeout_seconds=1, webhook_lease_seconds=1)
     worker = await stack.start_worker()
@@ -403,3 +434,28 @@ async def test_job_slots_taken_while_redis_failed_are_given_back() -> None:
         assert worker.sem._value == 5  # max_jobs + 1 slots, one held
     finally:
         running.cancel()
+
+
+async def test_redis_lost_while_a_job_start_watches_its_key_is_waited_out(monkeypatch) -> None:
+    """redis-py reports a connection lost during WATCH as a WatchError: the worker must treat it
+    as Redis being down (retry later, give the slot back), not exit."""
+    worker = ResilientWorker(
+        functions=[func(deliver, name="deliver")],
+        redis_settings=RedisSettings(),
+        handle_signals=False,
+        max_jobs=5,
+    )
+
+    async def lost(self: ResilientWorker) -> None:
+        await self.sem.acquire()  # start_jobs took a slot, then its WATCH failed
+        self.job_counter += 1
+        raise redis_errors.WatchError(
+            "A ConnectionError occurred on while watching one or more keys"
+        )
+
+    monkeypatch.setattr(Worker, "_poll_iteration", lost)
+    monkeypatch.setattr(compat, "_REDIS_RETRY_DELAY", 0)
+    worker._listener = asyncio.create_task(asyncio.sleep(0))  # no wake channel here
+    await worker._poll_iteration()  # returns: waited out, not raised
+    assert worker.job_counter == 0
+    await worker._listener
