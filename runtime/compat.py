@@ -277,10 +277,6 @@ class ResilientWorker(Worker):
     arq's poll loop with no delay and waits in ``_poll_iteration`` instead, until an enqueue
     publishes on the wake channel, a job frees a slot of a full worker, or IDLE_POLL passes.
 
-    An announcement names the job enqueued; ``wake_handlers`` maps a name to a callback run at
-    once, outside arq's job slots (the worker starts its delivery loop this way: a wake-up that
-    had to wait for a free slot would queue behind every job ahead of it).
-
     arq alone exits on a refused Redis connection; this one waits it out. Nothing is lost meanwhile:
     deliveries are rows, and the sweeper enqueues what is due once Redis is back.
     """
@@ -290,7 +286,6 @@ class ResilientWorker(Worker):
         super().__init__(*args, poll_delay=0, **kwargs)
         self._wake = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
-        self.wake_handlers: dict[bytes, Callable[[], None]] = {}
 
     async def _poll_iteration(self) -> None:
         if self._listener is None:
@@ -321,20 +316,11 @@ class ResilientWorker(Worker):
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._wake.set()
-                            self._handle(message.get("data"))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away: polling goes on, listen again later
                 log.debug("wake-up channel lost (%s)", exc)
                 await asyncio.sleep(_REDIS_RETRY_DELAY)
-
-    def _handle(self, name: object) -> None:
-        handler = self.wake_handlers.get(name) if isinstance(name, bytes) else None
-        if handler is not None:
-            try:
-                handler()
-            except Exception:  # the job itself is queued: it runs when a slot frees
-                log.exception("wake-up handler for %r failed", name)
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -59,15 +59,14 @@ class ArqJobQueue:
             log.warning("enqueue %s failed (%s); the sweeper will pick it up", function, exc)
             return False
         if job is not None and not defer_by and self.wake_channel:
-            await self._wake_workers(function)
+            await self._wake_workers()
         return job is not None
 
-    async def _wake_workers(self, function: str) -> None:
-        """Idle workers wait on this channel between polls: the job starts now, not at the next.
-        The message names the function (a worker may act on it at once, runtime.compat)."""
+    async def _wake_workers(self) -> None:
+        """Idle workers wait on this channel between polls: the job starts now, not at the next."""
         try:
             async with asyncio.timeout(ENQUEUE_TIMEOUT):
-                await self.redis.publish(self.wake_channel, function.encode())  # type: ignore[arg-type]
+                await self.redis.publish(self.wake_channel, b"1")  # type: ignore[arg-type]
         except Exception as exc:  # the job is queued; it only waits for the next poll
             log.debug("wake-up not published (%s)", exc)
 

@@ -29,7 +29,7 @@ from runtime.jobs import (
     sweep,
 )
 from webhooks.client import make_client
-from webhooks.drain import Drainer, kick
+from webhooks.drain import Drainer
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,6 @@ async def _startup(ctx: dict[str, Any]) -> None:
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
-    if "drainer" in ctx:
-        await ctx["drainer"].stop()
     if "http" in ctx:
         await ctx["http"].aclose()
     await db.close_db()
@@ -86,7 +84,7 @@ def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Wo
         raise RuntimeError(
             "cosource worker needs COSOURCE_REDIS_URL (without it jobs run in-process)"
         )
-    worker = ResilientWorker(
+    return ResilientWorker(
         functions=list(JOBS.values()),
         cron_jobs=[
             cron(
@@ -127,8 +125,3 @@ def build_worker(settings: Settings | None = None, *, burst: bool = False) -> Wo
         burst=burst,
         handle_signals=True,
     )
-    # An announced `drain` enqueue starts the delivery loop at once, in a task of its own: its
-    # job would wait for a free slot behind every job ahead of it (docs/architecture.md,
-    # "Webhook delivery in batches"). The job still runs later and finds the loop done or busy.
-    worker.wake_handlers[b"drain"] = lambda: kick(worker.ctx)
-    return worker

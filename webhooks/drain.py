@@ -5,9 +5,7 @@ A `drain` job is only a wake-up. The outbox enqueues one per committed transacti
 one when anything is due, a failed attempt one deferred to its retry. The first wake-up of a
 process runs its loop; a wake-up arriving while the loop runs tells it to claim again and
 returns at once, so a process holds at most ``concurrency`` attempts in flight however many
-wake-ups come. A worker also starts its loop as soon as an enqueue is announced on the wake
-channel (``kick``), in a task of its own: a wake-up never waits for a free job slot behind
-other jobs. The loop claims with one statement (``webhooks.leases.claim_many``, lease fenced,
+wake-ups come. The loop claims with one statement (``webhooks.leases.claim_many``, lease fenced,
 ``SKIP LOCKED`` on PostgreSQL, so concurrent workers take disjoint rows), sends each claimed
 attempt in its own task (``webhooks.delivery.send_attempt``: SSRF check, signature, log line)
 and finishes whatever completed meanwhile with one statement (``finish_attempts``). A claim that
@@ -17,7 +15,6 @@ came back full wakes one more process (at most once a second), so idle workers j
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -70,35 +67,10 @@ class Drainer:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._sent: list[Sent] = []
         self._next_fan_out = 0.0
-        self._kicked: set[asyncio.Task[str]] = set()
 
     def wake(self) -> None:
         self._woken = True
         self._changed.set()
-
-    def kick(self) -> None:
-        """Wake the loop, or start it in a task of its own (no job slot needed): called by the
-        worker when an enqueue of a `drain` wake-up is announced (runtime.compat)."""
-        if self._running:
-            self.wake()
-            return
-        task = asyncio.create_task(self._run_bounded())
-        self._kicked.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self._kicked.discard)
-        task.add_done_callback(_report)
-
-    async def _run_bounded(self) -> str:
-        """``run`` under the bound arq puts on a job: a loop stuck on a dead connection ends and
-        leaves its rows to the next wake-up once their leases run out."""
-        async with asyncio.timeout(get_settings().job_timeout_seconds):
-            return await self.run()
-
-    async def stop(self) -> None:
-        """Cancel a loop ``kick`` started (worker shutdown): its leases run out, others retry."""
-        for task in list(self._kicked):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def run(self) -> str:
         """Drain until nothing is due and nothing is in flight (or RUN_SECONDS passed)."""
@@ -186,19 +158,6 @@ class Drainer:
     async def _enqueue_wake(self) -> None:
         if self.queue is not None:
             await self.queue.enqueue("drain")
-
-
-def _report(task: asyncio.Task[str]) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        # The rows stay due: the next wake-up or sweep claims them again.
-        log.error("webhook drain loop failed", exc_info=exc)
-
-
-def kick(ctx: dict[str, Any]) -> None:
-    """Start or wake this process's loop at once (the worker's wake channel, runtime.worker)."""
-    drainer = ctx.get("drainer")
-    if isinstance(drainer, Drainer):
-        drainer.kick()
 
 
 def _run_seconds() -> float:

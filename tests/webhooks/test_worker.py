@@ -29,11 +29,10 @@ from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import DomainEvent, ThresholdCrossing
 from engine.votes import VoteValue
-from runtime import compat, composition, redis_keys
+from runtime import compat, redis_keys
 from runtime.background import Background, start_background
 from runtime.compat import ResilientWorker
 from runtime.queue import ArqJobQueue
-from runtime.worker import MAX_JOBS
 from tests import factories
 from tests.processes import (
     SHARED_REDIS_URL,
@@ -43,7 +42,7 @@ from tests.processes import (
     redis_reachable,
 )
 from tests.webhooks.receiver import Receiver, Reply
-from tests.webhooks.scenario import RecordingQueue, cross, endpoint_for, idea_near_threshold
+from tests.webhooks.scenario import cross, endpoint_for, idea_near_threshold
 from webhooks.delivery import deliver
 from webhooks.models import (
     DeliveryStatus,
@@ -52,7 +51,6 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.outbox import OutboxHooks
 
 
 @dataclass
@@ -329,34 +327,6 @@ async def test_two_workers_drain_a_backlog_sending_each_once(
     # Both processes took part: the full first claim woke the other one.
     senders = {r.client[1] for r in requests}
     assert len(senders) > 1
-
-
-@pytest.mark.slow
-async def test_a_delivery_does_not_wait_for_a_free_job_slot(
-    tenant, receiver: Receiver, arq_stack
-) -> None:
-    """Every job slot of the worker is taken (explicit retries hanging on a slow receiver, as
-    consumer jobs take them under load): a threshold crossed meanwhile goes out at once, not once
-    a slot frees. Its wake-up must not queue behind those jobs."""
-    stack = await arq_stack(sweep_interval_seconds=60)
-    await stack.start_worker()
-    receiver.program(*[Reply.slow(60)] * MAX_JOBS, then=200)
-    # The slow deliveries are written with no wake-up, then sent as one `deliver` job each.
-    events.install_hooks(OutboxHooks(RecordingQueue()))
-    endpoint_id, _ = await _many_due(receiver, MAX_JOBS)
-    composition.install_process_hooks(stack.background.queue, stack.background.generations)
-    slow = [row.id for row in await _deliveries(endpoint_id)]
-    for delivery_id in slow:
-        await stack.background.queue.enqueue("deliver", delivery_id)
-    await receiver.wait_for_async(MAX_JOBS, timeout=30)  # every slot is in a slow attempt
-    await WebhookEndpoint.filter(id=endpoint_id).update(enabled=False)
-    crossing = await idea_near_threshold()
-    await endpoint_for(receiver, "/fast")
-    await cross(crossing)
-    requests = await receiver.wait_for_async(MAX_JOBS + 1, timeout=60)
-    assert requests[-1].path == "/fast"
-    # Sent while every slow attempt was still waiting for its answer (the timeout is 15 s).
-    assert await WebhookAttempt.filter(delivery_id__in=slow).count() == 0
 
 
 @pytest.mark.slow
