@@ -255,7 +255,14 @@ def harden_tortoise_pool() -> None:
     client.execute_query_dict = retry_reads(client.execute_query_dict)
 
 
-_REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+# A connection lost while arq's start_jobs watches a key surfaces as a WatchError (a genuine
+# watch conflict arq catches itself, around EXEC).
+_REDIS_DOWN = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.WatchError,
+    OSError,
+)
 _REDIS_RETRY_DELAY = 1.0
 # Longest idle wait between two looks at the queue (arq's poll_delay): deferred jobs and a lost
 # wake-up are picked up this late at worst.

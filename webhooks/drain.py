@@ -80,17 +80,23 @@ class Drainer:
         self._running = True
         self._woken = True
         try:
-            return await self._loop()
+            attempts, handover = await self._loop()
         finally:
             self._running = False
             for task in self._in_flight:  # cancelled job: their leases run out, others retry
                 task.cancel()
+        if handover:  # not done: the next wake-up carries on (one arriving now starts it)
+            await self._enqueue_wake()
+        return f"{attempts} attempts"
 
-    async def _loop(self) -> str:
+    async def _loop(self) -> tuple[int, bool]:
         stop_claiming = time.monotonic() + _run_seconds()
         full = False  # the last claim came back full: more may be due
         attempts = 0
         while True:
+            # Cleared before the work, not after: a wake-up or a finished attempt arriving
+            # while this iteration claims or finishes makes the wait below return at once.
+            self._changed.clear()
             room = self.concurrency - len(self._in_flight)
             wanted = self._woken or (full and room * 2 >= self.concurrency)
             if wanted and room > 0 and time.monotonic() < stop_claiming:
@@ -106,11 +112,8 @@ class Drainer:
                 if self._woken and time.monotonic() < stop_claiming:
                     continue
                 break
-            self._changed.clear()
             await self._changed.wait()
-        if full or self._woken:  # handed over, not done: the next wake-up carries on
-            await self._enqueue_wake()
-        return f"{attempts} attempts"
+        return attempts, full or self._woken
 
     async def _claim(self, room: int) -> int:
         now = utcnow()

@@ -6,10 +6,16 @@ hosts behind one address (a CDN) would share a TLS connection whose certificate 
 the other name. Keeping a pool per server name makes every request run over a connection that was
 verified for its own host. Idle pools are closed so one worker talking to thousands of hosts does
 not keep thousands of sockets open.
+
+A server name's connections are split over small httpcore pools of ``SHARD_CONNECTIONS`` each:
+httpcore looks at every connection of a pool when a request starts or ends (quadratic in the idle
+ones), which cost a worker with 50 attempts in flight to one receiver about a quarter of its CPU.
+A request goes to the least busy shard; a new shard opens only when every shard is full.
 """
 
 from __future__ import annotations
 
+import math
 import ssl
 import time
 from collections import OrderedDict
@@ -19,6 +25,8 @@ from dataclasses import dataclass
 import httpx
 
 _PoolKey = tuple[str, str | None]
+# Connections per httpcore pool (see above); a server name gets as many shards as its limit needs.
+SHARD_CONNECTIONS = 8
 
 
 class _ReleasingStream(httpx.AsyncByteStream):
@@ -42,12 +50,24 @@ class _ReleasingStream(httpx.AsyncByteStream):
 
 
 @dataclass(eq=False)
-class _Pool:
+class _Shard:
     transport: httpx.AsyncHTTPTransport
+    busy: int = 0
+
+    def release(self) -> None:
+        self.busy -= 1
+
+
+@dataclass(eq=False)
+class _Pool:
+    """One server name's connections, in shards of SHARD_CONNECTIONS."""
+
+    shards: list[_Shard]
     busy: int = 0
     last_used: float = 0.0
 
-    def release(self) -> None:
+    def release(self, shard: _Shard) -> None:
+        shard.release()
         self.busy -= 1
         self.last_used = time.monotonic()
 
@@ -63,37 +83,62 @@ class PoolPerServerName(httpx.AsyncBaseTransport):
     ) -> None:
         # One SSL context for all pools: loading the CA bundle costs milliseconds and memory.
         self._ssl_context = ssl_context or httpx.create_ssl_context(trust_env=False)
-        self._limits = limits
         self._max_pools = max_pools
         self._idle_seconds = idle_seconds
         self._pools: OrderedDict[_PoolKey, _Pool] = OrderedDict()
         self._next_sweep = 0.0
+        total = limits.max_connections or 100
+        self._shard_size = min(SHARD_CONNECTIONS, total)
+        self._max_shards = math.ceil(total / self._shard_size)
+        keepalive = limits.max_keepalive_connections
+        # The keep-alive limit applies per shard: a shard is only opened when the others are full.
+        self._shard_limits = httpx.Limits(
+            max_connections=self._shard_size,
+            max_keepalive_connections=self._shard_size
+            if keepalive is None
+            else min(self._shard_size, keepalive),
+            keepalive_expiry=limits.keepalive_expiry,
+        )
 
     @property
     def pool_count(self) -> int:
         return len(self._pools)
+
+    def shard_sizes(self) -> list[list[int]]:
+        """Requests in flight per shard, per pool (tests)."""
+        return [[shard.busy for shard in pool.shards] for pool in self._pools.values()]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         sni = request.extensions.get("sni_hostname") if request.url.scheme == "https" else None
         key: _PoolKey = (request.url.scheme, sni)
         pool = self._pools.get(key)
         if pool is None:
-            transport = httpx.AsyncHTTPTransport(
-                verify=self._ssl_context, limits=self._limits, trust_env=False
-            )
-            pool = self._pools[key] = _Pool(transport)
+            pool = self._pools[key] = _Pool([])
         self._pools.move_to_end(key)
+        shard = self._shard(pool)
+        shard.busy += 1
         pool.busy += 1
         pool.last_used = time.monotonic()
         try:
             await self._close_idle_pools()  # never this one: it is busy now
-            response = await pool.transport.handle_async_request(request)
+            response = await shard.transport.handle_async_request(request)
         except BaseException:
-            pool.release()
+            pool.release(shard)
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _ReleasingStream(response.stream, pool.release)
+        response.stream = _ReleasingStream(response.stream, lambda: pool.release(shard))
         return response
+
+    def _shard(self, pool: _Pool) -> _Shard:
+        """The least busy shard, or a new one when every shard is full (up to the limit)."""
+        best = min(pool.shards, key=lambda shard: shard.busy, default=None)
+        if best is None or (best.busy >= self._shard_size and len(pool.shards) < self._max_shards):
+            transport = httpx.AsyncHTTPTransport(
+                verify=self._ssl_context, limits=self._shard_limits, trust_env=False
+            )
+            best = _Shard(transport)
+            pool.shards.append(best)
+        return best
 
     async def _close_idle_pools(self) -> None:
         now = time.monotonic()
@@ -108,9 +153,14 @@ class PoolPerServerName(httpx.AsyncBaseTransport):
                 doomed.append(self._pools.pop(key))
                 over -= 1
         for pool in doomed:
-            await pool.transport.aclose()
+            await _close(pool)
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), OrderedDict()
         for pool in pools:
-            await pool.transport.aclose()
+            await _close(pool)
+
+
+async def _close(pool: _Pool) -> None:
+    for shard in pool.shards:
+        await shard.transport.aclose()

@@ -192,3 +192,39 @@ async def test_the_request_id_travels_to_the_receiver_unsigned(
     event = await DomainEvent.get(public_id=by_n[1].headers["webhook-id"])
     assert event.request_id == "req_storefront_42"
     assert await WebhookDelivery.filter(endpoint_id=created.endpoint.id).count() == 2
+
+
+async def test_a_wake_up_during_a_claim_is_not_lost_while_an_attempt_is_in_flight(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient, monkeypatch
+) -> None:
+    """A delivery committed while the loop's claim statement runs (too late for it to see) and
+    woken meanwhile is claimed next, not once the slow attempt in flight comes back."""
+    [slow] = await _due(receiver, 1)
+    receiver.program(Reply.slow(30), then=200)
+    loop = Drainer(webhook_client, None, 8)
+    claim_many = leases.claim_many
+    claims = 0
+
+    async def claim_then_commit(*args: object) -> list[leases.Delivery]:
+        nonlocal claims
+        claims += 1
+        claimed = await claim_many(*args)  # type: ignore[arg-type]
+        if claims == 2:  # the claim woken by the test: a delivery commits as it returns
+            async with events.unit_of_work():
+                await events.record(EventType.CAMPAIGN_OPENED, {"campaign": {"n": "late"}})
+            loop.wake()  # its wake-up, while this claim is still the loop's current step
+        return claimed
+
+    monkeypatch.setattr(leases, "claim_many", claim_then_commit)
+    running = asyncio.create_task(loop.run())
+    try:
+        await receiver.wait_for_async(1)  # the slow attempt is in flight
+        loop.wake()
+        requests = await receiver.wait_for_async(2, timeout=20)
+        assert requests[1].json()["data"]["campaign"] == {"n": "late"}
+        assert claims == 3  # one more claim, straight after the one that missed the row
+        assert await WebhookAttempt.filter(delivery_id=slow).count() == 0  # still in flight
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running

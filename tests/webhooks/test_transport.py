@@ -12,7 +12,7 @@ from tests.webhooks.conftest import LOOPBACK, TLS_NAMES
 from tests.webhooks.receiver import Receiver, Reply
 from webhooks import signing
 from webhooks.client import AttemptResult, Outcome, send
-from webhooks.transport import PoolPerServerName
+from webhooks.transport import SHARD_CONNECTIONS, PoolPerServerName
 
 BODY = b'{"type": "webhook.test"}'
 
@@ -77,3 +77,27 @@ async def test_idle_pools_are_closed(
         await asyncio.sleep(0.1)
         await _deliver(tls_receiver, client, names[2])
         assert transport.pool_count == 1
+
+
+async def test_one_server_name_is_spread_over_small_pools(
+    tls_receiver: Receiver, tls_ca: trustme.CA, names: tuple[str, ...]
+) -> None:
+    """httpcore scans every connection of a pool per request: 20 at once to one receiver use
+    three pools of at most SHARD_CONNECTIONS, and later requests reuse their connections."""
+    context = ssl.create_default_context()
+    tls_ca.configure_trust(context)
+    big = PoolPerServerName(
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        ssl_context=context,
+    )
+    tls_receiver.program(*[Reply.slow(0.5)] * 20, then=200)
+    async with httpx.AsyncClient(transport=big) as client:
+        sending = [asyncio.create_task(_deliver(tls_receiver, client, names[0])) for _ in range(20)]
+        await tls_receiver.wait_for_async(20)
+        assert big.shard_sizes() == [[SHARD_CONNECTIONS, SHARD_CONNECTIONS, 4]]
+        assert {(await s).outcome for s in sending} == {Outcome.SUCCESS}
+        first = {r.client[1] for r in tls_receiver.requests}
+        for _ in range(10):
+            assert (await _deliver(tls_receiver, client, names[0])).outcome is Outcome.SUCCESS
+        assert {r.client[1] for r in tls_receiver.requests[20:]} <= first  # kept alive, reused
+        assert big.shard_sizes() == [[0, 0, 0]]

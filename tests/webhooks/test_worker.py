@@ -20,7 +20,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import RedisSettings, create_pool
-from arq.worker import func
+from arq.worker import Worker, func
+from redis import exceptions as redis_errors
 from standardwebhooks.webhooks import Webhook
 
 from engine import events, votes
@@ -28,7 +29,7 @@ from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import DomainEvent, ThresholdCrossing
 from engine.votes import VoteValue
-from runtime import redis_keys
+from runtime import compat, redis_keys
 from runtime.background import Background, start_background
 from runtime.compat import ResilientWorker
 from runtime.queue import ArqJobQueue
@@ -403,3 +404,28 @@ async def test_job_slots_taken_while_redis_failed_are_given_back() -> None:
         assert worker.sem._value == 5  # max_jobs + 1 slots, one held
     finally:
         running.cancel()
+
+
+async def test_redis_lost_while_a_job_start_watches_its_key_is_waited_out(monkeypatch) -> None:
+    """redis-py reports a connection lost during WATCH as a WatchError: the worker must treat it
+    as Redis being down (retry later, give the slot back), not exit."""
+    worker = ResilientWorker(
+        functions=[func(deliver, name="deliver")],
+        redis_settings=RedisSettings(),
+        handle_signals=False,
+        max_jobs=5,
+    )
+
+    async def lost(self: ResilientWorker) -> None:
+        await self.sem.acquire()  # start_jobs took a slot, then its WATCH failed
+        self.job_counter += 1
+        raise redis_errors.WatchError(
+            "A ConnectionError occurred on while watching one or more keys"
+        )
+
+    monkeypatch.setattr(Worker, "_poll_iteration", lost)
+    monkeypatch.setattr(compat, "_REDIS_RETRY_DELAY", 0)
+    worker._listener = asyncio.create_task(asyncio.sleep(0))  # no wake channel here
+    await worker._poll_iteration()  # returns: waited out, not raised
+    assert worker.job_counter == 0
+    await worker._listener
