@@ -13,9 +13,10 @@ it. See docs/architecture.md, "Read path".
 
 At run time the plan steps aside before calling anything when the variables or the input do not
 coerce or the caller holds no member token. Once the action ran, a ``DomainError`` is its
-``userErrors``, as in the resolver; any other exception (the member deleted since the token was
-cached, an outage, conflicts left after the last retry) left nothing written (the unit of work
-rolled back), so the executor answers the request and reports it with its own error and code.
+``userErrors``, as in the resolver. An outage (or a conflict left after the last retry) is
+answered SERVICE_UNAVAILABLE at once, as the executor would, without running the action a second
+time. Any other exception (the member deleted since the token was cached) left nothing written
+(the unit of work rolled back), so the executor answers the request with its own error and code.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from tortoise.models import Model
 
 from api.plans.compiler import Env, Plan, StepAside, Unsupported, compile_plan
 from engine import visibility
+from engine.db import is_unavailable
 from engine.models import Idea
 
 log = logging.getLogger("cosource.api")
@@ -88,7 +89,13 @@ class ReadPlans:
             self.fallbacks += 1
             _STEPPED_ASIDE.inc()
             return None
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):
+                # The database went away (or a conflict outlasted its retries): the caller
+                # answers SERVICE_UNAVAILABLE (api.view), as the executor would. Running the
+                # operation again on this request would meet the same outage, and a member
+                # action would do so inside the first attempt's broken transaction.
+                raise
             # The normal executor reports it with its usual code. A member action raising
             # anything but a DomainError wrote nothing (its unit of work rolled back), so the
             # executor running it again answers as if the plan had never been tried

@@ -345,3 +345,37 @@ async def test_a_member_deleted_since_the_token_was_cached_gets_the_executors_er
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert body["errors"][0]["path"] == ["vote"]
+
+
+async def test_an_outage_met_by_a_compiled_vote_is_answered_unavailable_without_a_second_run(
+    api: Api, tenant: NewTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that went away under a compiled vote answers 503 SERVICE_UNAVAILABLE at once.
+    Handing it to the executor ran the vote a second time on the same request, inside the first
+    attempt's broken transaction (seen as INTERNAL_SERVER_ERROR in the fault test)."""
+    import asyncpg
+
+    from engine import votes
+
+    author = await factories.member()
+    idea = await factories.idea(author, await factories.campaign())
+    token = member_token(tenant, "cus_outage")
+    variables = {"i": encode_id("Idea", idea.id), "v": "UP"}
+    for _ in range(2):  # learn the plan, then let it answer once
+        await api.data(VOTE, variables, pk=tenant.publishable_key, token=token)
+    assert plans(api).hits > 0
+    calls: list[int] = []
+
+    async def down(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        raise asyncpg.exceptions.CannotConnectNowError("the database system is shutting down")
+
+    monkeypatch.setattr(votes, "cast_vote", down)
+    auth = {"X-Cosource-Key": tenant.publishable_key, "Authorization": f"Bearer {token}"}
+    response = await api.client.post(
+        "/graphql", json={"query": VOTE, "variables": {**variables, "v": "DOWN"}}, headers=auth
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert calls == [1]
