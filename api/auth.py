@@ -117,6 +117,19 @@ async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
     return member, member.id
 
 
+def cached_public_key(raw: str, origin: str | None) -> Principal | None:
+    """The principal of a publishable key already in the key cache and usable from ``origin``;
+    None whenever :func:`authenticate` would read the database or refuse (the cache-hit front
+    path then leaves the request to the full app: api/front.py)."""
+    hit = _key_cache.get(keys.hash_key(raw))
+    if hit is None or hit[0] <= time.monotonic():
+        return None
+    key, principal = hit[1], hit[3]
+    if key.kind != KeyKind.PUBLISHABLE or not origin_allowed(key, origin):
+        return None
+    return principal
+
+
 def forget_cached_keys() -> None:
     _key_cache.clear()
     _member_cache.clear()

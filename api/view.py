@@ -258,7 +258,10 @@ class GraphQLView(GraphQL[Context, None]):
             return _error_response("Unexpected error.", Code.INTERNAL_SERVER_ERROR, 500)
 
     async def _run_http(self, request: Request) -> Response:
-        auth = await self.authenticate(request.headers, self.client_of(request))
+        # Already authenticated (and counted) when the cache-hit path handed it over (api/front.py).
+        auth = getattr(request.state, "cosource_auth", None)
+        if auth is None:
+            auth = await self.authenticate(request.headers, self.client_of(request))
         console = auth.principal.console if auth.principal is not None else None
         if console is not None and request.method == "POST":
             # A console session rides on a cookie: every POST must prove it came from the page.
