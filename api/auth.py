@@ -9,6 +9,7 @@ other tenants' rows unreachable.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -96,14 +97,43 @@ _MEMBER_SECONDS = 60.0
 _member_cache: dict[tuple[int, str], tuple[float, float, int, str]] = {}
 
 
-async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
-    key = (tenant.id, token)
+# Tokens being resolved right now: a page's widgets send their first requests together, and the
+# requests behind the first wait for its answer instead of each verifying and upserting the same
+# member (and contending for its row).
+_resolving: dict[tuple[int, str], asyncio.Event] = {}
+
+
+def _cached_member(tenant: Tenant, key: tuple[int, str]) -> int | None:
     hit = _member_cache.get(key)
     if hit is not None and hit[0] > time.monotonic() and hit[1] > time.time():
         signer = hit[3]
         # Signed with the current secret, or with the previous one while its grace lasts.
         if signer == tenant.identity_secret or member_tokens.in_grace(tenant, signer):
-            return None, hit[2]
+            return hit[2]
+    return None
+
+
+async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
+    key = (tenant.id, token)
+    while True:
+        member_id = _cached_member(tenant, key)
+        if member_id is not None:
+            return None, member_id
+        pending = _resolving.get(key)
+        if pending is None:
+            break
+        # When that one fails (a bad claim, an outage), the next waiter finds out for itself.
+        await pending.wait()
+    done = _resolving[key] = asyncio.Event()
+    try:
+        return await _resolve_member(tenant, token, key)
+    finally:
+        if _resolving.get(key) is done:
+            del _resolving[key]
+        done.set()
+
+
+async def _resolve_member(tenant: Tenant, token: str, key: tuple[int, str]) -> tuple[Member, int]:
     verified = member_tokens.verify(tenant, token)  # one decode: claims, exp and signer
     with tenant_scope(tenant.id):
         try:
