@@ -336,6 +336,8 @@ class GraphQLView(GraphQL[Context, None]):
             and b'"errors"' not in bytes(response.body)
         ):
             self.plans.learn(plan_key, query, auth.principal.audience)
+        if plan_key is not None and self.plans is not None:
+            self.plans.settle(plan_key)  # requests waiting for this document's first answer go on
         if key is not None and self.cache is not None and response.status_code == 200:
             body = bytes(response.body)
             if "errors" not in orjson.loads(body):
