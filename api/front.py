@@ -132,15 +132,16 @@ class CacheHits:
         if cache is None or generations is None or scope.get("root_path"):
             return None
         raw_key = origin = sent_id = if_none_match = None
+        # The first of a repeated header counts, as in the full app (api.view._Headers).
         for name, value in scope["headers"]:
             if name == b"x-cosource-key":
-                raw_key = raw_key or value
+                raw_key = value if raw_key is None else raw_key
             elif name == b"origin":
-                origin = origin or value
+                origin = value if origin is None else origin
             elif name == b"x-request-id":
-                sent_id = sent_id or value
+                sent_id = value if sent_id is None else sent_id
             elif name == b"if-none-match":
-                if_none_match = if_none_match or value
+                if_none_match = value if if_none_match is None else if_none_match
             elif name in _FULL_APP:
                 return None
         if raw_key is None:

@@ -17,7 +17,7 @@ from api.ratelimit import ClientAddress, MemoryRateLimiter, RateLimits, RequestL
 from engine import keys, request_ids
 from engine.models import ApiKey
 from tests.api.conftest import member_token
-from tests.api.test_persisted_cache import _get, _register, _setup
+from tests.api.test_persisted_cache import _get, _params, _register, _setup
 from tests.conftest import count_queries
 
 SHOP = "https://shop.example.com"
@@ -106,7 +106,14 @@ async def test_misses_and_other_requests_fall_through_to_the_full_app(api, tenan
         with_body = await api.client.request(
             "GET", "/graphql", params=None, headers={"X-Cosource-Key": pk}, content=b"{}"
         )
-    assert counts == {"answered": 0, "passed": 3}
+        # A repeated key header: the first one counts, as in the full app.
+        doubled = await api.client.get(
+            "/graphql",
+            params=_params({"c": gid}),
+            headers=[("X-Cosource-Key", "pk_unknown"), ("X-Cosource-Key", pk)],
+        )
+    assert counts == {"answered": 0, "passed": 4}
+    assert doubled.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert member.status_code == 200 and "etag" not in member.headers
     assert unknown.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert with_body.status_code < 500
