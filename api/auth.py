@@ -67,8 +67,24 @@ _UNKNOWN = (
 _key_cache: dict[str, tuple[float, ApiKey, Tenant, Principal]] = {}
 
 
+# Publishable keys' digests, computed once per key rather than once per request (they are public;
+# secret keys are hashed each time, so none is kept in memory).
+_digests: dict[str, str] = {}
+
+
+def _digest(raw: str) -> str:
+    if not raw.startswith("pk_"):
+        return keys.hash_key(raw)
+    digest = _digests.get(raw)
+    if digest is None:
+        if len(_digests) > 10_000:
+            _digests.clear()
+        digest = _digests[raw] = keys.hash_key(raw)
+    return digest
+
+
 async def _lookup(raw: str) -> tuple[ApiKey, Tenant, Principal]:
-    digest = keys.hash_key(raw)
+    digest = _digest(raw)
     hit = _key_cache.get(digest)
     now = time.monotonic()
     if hit is not None and hit[0] > now:
@@ -151,7 +167,7 @@ def cached_public_key(raw: str, origin: str | None) -> Principal | None:
     """The principal of a publishable key already in the key cache and usable from ``origin``;
     None whenever :func:`authenticate` would read the database or refuse (the cache-hit front
     path then leaves the request to the full app: api/front.py)."""
-    hit = _key_cache.get(keys.hash_key(raw))
+    hit = _key_cache.get(_digest(raw))
     if hit is None or hit[0] <= time.monotonic():
         return None
     key, principal = hit[1], hit[3]
