@@ -111,11 +111,12 @@ class AccessLog:
             await self.app(scope, receive, send_with_id)
         finally:
             if scope["type"] == "http":
-                self._record(scope, state, status, time.perf_counter() - started)
+                self.record(scope, state, status, time.perf_counter() - started)
             request_ids.unbind(token)
 
     @staticmethod
-    def _record(scope: Scope, state: dict[str, object], status: int, seconds: float) -> None:
+    def record(scope: Scope, state: dict[str, object], status: int, seconds: float) -> None:
+        """The request's metrics and log line (also called by api/front.py for what it answers)."""
         path = scope.get("path", "")
         route = path if path in ROUTES else "other"
         operation = str(state.get(OPERATION) or ("anonymous" if route == "/graphql" else "-"))

@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import connections
@@ -24,6 +25,7 @@ from api.access import AccessLog
 from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
 from api.cors import KnownOrigins, PerKeyCORS
+from api.front import CacheHits
 from api.live import Broadcaster, LiveHooks
 from api.outage import OutageAnswers
 from api.persisted import PersistedQueries
@@ -176,7 +178,27 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
     )
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+class App(Starlette):
+    """Starlette, with persisted-query GETs that hit the result cache answered before routing and
+    middleware (api/front.py); every other request, and any such request the cache cannot answer,
+    goes through the full app."""
+
+    front: CacheHits | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.front is not None
+            and scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] == "/graphql"
+        ):
+            scope["app"] = self  # as Starlette sets it (api.ratelimit.client_ip reads app.state)
+            if await self.front(scope, send):
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> App:
     """``manage_db=False`` when the caller (tests, the CLI) already connected Tortoise."""
     settings = settings or get_settings()
     graphql = GraphQLView(
@@ -218,7 +240,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
 
     origins = KnownOrigins()
     graphql.origins = origins
-    app = Starlette(
+    app = App(
         debug=settings.debug,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -252,6 +274,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         ],
         lifespan=lifespan,
     )
+    app.front = CacheHits(graphql)
     app.state.graphql = graphql
     app.state.origins = origins
     # Read by api.ratelimit.client_ip: rate limits, the audit log and console sign-in alike.

@@ -9,6 +9,7 @@ other tenants' rows unreachable.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -66,8 +67,24 @@ _UNKNOWN = (
 _key_cache: dict[str, tuple[float, ApiKey, Tenant, Principal]] = {}
 
 
+# Publishable keys' digests, computed once per key rather than once per request (they are public;
+# secret keys are hashed each time, so none is kept in memory).
+_digests: dict[str, str] = {}
+
+
+def _digest(raw: str) -> str:
+    if not raw.startswith("pk_"):
+        return keys.hash_key(raw)
+    digest = _digests.get(raw)
+    if digest is None:
+        if len(_digests) > 10_000:
+            _digests.clear()
+        digest = _digests[raw] = keys.hash_key(raw)
+    return digest
+
+
 async def _lookup(raw: str) -> tuple[ApiKey, Tenant, Principal]:
-    digest = keys.hash_key(raw)
+    digest = _digest(raw)
     hit = _key_cache.get(digest)
     now = time.monotonic()
     if hit is not None and hit[0] > now:
@@ -96,14 +113,43 @@ _MEMBER_SECONDS = 60.0
 _member_cache: dict[tuple[int, str], tuple[float, float, int, str]] = {}
 
 
-async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
-    key = (tenant.id, token)
+# Tokens being resolved right now: a page's widgets send their first requests together, and the
+# requests behind the first wait for its answer instead of each verifying and upserting the same
+# member (and contending for its row).
+_resolving: dict[tuple[int, str], asyncio.Event] = {}
+
+
+def _cached_member(tenant: Tenant, key: tuple[int, str]) -> int | None:
     hit = _member_cache.get(key)
     if hit is not None and hit[0] > time.monotonic() and hit[1] > time.time():
         signer = hit[3]
         # Signed with the current secret, or with the previous one while its grace lasts.
         if signer == tenant.identity_secret or member_tokens.in_grace(tenant, signer):
-            return None, hit[2]
+            return hit[2]
+    return None
+
+
+async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
+    key = (tenant.id, token)
+    while True:
+        member_id = _cached_member(tenant, key)
+        if member_id is not None:
+            return None, member_id
+        pending = _resolving.get(key)
+        if pending is None:
+            break
+        # When that one fails (a bad claim, an outage), the next waiter finds out for itself.
+        await pending.wait()
+    done = _resolving[key] = asyncio.Event()
+    try:
+        return await _resolve_member(tenant, token, key)
+    finally:
+        if _resolving.get(key) is done:
+            del _resolving[key]
+        done.set()
+
+
+async def _resolve_member(tenant: Tenant, token: str, key: tuple[int, str]) -> tuple[Member, int]:
     verified = member_tokens.verify(tenant, token)  # one decode: claims, exp and signer
     with tenant_scope(tenant.id):
         try:
@@ -115,6 +161,19 @@ async def _member(tenant: Tenant, token: str) -> tuple[Member | None, int]:
     until = time.monotonic() + _MEMBER_SECONDS
     _member_cache[key] = (until, verified.expires_at, member.id, verified.signer)
     return member, member.id
+
+
+def cached_public_key(raw: str, origin: str | None) -> Principal | None:
+    """The principal of a publishable key already in the key cache and usable from ``origin``;
+    None whenever :func:`authenticate` would read the database or refuse (the cache-hit front
+    path then leaves the request to the full app: api/front.py)."""
+    hit = _key_cache.get(_digest(raw))
+    if hit is None or hit[0] <= time.monotonic():
+        return None
+    key, principal = hit[1], hit[3]
+    if key.kind != KeyKind.PUBLISHABLE or not origin_allowed(key, origin):
+        return None
+    return principal
 
 
 def forget_cached_keys() -> None:

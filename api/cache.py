@@ -54,8 +54,13 @@ def cache_key(
     variables: dict[str, Any] | None,
     generation: int,
 ) -> str:
+    return f"{tenant_id}:{generation}:{request_part(query_hash, operation, variables)}"
+
+
+def request_part(query_hash: str, operation: str | None, variables: dict[str, Any] | None) -> str:
+    """The key's part that only the request decides (the front path keeps it per URL)."""
     canonical = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
-    return f"{tenant_id}:{generation}:{query_hash}:{operation or ''}:{canonical.decode()}"
+    return f"{query_hash}:{operation or ''}:{canonical.decode()}"
 
 
 def etag_for(body: bytes) -> str:
@@ -74,6 +79,16 @@ class ResultCache:
         entry = self._entries.get(key)
         if entry is None or entry.expires_at < time.monotonic():
             self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def hit(self, key: str) -> CachedResult | None:
+        """:meth:`get` that does not count a miss: the front path's look-up, which the full path
+        repeats (and counts) when it misses (api/front.py)."""
+        entry = self._entries.get(key)
+        if entry is None or entry.expires_at < time.monotonic():
             return None
         self._entries.move_to_end(key)
         self.hits += 1

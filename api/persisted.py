@@ -58,6 +58,13 @@ class PersistedQueries:
             self._lru.popitem(last=False)
         return entry
 
+    def cached(self, query_hash: str) -> PersistedQuery | None:
+        """The query when this process holds it, without asking Redis (api/front.py)."""
+        entry = self._lru.get(query_hash)
+        if entry is not None:
+            self._lru.move_to_end(query_hash)
+        return entry
+
     async def get(self, query_hash: str) -> PersistedQuery | None:
         entry = self._lru.get(query_hash)
         if entry is not None:

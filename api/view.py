@@ -258,7 +258,10 @@ class GraphQLView(GraphQL[Context, None]):
             return _error_response("Unexpected error.", Code.INTERNAL_SERVER_ERROR, 500)
 
     async def _run_http(self, request: Request) -> Response:
-        auth = await self.authenticate(request.headers, self.client_of(request))
+        # Already authenticated (and counted) when the cache-hit path handed it over (api/front.py).
+        auth = getattr(request.state, "cosource_auth", None)
+        if auth is None:
+            auth = await self.authenticate(request.headers, self.client_of(request))
         console = auth.principal.console if auth.principal is not None else None
         if console is not None and request.method == "POST":
             # A console session rides on a cookie: every POST must prove it came from the page.
@@ -333,6 +336,8 @@ class GraphQLView(GraphQL[Context, None]):
             and b'"errors"' not in bytes(response.body)
         ):
             self.plans.learn(plan_key, query, auth.principal.audience)
+        if plan_key is not None and self.plans is not None:
+            self.plans.settle(plan_key)  # requests waiting for this document's first answer go on
         if key is not None and self.cache is not None and response.status_code == 200:
             body = bytes(response.body)
             if "errors" not in orjson.loads(body):

@@ -9,8 +9,11 @@ support is remembered as such and keeps running normally. See docs/architecture.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -35,6 +38,9 @@ PLANNED = Counter(
 _COMPILED = PLANNED.labels("compiled")
 _STEPPED_ASIDE = PLANNED.labels("stepped_aside")
 _UNSUPPORTED = object()
+# How long requests for a document the executor is answering for the first time wait for that
+# answer (and its plan) before running the executor themselves.
+LEARN_WAIT = 1.0
 
 
 class ReadPlans:
@@ -45,6 +51,10 @@ class ReadPlans:
         # Counted so tests can tell a compiled answer from a normal one.
         self.hits = 0
         self.fallbacks = 0
+        # Documents whose first answer the executor is computing: (until, set when answered).
+        self._learning: dict[PlanKey, tuple[float, asyncio.Event]] = {}
+        # Documents answered lately without a plan (errors): their requests do not wait.
+        self._unplanned: dict[PlanKey, float] = {}
 
     @staticmethod
     def key(query: str, operation_name: Any, role: visibility.Role) -> PlanKey:
@@ -53,6 +63,33 @@ class ReadPlans:
 
     def known(self, key: PlanKey) -> bool:
         return key in self._plans
+
+    async def _first_answer(self, key: PlanKey) -> object | None:
+        """A document not planned yet: the first request runs the executor (None at once); those
+        arriving while it does wait for its answer and take the plan it led to, instead of each
+        running the executor and compiling the same plan (a widget's first page views come
+        together). :meth:`settle` ends the wait; :data:`LEARN_WAIT` bounds it."""
+        now = time.monotonic()
+        pending = self._learning.get(key)
+        if pending is None or pending[0] <= now:
+            if self._unplanned.get(key, 0.0) > now:
+                return None
+            self._learning[key] = (now + LEARN_WAIT, asyncio.Event())
+            return None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(pending[0] - now):
+                await pending[1].wait()
+        return self._plans.get(key)
+
+    def settle(self, key: PlanKey) -> None:
+        """The executor answered a request of ``key`` (after :meth:`learn`, when it did)."""
+        pending = self._learning.pop(key, None)
+        if pending is not None:
+            pending[1].set()
+        if key not in self._plans:
+            if len(self._unplanned) > self.maxsize:
+                self._unplanned.clear()
+            self._unplanned[key] = time.monotonic() + LEARN_WAIT
 
     def learn(self, key: PlanKey, query: str, audience: visibility.Audience) -> None:
         """Called after the normal executor answered ``query`` without errors."""
@@ -78,6 +115,8 @@ class ReadPlans:
         """The response body, or None when the normal executor must answer. ``mutations``: the
         request may run a mutation (a POST; the executor refuses them over GET)."""
         plan = self._plans.get(key)
+        if plan is None:
+            plan = await self._first_answer(key)
         if not isinstance(plan, Plan) or (plan.mutation and not mutations):
             return None
         # Plans compiled for one member serve every member of the same role: only the role

@@ -219,3 +219,39 @@ async def test_issued_tokens_stay_within_the_lifetime(api, tenant) -> None:
     assert "errors" not in await api.gql(
         "{ viewer { id } }", pk=tenant.publishable_key, token=token
     )
+
+
+async def test_concurrent_first_requests_resolve_a_new_token_once(api, tenant, monkeypatch) -> None:
+    """A page's widgets send their first requests together: one verifies and upserts the member,
+    the others wait for it; if that one fails, the next finds out for itself."""
+    import asyncio
+
+    from api import auth
+    from engine import members
+    from engine.errors import DomainError, ErrorCode
+    from engine.members import MemberData
+
+    real = members.upsert_member
+    calls: list[str] = []
+
+    async def slow_upsert(claims: MemberData) -> Member:
+        calls.append(claims.external_id)
+        await asyncio.sleep(0.05)  # the others arrive while this one is in flight
+        if len(calls) == 1 and claims.external_id == "cus_flaky":
+            raise DomainError(ErrorCode.INVALID, "refused once")
+        return await real(claims)
+
+    monkeypatch.setattr(auth, "upsert_member", slow_upsert)
+    pk = tenant.publishable_key
+    read = "{ viewer { displayName } }"
+    for external_id, expected_calls in (("cus_flaky", 2), ("cus_together", 1)):
+        calls.clear()
+        token = member_token(tenant, external_id, name="Together")
+        bodies = await asyncio.gather(*(api.gql(read, pk=pk, token=token) for _ in range(5)))
+        assert len(calls) == expected_calls, (external_id, calls)
+        answered = [b for b in bodies if "errors" not in b]
+        assert all(b["data"]["viewer"] == {"displayName": "Together"} for b in answered)
+        refused = [b for b in bodies if "errors" in b]
+        assert len(refused) == expected_calls - 1
+        assert all(_code(b) == "UNAUTHENTICATED" for b in refused)
+    assert not auth._resolving

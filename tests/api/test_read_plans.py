@@ -409,3 +409,33 @@ async def test_detail_page_statements_stay_constant_as_the_thread_grows(api: Api
         assert len(body["data"]["idea"]["comments"]["edges"]) == size
         counts[size] = len([s for s in log.statements if "domain_event" not in s])
     assert counts == {10: 4, 50: 4, 100: 4}, counts  # idea, responses, comments, their COUNT
+
+
+async def test_concurrent_first_requests_of_a_document_run_the_executor_once(
+    api: Api, tenant
+) -> None:
+    """A widget's first page views come together: one request runs the executor, the others wait
+    for its answer and take the plan it led to; a document that errors keeps nobody waiting."""
+    authors = await factories.members(2)
+    campaign = await factories.campaign()
+    for i in range(3):
+        await factories.idea(authors[i % 2], campaign)
+    await drain(api)
+    gid = (
+        await api.data(
+            "query($s: String!) { campaign(slug: $s) { id } }",
+            {"s": campaign.slug},
+            sk=tenant.secret_key,
+        )
+    )["campaign"]["id"]
+    auth = {"pk": tenant.publishable_key, "token": member_token(tenant, authors[0].external_id)}
+    await _post(api, "{ campaigns { totalCount } }", {}, **auth)  # the key and token are cached
+    compiled = plans(api)
+    before = compiled.hits
+    first = await asyncio.gather(*(_post(api, HOT, {"c": gid, "n": 5}, **auth) for _ in range(5)))
+    assert len(set(first)) == 1 and b'"edges"' in first[0] and b'"errors"' not in first[0]
+    assert compiled.hits - before == 4
+    broken = HOT.replace("viewerPledge", "viewerPledge noSuchField")
+    answers = await asyncio.gather(*(_post(api, broken, {"c": gid}, **auth) for _ in range(5)))
+    assert all(b"GRAPHQL_VALIDATION_FAILED" in a for a in answers), answers[0]
+    assert compiled._learning == {}
