@@ -29,20 +29,10 @@ from engine.tenants import NewTenant, create_tenant
 from engine.votes import VoteValue
 from tests import factories
 from tests.api.conftest import Api, member_token
-from tests.api.test_read_plans import drain, plans
+from tests.api.test_read_plans import IDEA_PLAIN, drain, plans
 
 # The idea fields a member action's payload compiles (its own viewer field is added per action).
-IDEA_LEAVES = [
-    "id",
-    "title",
-    "body",
-    "status",
-    "acceptedTermsVersion",
-    "frozen",
-    "createdAt",
-    "hidden",
-    "__typename",
-]
+IDEA_LEAVES = [*IDEA_PLAIN, "__typename"]
 COUNTS = ["upvotes", "downvotes", "netVotes", "scoreCount", "pledgers", "pledgedQuantity"]
 COUNTS += ["comments", "__typename"]
 USER_ERROR = ["field", "code", "message", "__typename"]
@@ -322,6 +312,19 @@ async def test_a_compiled_vote_is_not_run_from_a_get(api: Api, tenant: NewTenant
         assert (await Vote.get(idea_id=idea.id)).value == VoteValue.UP
 
 
+async def _voted_with_a_learned_plan(
+    api: Api, tenant: NewTenant, external_id: str
+) -> tuple[Idea, str, dict[str, str]]:
+    """A member's UP vote on a new idea, sent twice: the plan is learned, then answers once."""
+    author = await factories.member()
+    idea = await factories.idea(author, await factories.campaign())
+    token = member_token(tenant, external_id)
+    variables = {"i": encode_id("Idea", idea.id), "v": "UP"}
+    for _ in range(2):
+        await api.data(VOTE, variables, pk=tenant.publishable_key, token=token)
+    return idea, token, variables
+
+
 async def test_a_member_deleted_since_the_token_was_cached_gets_the_executors_error(
     api: Api, tenant: NewTenant
 ) -> None:
@@ -329,12 +332,7 @@ async def test_a_member_deleted_since_the_token_was_cached_gets_the_executors_er
     steps aside and the executor answers, with its own error, code and path."""
     from engine.models import Member
 
-    author = await factories.member()
-    idea = await factories.idea(author, await factories.campaign())
-    token = member_token(tenant, "cus_leaving")
-    variables = {"i": encode_id("Idea", idea.id), "v": "UP"}
-    for _ in range(2):  # learn the plan, then let it answer once
-        await api.data(VOTE, variables, pk=tenant.publishable_key, token=token)
+    idea, token, variables = await _voted_with_a_learned_plan(api, tenant, "cus_leaving")
     with tenant_scope(tenant.tenant.id):
         await Vote.filter(idea_id=idea.id).delete()
         await Member.filter(external_id="cus_leaving").delete()
@@ -357,12 +355,7 @@ async def test_an_outage_met_by_a_compiled_vote_is_answered_unavailable_without_
 
     from engine import votes
 
-    author = await factories.member()
-    idea = await factories.idea(author, await factories.campaign())
-    token = member_token(tenant, "cus_outage")
-    variables = {"i": encode_id("Idea", idea.id), "v": "UP"}
-    for _ in range(2):  # learn the plan, then let it answer once
-        await api.data(VOTE, variables, pk=tenant.publishable_key, token=token)
+    _, token, variables = await _voted_with_a_learned_plan(api, tenant, "cus_outage")
     assert plans(api).hits > 0
     calls: list[int] = []
 

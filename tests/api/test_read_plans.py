@@ -80,7 +80,8 @@ async def test_hot_read_compiled_is_byte_for_byte_the_executor(api: Api, tenant)
     assert 'cosource_read_plan_requests_total{outcome="compiled"}' in metrics
 
 
-IDEA_FIELDS = [
+# The idea's own plain fields, which every compiled idea selection (read or action) shapes.
+IDEA_PLAIN = [
     "id",
     "title",
     "body",
@@ -89,9 +90,11 @@ IDEA_FIELDS = [
     "frozen",
     "createdAt",
     "hidden",
-    "viewerVote",
-    "viewerScore",
-    "viewerPledge",
+]
+VIEWER_FIELDS = ["viewerVote", "viewerScore", "viewerPledge"]
+IDEA_FIELDS = [
+    *IDEA_PLAIN,
+    *VIEWER_FIELDS,
     "counts { upvotes downvotes netVotes scoreCount averageScore pledgers pledgedQuantity comments }",
     "author { id displayName reputation createdAt }",
 ]

@@ -24,22 +24,9 @@ from engine.tenants import NewTenant, create_tenant
 from engine.votes import VoteValue
 from tests import factories
 from tests.api.conftest import Api, member_token
-from tests.api.test_read_plans import both, drain
+from tests.api.test_read_plans import IDEA_PLAIN, VIEWER_FIELDS, both, drain
 
-IDEA_LEAVES = [
-    "id",
-    "title",
-    "body",
-    "status",
-    "acceptedTermsVersion",
-    "frozen",
-    "createdAt",
-    "hidden",
-    "viewerVote",
-    "viewerScore",
-    "viewerPledge",
-    "__typename",
-]
+IDEA_LEAVES = [*IDEA_PLAIN, *VIEWER_FIELDS, "__typename"]
 COUNTS = [
     "upvotes",
     "downvotes",
