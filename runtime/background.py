@@ -21,6 +21,9 @@ from runtime.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from webhooks.client import make_client
 
 log = logging.getLogger(__name__)
+# The in-process background loops (the embedded default, without a worker process).
+SWEEPER_TASK = "cosource-sweeper"
+SCHEDULER_TASK = "cosource-campaign-schedule"
 
 
 @dataclass
@@ -69,11 +72,13 @@ async def start_background(settings: Settings | None = None) -> Background:
     background = Background(queue=queue, redis=redis, generations=generations, http=http)
     composition.install_process_hooks(queue, generations)
     if isinstance(queue, InProcessJobQueue):
+        # Named, so a log or a test's statement count can tell their work from a request's.
         background._sweeper = asyncio.create_task(
-            _sweep_forever(queue, settings.sweep_interval_seconds)
+            _sweep_forever(queue, settings.sweep_interval_seconds), name=SWEEPER_TASK
         )
         background._scheduler = asyncio.create_task(
-            _schedule_forever(queue, settings.campaign_schedule_seconds, background._stop)
+            _schedule_forever(queue, settings.campaign_schedule_seconds, background._stop),
+            name=SCHEDULER_TASK,
         )
     return background
 

@@ -8,6 +8,7 @@ its own database, so parallel runs never collide.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -23,6 +24,7 @@ from engine.settings import reset_settings
 from engine.tenancy import _current_tenant
 from engine.tenants import NewTenant, create_tenant
 from runtime import composition
+from runtime.background import SCHEDULER_TASK, SWEEPER_TASK
 
 BACKENDS = [b for b in os.environ.get("COSOURCE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 PG_ADMIN_URL = os.environ.get("COSOURCE_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -104,6 +106,14 @@ async def tenant(database: str) -> AsyncIterator[NewTenant]:
         _current_tenant.reset(token)
 
 
+def _in_background_loop() -> bool:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return False  # no event loop in this thread
+    return task is not None and task.get_name() in (SWEEPER_TASK, SCHEDULER_TASK)
+
+
 @dataclass
 class QueryLog(logging.Handler):
     statements: list[str] = field(default_factory=list)
@@ -112,6 +122,8 @@ class QueryLog(logging.Handler):
         super().__init__(level=logging.DEBUG)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if _in_background_loop():
+            return  # the in-process sweeper's or scheduler's own statements, not the operation's
         message = record.getMessage()
         if not message.startswith(("Created connection", "Closed connection")):
             self.statements.append(message)
