@@ -30,7 +30,16 @@ from graphql.execution.values import VariableValues
 from api.mutations.base import attempt
 from api.mutations.interactions import ACTIONS, MemberAction, payload_idea
 from api.plans.compiler import Compiler, Joins, Root
-from api.plans.shapes import Env, Select, StepAside, Unsupported, collect, leaf, same_arguments
+from api.plans.shapes import (
+    Env,
+    Select,
+    StepAside,
+    Unsupported,
+    collect,
+    leaf,
+    leaves,
+    same_arguments,
+)
 from api.types.common import UserError
 from engine import visibility
 from engine.counters import Outcome
@@ -47,14 +56,8 @@ def _user_errors(nodes: list[FieldNode], compiler: Compiler) -> Callable[[list[U
         "code": lambda e: e.code.name,  # UserErrorCode serializes by name
         "message": lambda e: e.message,
     }
-    parts: list[tuple[str, Callable[[UserError], Any]]] = []
-    for key, children in collect(nodes, "UserError", compiler.fragments).items():
-        leaf(children)
-        name = children[0].name.value
-        if name not in names:
-            raise Unsupported(f"UserError.{name}")
-        parts.append((key, names[name]))
-    return lambda errors: [{key: fn(e) for key, fn in parts} for e in errors]
+    shape = leaves(nodes, "UserError", names, compiler.fragments)
+    return lambda errors: [shape(e) for e in errors]
 
 
 class _IdeaShape:

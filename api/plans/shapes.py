@@ -239,6 +239,24 @@ def collect_into(
                 collect_into(fragment.selection_set.selections, type_name, fragments, out, visited)
 
 
+def leaves(
+    nodes: list[FieldNode],
+    type_name: str,
+    names: dict[str, Callable[[Any], Any]],
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> Callable[[Any], dict[str, Any]]:
+    """The shaper of an object of plain fields only, each read from the value by ``names``; a
+    field not in ``names`` makes the document unsupported."""
+    parts: list[tuple[str, Callable[[Any], Any]]] = []
+    for key, children in collect(nodes, type_name, fragments).items():
+        leaf(children)
+        name = children[0].name.value
+        if name not in names:
+            raise Unsupported(f"{type_name}.{name}")
+        parts.append((key, names[name]))
+    return lambda value: {key: fn(value) for key, fn in parts}
+
+
 def leaf(nodes: list[FieldNode]) -> None:
     for node in nodes:
         if node.arguments or node.selection_set is not None:
@@ -320,14 +338,7 @@ class ConnectionShape:
             "startCursor": lambda p: p["cursors"][0] if p["cursors"] else None,
             "endCursor": lambda p: p["cursors"][-1] if p["cursors"] else None,
         }
-        parts: list[tuple[str, Callable[[Page], Any]]] = []
-        for key, children in collect(nodes, "PageInfo", self.fragments).items():
-            leaf(children)
-            name = children[0].name.value
-            if name not in names:
-                raise Unsupported(f"PageInfo.{name}")
-            parts.append((key, names[name]))
-        return lambda page: {key: fn(page) for key, fn in parts}
+        return leaves(nodes, "PageInfo", names, self.fragments)
 
     def _edges(self, nodes: list[FieldNode]) -> Callable[[Page], Any]:
         edge = f"{self.type_name}Edge"
