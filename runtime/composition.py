@@ -15,6 +15,7 @@ from typing import Any
 from engine import consumers, db, events, privacy, sealed
 from engine.settings import get_settings
 from runtime import compat
+from runtime.coalesce import pipelined
 from runtime.freshness import FreshnessHooks, Generations
 from runtime.jobs import ConsumerJobHooks
 from webhooks.log import erase_member_from_log
@@ -67,7 +68,8 @@ def process_hooks(
     hooks: list[events.EventHooks] = [OutboxHooks(queue), ConsumerJobHooks(queue)]
     if generations is not None:
         hooks.append(FreshnessHooks(generations))
-    return (*hooks, *extra)
+    # On Redis, the job, the generation bump and live updates go out in one round trip.
+    return tuple(pipelined([*hooks, *extra]))
 
 
 def install_process_hooks(
