@@ -15,7 +15,7 @@ from the state that won.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -354,6 +354,8 @@ class Outcome:
     crossed: list[Threshold] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # The idea as it stands after the action, so callers need not read it again.
-        for name, value in asdict(self.counters).items():
-            setattr(self.idea, name, value)
+        # The idea as it stands after the action, so callers need not read it again (a plain
+        # loop: dataclasses.asdict deep-copies, a measurable share of a vote's CPU).
+        counters, idea = self.counters, self.idea
+        for name in _COUNTER_FIELDS:
+            setattr(idea, name, getattr(counters, name))
