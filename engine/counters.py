@@ -184,7 +184,7 @@ async def bump(
     head = f"WITH ev AS ({events.insert_sql(pending, p)}) " if pending is not None else ""
     sets = [f"{name} = {p(value)}" for name, value in sort_keys.items()]
     if recount:
-        sets += [f"{name} = {sql}" for name, sql in supporters.recount_sql().items()]
+        sets.append(supporters.recount_row_sql())
     returning = list(supporters.SUPPORTER_FIELDS) if recount else []
     if pending is not None:
         returning.append("(SELECT id FROM ev) AS event_id")
