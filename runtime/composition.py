@@ -63,12 +63,12 @@ def process_hooks(
     the caller adds (the API: live updates to subscribers). Every process kind builds its hooks
     here: the API and the embedded default (``runtime.background.start_background``, completed by
     ``api.app.configure_view``), the worker (``runtime.worker``) and CLI commands
-    (:func:`command_process`).
+    (:func:`command_process`). Those on one Redis client are folded into one
+    ``runtime.coalesce.PipelinedHooks`` (docs/architecture.md, "One vote, end to end").
     """
     hooks: list[events.EventHooks] = [OutboxHooks(queue), ConsumerJobHooks(queue)]
     if generations is not None:
         hooks.append(FreshnessHooks(generations))
-    # On Redis, the job, the generation bump and live updates go out in one round trip.
     return tuple(pipelined([*hooks, *extra]))
 
 
