@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from engine.events import AfterCommitHook, EventType
 from engine.models.events import DomainEvent
@@ -119,13 +120,19 @@ class Broadcaster:
 
 class LiveHooks(AfterCommitHook):
     """One message per changed idea; commits that finish together publish each distinct message
-    once (runtime.coalesce): subscribers re-read the idea, so one message says it all."""
+    once (runtime.coalesce): subscribers re-read the idea, so one message says it all. On Redis
+    the messages join the process's one after-commit pipeline (``runtime.coalesce.Pipelined``)."""
+
+    what = "live updates"
 
     def __init__(self, broadcaster: Broadcaster) -> None:
         self.broadcaster = broadcaster
         self._messages = Coalescer[tuple[int, str, int, int | None]](self._publish)
 
-    async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+    def pipelined_redis(self) -> Redis | None:
+        return self.broadcaster.redis
+
+    def items(self, events: Sequence[DomainEvent]) -> list[tuple[int, str, int, int | None]]:
         seen: set[int] = set()
         messages = []
         for event in events:
@@ -133,13 +140,25 @@ class LiveHooks(AfterCommitHook):
                 continue
             seen.add(event.idea_id)
             messages.append((event.tenant_id, event.type, event.idea_id, event.campaign_id))
+        return messages
+
+    def write(self, pipe: Pipeline, items: list[tuple[int, str, int, int | None]]) -> None:
+        for tenant_id, message in _messages(items):
+            pipe.publish(redis_keys.live_channel(tenant_id), orjson.dumps(message))
+
+    async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+        messages = self.items(events)
         if messages:
             await self._messages.submit(messages)
 
     async def _publish(self, messages: list[tuple[int, str, int, int | None]]) -> None:
-        await self.broadcaster.publish_many(
-            [
-                (tenant_id, {"type": type, "ideaId": idea_id, "campaignId": campaign_id})
-                for tenant_id, type, idea_id, campaign_id in dict.fromkeys(messages)
-            ]
-        )
+        await self.broadcaster.publish_many(_messages(messages))
+
+
+def _messages(
+    items: list[tuple[int, str, int, int | None]],
+) -> list[tuple[int, dict[str, Any]]]:
+    return [
+        (tenant_id, {"type": type, "ideaId": idea_id, "campaignId": campaign_id})
+        for tenant_id, type, idea_id, campaign_id in dict.fromkeys(items)
+    ]

@@ -15,7 +15,7 @@ from the state that won.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -184,7 +184,7 @@ async def bump(
     head = f"WITH ev AS ({events.insert_sql(pending, p)}) " if pending is not None else ""
     sets = [f"{name} = {p(value)}" for name, value in sort_keys.items()]
     if recount:
-        sets += [f"{name} = {sql}" for name, sql in supporters.recount_sql().items()]
+        sets.append(supporters.recount_row_sql())
     returning = list(supporters.SUPPORTER_FIELDS) if recount else []
     if pending is not None:
         returning.append("(SELECT id FROM ev) AS event_id")
@@ -354,6 +354,8 @@ class Outcome:
     crossed: list[Threshold] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # The idea as it stands after the action, so callers need not read it again.
-        for name, value in asdict(self.counters).items():
-            setattr(self.idea, name, value)
+        # The idea as it stands after the action, so callers need not read it again (a plain
+        # loop: dataclasses.asdict deep-copies, a measurable share of a vote's CPU).
+        counters, idea = self.counters, self.idea
+        for name in _COUNTER_FIELDS:
+            setattr(idea, name, getattr(counters, name))

@@ -41,6 +41,7 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis import exceptions as redis_errors
+from redis.asyncio.client import Pipeline
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContextPooled
 from tortoise.backends.sqlite.client import SqliteTransactionContext
@@ -85,20 +86,35 @@ async def enqueue_new_job(
 ) -> None:
     """arq 0.28.0's ``enqueue_job(function, *args)`` with no job id, defer or expiry, plus a
     wake-up published on ``wake``: one MULTI/EXEC instead of WATCH, EXISTS, MULTI/EXEC and
-    PUBLISH. ``enqueue_job`` watches the job's key and checks that neither it nor a result exists
-    only because a caller's ``_job_id`` may be taken; a fresh uuid4 (what it draws itself when
-    none is given) cannot be. The job is then written exactly as it writes it: the key, the
-    serialized body (its default serializer), an expiry of ``expires_extra_ms`` past now and the
-    queue score of now. Raises on a Redis failure, as ``enqueue_job`` does."""
+    PUBLISH (see :func:`add_new_job`). Raises on a Redis failure, as ``enqueue_job`` does."""
+    async with redis.pipeline(transaction=True) as pipe:
+        add_new_job(pipe, redis, function, args, queue_name, wake)
+        await pipe.execute()
+
+
+def add_new_job(
+    pipe: Pipeline,
+    redis: ArqRedis,
+    function: str,
+    args: tuple[Any, ...],
+    queue_name: str,
+    wake: str | None,
+) -> None:
+    """Queue on ``pipe`` (a MULTI/EXEC pipeline of ``redis``) the commands that enqueue a new job
+    as arq 0.28.0's ``enqueue_job(function, *args)`` writes it, and the wake-up on ``wake``.
+    ``enqueue_job`` watches the job's key and checks that neither it nor a result exists only
+    because a caller's ``_job_id`` may be taken; a fresh uuid4 (what it draws itself when none is
+    given) cannot be. The job is then written exactly as it writes it: the key, the serialized
+    body (its default serializer), an expiry of ``expires_extra_ms`` past now and the queue score
+    of now. The after-commit flush (``runtime.coalesce.PipelinedHooks``) adds its other commands
+    to the same pipeline."""
     job_id = uuid.uuid4().hex
     now = timestamp_ms()
     body = serialize_job(function, args, {}, None, now, serializer=redis.job_serializer)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.psetex(job_key_prefix + job_id, redis.expires_extra_ms, body)
-        pipe.zadd(queue_name, {job_id: now})
-        if wake:
-            pipe.publish(wake, b"1")
-        await pipe.execute()
+    pipe.psetex(job_key_prefix + job_id, redis.expires_extra_ms, body)
+    pipe.zadd(queue_name, {job_id: now})
+    if wake:
+        pipe.publish(wake, b"1")
 
 
 def harden_tortoise_transactions() -> None:

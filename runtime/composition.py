@@ -15,6 +15,7 @@ from typing import Any
 from engine import consumers, db, events, privacy, sealed
 from engine.settings import get_settings
 from runtime import compat
+from runtime.coalesce import pipelined
 from runtime.freshness import FreshnessHooks, Generations
 from runtime.jobs import ConsumerJobHooks
 from webhooks.log import erase_member_from_log
@@ -62,12 +63,13 @@ def process_hooks(
     the caller adds (the API: live updates to subscribers). Every process kind builds its hooks
     here: the API and the embedded default (``runtime.background.start_background``, completed by
     ``api.app.configure_view``), the worker (``runtime.worker``) and CLI commands
-    (:func:`command_process`).
+    (:func:`command_process`). Those on one Redis client are folded into one
+    ``runtime.coalesce.PipelinedHooks`` (docs/architecture.md, "One vote, end to end").
     """
     hooks: list[events.EventHooks] = [OutboxHooks(queue), ConsumerJobHooks(queue)]
     if generations is not None:
         hooks.append(FreshnessHooks(generations))
-    return (*hooks, *extra)
+    return tuple(pipelined([*hooks, *extra]))
 
 
 def install_process_hooks(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
@@ -63,17 +64,32 @@ class RedisGenerations:
 
 class FreshnessHooks(AfterCommitHook):
     """Event hooks that bump the committing tenant's generation after every unit of work; commits
-    that finish together share one bump per tenant (runtime.coalesce)."""
+    that finish together share one bump per tenant (runtime.coalesce). On Redis the bumps join the
+    process's one after-commit pipeline (``runtime.coalesce.Pipelined``)."""
+
+    what = "cache generation"
 
     def __init__(self, generations: Generations) -> None:
         self.generations = generations
         self._bumps = Coalescer[int](self._bump)
 
-    async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+    def pipelined_redis(self) -> Redis | None:
+        generations = self.generations
+        return generations.redis if type(generations) is RedisGenerations else None
+
+    def items(self, events: Sequence[DomainEvent]) -> list[int]:
         tenant_ids = {event.tenant_id for event in events}
         scoped = current_tenant_id_or_none()
         if scoped is not None:
             tenant_ids.add(scoped)
+        return list(tenant_ids)
+
+    def write(self, pipe: Pipeline, items: list[int]) -> None:
+        for tenant_id in dict.fromkeys(items):
+            pipe.incr(redis_keys.cache_generation(tenant_id))
+
+    async def after_commit(self, events: Sequence[DomainEvent]) -> None:
+        tenant_ids = self.items(events)
         if tenant_ids:
             await self._bumps.submit(tenant_ids)
 

@@ -7,12 +7,16 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
 from engine import alerts, audit, campaign_schedule, consumers
 from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.reputation import badges
 from runtime import sweeper
 from runtime.coalesce import Coalescer
+from runtime.queue import ArqJobQueue
 from webhooks import metrics, retention
 from webhooks.delivery import deliver
 from webhooks.drain import drain
@@ -82,16 +86,34 @@ JOBS: dict[str, Any] = {
 class ConsumerJobHooks(AfterCommitHook):
     """After a commit, a job for the events some consumer still has to process (the others were
     stored processed); a lost enqueue is found by the sweeper after EVENT_GRACE. Commits that
-    finish together share one job (runtime.coalesce), of at most JOB_EVENTS events."""
+    finish together share one job (runtime.coalesce), of at most JOB_EVENTS events. On arq the
+    job's commands join the process's one after-commit pipeline (``runtime.coalesce.Pipelined``)."""
 
     JOB_EVENTS = 200
+    what = "events' job"
 
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
         self._jobs = Coalescer[int](self._enqueue)
 
+    def pipelined_redis(self) -> Redis | None:
+        return self.queue.redis if type(self.queue) is ArqJobQueue else None
+
+    def items(self, events: Sequence[DomainEvent]) -> list[int]:
+        return [event.id for event in events if event.processed_at is None]
+
+    def write(self, pipe: Pipeline, items: list[int]) -> None:
+        queue = self.queue
+        assert isinstance(queue, ArqJobQueue)
+        chunks = range(0, len(items), self.JOB_EVENTS)
+        for start in chunks:
+            wake = queue.wake_channel if start == chunks[-1] else None  # one wake-up is enough
+            queue.add_new_job(
+                pipe, "process_events", (items[start : start + self.JOB_EVENTS],), wake
+            )
+
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
-        waiting = [event.id for event in events if event.processed_at is None]
+        waiting = self.items(events)
         if waiting:
             await self._jobs.submit(waiting)
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq.connections import ArqRedis
+from redis.asyncio.client import Pipeline
 
 from runtime import compat
 from webhooks.queue import JobQueue
@@ -31,6 +32,13 @@ class ArqJobQueue:
         self.redis = redis
         self.queue_name = queue_name
         self.wake_channel = wake_channel
+
+    def add_new_job(
+        self, pipe: Pipeline, function: str, args: tuple[Any, ...], wake: str | None
+    ) -> None:
+        """The commands of a new job due now, queued on ``pipe`` (a MULTI/EXEC of this queue's
+        Redis) by a caller that sends it with its own commands (runtime.coalesce)."""
+        compat.add_new_job(pipe, self.redis, function, args, self.queue_name, wake)
 
     async def enqueue(
         self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
