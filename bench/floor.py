@@ -57,7 +57,7 @@ VOTE_SQL = {
     " FOR UPDATE",
     "insert": "INSERT INTO vote (tenant_id, idea_id, member_id, value, version, created_at,"
     " updated_at) VALUES ($1, $2, $3, $4, 1, now(), now()) ON CONFLICT (idea_id, member_id)"
-    " DO NOTHING",
+    " DO NOTHING RETURNING 1",
     "update": "UPDATE vote SET value = $4, version = version + 1, updated_at = now()"
     " WHERE tenant_id = $1 AND idea_id = $2 AND member_id = $3",
     "count": "UPDATE idea SET upvotes = upvotes + $3, downvotes = downvotes + $4,"
@@ -154,8 +154,14 @@ def create_app() -> Starlette:
         async with state["pool"].acquire() as conn, conn.transaction():
             previous = await conn.fetchval(VOTE_SQL["lock"], tenant, idea, member)
             if previous is None:
-                await conn.execute(VOTE_SQL["insert"], tenant, idea, member, value)
-                previous = 0
+                # Two first votes of one member race here: the loser's insert does nothing, and
+                # it counts from the winner's row (or the floor's counters would drift).
+                if await conn.fetchval(VOTE_SQL["insert"], tenant, idea, member, value):
+                    previous = 0
+                else:
+                    previous = await conn.fetchval(VOTE_SQL["lock"], tenant, idea, member)
+                    if previous != value:
+                        await conn.execute(VOTE_SQL["update"], tenant, idea, member, value)
             elif previous != value:
                 await conn.execute(VOTE_SQL["update"], tenant, idea, member, value)
             row = await conn.fetchrow(
