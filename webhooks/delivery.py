@@ -86,15 +86,26 @@ async def claim(delivery: Delivery, now: datetime) -> Claim | None:
     return Claim(token, delivery.attempt_count + 1, now)
 
 
-def render(delivery: Delivery) -> bytes:
-    event = delivery.event
-    return payload.render(
+# Bodies already rendered for one claim, by (event id, include emails, preset): an event sent
+# to several endpoints of one shape is serialised once per batch.
+Bodies = dict[tuple[int, bool, str], bytes]
+
+
+def render(delivery: Delivery, bodies: Bodies | None = None) -> bytes:
+    event, endpoint = delivery.event, delivery.endpoint
+    key = (event.id, endpoint.include_emails, str(endpoint.preset))
+    if bodies is not None and (body := bodies.get(key)) is not None:
+        return body
+    body = payload.render(
         event.type,
         event.occurred_at,
         event.data,
-        include_emails=delivery.endpoint.include_emails,
-        preset=delivery.endpoint.preset,
+        include_emails=endpoint.include_emails,
+        preset=endpoint.preset,
     )
+    if bodies is not None:
+        bodies[key] = body
+    return body
 
 
 async def deliver(ctx: dict[str, Any], delivery_id: int) -> str:
@@ -145,14 +156,17 @@ async def stop_before_sending(
 
 
 async def send_attempt(
-    delivery: Delivery, taken: Claim, http: httpx.AsyncClient | None
+    delivery: Delivery,
+    taken: Claim,
+    http: httpx.AsyncClient | None,
+    bodies: Bodies | None = None,
 ) -> AttemptResult:
     """One claimed attempt: the SSRF-checked POST of the signed body, counted and logged under
-    the tenant and the request id of the event."""
+    the tenant and the request id of the event. ``bodies``: shared by the attempts of a claim."""
     with tenant_scope(delivery.tenant_id), request_ids.bound(delivery.event.request_id):
         if delivery.lease_until is not None:
             await _log_lost_attempt(delivery)
-        body = render(delivery)
+        body = render(delivery, bodies)
         headers = signing.headers(
             delivery.event.public_id,
             int(time.time()),

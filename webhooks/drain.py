@@ -27,6 +27,7 @@ from engine.clock import utcnow
 from engine.settings import get_settings
 from webhooks import leases
 from webhooks.delivery import (
+    Bodies,
     Claim,
     Sent,
     finish_attempts,
@@ -123,6 +124,7 @@ class Drainer:
         if len(claimed) == room and time.monotonic() >= self._next_fan_out:
             self._next_fan_out = time.monotonic() + FAN_OUT_EVERY
             await self._enqueue_wake()
+        bodies: Bodies = {}
         for delivery in claimed:
             taken = Claim(token, delivery.attempt_count + 1, now)
             ours = WebhookDelivery.unscoped().filter(id=delivery.id, lease_token=token)
@@ -136,14 +138,14 @@ class Drainer:
                 lease_until=None,
             ):
                 continue
-            task = asyncio.create_task(self._attempt(delivery, taken))
+            task = asyncio.create_task(self._attempt(delivery, taken, bodies))
             self._in_flight.add(task)
             task.add_done_callback(self._done)
         return len(claimed)
 
-    async def _attempt(self, delivery: Delivery, taken: Claim) -> None:
+    async def _attempt(self, delivery: Delivery, taken: Claim, bodies: Bodies) -> None:
         try:
-            result = await send_attempt(delivery, taken, self.http)
+            result = await send_attempt(delivery, taken, self.http, bodies)
         except Exception:
             # Unexpected (the database failed while logging a lost attempt): the lease runs
             # out and another claim retries the attempt.

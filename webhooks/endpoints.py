@@ -96,7 +96,7 @@ async def check_url(url: str) -> str:
     """Refuse URLs the delivery would refuse, so the brand hears about it now, not in the log."""
     url = url.strip()
     try:
-        await resolve_target(url, get_settings().webhook_allow_networks)
+        await resolve_target(url, get_settings().webhook_allow_networks, remembered=False)
     except UnsafeTargetError as exc:
         raise DomainError(
             ErrorCode.UNSAFE_URL, f"url refused: {exc.public_message}", "url"

@@ -1,8 +1,9 @@
 """SSRF guard: webhook URLs are chosen by tenants, so they must never reach our own network.
 
 ``validate_url`` checks syntax when an endpoint is created; ``resolve_target`` runs before every
-attempt, resolves the host once and returns the checked address, which the client then connects
-to (a second lookup could answer differently: DNS rebinding). Both parse with ``httpx.URL``, the
+attempt, resolves the host once (an answer is reused for ``LOOKUP_TTL`` seconds, and checked again
+on every attempt) and returns the checked address, which the client then connects to (a second
+lookup could answer differently: DNS rebinding). Both parse with ``httpx.URL``, the
 parser the client sends with, so the host we check is the host we connect to.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -74,8 +76,12 @@ class ResolvedTarget:
     addresses: tuple[IPAddress, ...]  # every address the name resolved to, all checked
 
 
+@lru_cache(maxsize=1024)
 def validate_url(url: str) -> ParsedTarget:
-    """Check a webhook URL's syntax (at endpoint creation and before each attempt)."""
+    """Check a webhook URL's syntax (at endpoint creation and before each attempt).
+
+    Remembered per URL (a refusal is not: it raises again): the answer depends on the text only,
+    and parsing it was a tenth of an attempt's own work."""
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeTargetError("url_too_long", f"URL is longer than {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
@@ -168,7 +174,33 @@ def check_address(ip: IPAddress, allow_networks: AllowNetworks = ()) -> None:
         raise UnsafeTargetError(reason, f"{ip} is not a public address ({reason})")
 
 
-async def _lookup(host: str, port: int) -> tuple[IPAddress, ...]:
+# A name's addresses are reused for this long: every attempt still checks them (the refusal
+# rules run on a remembered answer as on a fresh one), but a batch of attempts to one receiver
+# no longer sends each lookup to the resolver's thread. Failed lookups are not remembered.
+LOOKUP_TTL = 5.0
+_answers: dict[tuple[str, int], tuple[float, tuple[IPAddress, ...]]] = {}
+_MAX_ANSWERS = 4096
+_now = time.monotonic
+
+
+def forget_lookups() -> None:
+    """Drop every remembered answer (tests that change what a name resolves to)."""
+    _answers.clear()
+
+
+async def _lookup(host: str, port: int, remembered: bool) -> tuple[IPAddress, ...]:
+    now = _now()
+    answer = _answers.get((host, port)) if remembered else None
+    if answer is not None and answer[0] > now:
+        return answer[1]
+    found = await _resolve(host, port)
+    if len(_answers) >= _MAX_ANSWERS:
+        _answers.clear()
+    _answers[(host, port)] = (now + LOOKUP_TTL, found)
+    return found
+
+
+async def _resolve(host: str, port: int) -> tuple[IPAddress, ...]:
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -181,8 +213,13 @@ async def _lookup(host: str, port: int) -> tuple[IPAddress, ...]:
     return tuple(found)
 
 
-async def resolve_target(url: str, allow_networks: AllowNetworks = ()) -> ResolvedTarget:
+async def resolve_target(
+    url: str, allow_networks: AllowNetworks = (), *, remembered: bool = True
+) -> ResolvedTarget:
     """Resolve once and check every address; the caller must connect to ``.ip`` and nothing else.
+
+    ``remembered=False`` asks the resolver even when an answer younger than LOOKUP_TTL is known
+    (a URL being saved is checked against what its name resolves to now).
 
     A name with any unsafe address is refused outright rather than filtered: a public receiver
     has no reason to publish private records, and mixing them is a rebinding trick.
@@ -194,7 +231,7 @@ async def resolve_target(url: str, allow_networks: AllowNetworks = ()) -> Resolv
             check_address(ip, allow_networks)
     else:
         try:
-            addresses = await _lookup(target.host, target.port)
+            addresses = await _lookup(target.host, target.port, remembered)
             if not addresses:
                 raise UnsafeTargetError("no_address", f"{target.host} has no address")
             for ip in addresses:

@@ -26,7 +26,7 @@ import httpx
 
 _PoolKey = tuple[str, str | None]
 # Connections per httpcore pool (see above); a server name gets as many shards as its limit needs.
-SHARD_CONNECTIONS = 8
+SHARD_CONNECTIONS = 4
 
 
 class _ReleasingStream(httpx.AsyncByteStream):

@@ -24,6 +24,7 @@ from runtime.background import start_background
 from runtime.queue import InProcessJobQueue
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.scenario import InProcessBackground, RecordingQueue
+from webhooks import ssrf
 from webhooks.client import make_client
 from webhooks.signing import generate_secret
 from webhooks.ssrf import IPNetwork, parse_networks
@@ -53,7 +54,7 @@ async def webhook_client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+async def fake_dns(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, list[str]]]:
     """Answer getaddrinfo from a table (unknown names fail) so no test depends on real DNS."""
     table: dict[str, list[str]] = {}
     loop = asyncio.get_running_loop()
@@ -65,7 +66,9 @@ async def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
         return [(family[":" in ip], socket.SOCK_STREAM, 6, "", (ip, port)) for ip in table[host]]
 
     monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
-    return table
+    ssrf.forget_lookups()  # answers remembered from real DNS, or from another test's table
+    yield table
+    ssrf.forget_lookups()
 
 
 # -- HTTPS: a private CA, a receiver with a certificate from it, a client trusting it ---------

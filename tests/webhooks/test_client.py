@@ -97,6 +97,22 @@ async def test_a_redirect_is_a_failure_and_is_never_followed(
     assert [r.path for r in receiver.requests] == ["/hook", "/hook"]
 
 
+async def test_the_delivery_client_hands_requests_to_its_transport(
+    receiver: Receiver, webhook_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """make_client's attempts skip the client's layers (auth, redirects, hooks, cookies)."""
+
+    async def refused(*args: object, **kwargs: object) -> httpx.Response:
+        raise AssertionError("went through AsyncClient.send")
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", refused)
+    result = await _send(receiver, webhook_client)
+    assert result.outcome is Outcome.SUCCESS and result.remote_ip == "127.0.0.1"
+    [request] = receiver.requests
+    assert request.verified and request.headers["host"] == receiver.url().split("/")[2]
+    assert not webhook_client.cookies
+
+
 async def test_410_is_gone(receiver: Receiver, webhook_client: httpx.AsyncClient) -> None:
     receiver.program(Reply(410, b"endpoint removed"))
     result = await _send(receiver, webhook_client)

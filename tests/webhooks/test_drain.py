@@ -8,14 +8,14 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from engine import events, request_ids
+from engine import events, request_ids, sealed
 from engine.clock import utcnow
 from engine.events import EventType
 from engine.models import DomainEvent
 from tests.conftest import count_queries
 from tests.webhooks.receiver import Receiver, Reply
 from tests.webhooks.scenario import InProcessBackground, RecordingQueue, endpoint_for
-from webhooks import client, drain, leases
+from webhooks import client, drain, leases, payload
 from webhooks.delivery import Claim, Sent, finish_attempts, send_attempt
 from webhooks.drain import Drainer
 from webhooks.leases import Finish, Finished, Written
@@ -228,3 +228,58 @@ async def test_a_wake_up_during_a_claim_is_not_lost_while_an_attempt_is_in_fligh
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
+
+
+async def test_a_claim_reads_each_endpoint_once(
+    tenant, receiver: Receiver, outbox, monkeypatch
+) -> None:
+    """Rows of one claim share their endpoint: its sealed secret is opened once per batch."""
+    ids = await _due(receiver, 3)
+    opened: list[str] = []
+    real = sealed.unseal
+
+    def counting(stored: str) -> str:
+        opened.append(stored)
+        return real(stored)
+
+    monkeypatch.setattr(sealed, "unseal", counting)
+    now = utcnow()
+    claimed = await leases.claim_many(10, "e" * 16, now, now + timedelta(seconds=30))
+    assert sorted(d.id for d in claimed) == ids
+    assert claimed[0].endpoint is claimed[1].endpoint is claimed[2].endpoint
+    assert len(opened) == 1
+    assert claimed[0].endpoint.secret.startswith("whsec_")  # opened, not the sealed text
+
+
+async def test_one_body_per_event_and_endpoint_shape_in_a_claim(
+    tenant, receiver: Receiver, outbox, webhook_client: httpx.AsyncClient, monkeypatch
+) -> None:
+    """An event to several endpoints is rendered once per shape (emails, preset) in a batch."""
+    await _quiet_outbox()
+    await WebhookEndpoint.all().update(enabled=False)
+    types = (EventType.CAMPAIGN_OPENED,)
+    plain = [await endpoint_for(receiver, f"/plain{n}", event_types=types) for n in range(2)]
+    emails = await endpoint_for(receiver, "/emails", event_types=types, include_emails=True)
+    rendered: list[bool] = []
+    real = payload.render
+
+    def counting(*args: object, include_emails: bool, **kwargs: object) -> bytes:
+        rendered.append(include_emails)
+        return real(*args, include_emails=include_emails, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(payload, "render", counting)
+    async with events.unit_of_work():
+        await events.record(
+            EventType.CAMPAIGN_OPENED, {"campaign": {"n": 1}, "owner": {"email": "o@example.com"}}
+        )
+    endpoint_ids = [e.endpoint.id for e in (*plain, emails)]
+    rows = WebhookDelivery.filter(endpoint_id__in=endpoint_ids)
+    await rows.update(next_attempt_at=utcnow() - timedelta(seconds=1))
+    assert await Drainer(webhook_client, None, 10).run() == "3 attempts"
+    requests = await receiver.wait_for_async(3)
+    assert sorted(rendered) == [False, True]  # two shapes, two renders, three sends
+    by_path = {r.path: r for r in requests}
+    assert by_path["/plain0"].body == by_path["/plain1"].body
+    assert b"o@example.com" not in by_path["/plain0"].body
+    assert by_path["/emails"].json()["data"]["owner"]["email"] == "o@example.com"
+    assert all(r.verified for r in requests)

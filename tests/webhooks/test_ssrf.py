@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+from typing import Any
 
 import pytest
 
+from webhooks import ssrf
 from webhooks.ssrf import (
     MAX_URL_LENGTH,
     UnsafeTargetError,
@@ -186,3 +189,48 @@ def test_check_address_accepts_public_addresses() -> None:
     check_address(ipaddress.ip_address("2001:4860:4860::8888"))
     with pytest.raises(UnsafeTargetError):
         check_address(ipaddress.ip_address("192.168.0.1"))
+
+
+# -- remembered answers ------------------------------------------------------------------------
+
+
+async def test_a_remembered_answer_is_checked_on_every_attempt(
+    fake_dns: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    loop = asyncio.get_running_loop()
+    answer = loop.getaddrinfo
+
+    async def counting(host: str, port: int, **options: Any) -> Any:
+        asked.append(host)
+        return await answer(host, port, **options)
+
+    monkeypatch.setattr(loop, "getaddrinfo", counting)
+    fake_dns["inside.example"] = ["10.0.0.7"]
+    resolved = await resolve_target("https://inside.example/hook", "10.0.0.0/8")
+    assert resolved.ip == ipaddress.ip_address("10.0.0.7")
+    # The same answer, remembered, and refused without the allow-list: still a check.
+    assert await _refusal("https://inside.example/other") == "private"
+    assert asked == ["inside.example"]
+    fake_dns["inside.example"] = ["104.16.1.1"]  # the name moved: seen once the answer is old
+    assert await _refusal("https://inside.example/hook") == "private"  # still remembered
+    later = ssrf._now() + ssrf.LOOKUP_TTL + 1
+    monkeypatch.setattr(ssrf, "_now", lambda: later)
+    assert (await resolve_target("https://inside.example/hook")).ip == ipaddress.ip_address(
+        "104.16.1.1"
+    )
+    assert asked == ["inside.example", "inside.example"]
+
+
+async def test_failed_lookups_are_not_remembered_and_saving_asks_afresh(
+    fake_dns: dict[str, list[str]],
+) -> None:
+    assert await _refusal("https://later.example/") == "dns_error"
+    fake_dns["later.example"] = ["104.16.1.1"]
+    assert (await resolve_target("https://later.example/")).ip == ipaddress.ip_address("104.16.1.1")
+    fake_dns["later.example"] = ["104.16.1.1", "10.0.0.7"]
+    assert (await resolve_target("https://later.example/")).ip == ipaddress.ip_address("104.16.1.1")
+    with pytest.raises(UnsafeTargetError) as refused:
+        await resolve_target("https://later.example/", remembered=False)
+    assert refused.value.reason == "private"
+    assert await _refusal("https://later.example/") == "private"  # the fresh answer is kept
