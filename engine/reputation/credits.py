@@ -48,6 +48,8 @@ class Credits:
         # vote id -> its credit, or None when the vote has none yet.
         self._by_vote: dict[int, VoteCredit | None] = {}
         self._dirty: dict[int, VoteCredit] = {}
+        # The same credits by (voter, author), what serial-voting detection looks up.
+        self._by_pair: dict[tuple[int, int], dict[int, VoteCredit]] = {}
         # (voter, author) pairs whose credits cast within [lo, hi] are all in _by_vote.
         self._complete: dict[tuple[int, int], tuple[datetime, datetime]] = {}
 
@@ -63,7 +65,7 @@ class Credits:
         ideas cast within [lo, hi] (two statements)."""
         ids = sorted(set(vote_ids) - set(self._by_vote))
         for credit in await VoteCredit.filter(vote_id__in=ids):
-            self._by_vote[credit.vote_id] = credit
+            self._keep(credit)
         for vote_id in ids:
             self._by_vote.setdefault(vote_id, None)
         around = await VoteCredit.filter(
@@ -74,19 +76,26 @@ class Credits:
         )
         for credit in around:
             if self._by_vote.get(credit.vote_id) is None:
-                self._by_vote[credit.vote_id] = credit
+                self._keep(credit)
         for voter in voter_ids:
             for author in member_ids:
                 self._complete[(voter, author)] = (lo, hi)
 
     async def get(self, vote_id: int) -> VoteCredit | None:
         if vote_id not in self._by_vote:
-            self._by_vote[vote_id] = await VoteCredit.get_or_none(vote_id=vote_id)
+            credit = await VoteCredit.get_or_none(vote_id=vote_id)
+            self._by_vote[vote_id] = None
+            if credit is not None:
+                self._keep(credit)
         return self._by_vote[vote_id]
+
+    def _keep(self, credit: VoteCredit) -> None:
+        self._by_vote[credit.vote_id] = credit
+        self._by_pair.setdefault((credit.voter_id, credit.author_id), {})[credit.vote_id] = credit
 
     def save(self, credit: VoteCredit) -> None:
         """Written at the end of the booking (``flush``), as it is then."""
-        self._by_vote[credit.vote_id] = credit
+        self._keep(credit)
         self._dirty[credit.vote_id] = credit
 
     async def peers(
@@ -100,16 +109,12 @@ class Credits:
                 voter_id=voter_id, author_id=author_id, cast_at__gte=lo, cast_at__lte=hi
             ):
                 if self._by_vote.get(credit.vote_id) is None:
-                    self._by_vote[credit.vote_id] = credit
+                    self._keep(credit)
         return sorted(
             (
                 c
-                for c in self._by_vote.values()
-                if c is not None
-                and c.voter_id == voter_id
-                and c.author_id == author_id
-                and c.cast_at is not None
-                and lo <= c.cast_at <= hi
+                for c in self._by_pair.get((voter_id, author_id), {}).values()
+                if c.cast_at is not None and lo <= c.cast_at <= hi
             ),
             key=lambda c: c.vote_id,
         )

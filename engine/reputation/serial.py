@@ -14,6 +14,7 @@ votes of one batch see each other before any is written.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from engine import vote_reversal
 from engine.models.events import DomainEvent
@@ -25,8 +26,17 @@ from engine.reputation.models import AuditKind, Reason, ReputationAudit, VoteCre
 WINDOW = timedelta(hours=24)
 
 
-async def detect(book: Booking, credit: VoteCredit, event: DomainEvent) -> None:
-    """Mark ``credit``'s offending group serial and reverse its points (members already locked)."""
+async def prepare(book: Booking, events: list[DomainEvent]) -> None:
+    """Which audits the batch's events already wrote (a replay), one statement for all."""
+    found: list[Any] = await ReputationAudit.filter(
+        event_id__in=[e.id for e in events]
+    ).values_list("source_key", flat=True)
+    book.state["audits"] = ({e.id for e in events}, {str(k) for k in found})
+
+
+async def detect(book: Booking, credit: VoteCredit, event: DomainEvent, subject: str = "") -> None:
+    """Mark ``credit``'s offending group serial and reverse its points (members already locked).
+    ``subject`` is the title of the credit's idea as the event saw it."""
     cast_at = credit.cast_at
     if cast_at is None or credit.voter_id == credit.author_id:
         return
@@ -48,7 +58,10 @@ async def detect(book: Booking, credit: VoteCredit, event: DomainEvent) -> None:
     newly = [p for p in group.values() if not p.serial]
     if not newly:
         return
-    titles = dict(await Idea.filter(id__in=[p.idea_id for p in newly]).values_list("id", "title"))
+    titles: dict[int, str] = {credit.idea_id: subject} if subject else {}
+    others = {p.idea_id for p in newly} - set(titles)
+    if others:
+        titles.update(await Idea.filter(id__in=sorted(others)).values_list("id", "title"))
     reversed_author = reversed_voter = 0
     for p in sorted(newly, key=lambda c: c.vote_id):
         for side, member_id in (("author", p.author_id), ("voter", p.voter_id)):
@@ -76,7 +89,10 @@ async def detect(book: Booking, credit: VoteCredit, event: DomainEvent) -> None:
         store.save(p)
     times = [p.cast_at for p in group.values() if p.cast_at is not None]
     key = f"serial:{event.id}:{credit.voter_id}:{credit.author_id}"
-    audit = await ReputationAudit.filter(source_key=key).first()
+    checked, held = book.state.get("audits") or (set(), set())
+    audit = None
+    if event.id not in checked or key in held:
+        audit = await ReputationAudit.filter(source_key=key).first()
     if audit is None:
         audit = await ReputationAudit.create(
             kind=AuditKind.SERIAL_VOTING,

@@ -119,6 +119,7 @@ async def prepare(book: Booking, events: Sequence[DomainEvent]) -> None:
         for key in (f"badge:first-vote:{a.voter_id}", f"badge:popular-idea:{a.idea_id}")
     )
     await book.know_vote_points(book.members, [e.occurred_at for e in events])
+    await serial.prepare(book, list(events))
 
 
 async def apply_vote(event: DomainEvent, rules: Rules) -> None:
@@ -152,7 +153,7 @@ async def apply_vote(event: DomainEvent, rules: Rules) -> None:
             credit.cast_at = event.occurred_at
         store.save(credit)
         if act.value != 0:
-            await serial.detect(book, credit, event)
+            await serial.detect(book, credit, event, act.subject)
             voter = book.members[act.voter_id]
             await book.award(
                 voter,
