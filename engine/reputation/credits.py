@@ -11,7 +11,7 @@ events in batches").
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.reputation.ledger import Booking, connection
@@ -58,16 +58,22 @@ class Credits:
         vote_ids: Iterable[int],
         voter_ids: set[int],
         member_ids: set[int],
-        lo: datetime,
-        hi: datetime,
+        first: datetime,
+        last: datetime,
+        window: timedelta,
     ) -> None:
         """A batch's credits: these votes', and every credit of these voters on these members'
-        ideas cast within [lo, hi] (two statements)."""
+        ideas cast within ``window`` of the batch's events or of those votes' first casts (two
+        statements), so serial-voting detection finds every peer here."""
         ids = sorted(set(vote_ids) - set(self._by_vote))
+        casts = [first, last]
         for credit in await VoteCredit.filter(vote_id__in=ids):
             self._keep(credit)
+            if credit.cast_at is not None:
+                casts.append(credit.cast_at)
         for vote_id in ids:
             self._by_vote.setdefault(vote_id, None)
+        lo, hi = min(casts) - window, max(casts) + window
         around = await VoteCredit.filter(
             voter_id__in=sorted(voter_ids),
             author_id__in=sorted(member_ids),

@@ -104,8 +104,9 @@ async def prepare(book: Booking, events: Sequence[DomainEvent]) -> None:
         [a.vote_id for a in acts],
         {a.voter_id for a in acts},
         set(book.members),
-        min(e.occurred_at for e in events) - serial.WINDOW,
-        max(e.occurred_at for e in events) + serial.WINDOW,
+        min(e.occurred_at for e in events),
+        max(e.occurred_at for e in events),
+        serial.WINDOW,
     )
     await book.know_keys(
         f"vote:{a.vote_id}:v{a.version}:{side}{undo}"
