@@ -1,5 +1,6 @@
 """Reputation bench: rebuild over 1 000 000 ledger entries, and the month leaderboard of 100 000
-members, each next to the same aggregate as one hand-written SQL statement.
+members, each next to the same aggregate as one hand-written SQL statement; and the consumer's
+events per second booked in batches next to one event per transaction.
 
 Prints ratios measured in one run on this machine (Cosource's time / the SQL statement's time);
 the absolute times are printed for the record only. Goals (issue 4): leaderboard within 1.5x of the
@@ -8,7 +9,8 @@ hand-written SQL; rebuild under 60 s.
     python -m bench.reputation       # PostgreSQL from COSOURCE_BENCH_PG, a throwaway database
 
 Fixture data is bulk-loaded with COPY (asyncpg), not through the ORM. Knobs:
-COSOURCE_BENCH_MEMBERS (100000), COSOURCE_BENCH_ENTRIES (1000000), COSOURCE_BENCH_RUNS (15).
+COSOURCE_BENCH_MEMBERS (100000), COSOURCE_BENCH_ENTRIES (1000000), COSOURCE_BENCH_RUNS (15),
+COSOURCE_BENCH_CONSUMER_VOTERS (100 voters, each voting on 10 ideas of one author per side).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from engine.tenants import create_tenant
 MEMBERS = int(os.environ.get("COSOURCE_BENCH_MEMBERS", "100000"))
 ENTRIES = int(os.environ.get("COSOURCE_BENCH_ENTRIES", "1000000"))
 RUNS = int(os.environ.get("COSOURCE_BENCH_RUNS", "15"))
+CONSUMER_VOTERS = int(os.environ.get("COSOURCE_BENCH_CONSUMER_VOTERS", "100"))
 TOP = 20
 
 # The hand-written floors: one statement each, the same result the engine produces.
@@ -152,6 +155,7 @@ async def run() -> None:
 
         with tenant_scope(tenant_id):
             campaign = await factories.campaign()
+            await measure_consumer()
         conn = await asyncpg.connect(url)
         try:
             await load(conn, tenant_id, campaign.id)
@@ -209,6 +213,45 @@ async def measure(conn: asyncpg.Connection, tenant_id: int) -> None:
         f"  leaderboard, month, top {TOP} of {MEMBERS}: {mine / sql:5.2f}x the SQL statement "
         f"(median of {RUNS}; {mine * 1000:.0f} ms vs {sql * 1000:.0f} ms; goal within 1.5x: "
         f"{'met' if mine / sql <= 1.5 else 'MISSED'})"
+    )
+
+
+async def measure_consumer() -> None:
+    """Vote events booked by the consumer: one event per transaction (what one job per event
+    did) against batches of COSOURCE_EVENT_BATCH_SIZE, on the same shape of activity: the same
+    voters on ten ideas of one author each (so the daily cap and serial voting bite alike)."""
+    from engine import consumers, votes
+    from engine.models import DomainEvent
+    from engine.settings import get_settings
+    from engine.votes import VoteValue
+    from tests import factories
+
+    voters = await factories.members(CONSUMER_VOTERS)
+    campaign = await factories.campaign()
+
+    async def side() -> int:
+        author = await factories.member()
+        ideas = [await factories.idea(author, campaign) for _ in range(10)]
+        while await consumers.process_pending(set()):  # idea.created: not what is measured
+            pass
+        for voter in voters:
+            for idea in ideas:
+                await votes.cast_vote(voter, idea.id, VoteValue.UP)
+        return await DomainEvent.filter(processed_at=None).count()
+
+    async def drain(limit: int) -> None:
+        while await consumers.process_batch(limit):
+            pass
+
+    single_events = await side()
+    single = await timed(lambda: drain(1))
+    batched_events = await side()
+    batched = await timed(lambda: drain(get_settings().event_batch_size))
+    one, many = single_events / single, batched_events / batched
+    print(
+        f"  consumer, vote events per second: batches of {get_settings().event_batch_size} "
+        f"{many / one:5.2f}x one event per transaction ({many:.0f}/s vs {one:.0f}/s, "
+        f"{batched_events} and {single_events} events; load {os.getloadavg()[0]:.1f})"
     )
 
 

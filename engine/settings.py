@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     # How often campaigns due at opensAt / closesAt are opened and closed (engine.campaign_schedule).
     campaign_schedule_seconds: float = Field(default=10.0, gt=0)
     job_timeout_seconds: int = 60
+    # Events the reputation engine books in one transaction (engine.consumers.process_batch).
+    event_batch_size: int = Field(default=200, ge=1, le=1000)
     # `cosource worker` serves its own Prometheus metrics on this port when set.
     worker_metrics_port: int | None = None
 

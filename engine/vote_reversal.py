@@ -29,7 +29,19 @@ from engine.thresholds import VOTE_METRICS, record_crossings
 
 async def discount(audit_id: int, vote_ids: Iterable[int]) -> int:
     """Take the votes out of their ideas' counters (inside the caller's unit of work)."""
-    return await _apply(list(vote_ids), audit_id, sign=-1)
+    return await discount_many([(audit_id, vote_ids)])
+
+
+async def discount_many(found: Iterable[tuple[int, Iterable[int]]]) -> int:
+    """Several findings at once (a batch of the reputation consumer): each vote marked with the
+    first audit that covers it, the votes and their ideas locked once, each idea bumped once."""
+    audit_of: dict[int, int] = {}
+    for audit_id, vote_ids in found:
+        for vote_id in vote_ids:
+            audit_of.setdefault(vote_id, audit_id)
+    if not audit_of:
+        return 0
+    return await _apply(list(audit_of), None, sign=-1, audit_of=audit_of)
 
 
 async def restore(audit_id: int) -> ReputationAudit:
@@ -48,7 +60,13 @@ async def restore(audit_id: int) -> ReputationAudit:
     return audit
 
 
-async def _apply(vote_ids: list[int], audit_id: int, *, sign: int) -> int:
+async def _apply(
+    vote_ids: list[int],
+    audit_id: int | None,
+    *,
+    sign: int,
+    audit_of: dict[int, int] | None = None,
+) -> int:
     if not vote_ids:
         return 0
     marked = None if sign < 0 else audit_id  # the votes this step may move
@@ -69,7 +87,7 @@ async def _apply(vote_ids: list[int], audit_id: int, *, sign: int) -> int:
     ideas = await Idea.filter(id__in=idea_ids).order_by("id").select_for_update(no_key=True)
     deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for vote in rows:
-        vote.discounted_by = audit_id if sign < 0 else None
+        vote.discounted_by = (audit_of or {}).get(vote.id, audit_id) if sign < 0 else None
         await vote.save(update_fields=["discounted_by", "updated_at"])
         delta = deltas[vote.idea_id]
         delta["upvotes"] += sign * (vote.value == 1)

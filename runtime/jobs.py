@@ -16,6 +16,7 @@ from engine.models.events import DomainEvent
 from engine.reputation import badges
 from runtime import sweeper
 from runtime.coalesce import Coalescer
+from runtime.consumer_loop import EventConsumer
 from runtime.queue import ArqJobQueue
 from webhooks import metrics, retention
 from webhooks.delivery import deliver
@@ -28,12 +29,14 @@ log = logging.getLogger(__name__)
 EVENT_GRACE = timedelta(seconds=10)
 
 
-async def process_events(ctx: dict[str, Any], event_ids: list[int]) -> int:
-    done = 0
-    for event_id in event_ids:
-        if await consumers.process_event(event_id):
-            done += 1
-    return done
+async def process_events(ctx: dict[str, Any], event_ids: list[int] | None = None) -> str:
+    """A wake-up of this process's consumer loop (runtime.consumer_loop); the ids it carries are
+    not needed: the loop claims whatever is unprocessed, in batches."""
+    loop = ctx.get("events")
+    if loop is None:
+        loop = ctx["events"] = EventConsumer(ctx.get("queue"))
+    assert isinstance(loop, EventConsumer)
+    return await loop.run()
 
 
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
@@ -41,7 +44,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     queue = ctx["queue"]
     event_ids = await consumers.pending_event_ids(EVENT_GRACE)
     if event_ids:
-        await queue.enqueue("process_events", event_ids)
+        await queue.enqueue("process_events")
     deliveries = await sweeper.sweep_deliveries(queue)
     await metrics.refresh_outbox_gauges()
     return {"events": len(event_ids), "deliveries": deliveries}

@@ -3,7 +3,8 @@
 Runs once per event from a job, and again whenever a job is retried or the sweeper re-enqueues the
 event, possibly on another worker and in any order. Each handler books in its own unit of work with
 the members it touches locked, and every row it can write has a source key unique per tenant, so
-running an event twice changes nothing. See vote_credits for how votes cope with order.
+running an event twice changes nothing. See vote_credits for how votes cope with order, and
+engine.reputation.batch for many events booked in one transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from engine.events import EventType
 from engine.models.events import DomainEvent
 from engine.reputation import awards, merges, vote_credits
+from engine.reputation.ledger import current_batch
 from engine.reputation.rules import Rules, rules_for_tenant
 
 Handler = Callable[[DomainEvent, Rules], Awaitable[None]]
@@ -34,4 +36,5 @@ async def consume(event: DomainEvent) -> None:
     handler = HANDLERS.get(event.type)
     if handler is None:
         return
-    await handler(event, await rules_for_tenant(event.tenant_id))
+    shared = current_batch()  # a batch read its tenant's rules once
+    await handler(event, shared.rules if shared else await rules_for_tenant(event.tenant_id))

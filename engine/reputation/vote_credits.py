@@ -21,13 +21,15 @@ reverse exactly what was booked, so a capped vote that is retracted gives back o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.models.events import DomainEvent
 from engine.models.members import Member
 from engine.reputation import badges, serial
-from engine.reputation.ledger import Booking, booking
+from engine.reputation.credits import credits
+from engine.reputation.ledger import Booking, booking, current_batch
 from engine.reputation.models import Reason, VoteCredit
 from engine.reputation.rules import Rules
 
@@ -76,17 +78,69 @@ def target(credit: VoteCredit, side: str, rules: Rules) -> int:
     return rules.upvote_received if credit.value > 0 else rules.downvote_received
 
 
+async def members_of(events: Sequence[DomainEvent]) -> set[int]:
+    """Whom a batch of vote events books for: each voter and the author each vote was first
+    credited to (read unlocked: a credit's author never changes once written)."""
+    acts = [VoteActivity.from_event(e.data) for e in events]
+    if not acts:
+        return set()
+    credited = dict(
+        await VoteCredit.filter(vote_id__in=sorted({a.vote_id for a in acts})).values_list(
+            "vote_id", "author_id"
+        )
+    )
+    return {m for a in acts for m in (a.voter_id, int(credited.get(a.vote_id, a.author_id)))}
+
+
+async def prepare(book: Booking, events: Sequence[DomainEvent]) -> None:
+    """Load what the batch's vote events will read, a statement each (the members are locked):
+    their credits and the other credits of the same voters and authors around that time, the
+    ledger keys and badges they could write, and the members' vote points of those days."""
+    acts = [VoteActivity.from_event(e.data) for e in events]
+    if not acts:
+        return
+    store = credits(book)
+    await store.load(
+        [a.vote_id for a in acts],
+        {a.voter_id for a in acts},
+        set(book.members),
+        min(e.occurred_at for e in events),
+        max(e.occurred_at for e in events),
+        serial.WINDOW,
+    )
+    await book.know_keys(
+        f"vote:{a.vote_id}:v{a.version}:{side}{undo}"
+        for a in acts
+        for side in SIDES
+        for undo in ("", ":undo")
+    )
+    await book.know_badges(
+        key
+        for a in acts
+        for key in (f"badge:first-vote:{a.voter_id}", f"badge:popular-idea:{a.idea_id}")
+    )
+    await book.know_vote_points(book.members, [e.occurred_at for e in events])
+    await serial.prepare(book, list(events))
+
+
 async def apply_vote(event: DomainEvent, rules: Rules) -> None:
     act = VoteActivity.from_event(event.data)
     # Points stay with the author the vote was first credited to (a merge may move the vote).
-    credited: list[Any] = await VoteCredit.filter(vote_id=act.vote_id).values_list(
-        "author_id", flat=True
-    )
-    author_id = int(credited[0]) if credited else act.author_id
+    shared = current_batch()
+    if shared is not None:
+        known = await credits(shared).get(act.vote_id)
+        author_id = known.author_id if known is not None else act.author_id
+    else:
+        credited: list[Any] = await VoteCredit.filter(vote_id=act.vote_id).values_list(
+            "author_id", flat=True
+        )
+        author_id = int(credited[0]) if credited else act.author_id
     async with booking(rules, {act.voter_id, author_id}, event, event.occurred_at) as book:
-        credit = await VoteCredit.get_or_none(vote_id=act.vote_id)
+        store = credits(book)
+        credit = await store.get(act.vote_id)
         if credit is None:
             credit = VoteCredit(
+                tenant_id=event.tenant_id,
                 vote_id=act.vote_id,
                 voter_id=act.voter_id,
                 author_id=act.author_id,
@@ -98,11 +152,11 @@ async def apply_vote(event: DomainEvent, rules: Rules) -> None:
             credit.version, credit.value = act.version, act.value
         if act.value != 0 and (credit.cast_at is None or event.occurred_at < credit.cast_at):
             credit.cast_at = event.occurred_at
-        await credit.save()
+        store.save(credit)
         if act.value != 0:
-            await serial.detect(book, credit, event)
+            await serial.detect(book, credit, event, act.subject)
             voter = book.members[act.voter_id]
-            await badges.award(
+            await book.award(
                 voter,
                 badges.FIRST_VOTE,
                 f"badge:first-vote:{voter.id}",
@@ -110,7 +164,6 @@ async def apply_vote(event: DomainEvent, rules: Rules) -> None:
             )
         if fresh:
             await settle(book, credit, act.subject)
-        await credit.save()
         await _popular_idea_badge(book, act, event)
 
 
@@ -170,16 +223,19 @@ async def _popular_idea_badge(book: Booking, act: VoteActivity, event: DomainEve
     """Once per idea, when an event shows it at N upvotes (later retractions do not take it back)."""
     if act.upvotes is None or act.upvotes < book.rules.idea_votes_badge:
         return
+    key = f"badge:popular-idea:{act.idea_id}"
+    if await book.holds_badge(key):
+        return
     author = book.members.get(act.author_id) or await Member.get(id=act.author_id)
     spec = badges.BadgeSpec(
         badges.POPULAR_IDEA.code,
         badges.POPULAR_IDEA.name,
         badges.POPULAR_IDEA.description.format(n=book.rules.idea_votes_badge),
     )
-    await badges.award(
+    await book.award(
         author,
         spec,
-        f"badge:popular-idea:{act.idea_id}",
+        key,
         idea_id=act.idea_id,
         campaign_id=act.campaign_id,
         awarded_at=event.occurred_at,

@@ -233,6 +233,13 @@ async def _process_shuffled(rng: random.Random) -> None:
             await consumers.process_event(int(event_id))  # type: ignore[call-overload]
 
 
+async def _process_in_batches(rng: random.Random) -> None:
+    """What a worker's loop does: claim batches of every size, in event order."""
+    while await consumers.process_pending(set(), limit=rng.randint(1, 9)):
+        pass
+    assert not await DomainEvent.filter(processed_at=None).exists()
+
+
 async def _member_state() -> dict[int, tuple[int, int]]:
     rows = await Member.all().values_list("id", "reputation", "level")
     return {int(i): (int(r), int(lv)) for i, r, lv in rows}
@@ -301,8 +308,29 @@ async def test_random_activity_processed_in_any_order_matches_the_rules(
     await _check(opening, steps, shuffled=True, seed=seed)
 
 
+@SETTINGS
+@example(opening=[], steps=MERGE_STORY, seed=3)
+@example(opening=[], steps=SERIAL_AND_CAP_STORY, seed=5)
+@given(
+    opening=openings,
+    steps=st.lists(actions, min_size=15, max_size=40),
+    seed=st.integers(0, 2**16),
+)
+async def test_random_activity_processed_in_batches_matches_the_rules(
+    database: str, opening: list[tuple[Any, ...]], steps: list[tuple[Any, ...]], seed: int
+) -> None:
+    """The ordered rules (cap and serial limit bite), events booked many per transaction by the
+    worker's loop (engine.consumers.process_pending), in batches of random sizes."""
+    await _check(opening, steps, shuffled=False, seed=seed, batched=True)
+
+
 async def _check(
-    opening: list[tuple[Any, ...]], steps: list[tuple[Any, ...]], *, shuffled: bool, seed: int
+    opening: list[tuple[Any, ...]],
+    steps: list[tuple[Any, ...]],
+    *,
+    shuffled: bool,
+    seed: int,
+    batched: bool = False,
 ) -> None:
     new = await create_tenant(f"Property {secrets.token_hex(4)}")
     with tenant_scope(new.tenant.id), patch("engine.events.utcnow", return_value=NOW):
@@ -320,6 +348,15 @@ async def _check(
         campaign = await factories.campaign()
         idea_ids: list[int] = []
         rng = random.Random(seed)
+
+        async def process() -> None:
+            if shuffled:
+                await _process_shuffled(rng)
+            elif batched:
+                await _process_in_batches(rng)
+            else:
+                await process_pending()
+
         for step in FIRST_IDEAS + opening + steps:
             kind = step[0]
             if kind == "submit":
@@ -354,7 +391,7 @@ async def _check(
                 if not shuffled:
                     # Handled while it stands: the reference holds points back at merge time, and
                     # with a cap that moment matters (a merge handled after its unmerge books nothing).
-                    await process_pending()
+                    await process()
             elif kind == "unmerge" and idea_ids:
                 # Mostly a merged idea (an unmerge of anything else is refused, tested once).
                 merged = sorted(ref.merged_into) or list(range(len(idea_ids)))
@@ -371,15 +408,12 @@ async def _check(
                 await ideas.set_idea_status(idea_ids[idea_no], step[2])
                 ref.set_status(idea_no, step[2])
             elif kind == "process":
-                await (_process_shuffled(rng) if shuffled else process_pending())
+                await process()
             elif kind == "replay":
                 done = await DomainEvent.exclude(processed_at=None).order_by("id")
                 if done:
                     await consume(done[step[1] % len(done)])
-        if shuffled:
-            await _process_shuffled(rng)
-        else:
-            await process_pending()
+        await process()
 
         state = await _member_state()
         expected = {m.id: ref.totals[i] for i, m in enumerate(members)}

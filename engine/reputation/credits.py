@@ -1,0 +1,161 @@
+"""Vote credits as one booking sees them: each read once, each written once, at the booking's end.
+
+A booking (one event, or a batch of them) reads a vote's credit, and serial-voting detection the
+credits of the same voter and author around that time; with the members locked those rows cannot
+change under it. The store keeps every credit it read or made, so later events of a batch see the
+earlier ones' changes without writing them first, and :meth:`Credits.flush` writes every changed
+credit with one upsert per 500 before the booking's entries (docs/architecture.md, "Consuming
+events in batches").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine.reputation.ledger import Booking, connection
+from engine.reputation.models import VoteCredit
+from engine.sql import Params
+from engine.tenancy import current_tenant_id
+
+_COLUMNS = (
+    "tenant_id",
+    "vote_id",
+    "voter_id",
+    "author_id",
+    "idea_id",
+    "campaign_id",
+    "version",
+    "value",
+    "author_target",
+    "author_points",
+    "voter_target",
+    "voter_points",
+    "cast_at",
+    "serial",
+    "merge_duplicate",
+    "merge_id",
+    "author_held",
+    "voter_held",
+)
+_UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("tenant_id", "vote_id"))
+_ROWS_PER_UPSERT = 500
+
+
+class Credits:
+    def __init__(self) -> None:
+        # vote id -> its credit, or None when the vote has none yet.
+        self._by_vote: dict[int, VoteCredit | None] = {}
+        self._dirty: dict[int, VoteCredit] = {}
+        # The same credits by (voter, author), what serial-voting detection looks up.
+        self._by_pair: dict[tuple[int, int], dict[int, VoteCredit]] = {}
+        # (voter, author) pairs whose credits cast within [lo, hi] are all in _by_vote.
+        self._complete: dict[tuple[int, int], tuple[datetime, datetime]] = {}
+
+    async def load(
+        self,
+        vote_ids: Iterable[int],
+        voter_ids: set[int],
+        member_ids: set[int],
+        first: datetime,
+        last: datetime,
+        window: timedelta,
+    ) -> None:
+        """A batch's credits: these votes', and every credit of these voters on these members'
+        ideas cast within ``window`` of the batch's events or of those votes' first casts (two
+        statements), so serial-voting detection finds every peer here."""
+        ids = sorted(set(vote_ids) - set(self._by_vote))
+        casts = [first, last]
+        for credit in await VoteCredit.filter(vote_id__in=ids):
+            self._keep(credit)
+            if credit.cast_at is not None:
+                casts.append(credit.cast_at)
+        for vote_id in ids:
+            self._by_vote.setdefault(vote_id, None)
+        lo, hi = min(casts) - window, max(casts) + window
+        around = await VoteCredit.filter(
+            voter_id__in=sorted(voter_ids),
+            author_id__in=sorted(member_ids),
+            cast_at__gte=lo,
+            cast_at__lte=hi,
+        )
+        for credit in around:
+            if self._by_vote.get(credit.vote_id) is None:
+                self._keep(credit)
+        for voter in voter_ids:
+            for author in member_ids:
+                self._complete[(voter, author)] = (lo, hi)
+
+    async def get(self, vote_id: int) -> VoteCredit | None:
+        if vote_id not in self._by_vote:
+            credit = await VoteCredit.get_or_none(vote_id=vote_id)
+            self._by_vote[vote_id] = None
+            if credit is not None:
+                self._keep(credit)
+        return self._by_vote[vote_id]
+
+    def _keep(self, credit: VoteCredit) -> None:
+        self._by_vote[credit.vote_id] = credit
+        self._by_pair.setdefault((credit.voter_id, credit.author_id), {})[credit.vote_id] = credit
+
+    def save(self, credit: VoteCredit) -> None:
+        """Written at the end of the booking (``flush``), as it is then."""
+        self._keep(credit)
+        self._dirty[credit.vote_id] = credit
+
+    async def peers(
+        self, voter_id: int, author_id: int, lo: datetime, hi: datetime
+    ) -> list[VoteCredit]:
+        """Credits of this voter on this author's ideas cast within [lo, hi], as this booking
+        knows them."""
+        known = self._complete.get((voter_id, author_id))
+        if known is None or lo < known[0] or hi > known[1]:
+            for credit in await VoteCredit.filter(
+                voter_id=voter_id, author_id=author_id, cast_at__gte=lo, cast_at__lte=hi
+            ):
+                if self._by_vote.get(credit.vote_id) is None:
+                    self._keep(credit)
+        return sorted(
+            (
+                c
+                for c in self._by_pair.get((voter_id, author_id), {}).values()
+                if c.cast_at is not None and lo <= c.cast_at <= hi
+            ),
+            key=lambda c: c.vote_id,
+        )
+
+    async def flush(self) -> None:
+        dirty, self._dirty = list(self._dirty.values()), {}
+        if not dirty:
+            return
+        client = connection()
+        postgres = client.capabilities.dialect == "postgres"
+        tenant_id = current_tenant_id()
+        for start in range(0, len(dirty), _ROWS_PER_UPSERT):
+            p = Params(postgres)
+            rows = ", ".join(
+                "(" + ", ".join(p(v) for v in _values(c, tenant_id)) + ")"
+                for c in dirty[start : start + _ROWS_PER_UPSERT]
+            )
+            await client.execute_query(
+                f"INSERT INTO reputation_vote_credit ({', '.join(_COLUMNS)}) VALUES {rows}"
+                f" ON CONFLICT (vote_id) DO UPDATE SET {_UPDATED}",
+                p.values,
+            )
+
+
+def _values(credit: VoteCredit, tenant_id: int) -> list[Any]:
+    values: list[Any] = [getattr(credit, column) for column in _COLUMNS]
+    values[0] = credit.tenant_id or tenant_id
+    return values
+
+
+def credits(book: Booking) -> Credits:
+    """The booking's store, made on first use and flushed when the booking finishes."""
+    store = book.state.get("credits")
+    if store is None:
+        store = book.state["credits"] = Credits()
+        book.flushes.append(store.flush)
+    assert isinstance(store, Credits)
+    return store

@@ -1,0 +1,57 @@
+"""One loop per process consuming domain events in batches; `process_events` jobs only wake it.
+
+The first wake-up of a process runs its loop; one arriving while it runs tells it to claim again
+and returns at once. The loop claims batches from the database (``engine.consumers.
+process_pending``) until none is left, so no event depends on the job that announced it: a lost
+wake-up only waits for the sweeper (docs/architecture.md, "Consuming events in batches").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from engine import consumers
+from engine.settings import get_settings
+from webhooks.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+# A loop hands over to a fresh wake-up after this long, so no job outlives arq's job timeout.
+RUN_SECONDS = 20.0
+
+
+class EventConsumer:
+    """One per process (in the job context)."""
+
+    def __init__(self, queue: JobQueue | None) -> None:
+        self.queue = queue
+        self._running = False
+        self._woken = False
+
+    async def run(self) -> str:
+        if self._running:
+            self._woken = True
+            return "joined"
+        self._running = True
+        self._woken = True
+        done = 0
+        skip: set[int] = set()  # failed in this run: left to the sweeper
+        stop = time.monotonic() + _run_seconds()
+        try:
+            while self._woken and time.monotonic() < stop:
+                # Cleared before the claim: a wake-up arriving while it runs claims again.
+                self._woken = False
+                claimed = await consumers.process_pending(skip)
+                done += claimed
+                if claimed:
+                    self._woken = True
+        finally:
+            self._running = False
+        if self._woken and self.queue is not None:  # out of time, not out of work
+            await self.queue.enqueue("process_events")
+        return f"{done} events"
+
+
+def _run_seconds() -> float:
+    return max(1.0, min(RUN_SECONDS, get_settings().job_timeout_seconds - 10))
