@@ -1,4 +1,5 @@
-"""Cache hits answered in front of Starlette (docs/architecture.md, "Read path", cache hits).
+"""Cache hits, and POSTs a compiled read plan answers, served in front of Starlette
+(docs/architecture.md, "Read path": cache hits, compiled POSTs in front of Starlette).
 
 A persisted-query GET whose answer is already in the result cache has the same answer each
 time: the cost left is the framework around it (routing, four middlewares each wrapping ``send``,
@@ -13,6 +14,9 @@ else (no key, a member token or secret key, a body, a key or query this process 
 miss, a malformed URL, a refused origin) is the full app's, untouched. Once a hit is found the
 request is authenticated and counted; if that refuses it (rate limited), the full app answers
 with the same authentication, so the request is counted once.
+
+:class:`PlanPosts` does the same for an uncached ``POST /graphql`` whose document has a compiled
+read plan (api/plans), with a cached key (and member token); see its docstring.
 """
 
 from __future__ import annotations
