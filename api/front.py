@@ -373,7 +373,11 @@ class PlanPosts:
             principal = post.principal
             if view.limiter is not None:
                 http = _Request(scope)
-                auth = await view.authenticate(http.headers, view.client_of(http))
+                try:
+                    auth = await view.authenticate(http.headers, view.client_of(http))
+                except Exception:
+                    log.exception("could not authenticate a compiled POST; the full app answers")
+                    return False
                 if auth.error is not None or auth.principal is None:
                     state["cosource_auth"] = auth  # counted: the full app answers with it
                     return False
