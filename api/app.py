@@ -25,7 +25,7 @@ from api.access import AccessLog
 from api.body_limit import BodySizeLimit
 from api.cache import ResultCache
 from api.cors import KnownOrigins, PerKeyCORS
-from api.front import CacheHits
+from api.front import CacheHits, PlanPosts
 from api.live import Broadcaster, LiveHooks
 from api.outage import OutageAnswers
 from api.persisted import PersistedQueries
@@ -37,7 +37,7 @@ from api.ratelimit import (
     RedisRateLimiter,
     RequestLimiter,
 )
-from api.request_gate import RequestGate
+from api.request_gate import FairGate, RequestGate
 from api.schema import build_schema
 from api.view import GraphQLView
 from engine import db, exposure
@@ -179,22 +179,26 @@ def configure_view(view: GraphQLView, background: Background, settings: Settings
 
 
 class App(Starlette):
-    """Starlette, with persisted-query GETs that hit the result cache answered before routing and
-    middleware (api/front.py); every other request, and any such request the cache cannot answer,
-    goes through the full app."""
+    """Starlette, with persisted-query GETs that hit the result cache, and POSTs a compiled read
+    plan answers, served before routing and middleware (api/front.py); every other request, and
+    any such request the front path cannot answer, goes through the full app."""
 
     front: CacheHits | None = None
+    posts: PlanPosts | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self.front is not None
-            and scope["type"] == "http"
-            and scope["method"] == "GET"
-            and scope["path"] == "/graphql"
-        ):
-            scope["app"] = self  # as Starlette sets it (api.ratelimit.client_ip reads app.state)
-            if await self.front(scope, send):
-                return
+        if scope["type"] == "http" and scope["path"] == "/graphql":
+            method = scope["method"]
+            if method == "GET" and self.front is not None:
+                scope["app"] = self  # as Starlette sets it (client_ip reads app.state)
+                if await self.front(scope, send):
+                    return
+            elif method == "POST" and self.posts is not None:
+                scope["app"] = self
+                rest = await self.posts(scope, receive, send)
+                if rest is None:
+                    return
+                receive = rest  # the body, when it was read, is replayed to the full app
         await super().__call__(scope, receive, send)
 
 
@@ -240,6 +244,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> A
 
     origins = KnownOrigins()
     graphql.origins = origins
+    # One gate for POSTs, shared by the full app and the compiled-POST front path (api/front.py).
+    gate = FairGate(settings.max_concurrent_requests or 2 * settings.db_pool_max)
     app = App(
         debug=settings.debug,
         routes=[
@@ -267,14 +273,12 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> A
             # Origins follow the publishable keys' allowed origins (api.cors), never "*".
             Middleware(PerKeyCORS, origins=origins),
             # Innermost: only requests that will run are admitted, one queue in arrival order.
-            Middleware(
-                RequestGate,
-                capacity=settings.max_concurrent_requests or 2 * settings.db_pool_max,
-            ),
+            Middleware(RequestGate, gate=gate),
         ],
         lifespan=lifespan,
     )
     app.front = CacheHits(graphql)
+    app.posts = PlanPosts(graphql, gate, settings.max_body_bytes)
     app.state.graphql = graphql
     app.state.origins = origins
     # Read by api.ratelimit.client_ip: rate limits, the audit log and console sign-in alike.

@@ -176,6 +176,18 @@ def cached_public_key(raw: str, origin: str | None) -> Principal | None:
     return principal
 
 
+def cached_member(principal: Principal, token: str) -> Principal | None:
+    """The member principal for ``token`` sent with the publishable key of ``principal``, when
+    the token was resolved lately (the member cache); None whenever :func:`authenticate` would
+    verify it or read the database (the compiled-POST front path then leaves the request to the
+    full app: api/front.py)."""
+    tenant = principal.tenant
+    member_id = _cached_member(tenant, (tenant.id, token))
+    if member_id is None:
+        return None
+    return Principal(tenant, principal.key, Role.MEMBER, None, member_id)
+
+
 def forget_cached_keys() -> None:
     _key_cache.clear()
     _member_cache.clear()

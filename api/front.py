@@ -1,4 +1,5 @@
-"""Cache hits answered in front of Starlette (docs/architecture.md, "Read path", cache hits).
+"""Cache hits, and POSTs a compiled read plan answers, served in front of Starlette
+(docs/architecture.md, "Read path": cache hits, compiled POSTs in front of Starlette).
 
 A persisted-query GET whose answer is already in the result cache has the same answer each
 time: the cost left is the framework around it (routing, four middlewares each wrapping ``send``,
@@ -13,23 +14,32 @@ else (no key, a member token or secret key, a body, a key or query this process 
 miss, a malformed URL, a refused origin) is the full app's, untouched. Once a hit is found the
 request is authenticated and counted; if that refuses it (rate limited), the full app answers
 with the same authentication, so the request is counted once.
+
+:class:`PlanPosts` does the same for an uncached ``POST /graphql`` whose document has a compiled
+read plan (api/plans), with a cached key (and member token); see its docstring.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from starlette.types import Scope, Send
+import orjson
+from starlette.types import Message, Receive, Scope, Send
 
 from api import access, cors
-from api.auth import Principal, cached_public_key
+from api.auth import Principal, cached_member, cached_public_key
 from api.cache import CachedResult, request_part
-from api.request_checks import BadRequest
-from api.view import GraphQLView, _parse_get, _Request
+from api.errors import Code, error_response, unavailable_response
+from api.request_checks import BadRequest, check_request
+from api.request_gate import FairGate
+from api.view import PLAN_DECLINED, GraphQLView, _parse_get, _Request
 from engine import request_ids
+from engine.db import is_unavailable
+from engine.tenancy import enter_tenant
 
 log = logging.getLogger("cosource.api")
 
@@ -208,3 +218,223 @@ class CacheHits:
         finally:
             request_ids.unbind(token)
         return True
+
+
+# ---- compiled-plan POSTs -----------------------------------------------------------------------
+
+# Headers a compiled POST reads; the first of a repeated one counts (api.view._Headers).
+_POST_HEADERS = frozenset(
+    {
+        b"x-cosource-key",
+        b"authorization",
+        b"origin",
+        b"x-request-id",
+        b"content-type",
+        b"content-length",
+        b"transfer-encoding",
+    }
+)
+_JSON = (b"content-type", b"application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    principal: Principal  # from the key and member caches; authenticate() decides when limited
+    token: str | None
+    origin: bytes | None
+    sent_id: bytes | None
+    length: int
+
+
+class PlanPosts:
+    """``await posts(scope, receive, send)``: None when a ``POST /graphql`` was answered here by
+    its compiled read plan, else the ``receive`` the full app must read the request from (the
+    body may have been read already: it is replayed).
+
+    It answers when everything it needs is in this process: the publishable key in the key
+    cache and allowed from the request's Origin, a member token (if any) in the member cache,
+    a JSON body of ``query`` (and ``operationName``, ``variables``) under the body limit, and a
+    read plan compiled for (document, operation, role). Then it does what the full app does for
+    such a request: the request id, the gate (api/request_gate.py), authentication and the rate
+    limiter (``GraphQLView.authenticate`` itself, when limits are on), the plan under the
+    execution deadline, a timeout's 503 ``QUERY_TIMEOUT``, an outage's 503
+    ``SERVICE_UNAVAILABLE``, ``X-RateLimit-Remaining``, the key's CORS headers, the access log
+    line and the metrics. A plan that steps aside hands the request over with
+    :data:`api.view.PLAN_DECLINED`, so the executor answers with its own errors and the plan is
+    not tried twice; a refused authentication is handed over as the cache-hit path hands it
+    (``cosource_auth``), counted once."""
+
+    def __init__(self, view: GraphQLView, gate: FairGate, max_body_bytes: int) -> None:
+        self.view = view
+        self.gate = gate
+        self.max_body_bytes = max_body_bytes
+        # Counted so tests can tell which path answered.
+        self.answered = 0
+        self.passed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        started = time.perf_counter()
+        try:
+            found = self._find(scope)
+        except Exception:
+            log.exception("the compiled-POST path failed; the full app answers")
+            found = None
+        if found is None:
+            self.passed += 1
+            return receive
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        answered = False
+        if messages[-1]["type"] == "http.request" and len(body) <= self.max_body_bytes:
+            answered = await self._serve(scope, send, found, body, started)
+        if answered:
+            self.answered += 1
+            return None
+        self.passed += 1
+        return replay
+
+    def _find(self, scope: Scope) -> _Post | None:
+        """The request's principal from the caches, when the full app would find the same
+        without reading the database (and nothing has been counted or changed yet)."""
+        view = self.view
+        if view.plans is None or scope.get("root_path"):
+            return None
+        seen: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in _POST_HEADERS and name not in seen:
+                seen[name] = value
+        raw_key = seen.get(b"x-cosource-key")
+        length = seen.get(b"content-length")
+        if (
+            raw_key is None
+            or b"transfer-encoding" in seen
+            or length is None
+            or not length.isdigit()
+            or int(length) > self.max_body_bytes
+            or b"json" not in seen.get(b"content-type", b"")
+        ):
+            return None
+        origin = seen.get(b"origin")
+        origin_text = origin.decode("latin-1") if origin is not None else None
+        principal = cached_public_key(raw_key.decode("latin-1").strip(), origin_text)
+        if principal is None:
+            return None
+        token = None
+        authorization = seen.get(b"authorization")
+        if authorization:  # as api.auth._bearer reads it (an empty header is none)
+            scheme, _, rest = authorization.decode("latin-1").partition(" ")
+            token = rest.strip()
+            if scheme.lower() != "bearer" or not token or token.startswith("sk_"):
+                return None
+            member = cached_member(principal, token)
+            if member is None:
+                return None
+            principal = member
+        return _Post(principal, token, origin, seen.get(b"x-request-id"), int(length))
+
+    async def _serve(
+        self, scope: Scope, send: Send, post: _Post, body: bytes, started: float
+    ) -> bool:
+        """Run the plan and send its answer; False (nothing sent) when the full app must."""
+        view, plans = self.view, self.view.plans
+        assert plans is not None  # _find checked
+        try:
+            payload = check_request(orjson.loads(body), max_variable_depth=view.max_variable_depth)
+        except (orjson.JSONDecodeError, BadRequest):
+            return False  # the full app answers 400 with its own message
+        query = payload.get("query")
+        if not isinstance(query, str) or payload.get("extensions") is not None:
+            return False  # persisted queries (and their cache) are the full app's
+        name = payload.get("operationName")
+        key = plans.key(query, name, post.principal.role)
+        plan = plans.compiled(key)
+        if plan is None or plan.mutation:
+            return False
+        request_id = request_ids.accept(post.sent_id.decode("latin-1") if post.sent_id else None)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state[access.OPERATION] = access.operation_label(name)
+        bound = request_ids.bind(request_id)
+        await self.gate.acquire()
+        try:
+            verdict = auth = None
+            principal = post.principal
+            if view.limiter is not None:
+                http = _Request(scope)
+                try:
+                    auth = await view.authenticate(http.headers, view.client_of(http))
+                except Exception:
+                    log.exception("could not authenticate a compiled POST; the full app answers")
+                    return False
+                if auth.error is not None or auth.principal is None:
+                    state["cosource_auth"] = auth  # counted: the full app answers with it
+                    return False
+                principal, verdict = auth.principal, auth.verdict
+                if principal.role is not post.principal.role:
+                    state["cosource_auth"] = auth
+                    return False
+            tenant_id = principal.tenant_id
+            enter_tenant(tenant_id)
+            status, headers = 200, []
+            try:
+                async with asyncio.timeout(view.timeout_seconds):
+                    answer = await plans.run(
+                        key, payload.get("variables"), tenant_id, principal.audience
+                    )
+            except TimeoutError:
+                response = view.timed_out()
+                state[access.OUTCOME] = response.cosource_code  # type: ignore[attr-defined]
+                status, headers, answer = (
+                    response.status_code,
+                    response.raw_headers,
+                    bytes(response.body),
+                )
+            except Exception as exc:
+                # What GraphQLView.run answers for what escaped a plan (api/view.py).
+                if is_unavailable(exc):
+                    log.warning("database unavailable: %s", exc)
+                    response = unavailable_response()
+                else:
+                    log.error("unexpected error serving /graphql", exc_info=exc)
+                    response = error_response("Unexpected error.", Code.INTERNAL_SERVER_ERROR, 500)
+                status, headers, answer = (
+                    response.status_code,
+                    response.raw_headers,
+                    bytes(response.body),
+                )
+            else:
+                if answer is None:
+                    # Stepped aside: the executor answers (api.view skips the plan) with this
+                    # request's authentication, counted once.
+                    state[PLAN_DECLINED] = True
+                    if auth is not None:
+                        state["cosource_auth"] = auth
+                    return False
+                if verdict is not None:
+                    headers.append((b"x-ratelimit-remaining", str(verdict.remaining).encode()))
+                headers += ((b"content-length", str(len(answer)).encode()), _JSON)
+            if post.origin is not None:
+                # The key allows this origin (cached_public_key checked): api.cors's answer.
+                headers += (_VARY_ORIGIN, (b"access-control-allow-origin", post.origin), _EXPOSE)
+            headers.append((b"x-request-id", request_id.encode()))
+            try:
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": answer})
+            finally:
+                access.AccessLog.record(scope, state, status, time.perf_counter() - started)
+            return True
+        finally:
+            self.gate.release()
+            request_ids.unbind(bound)

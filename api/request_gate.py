@@ -63,12 +63,20 @@ class FairGate:
 
 
 class RequestGate:
-    """ASGI middleware: POSTs to ``path`` go through a :class:`FairGate` of ``capacity``."""
+    """ASGI middleware: POSTs to ``path`` go through a :class:`FairGate` of ``capacity``, or
+    through ``gate`` (the one the compiled-POST front path shares: api/front.py)."""
 
-    def __init__(self, app: ASGIApp, *, capacity: int, path: str = "/graphql") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        capacity: int = 0,
+        path: str = "/graphql",
+        gate: FairGate | None = None,
+    ) -> None:
         self.app = app
         self.path = path
-        self.gate = FairGate(capacity)
+        self.gate = gate if gate is not None else FairGate(capacity)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:

@@ -55,6 +55,9 @@ from runtime.freshness import Generations
 log = logging.getLogger("cosource.api")
 
 _persisted_query: ContextVar[str | None] = ContextVar("cosource_persisted_query", default=None)
+# Set in the scope's state by the compiled-POST front path (api/front.py) when the request's plan
+# stepped aside there: the executor answers without the plan being tried (and counted) twice.
+PLAN_DECLINED = "cosource_plan_declined"
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,12 @@ class GraphQLView(GraphQL[Context, None]):
             if hit is not None:
                 return self._cacheable(request, hit, auth)
         plan_key, query = self._plan_key(auth, persisted, payload)
-        if plan_key is not None and self.plans is not None and auth.principal is not None:
+        if (
+            plan_key is not None
+            and self.plans is not None
+            and auth.principal is not None
+            and not getattr(request.state, PLAN_DECLINED, False)
+        ):
             # Compiled plan (api/plans): same bytes as the executor, without it, under the same
             # deadline; a member action only from a POST, as the executor allows.
             enter_tenant(auth.principal.tenant_id)
@@ -310,7 +318,7 @@ class GraphQLView(GraphQL[Context, None]):
                         mutations=request.method == "POST",
                     )
             except TimeoutError:
-                return self._timed_out()
+                return self.timed_out()
             if body is not None:
                 if key is not None and self.cache is not None:
                     return self._cacheable(request, self.cache.put(key, body), auth)
@@ -323,7 +331,7 @@ class GraphQLView(GraphQL[Context, None]):
             async with asyncio.timeout(self.timeout_seconds):
                 response = await super().run(request)
         except TimeoutError:
-            return self._timed_out()
+            return self.timed_out()
         finally:
             _persisted_query.reset(token)
         if (
@@ -344,7 +352,8 @@ class GraphQLView(GraphQL[Context, None]):
                 return self._cacheable(request, self.cache.put(key, body), auth)
         return response
 
-    def _timed_out(self) -> Response:
+    def timed_out(self) -> Response:
+        """The answer to a request stopped at its deadline (also api/front.py's)."""
         log.warning("request stopped after %.1f s", self.timeout_seconds)
         return _error_response(
             f"the request took longer than {self.timeout_seconds:g} s and was stopped",

@@ -17,10 +17,12 @@ Every statement carries the tenant predicate and the model's visibility rule
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -295,13 +297,30 @@ class Root:
         raise NotImplementedError
 
 
+class PreparedRoot(Root):
+    """A root whose arguments are worked out from the variables alone (coerced, ids and cursors
+    decoded, the statement's shape chosen): :class:`Plan` keeps that per distinct variables, so
+    a repeated read only binds the tenant and member and runs its statements."""
+
+    def prepare(self, variables: VariableValues) -> Any:
+        """What :meth:`run_prepared` needs; StepAside when the executor must answer. Only reads
+        the variables: the result is shared by every request with the same ones."""
+        raise NotImplementedError
+
+    async def run_prepared(self, env: Env, prepared: Any, db: Any) -> Any:
+        raise NotImplementedError
+
+    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
+        return await self.run_prepared(env, self.prepare(variables), db)
+
+
 @dataclass
 class _Shape:
     sql: Sql
     text: str
 
 
-class IdeaRoot(Root):
+class IdeaRoot(PreparedRoot):
     """``idea(id)``: the idea rule (the brand sees hidden ideas; merged ones stay readable), then
     one statement per list below it (responses, comments): a fixed number per document."""
 
@@ -320,14 +339,20 @@ class IdeaRoot(Root):
         self.sql = sql
         self.text = f'SELECT {columns} FROM {from_clause} WHERE {where} AND "i"."id" = {pk}'
 
-    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
+    def prepare(self, variables: VariableValues) -> tuple[int | None, list[Any]]:
         query_type = self.compiler.schema.query_type
         args = self.compiler.arguments(query_type, "idea", self.node, variables)
         prepared = [child.prepare(variables) for child in self.children]
         try:
             pk = decode_id(args["id"], "Idea", "id")
         except NotFound:
-            return None  # as Query.idea answers a malformed or foreign id
+            return None, prepared  # as Query.idea answers a malformed or foreign id
+        return pk, prepared
+
+    async def run_prepared(self, env: Env, ready: Any, db: Any) -> Any:
+        pk, prepared = ready
+        if pk is None:
+            return None
         run_env = Env(env.tenant_id, env.member_id, {"pk": pk})
         rows = await fetch(db, self.text, self.sql.values(run_env))
         if not rows:
@@ -338,7 +363,7 @@ class IdeaRoot(Root):
         return answer
 
 
-class IdeasRoot(Root):
+class IdeasRoot(PreparedRoot):
     """``ideas(...)``: the listing rule, keyset pages as engine/idea_list.py pages them."""
 
     def __init__(self, key: str, nodes: list[FieldNode], compiler: Compiler) -> None:
@@ -406,7 +431,7 @@ class IdeasRoot(Root):
             self.count_shapes[key] = found = _Shape(sql, text)
         return found
 
-    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
+    def prepare(self, variables: VariableValues) -> tuple[_Shape, _Shape | None, dict[str, Any]]:
         query_type = self.compiler.schema.query_type
         args = self.compiler.arguments(query_type, "ideas", self.node, variables)
         if args.get("search") and str(args["search"]).strip():
@@ -432,44 +457,54 @@ class IdeasRoot(Root):
         statuses = [getattr(s, "value", s) for s in args.get("status") or ()]
         if after:
             after_value = Idea._meta.fields_map[column].to_db_value(after_value, Idea)
-        run_env = Env(
-            env.tenant_id,
-            env.member_id,
-            {
-                "campaign": campaign_pk,
-                "statuses": statuses,
-                "after_value": after_value,
-                "after_pk": after_pk,
-            },
-        )
         has_campaign = campaign_pk is not None
         shape = self._page_sql(column, has_campaign, len(statuses), bool(after), size + 1)
+        count = (
+            self._count_sql(has_campaign, len(statuses)) if self.connection.wants_total else None
+        )
+        run_args = {
+            "campaign": campaign_pk,
+            "statuses": statuses,
+            "after_value": after_value,
+            "after_pk": after_pk,
+            "column": column,
+            "size": size,
+            "after": after is not None,
+        }
+        return shape, count, run_args
+
+    async def run_prepared(self, env: Env, prepared: Any, db: Any) -> Any:
+        shape, count, args = prepared
+        run_env = Env(env.tenant_id, env.member_id, args)
+        size = args["size"]
         rows = await fetch(db, shape.text, shape.sql.values(run_env))
         items = rows[:size]
         if self.connection.wants_cursors:
-            read_column = self.cursor_readers[column]
+            read_column = self.cursor_readers[args["column"]]
             cursors = [encode_cursor(read_column(row), self.id_reader(row)) for row in items]
         else:
             cursors = [""] * len(items)
         total = None
-        if self.connection.wants_total:
-            count = self._count_sql(has_campaign, len(statuses))
+        if count is not None:
             total = int((await fetch(db, count.text, count.sql.values(run_env)))[0][0])
         page = {
             "rows": items,
             "cursors": cursors,
             "has_next": len(rows) > size,
-            "has_previous": after is not None,
+            "has_previous": args["after"],
             "total": total,
         }
         return self.connection.shape(page)
 
 
-class TypenameRoot(Root):
+class TypenameRoot(PreparedRoot):
     def __init__(self, key: str, type_name: str = "Query") -> None:
         self.key, self.type_name = key, type_name
 
-    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
+    def prepare(self, variables: VariableValues) -> None:
+        return None
+
+    async def run_prepared(self, env: Env, prepared: Any, db: Any) -> Any:
         return self.type_name
 
 
@@ -486,8 +521,13 @@ class Plan:
     schema: GraphQLSchema
     # A member action (api/plans/actions.py): only a POST may run it, as the executor allows.
     mutation: bool = False
+    # Per distinct variables (their JSON): what each PreparedRoot worked out from them.
+    prepared: OrderedDict[bytes, list[Any]] = field(default_factory=OrderedDict)
 
-    async def run(self, raw_variables: Any, env: Env, db: Any) -> dict[str, Any]:
+    # Distinct variables remembered per plan (a widget asks for a few campaigns and pages).
+    PREPARED = 64
+
+    def _coerce(self, raw_variables: Any) -> VariableValues:
         if raw_variables is not None and not isinstance(raw_variables, dict):
             raise StepAside("variables")
         coerced = get_variable_values(
@@ -495,7 +535,30 @@ class Plan:
         )
         if isinstance(coerced, list):
             raise StepAside("variables")
-        return {root.key: await root.run(env, coerced, db) for root in self.roots}
+        return coerced
+
+    async def run(self, raw_variables: Any, env: Env, db: Any) -> dict[str, Any]:
+        if self.mutation or not all(isinstance(r, PreparedRoot) for r in self.roots):
+            coerced = self._coerce(raw_variables)
+            return {root.key: await root.run(env, coerced, db) for root in self.roots}
+        try:
+            memo = orjson.dumps(raw_variables)
+        except TypeError:
+            memo = None
+        ready = self.prepared.get(memo) if memo is not None else None
+        if ready is None:
+            coerced = self._coerce(raw_variables)
+            ready = [root.prepare(coerced) for root in self.roots]  # type: ignore[attr-defined]
+            if memo is not None:
+                self.prepared[memo] = ready
+                if len(self.prepared) > self.PREPARED:
+                    self.prepared.popitem(last=False)
+        else:
+            self.prepared.move_to_end(memo)  # type: ignore[arg-type]
+        return {
+            root.key: await root.run_prepared(env, prepared, db)  # type: ignore[attr-defined]
+            for root, prepared in zip(self.roots, ready, strict=True)
+        }
 
 
 def compile_plan(

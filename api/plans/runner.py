@@ -64,6 +64,11 @@ class ReadPlans:
     def known(self, key: PlanKey) -> bool:
         return key in self._plans
 
+    def compiled(self, key: PlanKey) -> Plan | None:
+        """The plan of ``key`` when one was compiled (not while unknown or unsupported)."""
+        plan = self._plans.get(key)
+        return plan if isinstance(plan, Plan) else None
+
     async def _first_answer(self, key: PlanKey) -> object | None:
         """A document not planned yet: the first request runs the executor (None at once); those
         arriving while it does wait for its answer and take the plan it led to, instead of each
