@@ -4,6 +4,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
+TEST_WORKERS ?= 2
 
 .PHONY: demo test venv lint format schema migrations services bench clean assets screenshots
 
@@ -38,7 +39,10 @@ test: venv services $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy engine api webhooks runtime tests scripts
-	$(BIN)/pytest
+	# Everything but the load and fault tests on $(TEST_WORKERS) workers (browser tests together on
+	# one), then those alone: they print latencies and stop services (docs/architecture.md, "Testing").
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
+	$(BIN)/pytest -m slow
 
 lint: venv
 	$(BIN)/ruff check .

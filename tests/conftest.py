@@ -17,9 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
+from argon2 import PasswordHasher
 from tortoise import Tortoise
 
-from engine import db, events, sealed
+from engine import console, db, events, sealed
 from engine.settings import reset_settings
 from engine.tenancy import _current_tenant
 from engine.tenants import NewTenant, create_tenant
@@ -59,6 +60,17 @@ def _test_settings() -> Iterator[None]:
     reset_settings()
     yield
     reset_settings()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2id at its smallest cost in this process (argon2-cffi's defaults take ~0.1 s a hash,
+    and the console suites hash hundreds of times); the processes the suite starts (CLI, demo
+    server) keep the real defaults, so those are exercised too."""
+    real = console._hasher
+    console._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    console._hasher = real
 
 
 _current_url: dict[str, str] = {}

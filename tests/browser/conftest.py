@@ -34,12 +34,15 @@ CHROMIUM_ARGS = [
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    browser_tests = [item for item in items if "tests/browser" in str(item.fspath)]
+    for item in browser_tests:
+        # Under `pytest -n` (make test) one worker runs them all: one demo server, one Chromium.
+        item.add_marker(pytest.mark.xdist_group("browser"))
     if HAVE_BROWSER or os.environ.get("COSOURCE_REQUIRE_BROWSER"):
         return
     skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (CI installs it)")
-    for item in items:
-        if "tests/browser" in str(item.fspath):
-            item.add_marker(skip)
+    for item in browser_tests:
+        item.add_marker(skip)
 
 
 @dataclass
@@ -130,8 +133,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         log.close()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+@pytest.fixture(scope="session")
+async def _chromium() -> AsyncIterator[Any]:
+    """One Chromium for the session: launching it costs more than most browser tests."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -140,6 +144,18 @@ async def browser() -> AsyncIterator[Any]:
             yield chromium
         finally:
             await chromium.close()
+
+
+@pytest.fixture
+async def browser(_chromium: Any) -> AsyncIterator[Any]:
+    """The session's Chromium; every context a test opens (cookies, storage, pages) is closed
+    after it, so no test sees another's."""
+    assert not _chromium.contexts, "a context outlived the test that opened it"
+    try:
+        yield _chromium
+    finally:
+        for context in list(_chromium.contexts):
+            await context.close()
 
 
 async def open_demo(
