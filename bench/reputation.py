@@ -29,6 +29,7 @@ import asyncpg
 from bench.harness import MEMBER_COLUMNS, migrated_database
 from engine.models.members import Member
 from engine.reputation.leaderboard import Period, leaderboard, period_start
+from engine.reputation.ledger import ENTRY_COLUMNS
 from engine.reputation.levels import level_for
 from engine.reputation.models import Reason
 from engine.reputation.rebuild import rebuild
@@ -118,22 +119,7 @@ async def load(conn: asyncpg.Connection, tenant_id: int, campaign_id: int) -> No
 
     await conn.copy_records_to_table(
         "reputation_entry",
-        columns=[
-            "tenant_id",
-            "member_id",
-            "points",
-            "reason",
-            "withheld",
-            "vote_earned",
-            "source_key",
-            "occurred_at",
-            "campaign_id",
-            "idea_id",
-            "subject",
-            "actor_id",
-            "event_id",
-            "created_at",
-        ],
+        columns=list(ENTRY_COLUMNS),
         records=(entry(i) for i in range(ENTRIES)),
     )
     await conn.execute("VACUUM ANALYZE member")

@@ -42,7 +42,7 @@ from engine.tenancy import current_tenant_id
 
 Flush = Callable[[], Awaitable[None]]
 
-_ENTRY_COLUMNS = (
+ENTRY_COLUMNS = (
     "tenant_id",
     "member_id",
     "points",
@@ -148,22 +148,9 @@ class Booking:
     async def vote_points_today(self, member_id: int) -> int:
         """Net vote-earned points of the member on the UTC day of the activity being booked,
         entries of this booking included."""
-        start = _day(self.occurred_at)
-        key = (member_id, start)
+        key = (member_id, _day(self.occurred_at))
         if key not in self._vote_points:
-            rows: list[Any] = (
-                await ReputationEntry.filter(
-                    member_id=member_id,
-                    vote_earned=True,
-                    occurred_at__gte=start,
-                    occurred_at__lt=start + timedelta(days=1),
-                )
-                .annotate(total=Sum("points"))
-                .group_by("member_id")
-                .values_list("total", flat=True)
-            )
-            stored = int(rows[0] or 0) if rows else 0
-            self._vote_points[key] = stored + self._booked_vote_points(member_id, start)
+            await self.know_vote_points((member_id,), (self.occurred_at,))
         return self._vote_points[key]
 
     def _booked_vote_points(self, member_id: int, start: datetime) -> int:
@@ -268,7 +255,7 @@ class Booking:
         client = connection()
         postgres = client.capabilities.dialect == "postgres"
         now = utcnow()
-        columns = ", ".join(_ENTRY_COLUMNS)
+        columns = ", ".join(ENTRY_COLUMNS)
         for start in range(0, len(entries), _ROWS_PER_INSERT):
             p = Params(postgres)
             rows = ", ".join(
