@@ -26,6 +26,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from starlette.types import Message, Receive, Scope, Send
@@ -47,6 +48,30 @@ log = logging.getLogger("cosource.api")
 _FULL_APP = frozenset({b"authorization", b"content-length", b"transfer-encoding"})
 _EXPOSE = (b"access-control-expose-headers", cors.EXPOSE_HEADERS.encode())
 _VARY_ORIGIN = (b"vary", b"Origin")
+
+
+async def _answer(
+    scope: Scope,
+    send: Send,
+    state: dict[str, Any],
+    started: float,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    origin: bytes | None,
+    request_id: str,
+) -> None:
+    """Send a front-path answer with the headers the full app would add after the view's
+    (CORS for an allowed origin, the request id) and log it once, as api.access does."""
+    if origin is not None:
+        # The key allows this origin (cached_public_key checked): api.cors's answer.
+        headers += (_VARY_ORIGIN, (b"access-control-allow-origin", origin), _EXPOSE)
+    headers.append((b"x-request-id", request_id.encode()))
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    finally:
+        access.AccessLog.record(scope, state, status, time.perf_counter() - started)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +231,9 @@ class CacheHits:
                 status, body, headers = 200, entry.body, list(entry.headers)
             if verdict is not None:
                 headers.append((b"x-ratelimit-remaining", str(verdict.remaining).encode()))
-            if hit.origin is not None:
-                # The key allows this origin (cached_public_key checked): api.cors's answer.
-                headers += (_VARY_ORIGIN, (b"access-control-allow-origin", hit.origin), _EXPOSE)
-            headers.append((b"x-request-id", request_id.encode()))
-            try:
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-            finally:
-                access.AccessLog.record(scope, state, status, time.perf_counter() - started)
+            await _answer(
+                scope, send, state, started, status, headers, body, hit.origin, request_id
+            )
         finally:
             request_ids.unbind(token)
         return True
@@ -425,15 +444,9 @@ class PlanPosts:
                 if verdict is not None:
                     headers.append((b"x-ratelimit-remaining", str(verdict.remaining).encode()))
                 headers += ((b"content-length", str(len(answer)).encode()), _JSON)
-            if post.origin is not None:
-                # The key allows this origin (cached_public_key checked): api.cors's answer.
-                headers += (_VARY_ORIGIN, (b"access-control-allow-origin", post.origin), _EXPOSE)
-            headers.append((b"x-request-id", request_id.encode()))
-            try:
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": answer})
-            finally:
-                access.AccessLog.record(scope, state, status, time.perf_counter() - started)
+            await _answer(
+                scope, send, state, started, status, headers, answer, post.origin, request_id
+            )
             return True
         finally:
             self.gate.release()
