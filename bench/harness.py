@@ -27,6 +27,9 @@ os.environ.setdefault("COSOURCE_SECRET_KEY", Fernet.generate_key().decode())
 PG_ADMIN = os.environ.get("COSOURCE_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 SERVER_CORE = os.environ.get("COSOURCE_BENCH_SERVER_CORE", "0")
 LOAD_CORE = os.environ.get("COSOURCE_BENCH_LOAD_CORE", "1")
+# Unmeasured seconds of the same load before each measurement, so a JIT (PostGraphile's Node), the
+# pools and caches of every server measured start warm alike.
+WARM_UP_SECONDS = int(os.environ.get("COSOURCE_BENCH_WARM_UP_SECONDS", "3"))
 
 # The member columns every bench seeds by COPY, in this order (dataset, member_import, reputation).
 MEMBER_COLUMNS = (
@@ -209,14 +212,16 @@ def wrk(
     connections: int = 16,
     server: str | None = None,
 ) -> WrkResult:
-    """``server``: the base URL of the process answering (see ``wrk_script``)."""
+    """``server``: the base URL of the process answering (see ``wrk_script``). The same load
+    runs unmeasured for ``WARM_UP_SECONDS`` first."""
     lines = [f'wrk.method = "{method}"']
     if body is not None:
         lines.append(f"wrk.body = [[{body}]]")
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
-    return wrk_script(
-        url, "\n".join(lines) + "\n", seconds=seconds, connections=connections, server=server
-    )
+    lua = "\n".join(lines) + "\n"
+    if WARM_UP_SECONDS > 0:
+        wrk_script(url, lua, seconds=WARM_UP_SECONDS, connections=connections)
+    return wrk_script(url, lua, seconds=seconds, connections=connections, server=server)
 
 
 def wrk_script(

@@ -7,7 +7,7 @@ hand-written SQL statement (SQL floor), the same bytes with no SQL (HTTP floor, 
 cache hit), and for the idea's page its own hand-written floor; next to them PostGraphile 5
 (Amber preset) and PostGraphile 4 answering the same read from the same database, both on Node 22
 with NODE_ENV=production (installed from npm into bench/.peer on first use), and the API
-process's peak RSS.
+process's peak RSS. Each measurement follows the same load unmeasured (harness.WARM_UP_SECONDS).
 
     python -m bench.reads            # PostgreSQL from COSOURCE_BENCH_PG, a throwaway database
 """

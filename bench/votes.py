@@ -41,7 +41,15 @@ import asyncpg
 import orjson
 from tortoise import Tortoise
 
-from bench.harness import WrkResult, create_database, drop_database, pg_url, server, wrk_script
+from bench.harness import (
+    WARM_UP_SECONDS,
+    WrkResult,
+    create_database,
+    drop_database,
+    pg_url,
+    server,
+    wrk_script,
+)
 from engine.tenancy import tenant_scope
 from engine.tenants import create_tenant
 from engine.thresholds import ThresholdSpec
@@ -211,7 +219,6 @@ def worker(env: dict[str, str]) -> Iterator[None]:
 # (``WARM_UP_SECONDS`` each) until every token was sent ``WARM_UP_ROUNDS`` times per process, or
 # ``WARM_UP_MAX_SECONDS`` passed: members reuse their token, so production votes find it cached,
 # the pools open and the code paths warm, for the mutation and the floor alike.
-WARM_UP_SECONDS = int(os.environ.get("COSOURCE_BENCH_WARM_UP_SECONDS", "3"))
 WARM_UP_ROUNDS = 2
 WARM_UP_MAX_SECONDS = 30
 # What each measured run's warm-up sent, for the printout: (requests, seconds).
