@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from contextvars import Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ from api.cache import CachedResult, request_part
 from api.errors import Code, error_response, unavailable_response
 from api.request_checks import BadRequest, check_request
 from api.request_gate import FairGate
-from api.view import PLAN_DECLINED, GraphQLView, _parse_get, _Request
+from api.view import PLAN_DECLINED, GraphQLView, RequestAuth, _parse_get, _Request
 from engine import request_ids
 from engine.db import is_unavailable
 from engine.tenancy import enter_tenant
@@ -48,6 +49,27 @@ log = logging.getLogger("cosource.api")
 _FULL_APP = frozenset({b"authorization", b"content-length", b"transfer-encoding"})
 _EXPOSE = (b"access-control-expose-headers", cors.EXPOSE_HEADERS.encode())
 _VARY_ORIGIN = (b"vary", b"Origin")
+
+
+def _begin(scope: Scope, sent_id: bytes | None, operation: str) -> tuple[str, Token[str | None]]:
+    """The request id (accepted or made) set where api.access and api.logs read it, bound for
+    the logs; returns it and the token that unbinds it."""
+    request_id = request_ids.accept(sent_id.decode("latin-1") if sent_id else None)
+    state = scope.setdefault("state", {})
+    state["request_id"] = request_id  # request.state.request_id, as api.access sets it
+    state[access.OPERATION] = operation
+    return request_id, request_ids.bind(request_id)
+
+
+async def _authenticate(view: GraphQLView, scope: Scope, what: str) -> RequestAuth | None:
+    """The full authentication (rate limit counted) when limits are on; None when it raised,
+    and the full app answers."""
+    http = _Request(scope)
+    try:
+        return await view.authenticate(http.headers, view.client_of(http))
+    except Exception:
+        log.exception("could not authenticate %s; the full app answers", what)
+        return None
 
 
 async def _answer(
@@ -204,19 +226,13 @@ class CacheHits:
         """Authenticate and count the request as the full app would (the key is cached, so no
         database is read), then send the cached answer; False when the full app must answer."""
         view = self.view
-        request_id = request_ids.accept(hit.sent_id.decode("latin-1") if hit.sent_id else None)
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id  # request.state.request_id, as api.access sets it
-        state[access.OPERATION] = hit.operation
-        token = request_ids.bind(request_id)
+        request_id, token = _begin(scope, hit.sent_id, hit.operation)
+        state = scope["state"]
         try:
             verdict = None
             if view.limiter is not None:
-                http = _Request(scope)
-                try:
-                    auth = await view.authenticate(http.headers, view.client_of(http))
-                except Exception:
-                    log.exception("could not authenticate a cache hit; the full app answers")
+                auth = await _authenticate(view, scope, "a cache hit")
+                if auth is None:
                     return False
                 if auth.error is not None or auth.principal is not hit.principal:
                     # Refused (or the key changed meanwhile): the full app answers with this
@@ -381,21 +397,15 @@ class PlanPosts:
         plan = plans.compiled(key)
         if plan is None or plan.mutation:
             return False
-        request_id = request_ids.accept(post.sent_id.decode("latin-1") if post.sent_id else None)
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        state[access.OPERATION] = access.operation_label(name)
-        bound = request_ids.bind(request_id)
+        request_id, bound = _begin(scope, post.sent_id, access.operation_label(name))
+        state = scope["state"]
         await self.gate.acquire()
         try:
             verdict = auth = None
             principal = post.principal
             if view.limiter is not None:
-                http = _Request(scope)
-                try:
-                    auth = await view.authenticate(http.headers, view.client_of(http))
-                except Exception:
-                    log.exception("could not authenticate a compiled POST; the full app answers")
+                auth = await _authenticate(view, scope, "a compiled POST")
+                if auth is None:
                     return False
                 if auth.error is not None or auth.principal is None:
                     state["cosource_auth"] = auth  # counted: the full app answers with it
