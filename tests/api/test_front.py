@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
 
 from api.auth import forget_cached_keys
-from api.front import CacheHits
+from api.front import CacheHits, PlanPosts
 from api.ratelimit import ClientAddress, MemoryRateLimiter, RateLimits, RequestLimiter
 from engine import keys, request_ids
 from engine.models import ApiKey
@@ -35,14 +35,17 @@ def _front(api) -> CacheHits:
 
 
 @contextmanager
-def _counts(api) -> Iterator[dict[str, int]]:
-    """How many requests the front path answered and passed on inside the block."""
-    front = _front(api)
+def counted(front: CacheHits | PlanPosts) -> Iterator[dict[str, int]]:
+    """How many requests a front path answered and passed on inside the block."""
     before = (front.answered, front.passed)
     seen: dict[str, int] = {}
     yield seen
     seen["answered"] = front.answered - before[0]
     seen["passed"] = front.passed - before[1]
+
+
+def _counts(api) -> AbstractContextManager[dict[str, int]]:
+    return counted(_front(api))
 
 
 async def _cached(api, tenant) -> str:

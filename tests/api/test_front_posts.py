@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -17,7 +17,7 @@ from api.ratelimit import MemoryRateLimiter, RateLimits, RequestLimiter
 from engine import keys
 from engine.models import ApiKey
 from tests.api.conftest import member_token
-from tests.api.test_front import SHOP, _sample, _without_id
+from tests.api.test_front import SHOP, _sample, _without_id, counted
 from tests.api.test_persisted_cache import _setup
 from tests.conftest import count_queries
 
@@ -39,15 +39,9 @@ def _posts(api: Any) -> PlanPosts:
     return posts
 
 
-@contextmanager
-def _counts(api: Any) -> Iterator[dict[str, int]]:
+def _counts(api: Any) -> AbstractContextManager[dict[str, int]]:
     """How many POSTs the front path answered and passed on inside the block."""
-    posts = _posts(api)
-    before = (posts.answered, posts.passed)
-    seen: dict[str, int] = {}
-    yield seen
-    seen["answered"] = posts.answered - before[0]
-    seen["passed"] = posts.passed - before[1]
+    return counted(_posts(api))
 
 
 @contextmanager
