@@ -97,11 +97,20 @@ def _unscoped() -> Any:
 
 
 def _pending(
-    ids: Sequence[int] | None, skip: Sequence[int], below: int | None, *, unscoped: bool = False
+    ids: Sequence[int] | None,
+    skip: Sequence[int],
+    below: int | None,
+    *,
+    unscoped: bool = False,
+    batched: bool = True,
 ) -> Any:
-    query = (_unscoped() if unscoped else DomainEvent).filter(
-        processed_at=None, type__in=sorted(BATCHED)
-    )
+    """Unprocessed events of batched types, or (``batched=False``) of any other, even one nobody
+    consumes: a bare script stores every event unprocessed, and ``process_event`` marks those."""
+    query = (_unscoped() if unscoped else DomainEvent).filter(processed_at=None)
+    if batched:
+        query = query.filter(type__in=sorted(BATCHED))
+    else:
+        query = query.exclude(type__in=sorted(BATCHED))
     if ids is not None:
         query = query.filter(id__in=list(ids))
     if skip:
@@ -188,17 +197,7 @@ async def process_pending(skip: set[int], limit: int | None = None) -> int:
 async def _pending_ids(
     batched: bool, limit: int, skip: set[int], below: int | None = None
 ) -> list[int]:
-    """Unprocessed events of batched types, or of any other (even one nobody consumes: a bare
-    script stores every event unprocessed, and ``process_event`` marks those done)."""
-    query = _unscoped().filter(processed_at=None)
-    if batched:
-        query = query.filter(type__in=sorted(BATCHED))
-    else:
-        query = query.exclude(type__in=sorted(BATCHED))
-    if skip:
-        query = query.exclude(id__in=sorted(skip))
-    if below is not None:
-        query = query.filter(id__lt=below)
+    query = _pending(None, sorted(skip), below, unscoped=True, batched=batched)
     rows: list[Any] = await query.order_by("id").limit(limit).values_list("id", flat=True)
     return [int(r) for r in rows]
 
