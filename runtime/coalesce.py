@@ -122,18 +122,15 @@ class PipelinedHooks(AfterCommitHook):
 def pipelined(hooks: Sequence[Any]) -> list[Any]:
     """``hooks`` with every :class:`Pipelined` one on the same Redis client folded into one
     :class:`PipelinedHooks`, at the place of the first of them."""
+    on = [(hook, getattr(hook, "pipelined_redis", lambda: None)()) for hook in hooks]
     groups: dict[int, list[Any]] = {}
-    for hook in hooks:
-        redis = hook.pipelined_redis() if hasattr(hook, "pipelined_redis") else None
+    for hook, redis in on:
         if redis is not None:
             groups.setdefault(id(redis), []).append(hook)
     folded: list[Any] = []
-    placed: set[int] = set()
-    for hook in hooks:
-        redis = hook.pipelined_redis() if hasattr(hook, "pipelined_redis") else None
+    for hook, redis in on:
         if redis is None or len(groups[id(redis)]) == 1:
             folded.append(hook)
-        elif id(redis) not in placed:
-            placed.add(id(redis))
+        elif groups[id(redis)][0] is hook:
             folded.append(PipelinedHooks(redis, groups[id(redis)]))
     return folded
