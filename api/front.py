@@ -41,7 +41,7 @@ from api.request_gate import FairGate
 from api.view import PLAN_DECLINED, GraphQLView, RequestAuth, _parse_get, _Request
 from engine import request_ids
 from engine.db import is_unavailable
-from engine.tenancy import enter_tenant
+from engine.tenancy import request_tenant
 
 log = logging.getLogger("cosource.api")
 
@@ -415,49 +415,54 @@ class PlanPosts:
                     state["cosource_auth"] = auth
                     return False
             tenant_id = principal.tenant_id
-            enter_tenant(tenant_id)
-            status, headers = 200, []
-            try:
-                async with asyncio.timeout(view.timeout_seconds):
-                    answer = await plans.run(
-                        key, payload.get("variables"), tenant_id, principal.audience
+            # Reset when the answer is sent: an ASGI server gives each request its own task,
+            # but a caller running the app in its own task (httpx's ASGITransport) must not
+            # find this tenant in scope afterwards, nor the tasks it starts.
+            with request_tenant(tenant_id):
+                status, headers = 200, []
+                try:
+                    async with asyncio.timeout(view.timeout_seconds):
+                        answer = await plans.run(
+                            key, payload.get("variables"), tenant_id, principal.audience
+                        )
+                except TimeoutError:
+                    response = view.timed_out()
+                    state[access.OUTCOME] = response.cosource_code  # type: ignore[attr-defined]
+                    status, headers, answer = (
+                        response.status_code,
+                        response.raw_headers,
+                        bytes(response.body),
                     )
-            except TimeoutError:
-                response = view.timed_out()
-                state[access.OUTCOME] = response.cosource_code  # type: ignore[attr-defined]
-                status, headers, answer = (
-                    response.status_code,
-                    response.raw_headers,
-                    bytes(response.body),
-                )
-            except Exception as exc:
-                # What GraphQLView.run answers for what escaped a plan (api/view.py).
-                if is_unavailable(exc):
-                    log.warning("database unavailable: %s", exc)
-                    response = unavailable_response()
+                except Exception as exc:
+                    # What GraphQLView.run answers for what escaped a plan (api/view.py).
+                    if is_unavailable(exc):
+                        log.warning("database unavailable: %s", exc)
+                        response = unavailable_response()
+                    else:
+                        log.error("unexpected error serving /graphql", exc_info=exc)
+                        response = error_response(
+                            "Unexpected error.", Code.INTERNAL_SERVER_ERROR, 500
+                        )
+                    status, headers, answer = (
+                        response.status_code,
+                        response.raw_headers,
+                        bytes(response.body),
+                    )
                 else:
-                    log.error("unexpected error serving /graphql", exc_info=exc)
-                    response = error_response("Unexpected error.", Code.INTERNAL_SERVER_ERROR, 500)
-                status, headers, answer = (
-                    response.status_code,
-                    response.raw_headers,
-                    bytes(response.body),
+                    if answer is None:
+                        # Stepped aside: the executor answers (api.view skips the plan) with this
+                        # request's authentication, counted once.
+                        state[PLAN_DECLINED] = True
+                        if auth is not None:
+                            state["cosource_auth"] = auth
+                        return False
+                    if verdict is not None:
+                        headers.append((b"x-ratelimit-remaining", str(verdict.remaining).encode()))
+                    headers += ((b"content-length", str(len(answer)).encode()), _JSON)
+                await _answer(
+                    scope, send, state, started, status, headers, answer, post.origin, request_id
                 )
-            else:
-                if answer is None:
-                    # Stepped aside: the executor answers (api.view skips the plan) with this
-                    # request's authentication, counted once.
-                    state[PLAN_DECLINED] = True
-                    if auth is not None:
-                        state["cosource_auth"] = auth
-                    return False
-                if verdict is not None:
-                    headers.append((b"x-ratelimit-remaining", str(verdict.remaining).encode()))
-                headers += ((b"content-length", str(len(answer)).encode()), _JSON)
-            await _answer(
-                scope, send, state, started, status, headers, answer, post.origin, request_id
-            )
-            return True
+                return True
         finally:
             self.gate.release()
             request_ids.unbind(bound)

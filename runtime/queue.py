@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -95,7 +96,11 @@ class InProcessJobQueue:
     ) -> bool:
         if job_id is not None and job_id in self._running:
             return False
-        task = asyncio.create_task(self._run(function, args, job_id, defer_by or 0))
+        # A fresh context, as a worker process has: not the enqueuing request's tenant (its
+        # loops claim every tenant's work) nor its request id (jobs carry their own).
+        task = asyncio.create_task(
+            self._run(function, args, job_id, defer_by or 0), context=contextvars.Context()
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True

@@ -15,6 +15,7 @@ from arq.connections import RedisSettings, create_pool
 
 from api.live import Broadcaster, LiveHooks
 from engine.events import EventType
+from engine.tenancy import current_tenant_id_or_none, tenant_scope
 from runtime import composition, redis_keys
 from runtime.coalesce import Coalescer, PipelinedHooks
 from runtime.freshness import FreshnessHooks, MemoryGenerations, RedisGenerations
@@ -120,3 +121,18 @@ def test_without_redis_each_hook_flushes_itself() -> None:
         FreshnessHooks,
         LiveHooks,
     ]
+
+
+async def test_an_in_process_job_starts_with_no_tenant_in_scope() -> None:
+    # A job enqueued from a request (an after-commit hook) must not run in that request's tenant:
+    # the drain and consumer loops it starts claim work of every tenant, as a worker process does.
+    seen: list[int | None] = []
+
+    async def job(ctx: dict[str, Any]) -> None:
+        seen.append(current_tenant_id_or_none())
+
+    queue = InProcessJobQueue({"job": job})
+    with tenant_scope(7):
+        await queue.enqueue("job")
+    await queue.drain()
+    assert seen == [None]
