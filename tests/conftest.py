@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import pytest
@@ -126,6 +127,12 @@ def _in_background_loop() -> bool:
     return task is not None and task.get_name() in (SWEEPER_TASK, SCHEDULER_TASK)
 
 
+# The counts open in the current context: a task started inside a counted block inherits them, a
+# task started before it (another test's job or consumer loop still finishing on this worker's
+# event loop) does not, so its statements cannot land in this block's pin.
+_open_counts: ContextVar[tuple[QueryLog, ...]] = ContextVar("open_counts", default=())
+
+
 @dataclass
 class QueryLog(logging.Handler):
     statements: list[str] = field(default_factory=list)
@@ -136,6 +143,8 @@ class QueryLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if _in_background_loop():
             return  # the in-process sweeper's or scheduler's own statements, not the operation's
+        if self not in _open_counts.get():
+            return  # a statement of work started outside the block
         message = record.getMessage()
         if not message.startswith(("Created connection", "Closed connection")):
             self.statements.append(message)
@@ -156,8 +165,10 @@ def count_queries() -> Iterator[QueryLog]:
     previous = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
+    opened = _open_counts.set((*_open_counts.get(), handler))
     try:
         yield handler
     finally:
+        _open_counts.reset(opened)
         logger.removeHandler(handler)
         logger.setLevel(previous)

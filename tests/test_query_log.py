@@ -25,3 +25,22 @@ async def test_a_statement_of_the_sweeper_loop_is_not_counted_but_one_of_the_tes
     assert "probe-in-the-sweeper" not in seen
     assert "probe-in-a-request" in seen
     assert "probe-in-the-test" in seen
+
+
+async def test_a_statement_of_work_started_before_the_block_is_not_counted(database: str) -> None:
+    # Another test's in-process job or consumer loop, still finishing on this worker's event loop,
+    # once added two statements to a pin of the webhook drain ([5, 3] for a pin of 3).
+    go = asyncio.Event()
+
+    async def earlier_work() -> int:
+        await go.wait()
+        return await Tenant.filter(slug="probe-of-earlier-work").count()
+
+    earlier = asyncio.create_task(earlier_work(), name="another test's job")
+    with count_queries() as counted:
+        go.set()
+        await earlier
+        await Tenant.filter(slug="probe-in-the-test").count()
+    seen = "\n".join(counted.statements)
+    assert "probe-of-earlier-work" not in seen
+    assert "probe-in-the-test" in seen
