@@ -89,6 +89,9 @@ class InProcessJobQueue:
         self.functions = functions
         self.ctx: dict[str, Any] = {"queue": self, **(ctx or {})}
         self._tasks: set[asyncio.Task[None]] = set()
+        # When each task's job is due (loop time): drain waits only for what is due before its
+        # deadline, not for a retry deferred by minutes.
+        self._due: dict[asyncio.Task[None], float] = {}
         self._running: set[str] = set()
 
     async def enqueue(
@@ -98,12 +101,18 @@ class InProcessJobQueue:
             return False
         # A fresh context, as a worker process has: not the enqueuing request's tenant (its
         # loops claim every tenant's work) nor its request id (jobs carry their own).
+        delay = defer_by or 0
         task = asyncio.create_task(
-            self._run(function, args, job_id, defer_by or 0), context=contextvars.Context()
+            self._run(function, args, job_id, delay), context=contextvars.Context()
         )
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._due[task] = asyncio.get_running_loop().time() + delay
+        task.add_done_callback(self._forget)
         return True
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._due.pop(task, None)
 
     async def _run(
         self, name: str, args: tuple[Any, ...], job_id: str | None, delay: float
@@ -123,10 +132,14 @@ class InProcessJobQueue:
                 self._running.discard(job_id)
 
     async def drain(self, within: float = 30.0) -> None:
-        """Wait until no job is running (tests and graceful shutdown)."""
+        """Wait until no job due within ``within`` seconds is left (tests and graceful
+        shutdown). A job deferred beyond that (a delivery's retry in minutes) is not waited for:
+        it is not running, and waiting for it could only time out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
         async with asyncio.timeout(within):
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            while due := [t for t in self._tasks if self._due.get(t, 0.0) <= deadline]:
+                await asyncio.gather(*due, return_exceptions=True)
 
     async def close(self, grace: float = 5.0) -> None:
         """Let running jobs finish for ``grace`` seconds, then cancel the rest (they are
