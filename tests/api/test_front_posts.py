@@ -347,7 +347,7 @@ async def test_votes_are_rate_limited_in_front_and_counted_once(api, tenant) -> 
     assert counts == {"answered": 2, "passed": 2}
     assert [a.headers["x-ratelimit-remaining"] for a in answers[:2]] == ["1", "0"]
     assert answers[2].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-    member = next(b for (b, _) in counter._counts if b.startswith("member:"))
+    member = next(b for (b, _) in counter._counts if str(b).startswith("member:"))
     window = next(w for (b, w) in counter._counts if b == member)
     assert counter._counts[(member, window)] == 4
     with tenant_scope(tenant.tenant.id):
