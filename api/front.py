@@ -1,4 +1,4 @@
-"""Cache hits, and POSTs a compiled read plan answers, served in front of Starlette
+"""Cache hits, and POSTs a compiled plan answers, served in front of Starlette
 (docs/architecture.md, "Read path": cache hits, compiled POSTs in front of Starlette).
 
 A persisted-query GET whose answer is already in the result cache has the same answer each
@@ -16,7 +16,8 @@ request is authenticated and counted; if that refuses it (rate limited), the ful
 with the same authentication, so the request is counted once.
 
 :class:`PlanPosts` does the same for an uncached ``POST /graphql`` whose document has a compiled
-read plan (api/plans), with a cached key (and member token); see its docstring.
+read plan or member action's plan (api/plans), with a cached key (and member token); see its
+docstring.
 """
 
 from __future__ import annotations
@@ -283,20 +284,23 @@ class _Post:
 
 class PlanPosts:
     """``await posts(scope, receive, send)``: None when a ``POST /graphql`` was answered here by
-    its compiled read plan, else the ``receive`` the full app must read the request from (the
+    its compiled plan, else the ``receive`` the full app must read the request from (the
     body may have been read already: it is replayed).
 
     It answers when everything it needs is in this process: the publishable key in the key
     cache and allowed from the request's Origin, a member token (if any) in the member cache,
     a JSON body of ``query`` (and ``operationName``, ``variables``) under the body limit, and a
-    read plan compiled for (document, operation, role). Then it does what the full app does for
+    plan compiled for (document, operation, role): a read, or a member action (``vote``,
+    ``scoreIdea``, ``pledge``), which a POST may run as in the full app. Then it does what the full app does for
     such a request: the request id, the gate (api/request_gate.py), authentication and the rate
     limiter (``GraphQLView.authenticate`` itself, when limits are on), the plan under the
     execution deadline, a timeout's 503 ``QUERY_TIMEOUT``, an outage's 503
     ``SERVICE_UNAVAILABLE``, ``X-RateLimit-Remaining``, the key's CORS headers, the access log
     line and the metrics. A plan that steps aside hands the request over with
     :data:`api.view.PLAN_DECLINED`, so the executor answers with its own errors and the plan is
-    not tried twice; a refused authentication is handed over as the cache-hit path hands it
+    not tried twice (a member action steps aside only before calling anything, or when its call
+    wrote nothing: api/plans/actions.py; one that timed out or met an outage is answered here,
+    never run again); a refused authentication is handed over as the cache-hit path hands it
     (``cosource_auth``), counted once."""
 
     def __init__(self, view: GraphQLView, gate: FairGate, max_body_bytes: int) -> None:
@@ -394,8 +398,7 @@ class PlanPosts:
             return False  # persisted queries (and their cache) are the full app's
         name = payload.get("operationName")
         key = plans.key(query, name, post.principal.role)
-        plan = plans.compiled(key)
-        if plan is None or plan.mutation:
+        if plans.compiled(key) is None:
             return False
         request_id, bound = _begin(scope, post.sent_id, access.operation_label(name))
         state = scope["state"]
@@ -422,8 +425,13 @@ class PlanPosts:
                 status, headers = 200, []
                 try:
                     async with asyncio.timeout(view.timeout_seconds):
+                        # A POST: a member action's plan runs too, as the full app allows.
                         answer = await plans.run(
-                            key, payload.get("variables"), tenant_id, principal.audience
+                            key,
+                            payload.get("variables"),
+                            tenant_id,
+                            principal.audience,
+                            mutations=True,
                         )
                 except TimeoutError:
                     response = view.timed_out()

@@ -15,6 +15,7 @@ not become the outage.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -148,9 +149,11 @@ def client_ip(connection: HTTPConnection) -> str:
     return (resolver or _TRUST_NOBODY).resolve(peer, connection.headers.get("x-forwarded-for"))
 
 
+@functools.lru_cache(maxsize=4096)
 def ip_bucket(address: str) -> str:
     """What throttling counts for an address: IPv6 by /64, as one visitor usually holds a whole
-    /64 and could otherwise rotate through it."""
+    /64 and could otherwise rotate through it. Remembered per address: every limited request
+    asks, and parsing it was a visible part of a vote's CPU."""
     parsed = _parse(address)
     if isinstance(parsed, ipaddress.IPv6Address):
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))

@@ -31,6 +31,7 @@ _KINDS = {
 }
 # JSON nodes (values, keys) in all the variables of one request: a 256 kB body holds ~100 000.
 MAX_VARIABLE_NODES = 20_000
+_BAD_CHAR = "strings must not contain NUL characters or lone surrogates"
 
 
 class BadRequest(Exception):
@@ -40,6 +41,8 @@ class BadRequest(Exception):
 def _has_bad_char(value: str) -> bool:
     if "\x00" in value:
         return True
+    if value.isascii():  # no surrogate in it (CPython knows this without a scan)
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate half
@@ -55,11 +58,24 @@ def _walk(value: Any, depth: int, max_depth: int, budget: list[int]) -> None:
         raise BadRequest(f"variables are nested deeper than {max_depth} levels")
     if isinstance(value, str):
         if _has_bad_char(value):
-            raise BadRequest("strings must not contain NUL characters or lone surrogates")
+            raise BadRequest(_BAD_CHAR)
     elif isinstance(value, dict):
+        # Keys and plain string values (most variables are) checked here, in the order and with
+        # the errors a call of their own would give, without the call.
         for key, item in value.items():
-            _walk(key, depth, max_depth, budget)
-            _walk(item, depth + 1, max_depth, budget)
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise BadRequest(f"variables hold more than {MAX_VARIABLE_NODES} values")
+            if _has_bad_char(key):
+                raise BadRequest(_BAD_CHAR)
+            if isinstance(item, str) and depth < max_depth:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise BadRequest(f"variables hold more than {MAX_VARIABLE_NODES} values")
+                if _has_bad_char(item):
+                    raise BadRequest(_BAD_CHAR)
+            else:
+                _walk(item, depth + 1, max_depth, budget)
     elif isinstance(value, list):
         for item in value:
             _walk(item, depth + 1, max_depth, budget)

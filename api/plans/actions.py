@@ -29,7 +29,7 @@ from graphql.execution.values import VariableValues
 
 from api.mutations.base import attempt
 from api.mutations.interactions import ACTIONS, MemberAction, payload_idea
-from api.plans.compiler import Compiler, Joins, Root
+from api.plans.compiler import Compiler, Joins, PreparedRoot, Root
 from api.plans.shapes import (
     Env,
     Select,
@@ -89,8 +89,10 @@ def _attribute(column: str) -> Callable[[Outcome], Any]:
     return lambda outcome: getattr(outcome.idea, column)
 
 
-class ActionRoot(Root):
-    """``vote`` / ``scoreIdea`` / ``pledge``: the action's one call, its payload shaped."""
+class ActionRoot(PreparedRoot):
+    """``vote`` / ``scoreIdea`` / ``pledge``: the action's one call, its payload shaped. Its
+    input (the idea's id and the value) is worked out from the variables alone, so the plan keeps
+    it per distinct variables (``Plan.prepared``); the member comes from the request."""
 
     def __init__(self, key: str, nodes: list[FieldNode], compiler: Compiler) -> None:
         audience = compiler.audience
@@ -120,15 +122,20 @@ class ActionRoot(Root):
                 raise Unsupported(f"IdeaActionPayload.{name}")
         self.parts = parts
 
-    async def run(self, env: Env, variables: VariableValues, db: Any) -> Any:
+    def prepare(self, variables: VariableValues) -> tuple[Any, Any]:
         mutation_type = self.compiler.schema.mutation_type
         args = self.compiler.arguments(mutation_type, self.name, self.node, variables)
         data = args.get("input")
+        if not isinstance(data, dict):
+            raise StepAside("input")
+        return data["ideaId"], data[self.action.value_input]
+
+    async def run_prepared(self, env: Env, prepared: tuple[Any, Any], db: Any) -> Any:
         member = env.member_id
-        if not isinstance(data, dict) or member is None:
+        if member is None:
             raise StepAside("input")
         action = self.action
-        idea_id, value = data["ideaId"], data[action.value_input]
+        idea_id, value = prepared
         outcome, errors = await attempt(lambda: action.call(member, idea_id, value))
         return {key: fn(outcome, errors) for key, fn in self.parts}
 

@@ -524,8 +524,11 @@ class Plan:
     # Per distinct variables (their JSON): what each PreparedRoot worked out from them.
     prepared: OrderedDict[bytes, list[Any]] = field(default_factory=OrderedDict)
 
-    # Distinct variables remembered per plan (a widget asks for a few campaigns and pages).
+    # Distinct variables remembered per plan: a widget asks for a few campaigns and pages; a
+    # member action's are an idea and a value each (its members vote on many ideas), and what
+    # it keeps per entry is small.
     PREPARED = 64
+    PREPARED_ACTIONS = 1024
 
     def _coerce(self, raw_variables: Any) -> VariableValues:
         if raw_variables is not None and not isinstance(raw_variables, dict):
@@ -538,7 +541,7 @@ class Plan:
         return coerced
 
     async def run(self, raw_variables: Any, env: Env, db: Any) -> dict[str, Any]:
-        if self.mutation or not all(isinstance(r, PreparedRoot) for r in self.roots):
+        if not all(isinstance(r, PreparedRoot) for r in self.roots):
             coerced = self._coerce(raw_variables)
             return {root.key: await root.run(env, coerced, db) for root in self.roots}
         try:
@@ -547,11 +550,13 @@ class Plan:
             memo = None
         ready = self.prepared.get(memo) if memo is not None else None
         if ready is None:
+            # Every root is prepared before any runs: a member action that steps aside does so
+            # before it calls anything.
             coerced = self._coerce(raw_variables)
             ready = [root.prepare(coerced) for root in self.roots]  # type: ignore[attr-defined]
             if memo is not None:
                 self.prepared[memo] = ready
-                if len(self.prepared) > self.PREPARED:
+                if len(self.prepared) > (self.PREPARED_ACTIONS if self.mutation else self.PREPARED):
                     self.prepared.popitem(last=False)
         else:
             self.prepared.move_to_end(memo)  # type: ignore[arg-type]

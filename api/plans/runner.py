@@ -41,6 +41,8 @@ _UNSUPPORTED = object()
 # How long requests for a document the executor is answering for the first time wait for that
 # answer (and its plan) before running the executor themselves.
 LEARN_WAIT = 1.0
+# The longest document text whose hash is remembered (ReadPlans.key).
+_DIGESTED = 4096
 
 
 class ReadPlans:
@@ -48,6 +50,7 @@ class ReadPlans:
         self.schema = schema
         self.maxsize = maxsize
         self._plans: OrderedDict[PlanKey, object] = OrderedDict()
+        self._digests: dict[str, str] = {}
         # Counted so tests can tell a compiled answer from a normal one.
         self.hits = 0
         self.fallbacks = 0
@@ -56,10 +59,18 @@ class ReadPlans:
         # Documents answered lately without a plan (errors): their requests do not wait.
         self._unplanned: dict[PlanKey, float] = {}
 
-    @staticmethod
-    def key(query: str, operation_name: Any, role: visibility.Role) -> PlanKey:
+    def key(self, query: str, operation_name: Any, role: visibility.Role) -> PlanKey:
         name = operation_name if isinstance(operation_name, str) and operation_name else None
-        return hashlib.sha256(query.encode()).hexdigest(), name, role
+        # A document's hash, once per distinct text (every request of a plan sends the same);
+        # only short texts are kept, so the memory stays small whatever callers send.
+        digest = self._digests.get(query)
+        if digest is None:
+            digest = hashlib.sha256(query.encode()).hexdigest()
+            if len(query) <= _DIGESTED:
+                if len(self._digests) >= self.maxsize:
+                    self._digests.clear()
+                self._digests[query] = digest
+        return digest, name, role
 
     def known(self, key: PlanKey) -> bool:
         return key in self._plans

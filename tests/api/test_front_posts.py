@@ -14,8 +14,11 @@ import pytest
 
 from api.front import PlanPosts
 from api.ratelimit import MemoryRateLimiter, RateLimits, RequestLimiter
+from api.types.ids import decode_id, encode_id
 from engine import keys
-from engine.models import ApiKey
+from engine.models import ApiKey, DomainEvent, Vote
+from engine.tenancy import tenant_scope
+from tests import factories
 from tests.api.conftest import member_token
 from tests.api.test_front import SHOP, _sample, _without_id, counted
 from tests.api.test_persisted_cache import _setup
@@ -246,3 +249,146 @@ async def test_bad_bodies_get_the_full_apps_answer(api, tenant, body: bytes) -> 
         full = await api.client.post("/graphql", content=body, headers=headers)
     assert fast.status_code == full.status_code == 400
     assert fast.content == full.content
+
+
+# ---- compiled member actions ---------------------------------------------------------------------
+
+# No idea id in the answer: two fresh ideas voted on alike answer the same bytes.
+VOTE = """mutation V($i: ID!, $v: VoteValue!) { vote(input: {ideaId: $i, value: $v}) {
+  idea { counts { upvotes downvotes netVotes } viewerVote } userErrors { code } } }"""
+
+
+async def _voting(api: Any, tenant: Any, external_id: str) -> tuple[dict[str, str], list[str]]:
+    """A member whose token is cached and a vote plan learned (the executor answered the
+    member's first vote), and fresh ideas to vote on."""
+    author = await factories.member()
+    campaign = await factories.campaign()
+    ideas = [encode_id("Idea", (await factories.idea(author, campaign)).id) for _ in range(8)]
+    auth = {
+        "X-Cosource-Key": tenant.publishable_key,
+        "Authorization": f"Bearer {member_token(tenant, external_id)}",
+    }
+    first = await _post(api, VOTE, {"i": ideas.pop(), "v": "UP"}, "V", **auth)
+    assert first.status_code == 200 and "errors" not in first.json(), first.text
+    await api.background.queue.drain()
+    return auth, ideas
+
+
+async def test_a_compiled_vote_is_answered_in_front_with_the_full_apps_bytes_and_headers(
+    api, tenant
+) -> None:
+    auth, ideas = await _voting(api, tenant, "cus_front_vote")
+    asks = [auth, {**auth, "Origin": SHOP}]
+    with _counts(api) as counts:
+        fast = [
+            await _post(api, VOTE, {"i": ideas[n], "v": "UP"}, "V", **h) for n, h in enumerate(asks)
+        ]
+    assert counts == {"answered": 2, "passed": 0}
+    with _full_app_only(api):
+        full = [
+            await _post(api, VOTE, {"i": ideas[2 + n], "v": "UP"}, "V", **h)
+            for n, h in enumerate(asks)
+        ]
+    for a, b in zip(fast, full, strict=True):
+        assert a.status_code == b.status_code == 200
+        assert a.content == b.content
+        assert _without_id(a.headers) == _without_id(b.headers)
+    assert fast[0].json()["data"]["vote"] == {
+        "idea": {"counts": {"upvotes": 1, "downvotes": 0, "netVotes": 1}, "viewerVote": "UP"},
+        "userErrors": [],
+    }
+    assert fast[1].headers["access-control-allow-origin"] == SHOP
+    await api.background.queue.drain()
+
+
+async def test_a_vote_answered_in_front_carries_its_request_id_into_its_event(api, tenant) -> None:
+    auth, ideas = await _voting(api, tenant, "cus_front_id")
+    with _counts(api) as counts:
+        answer = await _post(
+            api, VOTE, {"i": ideas[0], "v": "DOWN"}, "V", **auth, **{"X-Request-Id": "vote-7"}
+        )
+    assert counts == {"answered": 1, "passed": 0}
+    assert answer.headers["x-request-id"] == "vote-7"
+    with tenant_scope(tenant.tenant.id):
+        event = await DomainEvent.filter(type="idea.voted").order_by("-id").first()
+    assert event is not None and event.request_id == "vote-7"
+    await api.background.queue.drain()
+
+
+async def test_a_vote_that_does_not_coerce_is_the_executors_and_a_bad_id_the_plans(
+    api, tenant
+) -> None:
+    auth, ideas = await _voting(api, tenant, "cus_front_bad")
+    plans = _app(api).state.graphql.plans
+    fallbacks = plans.fallbacks
+    cases = [{"i": ideas[0], "v": "SIDEWAYS"}, {"i": "bm90IGFuIGlk", "v": "UP"}]
+    with _counts(api) as counts:
+        fast = [await _post(api, VOTE, v, "V", **auth) for v in cases]
+    # The bad value steps aside before anything runs (the executor answers it, the plan is not
+    # tried again); a bad id is the action's own userError, answered by the plan.
+    assert counts == {"answered": 1, "passed": 1}
+    assert plans.fallbacks == fallbacks + 1
+    with _full_app_only(api):
+        full = [await _post(api, VOTE, v, "V", **auth) for v in cases]
+    for a, b in zip(fast, full, strict=True):
+        assert a.status_code == b.status_code
+        assert a.content == b.content
+    assert fast[0].json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert fast[1].json()["data"]["vote"]["userErrors"] == [{"code": "NOT_FOUND"}]
+
+
+async def test_votes_are_rate_limited_in_front_and_counted_once(api, tenant) -> None:
+    auth, ideas = await _voting(api, tenant, "cus_front_limited")
+    counter = MemoryRateLimiter()
+    _app(api).state.graphql.limiter = RequestLimiter(counter, RateLimits(key=100, member=2))
+    with _counts(api) as counts:
+        answers = [await _post(api, VOTE, {"i": i, "v": "UP"}, "V", **auth) for i in ideas[:4]]
+    assert [a.status_code for a in answers] == [200, 200, 429, 429]
+    assert counts == {"answered": 2, "passed": 2}
+    assert [a.headers["x-ratelimit-remaining"] for a in answers[:2]] == ["1", "0"]
+    assert answers[2].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    member = next(b for (b, _) in counter._counts if str(b).startswith("member:"))
+    window = next(w for (b, w) in counter._counts if b == member)
+    assert counter._counts[(member, window)] == 4
+    with tenant_scope(tenant.tenant.id):
+        assert (
+            await Vote.filter(idea_id__in=[decode_id(i, "Idea", "i") for i in ideas[2:4]]).count()
+            == 0
+        )
+    await api.background.queue.drain()
+
+
+async def test_a_vote_past_its_deadline_or_in_an_outage_is_answered_in_front_and_run_once(
+    api, tenant, monkeypatch
+) -> None:
+    from engine import votes
+
+    auth, ideas = await _voting(api, tenant, "cus_front_fault")
+    view = _app(api).state.graphql
+    calls: list[str] = []
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        calls.append("slow")
+        await asyncio.sleep(5)
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        calls.append("down")
+        raise asyncpg.exceptions.CannotConnectNowError("the database system is shutting down")
+
+    answers = {}
+    for name, replacement in (("slow", slow), ("down", down)):
+        monkeypatch.setattr(votes, "cast_vote", replacement)
+        monkeypatch.setattr(view, "timeout_seconds", 0.05)
+        with _counts(api) as counts:
+            fast = await _post(api, VOTE, {"i": ideas[0], "v": "UP"}, "V", **auth)
+        assert counts == {"answered": 1, "passed": 0}
+        assert calls == [name]  # never handed to the executor to run again
+        with _full_app_only(api):
+            full = await _post(api, VOTE, {"i": ideas[0], "v": "UP"}, "V", **auth)
+        assert calls == [name, name]
+        calls.clear()
+        assert fast.status_code == full.status_code == 503
+        assert fast.content == full.content
+        assert _without_id(fast.headers) == _without_id(full.headers)
+        answers[name] = fast.json()["errors"][0]["extensions"]["code"]
+    assert answers == {"slow": "QUERY_TIMEOUT", "down": "SERVICE_UNAVAILABLE"}
