@@ -50,7 +50,8 @@ class EventConsumer:
                 done += claimed
                 if claimed:
                     self._woken = True
-                    await _linger(claimed, stop)
+                    if isinstance(self.queue, ArqJobQueue):  # a worker's loop, not the API's own
+                        await _linger(claimed, stop)
         finally:
             self._running = False
         if self._woken and self.queue is not None:  # out of time, not out of work
