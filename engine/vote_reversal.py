@@ -86,9 +86,13 @@ async def _apply(
     )
     ideas = await Idea.filter(id__in=idea_ids).order_by("id").select_for_update(no_key=True)
     deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    marks: dict[int | None, list[int]] = defaultdict(list)  # one UPDATE per audit, not per vote
     for vote in rows:
-        vote.discounted_by = (audit_of or {}).get(vote.id, audit_id) if sign < 0 else None
-        await vote.save(update_fields=["discounted_by", "updated_at"])
+        marks[(audit_of or {}).get(vote.id, audit_id) if sign < 0 else None].append(vote.id)
+    now = utcnow()
+    for mark, ids in marks.items():
+        await Vote.filter(id__in=ids).update(discounted_by=mark, updated_at=now)
+    for vote in rows:
         delta = deltas[vote.idea_id]
         delta["upvotes"] += sign * (vote.value == 1)
         delta["downvotes"] += sign * (vote.value == -1)

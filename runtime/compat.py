@@ -14,7 +14,8 @@ Two libraries are extended below their public surface, each for a reason a test 
   ``pool`` (tests/webhooks/test_worker.py): workers woken by enqueues instead of polling, and
   riding out Redis outages. :func:`enqueue_new_job` writes a job under a fresh id as
   ``ArqRedis.enqueue_job`` writes it (its key, expiry, serialized body and queue score), with
-  the workers' wake-up, in one round trip instead of four (tests/webhooks/test_worker.py).
+  the workers' wake-up, in one round trip instead of four (tests/webhooks/test_worker.py);
+  :func:`add_job_unless_pending` writes the same job only while a marker key is unset.
 
 These touch internals that change without notice, so they were written for exact versions:
 :func:`apply` (called by the composition root before any connection, ``runtime.composition``) and
@@ -115,6 +116,51 @@ def add_new_job(
     pipe.zadd(queue_name, {job_id: now})
     if wake:
         pipe.publish(wake, b"1")
+
+
+# SET marker NX, and only if that set it: the job's key and queue entry, and the wake-up.
+_JOB_UNLESS_PENDING = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('PSETEX', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+  if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], '1') end
+  return 1
+end
+return 0
+"""
+
+
+def add_job_unless_pending(
+    pipe: Pipeline,
+    redis: ArqRedis,
+    function: str,
+    queue_name: str,
+    wake: str | None,
+    marker: str,
+    marker_ms: int,
+) -> None:
+    """Queue on ``pipe`` one script that enqueues ``function()`` (no arguments) exactly as
+    :func:`add_new_job` does, with the wake-up, only when it sets ``marker`` (``SET NX``, expiring
+    after ``marker_ms``); while the marker is set, it does nothing. Whoever answers the job
+    deletes the marker before looking for work (runtime.consumer_loop), so a commit finding it set
+    is covered by the job that set it. The script runs atomically, also inside the flush's
+    MULTI/EXEC."""
+    job_id = uuid.uuid4().hex
+    now = timestamp_ms()
+    body = serialize_job(function, (), {}, None, now, serializer=redis.job_serializer)
+    pipe.eval(
+        _JOB_UNLESS_PENDING,
+        3,
+        marker,
+        job_key_prefix + job_id,
+        queue_name,
+        str(marker_ms),
+        str(redis.expires_extra_ms),
+        body,  # type: ignore[arg-type]  # bytes are sent as they are
+        str(now),
+        job_id,
+        wake or "",
+    )
 
 
 def harden_tortoise_transactions() -> None:

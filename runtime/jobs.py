@@ -14,7 +14,7 @@ from engine import alerts, audit, campaign_schedule, consumers
 from engine.events import AfterCommitHook
 from engine.models.events import DomainEvent
 from engine.reputation import badges
-from runtime import sweeper
+from runtime import redis_keys, sweeper
 from runtime.coalesce import Coalescer
 from runtime.consumer_loop import EventConsumer
 from runtime.queue import ArqJobQueue
@@ -29,14 +29,21 @@ log = logging.getLogger(__name__)
 EVENT_GRACE = timedelta(seconds=10)
 
 
+def install_consumer_loop(ctx: dict[str, Any]) -> EventConsumer:
+    """This process's one consumer loop, kept in its job context. The worker calls this at
+    startup: arq hands each job a copy of its context (``{**worker.ctx, "job_id": ...}``), so a
+    loop stored by a job would be that job's alone, and every wake-up would run a loop of its own."""
+    loop = ctx.get("events")
+    if not isinstance(loop, EventConsumer):
+        loop = ctx["events"] = EventConsumer(ctx.get("queue"))
+    return loop
+
+
 async def process_events(ctx: dict[str, Any], event_ids: list[int] | None = None) -> str:
     """A wake-up of this process's consumer loop (runtime.consumer_loop); the ids it carries are
-    not needed: the loop claims whatever is unprocessed, in batches."""
-    loop = ctx.get("events")
-    if loop is None:
-        loop = ctx["events"] = EventConsumer(ctx.get("queue"))
-    assert isinstance(loop, EventConsumer)
-    return await loop.run()
+    not needed: the loop claims whatever is unprocessed, in batches. The in-process queue shares
+    one context between its jobs, so its loop is made by the first wake-up."""
+    return await install_consumer_loop(ctx).run()
 
 
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
@@ -86,11 +93,17 @@ JOBS: dict[str, Any] = {
 }
 
 
+# How long the wake-up marker outlives a wake-up nobody answered (a worker killed meanwhile):
+# commits enqueue wake-ups again after this, and the sweeper re-enqueues after EVENT_GRACE.
+WOKEN_MARKER_MS = 5000
+
+
 class ConsumerJobHooks(AfterCommitHook):
     """After a commit, a job for the events some consumer still has to process (the others were
     stored processed); a lost enqueue is found by the sweeper after EVENT_GRACE. Commits that
     finish together share one job (runtime.coalesce), of at most JOB_EVENTS events. On arq the
-    job's commands join the process's one after-commit pipeline (``runtime.coalesce.Pipelined``)."""
+    job's commands join the process's one after-commit pipeline (``runtime.coalesce.Pipelined``),
+    and a flush enqueues none while an earlier wake-up is still unanswered (``write``)."""
 
     JOB_EVENTS = 200
     what = "events' job"
@@ -106,14 +119,13 @@ class ConsumerJobHooks(AfterCommitHook):
         return [event.id for event in events if event.processed_at is None]
 
     def write(self, pipe: Pipeline, items: list[int]) -> None:
+        """One wake-up per burst: only when no earlier one is still unanswered (the marker
+        ``redis_keys.events_woken``, deleted by the loop before each claim, runtime.consumer_loop)."""
         queue = self.queue
         assert isinstance(queue, ArqJobQueue)
-        chunks = range(0, len(items), self.JOB_EVENTS)
-        for start in chunks:
-            wake = queue.wake_channel if start == chunks[-1] else None  # one wake-up is enough
-            queue.add_new_job(
-                pipe, "process_events", (items[start : start + self.JOB_EVENTS],), wake
-            )
+        queue.add_job_unless_pending(
+            pipe, "process_events", redis_keys.events_woken(), WOKEN_MARKER_MS
+        )
 
     async def after_commit(self, events: Sequence[DomainEvent]) -> None:
         waiting = self.items(events)

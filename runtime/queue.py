@@ -41,6 +41,25 @@ class ArqJobQueue:
         Redis) by a caller that sends it with its own commands (runtime.coalesce)."""
         compat.add_new_job(pipe, self.redis, function, args, self.queue_name, wake)
 
+    def add_job_unless_pending(
+        self, pipe: Pipeline, function: str, marker: str, marker_ms: int
+    ) -> None:
+        """A new job ``function()`` due now, with the wake-up, queued on ``pipe`` to be written
+        only if ``marker`` is unset, which it then sets (``runtime.compat.add_job_unless_pending``)."""
+        compat.add_job_unless_pending(
+            pipe, self.redis, function, self.queue_name, self.wake_channel, marker, marker_ms
+        )
+
+    async def forget(self, key: str) -> bool:
+        """Delete ``key``; False when Redis did not answer (logged, never raised)."""
+        try:
+            async with asyncio.timeout(ENQUEUE_TIMEOUT):
+                await self.redis.delete(key)
+        except Exception as exc:
+            log.warning("deleting %s failed (%s)", key, exc)
+            return False
+        return True
+
     async def enqueue(
         self, function: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> bool:

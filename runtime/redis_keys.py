@@ -13,6 +13,7 @@ __all__ = [
     "cache_generation",
     "cron_name",
     "drain_wake",
+    "events_woken",
     "live_channel",
     "persisted_query",
     "prefix",
@@ -33,6 +34,12 @@ def queue_name() -> str:
 def wake_channel() -> str:
     """Published to when a job is enqueued to run now, so idle workers need not wait for a poll."""
     return f"{prefix()}:wake"
+
+
+def events_woken() -> str:
+    """Set while a ``process_events`` wake-up is queued that no consumer loop has answered yet:
+    commits finding it set enqueue none of their own (runtime.jobs.ConsumerJobHooks)."""
+    return f"{prefix()}:events-woken"
 
 
 def live_channel(tenant_id: int) -> str:

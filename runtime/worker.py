@@ -25,6 +25,7 @@ from runtime.jobs import (
     award_monthly_badges,
     cleanup,
     evaluate_alerts,
+    install_consumer_loop,
     open_close_campaigns,
     sweep,
 )
@@ -50,6 +51,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
     ctx["http"] = make_client(max_keepalive_connections=MAX_JOBS)
     # The batch path's loop (drain jobs wake it): as many attempts in flight as job slots.
     ctx["drainer"] = Drainer(ctx["http"], ctx["queue"], concurrency=MAX_JOBS)
+    # The consumer loop (process_events jobs wake it), made here: jobs get copies of ctx.
+    install_consumer_loop(ctx)
     # Commits made by jobs (reputation, webhooks) also invalidate the API's cached reads.
     composition.install_process_hooks(ctx["queue"], RedisGenerations(ctx["redis"]))
     port = get_settings().worker_metrics_port

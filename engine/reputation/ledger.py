@@ -241,10 +241,16 @@ class Booking:
                 ) + self._booked_vote_points(member_id, day)
 
     async def finish(self) -> None:
-        """Write what was booked: the handlers' flushes, the entries, the totals and levels."""
+        """Write what was booked: the entries, the totals and levels, then the handlers' flushes.
+        The flushes come last because serial voting's locks the ideas it discounts votes on, and
+        every vote on those ideas waits for that lock until the commit: only marking the events
+        processed follows it (docs/architecture.md, "Consuming events in batches")."""
+        await self._insert_entries()
+        await self._move_totals()
         flushes, self.flushes = self.flushes, []
         for flush in flushes:
             await flush()
+        # Whatever a flush booked (none does today); nothing is sent when nothing is left.
         await self._insert_entries()
         await self._move_totals()
 

@@ -25,3 +25,92 @@ async def test_a_wake_up_during_a_round_makes_the_running_loop_claim_again(monke
     gate.set()
     assert await running == "0 events"
     assert rounds == [0, 1]  # the wake-up arrived during the first round: one more
+
+
+async def test_the_worker_s_wake_ups_share_one_loop_though_each_job_gets_a_copy_of_ctx(
+    monkeypatch,
+) -> None:
+    """arq runs each job with ``{**worker.ctx, "job_id": ...}``: a loop a job stored in its copy
+    was that job's alone, so every wake-up on the worker ran a loop of its own (concurrent
+    batches queueing on the same members' locks)."""
+    from engine import db
+    from runtime import composition, worker
+    from runtime.jobs import process_events
+
+    async def nothing(*args: object, **kwargs: object) -> None:
+        return None
+
+    monkeypatch.setattr(composition, "init_db", nothing)
+    monkeypatch.setattr(composition, "install_process_hooks", lambda *a: None)
+    monkeypatch.setattr(db, "close_db", nothing)
+    gate = asyncio.Event()
+
+    async def process_pending(skip: set[int]) -> int:
+        await gate.wait()
+        return 0
+
+    monkeypatch.setattr("engine.consumers.process_pending", process_pending)
+    ctx: dict[str, object] = {"redis": object()}
+    await worker._startup(ctx)
+    try:
+        first = asyncio.create_task(process_events({**ctx, "job_id": "a"}))
+        await asyncio.sleep(0)
+        second = process_events({**ctx, "job_id": "b"})
+        assert await asyncio.wait_for(second, 10) == "joined"  # without the fix: it waits
+        gate.set()
+        assert await first == "0 events"
+    finally:
+        await worker._shutdown(ctx)
+
+
+async def test_commits_enqueue_one_wake_up_until_a_loop_answers_it(webhook_settings) -> None:
+    """On Redis, a flush enqueues a ``process_events`` wake-up only while none is unanswered;
+    the loop deletes the marker before each claim, so a commit after that enqueues again (and
+    one that found it set committed before the claim that follows)."""
+    import os
+    import secrets
+
+    import pytest
+    from arq.connections import RedisSettings, create_pool
+
+    from runtime import redis_keys
+    from runtime.jobs import ConsumerJobHooks
+    from runtime.queue import ArqJobQueue
+    from tests.processes import SHARED_REDIS_URL, redis_reachable
+
+    if not await redis_reachable(SHARED_REDIS_URL):
+        pytest.fail(f"Redis is not reachable at {SHARED_REDIS_URL} (make services)")
+    webhook_settings(redis_prefix=f"cosource-test-{os.getpid()}-{secrets.token_hex(3)}")
+    pool = await create_pool(RedisSettings.from_dsn(SHARED_REDIS_URL))
+    queue = ArqJobQueue(pool, redis_keys.queue_name(), redis_keys.wake_channel())
+    hooks = ConsumerJobHooks(queue)
+
+    async def flush(event_id: int) -> None:
+        async with pool.pipeline(transaction=True) as pipe:
+            hooks.write(pipe, [event_id])
+            await pipe.execute()
+
+    async def queued() -> int:
+        return len(await pool.queued_jobs(queue_name=redis_keys.queue_name()))
+
+    claims: list[bool] = []
+
+    async def process_pending(skip: set[int]) -> int:
+        claims.append(bool(await pool.exists(redis_keys.events_woken())))
+        return 0
+
+    try:
+        for event_id in (1, 2, 3):
+            await flush(event_id)
+        assert await queued() == 1  # one wake-up for the burst
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("engine.consumers.process_pending", process_pending)
+            assert await EventConsumer(queue).run() == "0 events"
+        assert claims == [False]  # the marker was gone before the claim
+        await flush(4)
+        assert await queued() == 2  # answered: the next commit wakes a loop again
+        ttl = await pool.pttl(redis_keys.events_woken())
+        assert 0 < ttl <= 5000  # a wake-up nobody answers stops suppressing others
+    finally:
+        await pool.delete(redis_keys.queue_name(), redis_keys.events_woken())
+        await pool.aclose()

@@ -39,6 +39,7 @@ from engine.tenants import NewTenant
 from engine.thresholds import ThresholdSpec
 from tests import factories
 from tests.api.conftest import member_token
+from tests.cpu_split import CpuSplit
 from tests.load_client import KeepAliveClient, TransportError
 from tests.processes import PrivatePostgres, PrivateRedis, WorkerProcess, api_process
 from tests.webhooks.receiver import Receiver
@@ -74,6 +75,17 @@ async def _counters_wrong(tenant_id: int) -> int:
         _COUNTERS_SQL.replace("count(*) FROM idea", "count(*) AS wrong FROM idea", 1), [tenant_id]
     )
     return int(rows[0]["wrong"])
+
+
+async def _pids(stack: ArqStack) -> tuple[list[int], int | None]:
+    """The PostgreSQL backends of this test's database and the Redis server's pid."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    )
+    info: dict[str, Any] = {}
+    if stack.background.redis is not None:
+        info = await stack.background.redis.info("server")
+    return [int(r["pid"]) for r in rows], info.get("process_id")
 
 
 async def _delivered(within: float) -> None:
@@ -155,9 +167,12 @@ async def test_200_members_voting_on_20_ideas_through_two_api_processes(
                     elif codes := [e["code"] for e in body["data"]["vote"]["userErrors"]]:
                         problems.append(f"userErrors {codes}")
 
+            cpu = CpuSplit()
+            cpu.start(*await _pids(stack))
             started = time.monotonic()
             await asyncio.gather(*(member(i) for i in range(MEMBERS)))
             elapsed = time.monotonic() - started
+            cpu.stop(*await _pids(stack))
         finally:
             await asyncio.gather(*(c.aclose() for c in clients))
         await _delivered(within=60)
@@ -166,7 +181,8 @@ async def test_200_members_voting_on_20_ideas_through_two_api_processes(
     print(
         f"\n{len(latencies)} votes by {MEMBERS} members on {IDEAS} ideas in {elapsed:.1f} s:"
         f" {len(latencies) / elapsed:.0f} req/s, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms,"
-        f" statuses {dict(statuses)}"
+        f" statuses {dict(statuses)}\nCPU per vote: {cpu.per_request(len(latencies))}"
+        f" (load {os.getloadavg()[0]:.2f})"
     )
 
     logs = "\n".join(p.read_text()[-2000:] for p in stack.log_dir.glob("api-*.log"))
