@@ -52,7 +52,7 @@ class Statement:
         sql, order = self.render(dialect)
         postgres = dialect == "postgres"
         count, rows = await client.execute_query(
-            sql, [_param(params[name], postgres) for name in order]
+            sql, [spell(params[name], postgres) for name in order]
         )
         return count, list(rows)
 
@@ -105,14 +105,29 @@ class Params:
         self.values: list[Any] = []
 
     def __call__(self, value: Any) -> str:
-        self.values.append(_param(value, self.postgres))
+        self.values.append(spell(value, self.postgres))
         return f"${len(self.values)}" if self.postgres else "?"
 
 
-def _param(value: Any, postgres: bool) -> Any:
+def spell(value: Any, postgres: bool) -> Any:
+    """A parameter's value as the dialect's driver takes it (SQLite keeps times as text)."""
     if isinstance(value, datetime) and not postgres:
         return value.isoformat(" ")
     return value
+
+
+class Slot(str):
+    """A parameter named, not yet valued: a statement whose text depends only on its shape is
+    built once with ``p(Slot("name"))`` where its values go, and each call binds them with
+    :func:`bind` (engine.counters keeps the member actions' statements so)."""
+
+    __slots__ = ()
+
+
+def bind(slots: list[Any], postgres: bool, values: dict[str, Any]) -> list[Any]:
+    """The positional values of a statement built with :class:`Slot` parameters (``slots`` is its
+    ``Params.values``): each slot takes ``values[name]``, spelled for the dialect; constants stay."""
+    return [spell(values[item], postgres) if type(item) is Slot else item for item in slots]
 
 
 async def fetch(template: str, **params: Any) -> list[dict[str, Any]]:
