@@ -14,7 +14,7 @@ from the state that won.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
@@ -23,7 +23,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
-from engine import events, supporters
+from engine import events, sql, supporters
 from engine.clock import utcnow
 from engine.conflicts import Conflict, is_unique_violation
 from engine.eligibility import open_sql
@@ -173,8 +173,8 @@ async def bump(
     recount = not changes.keys().isdisjoint(supporters.SUPPORT_COUNTERS)
     settle = bool(sort_keys) or recount
     if pending is not None and not (postgres and settle):
-        sql, params = events.insert_statement(pending, postgres)
-        inserted = await client.execute_query_dict(sql, params)
+        text, params = events.insert_statement(pending, postgres)
+        inserted = await sql.rows(client, text, params)
         events.attach(pending, int(inserted[0]["id"]))
         pending = None
     if not settle:
@@ -185,7 +185,7 @@ async def bump(
     for name, key in sort_keys.items():
         values[f"rank.{name}"] = key
     values["half_life"] = rules.hot_half_life_hours
-    rows = await client.execute_query_dict(settled, bind(slots, postgres, values))
+    rows = await sql.rows(client, settled, bind(slots, postgres, values))
     if not rows:
         raise Conflict(f"the HOT half-life of idea {idea_id}'s campaign changed")
     fresh = dict(rows[0])
@@ -230,9 +230,9 @@ def _counting_sql(
         alone = (write, p.values)
         p = Params(postgres)
         return alone, (_update_sql(p, changed, guard, metrics), p.values)
-    sql = f"WITH w AS ({write}) " + _update_sql(p, changed, guard, metrics)
-    sql += ", (SELECT id FROM w) AS row_id, (SELECT version FROM w) AS row_version"
-    return None, (sql, p.values)
+    text = f"WITH w AS ({write}) " + _update_sql(p, changed, guard, metrics)
+    text += ", (SELECT id FROM w) AS row_id, (SELECT version FROM w) AS row_version"
+    return None, (text, p.values)
 
 
 @cache
@@ -249,7 +249,7 @@ def _settle_sql(
     returning = list(supporters.SUPPORTER_FIELDS) if recount else []
     if with_event:
         returning.append("(SELECT id FROM ev) AS event_id")
-    sql = (
+    text = (
         f"{head}UPDATE idea SET {', '.join(sets)}"
         f" WHERE id = {p(Slot('idea_id'))} AND tenant_id = {p(Slot('tenant_id'))}"
     )
@@ -257,16 +257,18 @@ def _settle_sql(
         # The sort keys hold only while the campaign's HOT half-life is the one they used: this
         # statement comes after the lock, so it sees a change that committed meanwhile, and the
         # unit of work runs again (docs/architecture.md, "Discovery and community health").
-        sql += (
+        text += (
             " AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = idea.campaign_id"
             f" AND c.hot_half_life_hours = {p(Slot('half_life'))})"
         )
-    return f"{sql} RETURNING {', '.join(returning or ['id'])}", p.values
+    return f"{text} RETURNING {', '.join(returning or ['id'])}", p.values
 
 
-async def _run(client: Any, sql: str, values: list[Any], row: RowWrite | None) -> list[Any]:
+async def _run(
+    client: Any, text: str, values: list[Any], row: RowWrite | None
+) -> Sequence[Mapping[str, Any]]:
     try:
-        return list(await client.execute_query_dict(sql, values))
+        return await sql.rows(client, text, values)
     except IntegrityError as error:
         if row is not None and row.row_id is None and is_unique_violation(error):
             # The same member's first action on this idea committed meanwhile: start again.

@@ -30,7 +30,7 @@ from typing import Any
 
 from tortoise import connections
 
-from engine import campaign_gate, counters, events, payloads, ranking
+from engine import campaign_gate, counters, events, payloads, ranking, sql
 from engine.conflicts import retrying
 from engine.counters import Bump, Guard, Outcome, RowWrite
 from engine.errors import NotFound, Unauthenticated
@@ -201,9 +201,8 @@ async def read_action(kind: Kind, member_id: int, idea_id: int) -> Reading:
     (``Guard.campaign_open``)."""
     client: Any = connections.get("default")
     postgres = client.capabilities.dialect == "postgres"
-    sql = _read_sql(kind.model, kind.column, kind.discountable, kind.gated, postgres)
-    values = [member_id, idea_id, current_tenant_id()]
-    rows = await client.execute_query_dict(sql, values)
+    text = _read_sql(kind.model, kind.column, kind.discountable, kind.gated, postgres)
+    rows = await sql.rows(client, text, [member_id, idea_id, current_tenant_id()])
     if not rows:
         raise NotFound("idea", "ideaId")
     found = tuple(rows[0].values())  # in the statement's order (see _read_sql)

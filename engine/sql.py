@@ -8,6 +8,7 @@ manager, so every statement here names ``tenant_id`` itself (see docs/architectu
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +129,28 @@ def bind(slots: list[Any], postgres: bool, values: dict[str, Any]) -> list[Any]:
     """The positional values of a statement built with :class:`Slot` parameters (``slots`` is its
     ``Params.values``): each slot takes ``values[name]``, spelled for the dialect; constants stay."""
     return [spell(values[item], postgres) if type(item) is Slot else item for item in slots]
+
+
+# Runs one statement on a client (a connection or a transaction) and returns its rows, each a
+# mapping of column to value in the statement's order.
+RowsOf = Callable[[Any, str, list[Any]], Awaitable[Sequence[Mapping[str, Any]]]]
+
+
+async def _tortoise_rows(client: Any, sql: str, values: list[Any]) -> Sequence[Mapping[str, Any]]:
+    return list(await client.execute_query_dict(sql, values))
+
+
+# How the member actions run their statements (engine.interactions, engine.counters): Tortoise's
+# ``execute_query_dict`` unless the composition root installed a faster way for transactions
+# (runtime.compat.run_in_transaction, docs/architecture.md "One vote, end to end"). Call it as
+# ``sql.rows(...)``: installing replaces the module's attribute.
+rows: RowsOf = _tortoise_rows
+
+
+def install_rows(run: RowsOf | None) -> None:
+    """Set how :data:`rows` runs statements; None restores Tortoise's own path."""
+    global rows
+    rows = run or _tortoise_rows
 
 
 async def fetch(template: str, **params: Any) -> list[dict[str, Any]]:
