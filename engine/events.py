@@ -16,8 +16,7 @@ spine".
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
@@ -156,25 +155,54 @@ def current_unit_of_work() -> UnitOfWork | None:
     return _current_uow.get()
 
 
-@asynccontextmanager
-async def unit_of_work() -> AsyncIterator[UnitOfWork]:
-    """One transaction; events recorded in it reach the hooks. A nested call joins the outer one."""
-    outer = _current_uow.get()
-    if outer is not None:
-        yield outer
-        return
-    async with in_transaction() as connection:
-        uow = UnitOfWork(connection)
-        token = _current_uow.set(uow)
+def unit_of_work() -> _Transaction:
+    """One transaction; events recorded in it reach the hooks. A nested call joins the outer one.
+
+    Used as ``async with unit_of_work() as uow``. The block's events go to the hooks'
+    ``before_commit`` inside the transaction (a failing hook rolls it back), then COMMIT, then
+    the on-commit callbacks and ``after_commit`` (see :func:`_after_commit`).
+    """
+    return _Transaction()
+
+
+class _Transaction:
+    """:func:`unit_of_work`'s context manager: a class rather than ``@asynccontextmanager``,
+    whose generator and wrapper cost a measurable share of a vote's CPU; same steps, same
+    order."""
+
+    __slots__ = ("_context", "_token", "_uow")
+
+    async def __aenter__(self) -> UnitOfWork:
+        outer = _current_uow.get()
+        if outer is not None:
+            self._context: Any = None  # joined: the outer one commits
+            return outer
+        context = in_transaction()
+        connection = await context.__aenter__()
+        self._context = context
+        self._uow = UnitOfWork(connection)
+        self._token = _current_uow.set(self._uow)
+        return self._uow
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
+        context = self._context
+        if context is None:
+            return
+        uow = self._uow
         try:
-            yield uow
-            if uow.events:
+            if exc_type is None and uow.events:
                 for hook in _hooks:
-                    await hook.before_commit(connection, uow.events)
-        finally:
-            _current_uow.reset(token)
-    # Hooks run after every commit, events or not: a campaign edit also makes cached reads stale.
-    await _after_commit(uow)
+                    await hook.before_commit(uow.connection, uow.events)
+        except BaseException as error:
+            _current_uow.reset(self._token)
+            await context.__aexit__(type(error), error, error.__traceback__)
+            raise
+        _current_uow.reset(self._token)
+        await context.__aexit__(exc_type, exc, traceback)
+        if exc_type is None:
+            # Hooks run after every commit, events or not: a campaign edit also makes cached
+            # reads stale.
+            await _after_commit(uow)
 
 
 def on_commit(callback: OnCommit) -> None:
