@@ -8,7 +8,11 @@ Two libraries are extended below their public surface, each for a reason a test 
   pooled wrappers (``TransactionContextPooled``, ``PoolConnectionWrapper``) and
   ``AsyncpgDBClient.execute_query[_dict]`` are overridden so a connection a restart broke is
   terminated, never pooled, and a BEGIN or a read on one is retried once
-  (:func:`harden_tortoise_pool`; tests/engine/test_db.py and the fault load test).
+  (:func:`harden_tortoise_pool`; tests/engine/test_db.py and the fault load test). The member
+  actions' statements skip its query layer inside a PostgreSQL transaction and run on the
+  ``TransactionWrapper``'s asyncpg connection, under its lock, with its log line and exception
+  mapping (:func:`run_in_transaction`, installed as ``engine.sql.rows``;
+  tests/runtime/test_compat.py).
 - arq 0.28.0: :class:`ResilientWorker` overrides ``_poll_iteration`` and
   ``_release_sem_dec_counter_on_complete`` and reads ``job_counter``, ``sem``, ``tasks`` and
   ``pool`` (tests/webhooks/test_worker.py): workers woken by enqueues instead of polling, and
