@@ -404,5 +404,9 @@ class Outcome:
         # The idea as it stands after the action, so callers need not read it again (a plain
         # loop: dataclasses.asdict deep-copies, a measurable share of a vote's CPU).
         counters, idea = self.counters, self.idea
-        for name in _COUNTER_FIELDS:
-            setattr(idea, name, getattr(counters, name))
+        if idea._await_when_save:  # Tortoise's __setattr__ also drops a pending default
+            for name in _COUNTER_FIELDS:
+                setattr(idea, name, getattr(counters, name))
+            return
+        # Plain columns (no relation to validate): what Tortoise's __setattr__ would store.
+        idea.__dict__.update({name: getattr(counters, name) for name in _COUNTER_FIELDS})
