@@ -8,6 +8,9 @@ Prints, for one run on this machine, as ratios to floors measured in the same ru
   hand-written SQL (bench/floor.py, ``/vote``); with both servers' CPU per vote ("cpu": the
   floor's as a share of the mutation's, what the throughput ratio would be were both CPU bound
   alone on their core, steadier on a shared machine).
+- ``engine, cast_vote in-process``: ``engine.votes.cast_vote`` called in this process, 16 at a
+  time, with no hooks: the engine's CPU per vote (no HTTP, GraphQL, token or Redis) against the
+  floor server's CPU per vote (which includes its HTTP).
 - ``vote mutation, 200 members on 20 ideas``: two API processes and a worker, 200 connections
   cycling through 200 members voting, changing and retracting on 20 ideas, against the floor in
   two processes under the same contention; with its p50/p99 in milliseconds and req/s.
@@ -198,6 +201,46 @@ async def counters_match_rows(url: str, tenant: int) -> bool:
     return int(wrong) == 0
 
 
+# The in-process loop: this many votes at once (as wrk's connections), each run this many votes.
+ENGINE_CONCURRENCY, ENGINE_VOTES, ENGINE_RUNS = 16, 2000, 3
+
+
+async def engine_cpu_us(url: str, info: dict[str, object]) -> float:
+    """CPU per vote (user + system, microseconds) of ``engine.votes.cast_vote`` called in this
+    process on PostgreSQL with no hooks: the engine's own share of a vote (the statements, the
+    rows, the transaction), without HTTP, GraphQL, the member token or Redis. The same request
+    sequence as the wrk runs, ``ENGINE_CONCURRENCY`` at a time; the cheapest of ``ENGINE_RUNS``
+    runs after a warm-up (every vote changes something: UP, DOWN, then NONE)."""
+    from engine.votes import VoteValue, cast_vote
+
+    await composition.init_db(url)
+    members: list[int] = info["members"]  # type: ignore[assignment]
+    ideas: list[int] = info["ideas"]  # type: ignore[assignment]
+    values = (VoteValue.UP, VoteValue.DOWN, VoteValue.NONE)
+
+    async def votes(count: int, value: VoteValue) -> None:
+        async def share(first: int) -> None:
+            for n in range(first, count, ENGINE_CONCURRENCY):
+                member = members[n % len(members)]
+                await cast_vote(member, ideas[(n // len(members) + n) % len(ideas)], value)
+
+        await asyncio.gather(*(share(first) for first in range(ENGINE_CONCURRENCY)))
+
+    try:
+        with tenant_scope(int(info["tenant"])):  # type: ignore[call-overload]
+            await votes(ENGINE_VOTES // 4, values[0])
+            spent = []
+            for run in range(ENGINE_RUNS):
+                before = os.times()
+                await votes(ENGINE_VOTES, values[(run + 1) % 3])
+                after = os.times()
+                cpu = after.user - before.user + after.system - before.system
+                spent.append(cpu / ENGINE_VOTES * 1e6)
+    finally:
+        await Tortoise.close_connections()
+    return min(spent)
+
+
 @contextlib.contextmanager
 def worker(env: dict[str, str]) -> Iterator[None]:
     """`cosource worker` books what the votes earn, as it would in production."""
@@ -356,6 +399,10 @@ def run(seconds: int) -> None:
                 processes=2,
             )
         checks["floor contention"] = asyncio.run(counters_match_rows(url, tenant))
+        print("measuring cast_vote in this process ...", flush=True)
+        asyncio.run(reset_votes(url, tenant))
+        engine_us = asyncio.run(engine_cpu_us(url, info))
+        checks["engine"] = asyncio.run(counters_match_rows(url, tenant))
         load = " ".join(f"{n:.2f}" for n in os.getloadavg())
         print(f"\nload average (1, 5, 15 min): {load} on {os.cpu_count()} cores")
         warm = ", ".join(f"{k} {n} requests in {t} s" for k, (n, t) in WARM_UPS.items())
@@ -369,6 +416,14 @@ def run(seconds: int) -> None:
                 results["first sight"],
                 results["floor"],
             )
+        )
+        floor_us = results["floor"].cpu_us
+        engine_row = f"  {'engine, cast_vote in-process':<44}"
+        if floor_us:
+            engine_row += f" cpu {floor_us / engine_us:5.2f}x the floor's"
+        print(
+            f"{engine_row} ({engine_us / 1000:.2f} ms/vote, no HTTP, {ENGINE_CONCURRENCY} at once;"
+            f" the floor's server {(floor_us or 0) / 1000:.2f} ms/vote)"
         )
         print(
             f" under contention: {MEMBERS} members on {IDEAS} ideas, 2 processes (p99 goal < 1 s)"

@@ -14,15 +14,16 @@ from the state that won.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
-from engine import events, supporters
+from engine import events, sql, supporters
 from engine.clock import utcnow
 from engine.conflicts import Conflict, is_unique_violation
 from engine.eligibility import open_sql
@@ -30,7 +31,7 @@ from engine.models.campaigns import Threshold, ThresholdMetric
 from engine.models.events import DomainEvent
 from engine.models.ideas import Idea, IdeaStatus
 from engine.ranking import Counters, RankRules, hot_rank, ranks
-from engine.sql import Params
+from engine.sql import Params, Slot, bind
 from engine.tenancy import current_tenant_id
 
 _COUNTER_FIELDS = (
@@ -125,30 +126,28 @@ async def bump(
     every member value committed before) and inserts the event. SQLite, which cannot write inside
     a WITH, runs the same statements one by one under its single writer.
     """
-    unknown = set(deltas) - set(_COUNTER_FIELDS) | (set(deltas) & set(supporters.SUPPORTER_FIELDS))
-    if unknown:
-        raise ValueError(f"unknown counters {sorted(unknown)}")
+    if not _KNOWN.issuperset(deltas):
+        raise ValueError(f"unknown counters {sorted(set(deltas) - _KNOWN)}")
     changes = {name: int(delta) for name, delta in deltas.items() if delta}
     client: Any = connections.get("default")
     postgres = client.capabilities.dialect == "postgres"
-    metrics = sorted(set(metrics))
+    metrics = tuple(sorted(set(metrics)))
     tenant_id = current_tenant_id()
     now = utcnow()
-
-    p = Params(postgres)
-    written = ""
-    written_row: dict[str, Any] = {}
+    # Each statement's text depends only on its shape: built once, then its values bound.
+    values: dict[str, Any] = {"idea_id": idea_id, "tenant_id": tenant_id, "now": now}
+    for name, delta in changes.items():
+        values[f"delta.{name}"] = delta
+    shape = None
     if row is not None:
-        write = _row_sql(row, p, tenant_id, now)
-        if postgres:
-            written = f"WITH w AS ({write}) "
-        else:
-            written_row = dict((await _run(client, write, p.values, row))[0])
-            p = Params(postgres)
-    sql = written + _update_sql(p, idea_id, tenant_id, changes, guard, metrics, now)
-    if written:
-        sql += ", (SELECT id FROM w) AS row_id, (SELECT version FROM w) AS row_version"
-    rows = await _run(client, sql, p.values, row)
+        shape = (row.table, row.column, row.row_id is None, row.versioned)
+        values.update(value=row.value, row_id=row.row_id, member_id=row.member_id)
+    alone, counting = _counting_sql(shape, tuple(changes), guard, metrics, postgres)
+
+    written_row: dict[str, Any] = {}
+    if alone is not None:  # SQLite: the member's row first, by itself
+        written_row = dict((await _run(client, alone[0], bind(alone[1], postgres, values), row))[0])
+    rows = await _run(client, counting[0], bind(counting[1], postgres, values), row)
     if not rows:
         if guard is None:
             raise LookupError(f"idea {idea_id} is gone")
@@ -169,44 +168,29 @@ async def bump(
     # With the idea locked: sort keys, supporters, the event.
     pending = event(bumped) if event is not None else None
     sort_keys: dict[str, float] = {}
-    if set(changes) - {"comment_count", *supporters.SUPPORTER_FIELDS}:
+    if not _UNRANKED.issuperset(changes):
         sort_keys = ranks(counters, created_at, rules)
-    recount = bool(changes.keys() & supporters.SUPPORT_COUNTERS)
+    recount = not changes.keys().isdisjoint(supporters.SUPPORT_COUNTERS)
     settle = bool(sort_keys) or recount
     if pending is not None and not (postgres and settle):
-        p = Params(postgres)
-        inserted = await client.execute_query_dict(events.insert_sql(pending, p), p.values)
+        text, params = events.insert_statement(pending, postgres)
+        inserted = await sql.rows(client, text, params)
         events.attach(pending, int(inserted[0]["id"]))
         pending = None
     if not settle:
         return bumped
-    p = Params(postgres)
-    head = f"WITH ev AS ({events.insert_sql(pending, p)}) " if pending is not None else ""
-    sets = [f"{name} = {p(value)}" for name, value in sort_keys.items()]
-    if recount:
-        sets.append(supporters.recount_row_sql())
-    returning = list(supporters.SUPPORTER_FIELDS) if recount else []
+    settled, slots = _settle_sql(tuple(sort_keys), recount, pending is not None, postgres)
     if pending is not None:
-        returning.append("(SELECT id FROM ev) AS event_id")
-    sql = (
-        f"{head}UPDATE idea SET {', '.join(sets)}"
-        f" WHERE id = {p(idea_id)} AND tenant_id = {p(tenant_id)}"
-    )
-    if sort_keys:
-        # The sort keys hold only while the campaign's HOT half-life is the one they used: this
-        # statement comes after the lock, so it sees a change that committed meanwhile, and the
-        # unit of work runs again (docs/architecture.md, "Discovery and community health").
-        sql += (
-            " AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = idea.campaign_id"
-            f" AND c.hot_half_life_hours = {p(rules.hot_half_life_hours)})"
-        )
-    settled = f"{sql} RETURNING {', '.join(returning or ['id'])}"
-    rows = await client.execute_query_dict(settled, p.values)
+        values.update(events.event_values(pending))
+    for name, key in sort_keys.items():
+        values[f"rank.{name}"] = key
+    values["half_life"] = rules.hot_half_life_hours
+    rows = await sql.rows(client, settled, bind(slots, postgres, values))
     if not rows:
         raise Conflict(f"the HOT half-life of idea {idea_id}'s campaign changed")
     fresh = dict(rows[0])
     fresh.pop("id", None)
-    if not returning:
+    if not fresh:
         return bumped
     if pending is not None:
         events.attach(pending, int(fresh.pop("event_id")))
@@ -218,9 +202,73 @@ async def bump(
     return bumped
 
 
-async def _run(client: Any, sql: str, values: list[Any], row: RowWrite | None) -> list[Any]:
+_KNOWN = frozenset(_COUNTER_FIELDS) - frozenset(supporters.SUPPORTER_FIELDS)
+# Counters that move no sort key.
+_UNRANKED = frozenset({"comment_count", *supporters.SUPPORTER_FIELDS})
+# A member's row: (table, value column, inserted rather than updated, versioned).
+_RowShape = tuple[str, str, bool, bool]
+# A statement's text and its parameters: slots bound by each call (sql.bind) or constants.
+_Statement = tuple[str, list[Any]]
+
+
+@cache
+def _counting_sql(
+    row: _RowShape | None,
+    changed: tuple[str, ...],
+    guard: Guard | None,
+    metrics: tuple[ThresholdMetric, ...],
+    postgres: bool,
+) -> tuple[_Statement | None, _Statement]:
+    """The member's row and the guarded counter UPDATE: one statement on PostgreSQL (a WITH),
+    two on SQLite (the row's alone first, returned apart). Slots: idea_id, tenant_id, now,
+    ``delta.<counter>`` for each of ``changed``, and for the row value, row_id, member_id."""
+    p = Params(postgres)
+    if row is None:
+        return None, (_update_sql(p, changed, guard, metrics), p.values)
+    write = _row_sql(row, p)
+    if not postgres:
+        alone = (write, p.values)
+        p = Params(postgres)
+        return alone, (_update_sql(p, changed, guard, metrics), p.values)
+    text = f"WITH w AS ({write}) " + _update_sql(p, changed, guard, metrics)
+    text += ", (SELECT id FROM w) AS row_id, (SELECT version FROM w) AS row_version"
+    return None, (text, p.values)
+
+
+@cache
+def _settle_sql(
+    sort_keys: tuple[str, ...], recount: bool, with_event: bool, postgres: bool
+) -> _Statement:
+    """The statement after the lock: sort keys, the supporters' recount and (PostgreSQL) the
+    event. Slots: ``rank.<key>``, idea_id, tenant_id, half_life and the event's (events)."""
+    p = Params(postgres)
+    head = f"WITH ev AS ({events.insert_template(p)}) " if with_event else ""
+    sets = [f"{name} = {p(Slot(f'rank.{name}'))}" for name in sort_keys]
+    if recount:
+        sets.append(supporters.recount_row_sql())
+    returning = list(supporters.SUPPORTER_FIELDS) if recount else []
+    if with_event:
+        returning.append("(SELECT id FROM ev) AS event_id")
+    text = (
+        f"{head}UPDATE idea SET {', '.join(sets)}"
+        f" WHERE id = {p(Slot('idea_id'))} AND tenant_id = {p(Slot('tenant_id'))}"
+    )
+    if sort_keys:
+        # The sort keys hold only while the campaign's HOT half-life is the one they used: this
+        # statement comes after the lock, so it sees a change that committed meanwhile, and the
+        # unit of work runs again (docs/architecture.md, "Discovery and community health").
+        text += (
+            " AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = idea.campaign_id"
+            f" AND c.hot_half_life_hours = {p(Slot('half_life'))})"
+        )
+    return f"{text} RETURNING {', '.join(returning or ['id'])}", p.values
+
+
+async def _run(
+    client: Any, text: str, values: list[Any], row: RowWrite | None
+) -> Sequence[Mapping[str, Any]]:
     try:
-        return list(await client.execute_query_dict(sql, values))
+        return await sql.rows(client, text, values)
     except IntegrityError as error:
         if row is not None and row.row_id is None and is_unique_violation(error):
             # The same member's first action on this idea committed meanwhile: start again.
@@ -228,41 +276,40 @@ async def _run(client: Any, sql: str, values: list[Any], row: RowWrite | None) -
         raise
 
 
-def _row_sql(row: RowWrite, p: Params, tenant_id: int, now: datetime) -> str:
-    if row.row_id is not None:
-        version = ", version = version + 1" if row.versioned else ""
+def _row_sql(row: _RowShape, p: Params) -> str:
+    table, column, inserted, versioned = row
+    if not inserted:
+        version = ", version = version + 1" if versioned else ""
         return (
-            f"UPDATE {row.table} SET {row.column} = {p(row.value)}, updated_at = {p(now)}{version}"
-            f" WHERE id = {p(row.row_id)} AND tenant_id = {p(tenant_id)}"
-            f" RETURNING id, {'version' if row.versioned else 'NULL AS version'}"
+            f"UPDATE {table} SET {column} = {p(Slot('value'))}, updated_at = {p(Slot('now'))}"
+            f"{version} WHERE id = {p(Slot('row_id'))} AND tenant_id = {p(Slot('tenant_id'))}"
+            f" RETURNING id, {'version' if versioned else 'NULL AS version'}"
         )
-    columns = ["tenant_id", "idea_id", "member_id", row.column, "created_at", "updated_at"]
-    values = [tenant_id, row.idea_id, row.member_id, row.value, now, now]
-    if row.versioned:
+    columns = ["tenant_id", "idea_id", "member_id", column, "created_at", "updated_at"]
+    values: list[Any] = [Slot(name) for name in ("tenant_id", "idea_id", "member_id", "value")]
+    values += [Slot("now"), Slot("now")]
+    if versioned:
         columns.append("version")
         values.append(1)
     return (
-        f"INSERT INTO {row.table} ({', '.join(columns)})"
+        f"INSERT INTO {table} ({', '.join(columns)})"
         f" VALUES ({', '.join(p(v) for v in values)})"
-        f" RETURNING id, {'version' if row.versioned else 'NULL AS version'}"
+        f" RETURNING id, {'version' if versioned else 'NULL AS version'}"
     )
 
 
 def _update_sql(
     p: Params,
-    idea_id: int,
-    tenant_id: int,
-    changes: Mapping[str, int],
+    changed: tuple[str, ...],
     guard: Guard | None,
-    metrics: list[ThresholdMetric],
-    now: datetime,
+    metrics: tuple[ThresholdMetric, ...],
 ) -> str:
     """The guarded relative UPDATE that takes the idea's lock, returning its counters."""
     # With nothing to add the row is still written: the caller wants its lock and its counters.
-    sets = [f"{name} = {name} + {p(delta)}" for name, delta in changes.items()] or [
+    sets = [f"{name} = {name} + {p(Slot(f'delta.{name}'))}" for name in changed] or [
         "upvotes = upvotes"
     ]
-    where = [f"id = {p(idea_id)}", f"tenant_id = {p(tenant_id)}"]
+    where = [f"id = {p(Slot('idea_id'))}", f"tenant_id = {p(Slot('tenant_id'))}"]
     if guard is not None:
         if not guard.hidden_ok:
             where.append("NOT hidden")
@@ -274,7 +321,7 @@ def _update_sql(
         if guard.campaign_open:
             where.append(
                 "EXISTS (SELECT 1 FROM campaign WHERE campaign.id = idea.campaign_id AND "
-                + open_sql("campaign", p, now)
+                + open_sql("campaign", p, Slot("now"))
                 + ")"
             )
     returning = ", ".join(_COUNTER_FIELDS)
@@ -357,5 +404,9 @@ class Outcome:
         # The idea as it stands after the action, so callers need not read it again (a plain
         # loop: dataclasses.asdict deep-copies, a measurable share of a vote's CPU).
         counters, idea = self.counters, self.idea
-        for name in _COUNTER_FIELDS:
-            setattr(idea, name, getattr(counters, name))
+        if idea._await_when_save:  # Tortoise's __setattr__ also drops a pending default
+            for name in _COUNTER_FIELDS:
+                setattr(idea, name, getattr(counters, name))
+            return
+        # Plain columns (no relation to validate): what Tortoise's __setattr__ would store.
+        idea.__dict__.update({name: getattr(counters, name) for name in _COUNTER_FIELDS})

@@ -8,7 +8,7 @@ from engine.clock import utcnow
 from engine.errors import DomainError, ErrorCode
 from engine.models.campaigns import Campaign, CampaignStatus
 from engine.models.members import Member
-from engine.sql import Dialect, Params
+from engine.sql import Dialect, Params, Slot
 
 
 def is_open(campaign: Campaign, now: datetime | None = None) -> bool:
@@ -20,9 +20,10 @@ def is_open(campaign: Campaign, now: datetime | None = None) -> bool:
     return not (campaign.closes_at is not None and now >= campaign.closes_at)
 
 
-def open_sql(campaign: str, p: Params, now: datetime) -> str:
+def open_sql(campaign: str, p: Params, now: datetime | Slot) -> str:
     """:func:`is_open` as an SQL condition on the campaign row aliased ``campaign``, for statements
-    that must re-check it themselves (engine.counters.Guard.campaign_open)."""
+    that must re-check it themselves (engine.counters.Guard.campaign_open); ``now`` may be a slot
+    bound later (engine.sql.Slot)."""
     d = Dialect("postgres" if p.postgres else "sqlite")
     status = p(CampaignStatus.OPEN.value)
     opens = f"(({campaign}.opens_at IS NULL) OR {d.ts(f'{campaign}.opens_at')} <= {d.ts(p(now))})"

@@ -30,7 +30,7 @@ from typing import Any
 
 from tortoise import connections
 
-from engine import campaign_gate, counters, events, payloads, ranking
+from engine import campaign_gate, counters, events, payloads, ranking, sql
 from engine.conflicts import retrying
 from engine.counters import Bump, Guard, Outcome, RowWrite
 from engine.errors import NotFound, Unauthenticated
@@ -158,6 +158,13 @@ _PREFIXES = (("i", Idea), ("c", Campaign), ("m", Member))
 
 
 @cache
+def _read_columns() -> tuple[tuple[Any, tuple[str, ...]], ...]:
+    """Each model of :func:`read_action`'s row and its columns, in the statement's order; the
+    member's own row (id, value, discounted_by) comes after them."""
+    return tuple((read, tuple(sorted(read._meta.db_fields))) for _, read in _PREFIXES)
+
+
+@cache
 def _read_sql(model: Any, column: str, discountable: bool, gated: bool, postgres: bool) -> str:
     """The text of :func:`read_action`'s statement; its parameters are the member id, the idea id
     and the tenant id, in that order."""
@@ -165,8 +172,8 @@ def _read_sql(model: Any, column: str, discountable: bool, gated: bool, postgres
     table = model._meta.db_table
     selected = [
         f"{alias}.{name} AS {alias}__{name}"
-        for alias, read in _PREFIXES
-        for name in sorted(read._meta.db_fields)
+        for (alias, _), (_, names) in zip(_PREFIXES, _read_columns(), strict=True)
+        for name in names
     ]
     discounted = "r.discounted_by" if discountable else "NULL"
     own = ["r.id AS r__id", f"r.{column} AS r__value", f"{discounted} AS r__discounted_by"]
@@ -194,25 +201,28 @@ async def read_action(kind: Kind, member_id: int, idea_id: int) -> Reading:
     (``Guard.campaign_open``)."""
     client: Any = connections.get("default")
     postgres = client.capabilities.dialect == "postgres"
-    sql = _read_sql(kind.model, kind.column, kind.discountable, kind.gated, postgres)
-    values = [member_id, idea_id, current_tenant_id()]
-    rows = await client.execute_query_dict(sql, values)
+    text = _read_sql(kind.model, kind.column, kind.discountable, kind.gated, postgres)
+    rows = await sql.rows(client, text, [member_id, idea_id, current_tenant_id()])
     if not rows:
         raise NotFound("idea", "ideaId")
-    found = rows[0]
-    if found["m__id"] is None:
+    found = tuple(rows[0].values())  # in the statement's order (see _read_sql)
+    parts: list[dict[str, Any]] = []
+    start = 0
+    for _, names in _read_columns():
+        end = start + len(names)
+        parts.append(dict(zip(names, found[start:end], strict=True)))
+        start = end
+    if parts[2]["id"] is None:
         raise Unauthenticated("the member of this token no longer exists")
-    parts: dict[str, dict[str, Any]] = {"i": {}, "c": {}, "m": {}, "r": {}}
-    for key, value in found.items():
-        alias, _, column = key.partition("__")
-        if alias in parts:
-            parts[alias][column] = value
-    own_row = parts["r"]
+    idea, campaign, member = (
+        read._init_from_db(**part) for (read, _), part in zip(_read_columns(), parts, strict=True)
+    )
+    row_id, previous, discounted_by = found[start : start + 3]
     return Reading(
-        idea=Idea._init_from_db(**parts["i"]),
-        campaign=Campaign._init_from_db(**parts["c"]),
-        member=Member._init_from_db(**parts["m"]),
-        row_id=None if own_row["id"] is None else int(own_row["id"]),
-        previous=0 if own_row["value"] is None else int(own_row["value"]),
-        discounted=own_row["discounted_by"] is not None,
+        idea=idea,
+        campaign=campaign,
+        member=member,
+        row_id=None if row_id is None else int(row_id),
+        previous=0 if previous is None else int(previous),
+        discounted=discounted_by is not None,
     )

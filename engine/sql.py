@@ -8,6 +8,7 @@ manager, so every statement here names ``tenant_id`` itself (see docs/architectu
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +53,7 @@ class Statement:
         sql, order = self.render(dialect)
         postgres = dialect == "postgres"
         count, rows = await client.execute_query(
-            sql, [_param(params[name], postgres) for name in order]
+            sql, [spell(params[name], postgres) for name in order]
         )
         return count, list(rows)
 
@@ -105,14 +106,51 @@ class Params:
         self.values: list[Any] = []
 
     def __call__(self, value: Any) -> str:
-        self.values.append(_param(value, self.postgres))
+        self.values.append(spell(value, self.postgres))
         return f"${len(self.values)}" if self.postgres else "?"
 
 
-def _param(value: Any, postgres: bool) -> Any:
+def spell(value: Any, postgres: bool) -> Any:
+    """A parameter's value as the dialect's driver takes it (SQLite keeps times as text)."""
     if isinstance(value, datetime) and not postgres:
         return value.isoformat(" ")
     return value
+
+
+class Slot(str):
+    """A parameter named, not yet valued: a statement whose text depends only on its shape is
+    built once with ``p(Slot("name"))`` where its values go, and each call binds them with
+    :func:`bind` (engine.counters keeps the member actions' statements so)."""
+
+    __slots__ = ()
+
+
+def bind(slots: list[Any], postgres: bool, values: dict[str, Any]) -> list[Any]:
+    """The positional values of a statement built with :class:`Slot` parameters (``slots`` is its
+    ``Params.values``): each slot takes ``values[name]``, spelled for the dialect; constants stay."""
+    return [spell(values[item], postgres) if type(item) is Slot else item for item in slots]
+
+
+# Runs one statement on a client (a connection or a transaction) and returns its rows, each a
+# mapping of column to value in the statement's order.
+RowsOf = Callable[[Any, str, list[Any]], Awaitable[Sequence[Mapping[str, Any]]]]
+
+
+async def _tortoise_rows(client: Any, sql: str, values: list[Any]) -> Sequence[Mapping[str, Any]]:
+    return list(await client.execute_query_dict(sql, values))
+
+
+# How the member actions run their statements (engine.interactions, engine.counters): Tortoise's
+# ``execute_query_dict`` unless the composition root installed a faster way for transactions
+# (runtime.compat.run_in_transaction, docs/architecture.md "One vote, end to end"). Call it as
+# ``sql.rows(...)``: installing replaces the module's attribute.
+rows: RowsOf = _tortoise_rows
+
+
+def install_rows(run: RowsOf | None) -> None:
+    """Set how :data:`rows` runs statements; None restores Tortoise's own path."""
+    global rows
+    rows = run or _tortoise_rows
 
 
 async def fetch(template: str, **params: Any) -> list[dict[str, Any]]:

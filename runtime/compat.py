@@ -8,7 +8,11 @@ Two libraries are extended below their public surface, each for a reason a test 
   pooled wrappers (``TransactionContextPooled``, ``PoolConnectionWrapper``) and
   ``AsyncpgDBClient.execute_query[_dict]`` are overridden so a connection a restart broke is
   terminated, never pooled, and a BEGIN or a read on one is retried once
-  (:func:`harden_tortoise_pool`; tests/engine/test_db.py and the fault load test).
+  (:func:`harden_tortoise_pool`; tests/engine/test_db.py and the fault load test). The member
+  actions' statements skip its query layer inside a PostgreSQL transaction and run on the
+  ``TransactionWrapper``'s asyncpg connection, under its lock, with its log line and exception
+  mapping (:func:`run_in_transaction`, installed as ``engine.sql.rows``;
+  tests/runtime/test_compat.py).
 - arq 0.28.0: :class:`ResilientWorker` overrides ``_poll_iteration`` and
   ``_release_sem_dec_counter_on_complete`` and reads ``job_counter``, ``sem``, ``tasks`` and
   ``pool`` (tests/webhooks/test_worker.py): workers woken by enqueues instead of polling, and
@@ -47,8 +51,9 @@ from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContextPooled
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import get_connections
-from tortoise.exceptions import TransactionManagementError
+from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 
+from engine import sql
 from engine.db import is_broken_connection
 from runtime import redis_keys
 
@@ -80,6 +85,7 @@ def apply() -> None:
     check_versions()
     harden_tortoise_transactions()
     harden_tortoise_pool()
+    sql.install_rows(run_in_transaction)
 
 
 async def enqueue_new_job(
@@ -315,6 +321,32 @@ def harden_tortoise_pool() -> None:
     client: Any = AsyncpgDBClient
     client.execute_query = retry_reads(client.execute_query)
     client.execute_query_dict = retry_reads(client.execute_query_dict)
+
+
+async def run_in_transaction(client: Any, query: str, values: list[Any]) -> Any:
+    """``client.execute_query_dict(query, values)`` for the member actions' statements
+    (engine.sql.rows), straight on the asyncpg connection when ``client`` is a PostgreSQL
+    transaction: Tortoise 1.1.9's path there adds four coroutine layers per statement (the two
+    exception translators, the read retry above, the connection wrapper) and copies every row
+    into a dict, about a tenth of a vote's CPU. What those layers do in a transaction is done
+    here too: the wrapper's lock, the debug line of ``tortoise.db_client`` (the statement pins
+    count it) and ``AsyncpgDBClient._translate_exceptions``'s mapping, so a unique violation is
+    still an ``IntegrityError`` (engine.conflicts) and anything else (a deadlock, a broken
+    connection) reaches ``exit_pooled`` and engine.db as before. A read is never retried inside
+    a transaction (``retry_reads``), so nothing of that is lost. Rows are asyncpg Records, which
+    read as mappings. Elsewhere (SQLite, outside a transaction) Tortoise's own path runs."""
+    if type(client) is not TransactionWrapper:
+        return await client.execute_query_dict(query, values)
+    async with client._lock:
+        client.log.debug("%s: %s", query, values)
+        try:
+            return await client._connection.fetch(query, *values)
+        except (asyncpg.SyntaxOrAccessError, asyncpg.exceptions.DataError) as exc:
+            raise OperationalError(exc) from exc
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(exc) from exc
+        except asyncpg.InvalidTransactionStateError as exc:
+            raise TransactionManagementError(exc) from exc
 
 
 # A connection lost while arq's start_jobs watches a key surfaces as a WatchError (a genuine

@@ -136,3 +136,17 @@ async def test_on_commit_outside_a_unit_of_work_is_refused() -> None:
 
     with pytest.raises(RuntimeError):
         events.on_commit(nothing)
+
+
+async def test_a_new_event_is_the_instance_the_model_would_build(tenant) -> None:
+    # events._unsaved skips Model.__init__ for speed: it must leave the same instance state.
+    event = events.new_event(
+        events.EventType.IDEA_VOTED, {"a": [1, "b"]}, campaign_id=3, idea_id=4, member_id=None
+    )
+    columns = {
+        name: getattr(event, name)
+        for name in DomainEvent._meta.fields_db_projection
+        if name != "id"
+    }
+    assert vars(event) == vars(DomainEvent(**columns))
+    assert event.occurred_at.tzinfo is not None and not event._saved_in_db

@@ -51,3 +51,38 @@ def test_importing_the_engine_patches_nothing_start_up_does() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["True", "True", "True", "True"]
+
+
+async def test_the_actions_statements_keep_tortoises_errors_and_log_lines(tenant, database) -> None:
+    # engine.sql.rows runs straight on the transaction's asyncpg connection (PostgreSQL): a unique
+    # violation must still be Tortoise's IntegrityError (engine.conflicts turns it into Conflict),
+    # a bad statement its OperationalError, and each statement a tortoise.db_client debug line.
+    from tortoise.exceptions import IntegrityError, OperationalError
+
+    from engine import events, sql
+    from tests import factories
+    from tests.conftest import count_queries
+
+    assert sql.rows is compat.run_in_transaction
+    member = await factories.member()
+    placeholder = "$1" if database == "postgres" else "?"
+    with count_queries() as log:
+        async with events.unit_of_work() as uow:
+            rows = await sql.rows(
+                uow.connection, f"SELECT id FROM member WHERE id = {placeholder}", [member.id]
+            )
+    assert [dict(r) for r in rows] == [{"id": member.id}]
+    assert sum("FROM member WHERE id" in s for s in log.statements) == 1
+    duplicate = (
+        "INSERT INTO member (tenant_id, external_id, display_name, email, tier, verified,"
+        " customer_value_cents, reputation, level, created_at, updated_at)"
+        " SELECT tenant_id, external_id, display_name, email, tier, verified,"
+        " customer_value_cents, reputation, level, created_at, updated_at FROM member"
+        f" WHERE id = {placeholder}"
+    )
+    with pytest.raises(IntegrityError):
+        async with events.unit_of_work() as uow:
+            await sql.rows(uow.connection, duplicate, [member.id])
+    with pytest.raises(OperationalError):
+        async with events.unit_of_work() as uow:
+            await sql.rows(uow.connection, "SELECT no_such_column FROM member", [])
