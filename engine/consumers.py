@@ -166,13 +166,34 @@ async def _claim_and_book(
     return len(claimed)
 
 
+@dataclass(frozen=True)
+class Round:
+    """What one round of a consumer loop did: ``done`` events, and whether the round found the
+    queue drained (a short batch with no event of another type behind it). A round cut short by
+    an event that is not batched (an ``idea.created``) found more work: the loop claims again at
+    once instead of waiting for a batch to gather."""
+
+    done: int
+    drained: bool
+
+
 async def process_pending(skip: set[int], limit: int | None = None) -> int:
+    """One round of a consumer loop (:func:`process_round`): how many events it processed."""
+    return (await process_round(skip, limit)).done
+
+
+async def process_round(skip: set[int], limit: int | None = None) -> Round:
     """One round of a consumer loop, in event order: a batch of the events before the first
     pending one of another type, else that one alone. An event that fails is logged and added to
     ``skip`` (left to the sweeper), so one bad event never holds back the others."""
     limit = limit or batch_size()
     single = await _pending_ids(False, 1, skip)
     below = single[0] if single else None
+    done = await _claim(skip, limit, single, below)
+    return Round(done, drained=not single and done < limit)
+
+
+async def _claim(skip: set[int], limit: int, single: list[int], below: int | None) -> int:
     try:
         done = await process_batch(limit, skip=sorted(skip), below=below)
     except Exception:

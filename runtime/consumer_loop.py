@@ -2,7 +2,7 @@
 
 The first wake-up of a process runs its loop; one arriving while it runs tells it to claim again
 and returns at once. The loop claims batches from the database (``engine.consumers.
-process_pending``) until none is left, so no event depends on the job that announced it: a lost
+process_round``) until none is left, so no event depends on the job that announced it: a lost
 wake-up only waits for the sweeper (docs/architecture.md, "Consuming events in batches").
 """
 
@@ -46,9 +46,9 @@ class EventConsumer:
                 # Cleared before the claim: a wake-up arriving while it runs claims again.
                 self._woken = False
                 await self._answer_wake_ups()
-                claimed = await consumers.process_pending(skip)
-                done += claimed
-                if claimed:
+                claimed = await consumers.process_round(skip)
+                done += claimed.done
+                if claimed.done:
                     self._woken = True
                     if isinstance(self.queue, ArqJobQueue):  # a worker's loop, not the API's own
                         await _linger(claimed, stop)
@@ -68,14 +68,19 @@ class EventConsumer:
             await self.queue.forget(redis_keys.events_woken())
 
 
-async def _linger(claimed: int, stop: float) -> None:
-    """After a claim short of a full batch, let the next one gather more: every batch pays the
-    same dozen statements, so under a steady stream a claim at once would book a few events at a
-    time for the same cost as many (docs/architecture.md, "Consuming events in batches")."""
-    settings = get_settings()
-    wait = settings.event_batch_linger_seconds
-    if claimed < settings.event_batch_size and wait and time.monotonic() + wait < stop:
+async def _linger(claimed: consumers.Round, stop: float) -> None:
+    """After a claim that found the queue drained, let the next one gather more: every batch
+    pays the same dozen statements, so under a steady stream a claim at once would book a few
+    events at a time for the same cost as many (docs/architecture.md, "Consuming events in
+    batches"). A round cut short by an event that is not batched found more work behind it: a
+    backlog of ``idea.created`` events waited the linger once per event (10 a second)."""
+    wait = get_settings().event_batch_linger_seconds
+    if lingers(claimed) and wait and time.monotonic() + wait < stop:
         await asyncio.sleep(wait)
+
+
+def lingers(claimed: consumers.Round) -> bool:
+    return claimed.drained and claimed.done > 0
 
 
 def _run_seconds() -> float:

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 
-from runtime.consumer_loop import EventConsumer
+from engine.consumers import Round
+from runtime.consumer_loop import EventConsumer, lingers
 
 
 async def test_a_wake_up_during_a_round_makes_the_running_loop_claim_again(monkeypatch) -> None:
     rounds: list[int] = []
     gate = asyncio.Event()
 
-    async def process_pending(skip: set[int]) -> int:
+    async def process_round(skip: set[int]) -> Round:
         rounds.append(len(rounds))
         if len(rounds) == 1:
             await gate.wait()
-        return 0
+        return Round(0, drained=True)
 
-    monkeypatch.setattr("engine.consumers.process_pending", process_pending)
+    monkeypatch.setattr("engine.consumers.process_round", process_round)
     loop = EventConsumer(None)
     running = asyncio.create_task(loop.run())
     await asyncio.sleep(0)
@@ -45,11 +46,11 @@ async def test_the_worker_s_wake_ups_share_one_loop_though_each_job_gets_a_copy_
     monkeypatch.setattr(db, "close_db", nothing)
     gate = asyncio.Event()
 
-    async def process_pending(skip: set[int]) -> int:
+    async def process_round(skip: set[int]) -> Round:
         await gate.wait()
-        return 0
+        return Round(0, drained=True)
 
-    monkeypatch.setattr("engine.consumers.process_pending", process_pending)
+    monkeypatch.setattr("engine.consumers.process_round", process_round)
     ctx: dict[str, object] = {"redis": object()}
     await worker._startup(ctx)
     try:
@@ -95,16 +96,16 @@ async def test_commits_enqueue_one_wake_up_until_a_loop_answers_it(webhook_setti
 
     claims: list[bool] = []
 
-    async def process_pending(skip: set[int]) -> int:
+    async def process_round(skip: set[int]) -> Round:
         claims.append(bool(await pool.exists(redis_keys.events_woken())))
-        return 0
+        return Round(0, drained=True)
 
     try:
         for event_id in (1, 2, 3):
             await flush(event_id)
         assert await queued() == 1  # one wake-up for the burst
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("engine.consumers.process_pending", process_pending)
+            patch.setattr("engine.consumers.process_round", process_round)
             assert await EventConsumer(queue).run() == "0 events"
         assert claims == [False]  # the marker was gone before the claim
         await flush(4)
@@ -114,3 +115,11 @@ async def test_commits_enqueue_one_wake_up_until_a_loop_answers_it(webhook_setti
     finally:
         await pool.delete(redis_keys.queue_name(), redis_keys.events_woken())
         await pool.aclose()
+
+
+def test_a_worker_loop_waits_for_a_batch_to_gather_only_when_its_claim_drained_the_queue() -> None:
+    # A round cut short by an event that is not batched (idea.created) has more behind it: the
+    # loop waited the linger after each such event, and a setup's backlog took 40 s instead of 8.
+    assert lingers(Round(3, drained=True))
+    assert not lingers(Round(1, drained=False))  # one idea.created, more pending behind it
+    assert not lingers(Round(0, drained=True))  # nothing claimed: the loop ends instead

@@ -132,3 +132,21 @@ async def test_two_workers_book_every_event_once(tenant, database) -> None:
             "points", flat=True
         )
         assert (await Member.get(id=member.id)).reputation == sum(points)
+
+
+async def test_a_round_cut_short_by_an_event_not_batched_has_more_behind_it(tenant) -> None:
+    # The worker's loop waits for a batch to gather only after a round that drained the queue;
+    # a round that stopped at an idea.created (handled alone) has the votes behind it.
+    author = await factories.member()
+    voters = await factories.members(3)
+    campaign = await factories.campaign()
+    await _drain()
+    idea = await factories.idea(author, campaign)
+    for voter in voters:
+        await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    rounds: list[consumers.Round] = []
+    while not rounds or not rounds[-1].drained:
+        rounds.append(await consumers.process_round(set()))
+    assert rounds[0] == consumers.Round(1, drained=False)  # idea.created, the votes behind it
+    assert rounds[-1] == consumers.Round(3, drained=True)  # the three votes, nothing after
+    assert await consumers.process_round(set()) == consumers.Round(0, drained=True)
