@@ -242,8 +242,8 @@ def new_event(
     member_id: int | None = None,
 ) -> DomainEvent:
     """An event of the current tenant, not yet written: :func:`record` writes it, or a statement
-    of the caller's carries :func:`insert_sql` (the member actions write theirs inside the statement
-    that settles the idea, engine.counters) and then hands it to :func:`attach`."""
+    of the caller's carries :func:`insert_template` (the member actions write theirs inside the
+    statement that settles the idea, engine.counters) and then hands it to :func:`attach`."""
     now = utcnow()
     return _unsaved(
         tenant_id=current_tenant_id(),
@@ -305,15 +305,9 @@ def _values(event: DomainEvent) -> list[Any]:
     ]
 
 
-def insert_sql(event: DomainEvent, p: Params) -> str:
-    """``INSERT ... RETURNING id`` of an unsaved event, its values bound through ``p``."""
-    placed = ", ".join(p(value) for value in _values(event))
-    return f"INSERT INTO domain_event ({', '.join(_EVENT_COLUMNS)}) VALUES ({placed}) RETURNING id"
-
-
 def insert_template(p: Params) -> str:
-    """:func:`insert_sql` with the event's values left as slots (``event.<column>``), for a
-    statement whose text is kept: bind them with :func:`event_values`."""
+    """``INSERT ... RETURNING id`` of an event, its values left as slots (``event.<column>``) so
+    the text is built once: bind them with :func:`event_values`."""
     placed = ", ".join(p(slot) for slot in _EVENT_SLOTS)
     return f"INSERT INTO domain_event ({', '.join(_EVENT_COLUMNS)}) VALUES ({placed}) RETURNING id"
 
@@ -329,7 +323,8 @@ def _insert_text(postgres: bool) -> str:
 
 
 def insert_statement(event: DomainEvent, postgres: bool) -> tuple[str, list[Any]]:
-    """The text of :func:`insert_sql` (built once per dialect) and the event's values."""
+    """``INSERT ... RETURNING id`` of an unsaved event: the text (built once per dialect) and
+    the event's values."""
     return _insert_text(postgres), [spell(value, postgres) for value in _values(event)]
 
 

@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = 60
     # Events the reputation engine books in one transaction (engine.consumers.process_batch).
     event_batch_size: int = Field(default=200, ge=1, le=1000)
-    # A worker's consumer loop whose claim found less than a full batch waits this long before the next,
-    # so a steady stream of events is booked in batches, not a few at a time (runtime.consumer_loop).
+    # A worker's consumer loop whose claim drained the queue waits this long before the next, so a
+    # steady stream of events is booked in batches, not a few at a time (runtime.consumer_loop).
     event_batch_linger_seconds: float = Field(default=0.1, ge=0, le=5)
     # `cosource worker` serves its own Prometheus metrics on this port when set.
     worker_metrics_port: int | None = None

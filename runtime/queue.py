@@ -107,10 +107,9 @@ class InProcessJobQueue:
     ) -> None:
         self.functions = functions
         self.ctx: dict[str, Any] = {"queue": self, **(ctx or {})}
-        self._tasks: set[asyncio.Task[None]] = set()
-        # When each task's job is due (loop time): drain waits only for what is due before its
-        # deadline, not for a retry deferred by minutes.
-        self._due: dict[asyncio.Task[None], float] = {}
+        # Each task and when its job is due (loop time): drain waits only for what is due before
+        # its deadline, not for a retry deferred by minutes.
+        self._tasks: dict[asyncio.Task[None], float] = {}
         self._running: set[str] = set()
 
     async def enqueue(
@@ -124,14 +123,12 @@ class InProcessJobQueue:
         task = asyncio.create_task(
             self._run(function, args, job_id, delay), context=contextvars.Context()
         )
-        self._tasks.add(task)
-        self._due[task] = asyncio.get_running_loop().time() + delay
+        self._tasks[task] = asyncio.get_running_loop().time() + delay
         task.add_done_callback(self._forget)
         return True
 
     def _forget(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._due.pop(task, None)
+        self._tasks.pop(task, None)
 
     async def _run(
         self, name: str, args: tuple[Any, ...], job_id: str | None, delay: float
@@ -157,7 +154,7 @@ class InProcessJobQueue:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         async with asyncio.timeout(within):
-            while due := [t for t in self._tasks if self._due.get(t, 0.0) <= deadline]:
+            while due := [task for task, at in self._tasks.items() if at <= deadline]:
                 await asyncio.gather(*due, return_exceptions=True)
 
     async def close(self, grace: float = 5.0) -> None:
