@@ -2,7 +2,8 @@
 many of them are verified customers, and their summed customer value.
 
 The three numbers live on the idea row and are always *recounted* from the vote and pledge rows,
-never incremented: a member who upvoted and pledged is one supporter, and because a merge copies
+never incremented (a vote found to be serial voting, engine.vote_reversal, supports nothing, as it
+counts nowhere else): a member who upvoted and pledged is one supporter, and because a merge copies
 rows onto the target only for members not already there (engine.merges), the target's own rows
 already count each member once across merged ideas; unmerge takes the copies back and the recount
 follows. The recount rides in the counter UPDATE that a vote, pledge or merge already makes
@@ -32,6 +33,7 @@ SUPPORTER_FIELDS = ("supporter_count", "supporter_value_cents", "supporter_verif
 # Correlated to the idea row being updated; the same text runs on PostgreSQL and SQLite.
 _SUPPORTER_IDS = (
     'SELECT v."member_id" FROM "vote" v WHERE v."idea_id" = "idea"."id" AND v."value" = 1 '
+    'AND v."discounted_by" IS NULL '
     'UNION SELECT p."member_id" FROM "pledge" p WHERE p."idea_id" = "idea"."id" '
     'AND p."quantity" > 0'
 )

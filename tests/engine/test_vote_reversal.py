@@ -89,3 +89,30 @@ async def test_serial_reversal_running_beside_new_votes_does_not_deadlock(tenant
     await process_pending()
     # Every one of the serial voter's votes ends up out of the counts.
     assert sum(i.upvotes for i in await Idea.filter(campaign_id=campaign.id)) == 0
+
+
+async def test_serial_votes_leave_the_supporters_until_restored(tenant) -> None:
+    """A serial upvote counts nowhere: not in the upvotes, and not as a supporter (whose summed
+    customer value a SUPPORTER_VALUE threshold reads); restored, it counts in both again."""
+    author, honest = await factories.members(2)
+    serial = await factories.member(customer_value_cents=90_000, verified=True)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(6)]
+    for idea in ideas:
+        await votes.cast_vote(serial, idea.id, VoteValue.UP)
+    await process_pending()
+    audit = await ReputationAudit.get(voter_id=serial.id)
+    first = await Idea.get(id=ideas[0].id)
+    assert (first.supporter_count, first.supporter_value_cents) == (0, 0)
+    assert first.supporter_verified_count == 0
+    # Another member's vote moves the supporters again: the serial vote still is not one.
+    await votes.cast_vote(honest, ideas[0].id, VoteValue.UP)
+    first = await Idea.get(id=ideas[0].id)
+    assert first.supporter_count == 1
+    assert first.supporter_value_cents == (honest.customer_value_cents or 0)
+
+    await vote_reversal.restore(audit.id)
+    first = await Idea.get(id=ideas[0].id)
+    assert first.supporter_count == 2
+    assert first.supporter_value_cents == 90_000 + (honest.customer_value_cents or 0)
+    assert first.supporter_verified_count == 1 + int(honest.verified)
