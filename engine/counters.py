@@ -122,8 +122,9 @@ async def bump(
 
     Two statements on PostgreSQL (docs/architecture.md, "One vote, end to end"): the member's row
     and the guarded counter UPDATE that takes the idea's lock, then one that writes the sort keys,
-    recounts the supporters when they may have moved (its snapshot comes after the lock, so it sees
-    every member value committed before) and inserts the event. SQLite, which cannot write inside
+    moves the supporters when they may have moved (a member action steps them by its member,
+    anything else recounts them: engine.supporters; its snapshot comes after the lock, so it sees
+    every row and member value committed before) and inserts the event. SQLite, which cannot write inside
     a WITH, runs the same statements one by one under its single writer.
     """
     if not _KNOWN.issuperset(deltas):
@@ -170,7 +171,12 @@ async def bump(
     sort_keys: dict[str, float] = {}
     if not _UNRANKED.issuperset(changes):
         sort_keys = ranks(counters, created_at, rules)
-    recount = not changes.keys().isdisjoint(supporters.SUPPORT_COUNTERS)
+    moved = [name for name in supporters.SUPPORT_COUNTERS if name in changes]
+    recount = bool(moved)
+    # A member action moves the supporters by its member's step; anything else recounts them.
+    step = moved[0] if row is not None and len(moved) == 1 else None
+    if step is not None:
+        values["support_step"] = changes[step]
     settle = bool(sort_keys) or recount
     if pending is not None and not (postgres and settle):
         text, params = events.insert_statement(pending, postgres)
@@ -179,7 +185,7 @@ async def bump(
         pending = None
     if not settle:
         return bumped
-    settled, slots = _settle_sql(tuple(sort_keys), recount, pending is not None, postgres)
+    settled, slots = _settle_sql(tuple(sort_keys), recount, step, pending is not None, postgres)
     if pending is not None:
         values.update(events.event_values(pending))
     for name, key in sort_keys.items():
@@ -237,14 +243,21 @@ def _counting_sql(
 
 @cache
 def _settle_sql(
-    sort_keys: tuple[str, ...], recount: bool, with_event: bool, postgres: bool
+    sort_keys: tuple[str, ...],
+    recount: bool,
+    step: str | None,
+    with_event: bool,
+    postgres: bool,
 ) -> _Statement:
-    """The statement after the lock: sort keys, the supporters' recount and (PostgreSQL) the
-    event. Slots: ``rank.<key>``, idea_id, tenant_id, half_life and the event's (events)."""
+    """The statement after the lock: sort keys, the supporters (a member action's step on
+    ``step``'s counter, otherwise a recount) and (PostgreSQL) the event. Slots: ``rank.<key>``,
+    idea_id, tenant_id, half_life, member_id and support_step, and the event's (events)."""
     p = Params(postgres)
     head = f"WITH ev AS ({events.insert_template(p)}) " if with_event else ""
     sets = [f"{name} = {p(Slot(f'rank.{name}'))}" for name in sort_keys]
-    if recount:
+    if step is not None:
+        sets.append(supporters.step_row_sql(step, p))
+    elif recount:
         sets.append(supporters.recount_row_sql())
     returning = list(supporters.SUPPORTER_FIELDS) if recount else []
     if with_event:

@@ -1,13 +1,15 @@
 """Supporters: the distinct members behind an idea (an upvote or a pledge, each member once), how
 many of them are verified customers, and their summed customer value.
 
-The three numbers live on the idea row and are always *recounted* from the vote and pledge rows,
-never incremented (a vote found to be serial voting, engine.vote_reversal, supports nothing, as it
-counts nowhere else): a member who upvoted and pledged is one supporter, and because a merge copies
-rows onto the target only for members not already there (engine.merges), the target's own rows
-already count each member once across merged ideas; unmerge takes the copies back and the recount
-follows. The recount rides in the counter UPDATE that a vote, pledge or merge already makes
-(engine.counters.bump), so it costs no extra statement. A change of a member's value or verified
+The three numbers live on the idea row. A vote or pledge steps them by its own member (one
+probe of the member's other kind of row, :func:`step_row_sql`); everything else recounts them from
+the vote and pledge rows (a vote found to be serial voting, engine.vote_reversal, supports nothing,
+as it counts nowhere else). A member who upvoted and pledged is one supporter, and because a merge
+copies rows onto the target only for members not already there (engine.merges), the target's own
+rows already count each member once across merged ideas; unmerge takes the copies back and the
+recount follows. Step and recount ride in the counter UPDATE that a vote, pledge or merge already
+makes (engine.counters.bump), so they cost no extra statement (docs/architecture.md,
+"Integrations"). A change of a member's value or verified
 flag (upsertMember, imports, inbound webhooks) recounts the ideas that member supports, after
 locking those idea rows, in the transaction that changed the member: with the idea row lock as the
 common point, a concurrent vote and a value change cannot leave a stale sum behind.
@@ -25,6 +27,7 @@ from engine.models.campaigns import Campaign, ThresholdMetric
 from engine.models.ideas import Idea
 from engine.models.interactions import Pledge, Vote
 from engine.ranking import Counters
+from engine.sql import Params, Slot
 
 # Counter deltas that can change who supports an idea.
 SUPPORT_COUNTERS = frozenset({"upvotes", "pledgers"})
@@ -68,6 +71,43 @@ def recount_row_sql() -> str:
     columns = ", ".join(SUPPORTER_FIELDS)
     aggregates = ", ".join(_AGGREGATES[name] for name in SUPPORTER_FIELDS)
     return f'({columns}) = (SELECT {aggregates} FROM "member" m WHERE m."id" IN ({_SUPPORTER_IDS}))'
+
+
+# Whether the member (placeholder ``{m}``) supports the idea being updated through the other kind
+# of row than the one whose counter moved: a pledge for a vote's step, an upvote for a pledge's.
+_OTHER_SUPPORT = {
+    "upvotes": (
+        'EXISTS (SELECT 1 FROM "pledge" p WHERE p."idea_id" = "idea"."id" AND p."member_id" = {m} '
+        'AND p."quantity" > 0)'
+    ),
+    "pledgers": (
+        'EXISTS (SELECT 1 FROM "vote" v WHERE v."idea_id" = "idea"."id" AND v."member_id" = {m} '
+        'AND v."value" = 1 AND v."discounted_by" IS NULL)'
+    ),
+}
+
+
+def step_row_sql(counter: str, p: Params) -> str:
+    """One member's step as one SET term, for the member action that moved ``counter`` (one of
+    :data:`SUPPORT_COUNTERS`) by the slot ``support_step`` (+1: began supporting through this
+    kind of row, -1: stopped): the supporters move by that member (slot ``member_id``) alone,
+    unless their other kind of row keeps them a supporter.
+
+    The same numbers as :func:`recount_row_sql`, without reading every supporter: the others'
+    rows are as the last recount or step left them, and each member action steps by its member
+    only, under the idea's row lock (docs/architecture.md, "One vote, end to end"). The statement
+    must come after that lock was taken, so that its snapshot sees the other kind of row as
+    committed by any action that held the lock before."""
+    other = _OTHER_SUPPORT[counter].format(m=p(Slot("member_id")))
+    step = p(Slot("support_step"))
+    columns = ", ".join(SUPPORTER_FIELDS)
+    return (
+        f"({columns}) = (SELECT idea.supporter_count + s.d,"
+        ' idea.supporter_value_cents + s.d * COALESCE(m."customer_value_cents", 0),'
+        ' idea.supporter_verified_count + s.d * (CASE WHEN m."verified" THEN 1 ELSE 0 END)'
+        f" FROM (SELECT CASE WHEN {other} THEN 0 ELSE {step} END AS d) s"
+        f' LEFT JOIN "member" m ON m."id" = {p(Slot("member_id"))})'
+    )
 
 
 def recount() -> dict[str, Expression]:

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+from typing import Any
 
-from engine import member_import, merges, pledges, votes
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from engine import member_import, merges, pledges, vote_reversal, votes
+from engine.errors import DomainError
 from engine.members import MemberData, upsert_member
 from engine.models import DomainEvent, Idea, Member, Pledge, ThresholdMetric, Vote
+from engine.reputation.models import ReputationAudit
+from engine.reputation.rules import RulesPatch, update_rules
 from engine.supporters import Supporters
+from engine.tenancy import tenant_scope
+from engine.tenants import create_tenant
 from engine.thresholds import ThresholdSpec
 from engine.votes import VoteValue
 from tests import factories
+from tests.engine.reputation.support import process_pending
 
 
 async def _supporters(idea_id: int) -> Supporters:
@@ -94,7 +106,11 @@ async def test_pledge_crosses_supporter_value_threshold(tenant) -> None:
 
 async def _recounted(idea_id: int) -> Supporters:
     """The supporters as a fresh reading of the rows says they are."""
-    voters = set(await Vote.filter(idea_id=idea_id, value=1).values_list("member_id", flat=True))
+    voters = set(
+        await Vote.filter(idea_id=idea_id, value=1, discounted_by=None).values_list(
+            "member_id", flat=True
+        )
+    )
     buyers = await Pledge.filter(idea_id=idea_id, quantity__gt=0).values_list(
         "member_id", flat=True
     )
@@ -142,3 +158,89 @@ async def test_erasing_a_supporter_takes_their_value_away(tenant) -> None:
     assert (await _supporters(idea.id)).customer_value_cents == 40_000
     await erase_member(fan.id)
     assert await _supporters(idea.id) == Supporters(1, 0, 1)  # still a supporter, worth nothing
+
+
+# Five members on four ideas (0-2 by member 0, 3 by member 1): votes, pledges, value changes,
+# merges, and the consumer finding serial votes (limit 2) and the brand restoring them.
+_MEMBERS, _IDEAS = 5, 4
+_member = st.integers(0, _MEMBERS - 1)
+_idea = st.integers(0, _IDEAS - 1)
+_steps = st.one_of(
+    st.tuples(st.just("vote"), _member, _idea, st.sampled_from([1, 1, 0, -1])),
+    st.tuples(st.just("pledge"), _member, _idea, st.integers(0, 3)),
+    st.tuples(
+        st.just("revalue"), _member, st.integers(0, 50_000), st.sampled_from([True, False, None])
+    ),
+    st.tuples(st.just("merge"), _idea, _idea),
+    st.tuples(st.just("unmerge"), _idea),
+    st.tuples(st.just("process")),
+    st.tuples(st.just("restore")),
+)
+# A member who upvotes and pledges, whose votes then turn serial, and one who moves both rows.
+_STORY = [
+    ("vote", 2, 0, 1),
+    ("pledge", 2, 0, 2),
+    ("vote", 2, 1, 1),
+    ("vote", 2, 2, 1),
+    ("process",),
+    ("pledge", 2, 0, 0),
+    ("vote", 3, 0, 1),
+    ("revalue", 3, 900, True),
+    ("merge", 0, 3),
+    ("vote", 4, 3, 1),
+    ("pledge", 3, 3, 1),
+    ("vote", 3, 3, 0),
+    ("restore",),
+    ("unmerge", 0),
+]
+
+
+@settings(
+    max_examples=int(os.environ.get("COSOURCE_HYPOTHESIS_EXAMPLES", "15")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@example(steps=_STORY)
+@given(steps=st.lists(_steps, min_size=8, max_size=30))
+async def test_supporters_always_equal_a_recount(
+    database: str, steps: list[tuple[Any, ...]]
+) -> None:
+    """Votes and pledges move the supporters by their member's step alone (engine.supporters);
+    everything else recounts. After every step, each idea's three numbers equal a fresh count
+    of its rows, whatever happened before."""
+    new = await create_tenant(f"Supporters {secrets.token_hex(4)}")
+    with tenant_scope(new.tenant.id):
+        await update_rules(RulesPatch(serial_vote_limit=2))
+        members = [
+            await factories.member(customer_value_cents=1_000 * (n + 1), verified=n % 2 == 0)
+            for n in range(_MEMBERS)
+        ]
+        campaign = await factories.campaign()
+        ideas = [await factories.idea(members[0], campaign) for _ in range(_IDEAS - 1)]
+        ideas.append(await factories.idea(members[1], campaign))
+        for step in steps:
+            try:
+                if step[0] == "vote":
+                    await votes.cast_vote(members[step[1]], ideas[step[2]].id, VoteValue(step[3]))
+                elif step[0] == "pledge":
+                    await pledges.pledge(members[step[1]], ideas[step[2]].id, step[3])
+                elif step[0] == "revalue":
+                    data = MemberData(
+                        external_id=members[step[1]].external_id,
+                        customer_value_cents=step[2],
+                        verified=step[3],
+                    )
+                    await upsert_member(data)
+                elif step[0] == "merge":
+                    await merges.merge_ideas(ideas[step[1]].id, ideas[step[2]].id)
+                elif step[0] == "unmerge":
+                    await merges.unmerge_idea(ideas[step[1]].id)
+                elif step[0] == "process":
+                    await process_pending()
+                else:
+                    for audit in await ReputationAudit.filter(restored_at=None):
+                        await vote_reversal.restore(audit.id)
+            except DomainError:
+                pass  # refused (a self-vote, a merged idea, nothing to unmerge): nothing moved
+            for idea in ideas:
+                assert await _supporters(idea.id) == await _recounted(idea.id), (step, idea.id)
