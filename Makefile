@@ -38,7 +38,7 @@ services:
 test: venv services $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine api webhooks runtime tests scripts
+	$(BIN)/mypy engine api webhooks runtime tests scripts bench
 	# Everything but the load and fault tests on $(TEST_WORKERS) workers (browser tests together on
 	# one), then those alone: they print latencies and stop services (docs/architecture.md, "Testing").
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
@@ -46,7 +46,7 @@ test: venv services $(NODE_STAMP)
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy engine api webhooks runtime tests scripts
+	$(BIN)/mypy engine api webhooks runtime tests scripts bench
 	$(BIN)/python scripts/import_graph.py
 
 format: venv

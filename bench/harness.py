@@ -188,8 +188,13 @@ class WrkResult:
 def cpu_seconds(base: str) -> float | None:
     """User + system CPU time so far of the server process behind ``base``."""
     pid = PIDS.get(base)
+    return pid_cpu_seconds(pid) if pid else None
+
+
+def pid_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time so far of process ``pid`` (Linux /proc); None once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() if pid else []
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     if len(fields) < 13:

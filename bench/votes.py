@@ -8,6 +8,10 @@ Prints, for one run on this machine, as ratios to floors measured in the same ru
   hand-written SQL (bench/floor.py, ``/vote``); with both servers' CPU per vote ("cpu": the
   floor's as a share of the mutation's, what the throughput ratio would be were both CPU bound
   alone on their core, steadier on a shared machine).
+- ``vote mutation, CPU per vote by process`` and ``vote floor, CPU per vote by process``: what
+  each process spent per vote over those two runs (the API server, the worker booking what the
+  votes earn, and the PostgreSQL backends serving the bench's database): on two cores shared by
+  all of them and wrk, their sum is what bounds the req/s.
 - ``engine, cast_vote in-process``: ``engine.votes.cast_vote`` called in this process, 16 at a
   time, with no hooks: the engine's CPU per vote (no HTTP, GraphQL, token or Redis) against the
   floor server's CPU per vote (which includes its HTTP).
@@ -47,9 +51,11 @@ from tortoise import Tortoise
 from bench.harness import (
     WARM_UP_SECONDS,
     WrkResult,
+    cpu_seconds,
     create_database,
     drop_database,
     pg_url,
+    pid_cpu_seconds,
     server,
     wrk_script,
 )
@@ -241,8 +247,67 @@ async def engine_cpu_us(url: str, info: dict[str, object]) -> float:
     return min(spent)
 
 
+class CpuWatch:
+    """CPU per vote of each process kind over one measured run: the API server (``base``), the
+    worker (``worker_pid``) and the PostgreSQL backends connected to database ``name``. A
+    backend that connects during the run counts from zero; one that leaves before its end is
+    missed (the pools keep theirs open through the warm-up)."""
+
+    def __init__(self, url: str, name: str, base: str, worker_pid: int | None = None) -> None:
+        self.url, self.name, self.base, self.worker_pid = url, name, base, worker_pid
+        self._start: dict[tuple[str, int], float] = {}
+        self.ms: dict[str, float] = {}
+
+    def _backends(self) -> list[int]:
+        async def read() -> list[int]:
+            conn = await asyncpg.connect(self.url)
+            try:
+                rows = await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <>"
+                    " pg_backend_pid()",
+                    self.name,
+                )
+            finally:
+                await conn.close()
+            return [int(r["pid"]) for r in rows]
+
+        return asyncio.run(read())
+
+    def _snapshot(self) -> dict[tuple[str, int], float]:
+        taken: dict[tuple[str, int], float] = {}
+        api = cpu_seconds(self.base)
+        if api is not None:
+            taken[("API", 0)] = api
+        pids = [("PostgreSQL", pid) for pid in self._backends()]
+        if self.worker_pid is not None:
+            pids.append(("worker", self.worker_pid))
+        for key in pids:
+            seconds = pid_cpu_seconds(key[1])
+            if seconds is not None:
+                taken[key] = seconds
+        return taken
+
+    def start(self) -> None:
+        self._start = self._snapshot()
+
+    def stop(self, votes: float) -> None:
+        for key, seconds in self._snapshot().items():
+            spent = seconds - self._start.get(key, 0.0)
+            self.ms[key[0]] = self.ms.get(key[0], 0.0) + spent * 1000 / max(1.0, votes)
+
+    def row(self, name: str, floor: CpuWatch | None = None) -> str:
+        parts = "".join(
+            f"   {kind} {self.ms.get(kind, 0.0):5.2f}" for kind in ("API", "worker", "PostgreSQL")
+        )
+        total = sum(self.ms.values())
+        line = f"  {name:<44} ms/vote:{parts}   total {total:5.2f}"
+        if floor is not None and total:
+            line += f"   ({sum(floor.ms.values()) / total:4.2f}x the floor's total)"
+        return line
+
+
 @contextlib.contextmanager
-def worker(env: dict[str, str]) -> Iterator[None]:
+def worker(env: dict[str, str]) -> Iterator[int]:
     """`cosource worker` books what the votes earn, as it would in production."""
     script = Path(sys.executable).with_name("cosource")
     cmd = (
@@ -251,7 +316,7 @@ def worker(env: dict[str, str]) -> Iterator[None]:
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
     child = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
-        yield
+        yield child.pid
     finally:
         child.terminate()
         child.wait(timeout=30)
@@ -277,10 +342,12 @@ def warmed(
     measure: Callable[[int, str], WrkResult],
     *,
     processes: int = 1,
+    watch: CpuWatch | None = None,
 ) -> WrkResult:
     """``measure(seconds, lua)`` after the warm-up runs on the same servers, with the votes reset
     between (so the measured run, too, starts from no votes). Each warm-up run picks up the
-    request sequence where the last one stopped, so all members get their turn."""
+    request sequence where the last one stopped, so all members get their turn. ``watch``, if
+    given, times the measured run's CPU by process."""
     sent, spent = 0, 0
     while WARM_UP_SECONDS > 0 and spent < WARM_UP_MAX_SECONDS:
         if sent >= WARM_UP_ROUNDS * MEMBERS * processes:
@@ -291,7 +358,12 @@ def warmed(
     WARM_UPS[name] = (sent, spent)
     if spent:
         asyncio.run(reset_votes(url, tenant))
-    return measure(seconds, lua)
+    if watch is None:
+        return measure(seconds, lua)
+    watch.start()
+    result = measure(seconds, lua)
+    watch.stop(result.requests_per_second * seconds)
+    return result
 
 
 def row(name: str, result: WrkResult, floor: WrkResult, *, absolute: bool = False) -> str:
@@ -341,10 +413,12 @@ def run(seconds: int) -> None:
         results: dict[str, WrkResult] = {}
         checks: dict[str, bool] = {}
         tenant = int(info["tenant"])  # type: ignore[call-overload]
-        with worker(env):
+        watches: dict[str, CpuWatch] = {}
+        with worker(env) as worker_pid:
             print("measuring the vote mutation (first sight, then warmed up) ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
             with server("api.app:create_app", env) as base:
+                watches["mutation"] = CpuWatch(url, name, base, worker_pid)
                 # A fresh process whose every token is new: what the first seconds after a
                 # deploy cost (kept as its own row).
                 results["first sight"] = wrk_script(
@@ -358,6 +432,7 @@ def run(seconds: int) -> None:
                     seconds,
                     mutation,
                     lambda s, lua: wrk_script(f"{base}/graphql", lua, seconds=s, server=base),
+                    watch=watches["mutation"],
                 )
             checks["mutation"] = asyncio.run(counters_match_rows(url, tenant))
             print("measuring it under contention (2 API processes) ...", flush=True)
@@ -378,6 +453,7 @@ def run(seconds: int) -> None:
         print("measuring the vote floor (warmed up) ...", flush=True)
         asyncio.run(reset_votes(url, tenant))
         with server("bench.floor:create_app", floor_env) as floor:
+            watches["floor"] = CpuWatch(url, name, floor)
             results["floor"] = warmed(
                 "vote floor",
                 url,
@@ -385,6 +461,7 @@ def run(seconds: int) -> None:
                 seconds,
                 floor_lua,
                 lambda s, lua: wrk_script(f"{floor}/vote", lua, seconds=s, server=floor),
+                watch=watches["floor"],
             )
         checks["floor"] = asyncio.run(counters_match_rows(url, tenant))
         asyncio.run(reset_votes(url, tenant))
@@ -417,6 +494,8 @@ def run(seconds: int) -> None:
                 results["floor"],
             )
         )
+        print(watches["mutation"].row("vote mutation, CPU per vote by process", watches["floor"]))
+        print(watches["floor"].row("vote floor, CPU per vote by process"))
         floor_us = results["floor"].cpu_us
         engine_row = f"  {'engine, cast_vote in-process':<44}"
         if floor_us:

@@ -40,7 +40,15 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.harness import LOAD_CORE, SERVER_CORE, create_database, drop_database, free_port, pg_url
+from bench.harness import (
+    LOAD_CORE,
+    SERVER_CORE,
+    create_database,
+    drop_database,
+    free_port,
+    pg_url,
+    pid_cpu_seconds,
+)
 from runtime import composition
 from runtime.worker import MAX_JOBS
 
@@ -157,9 +165,11 @@ def _run_floor(command: list[str], body: bytes) -> dict[str, float]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of a process so far; the process must still run."""
+    seconds = pid_cpu_seconds(pid)
+    if seconds is None:
+        raise RuntimeError(f"process {pid} is gone")
+    return seconds
 
 
 async def _wait_http(url: str, within: float = 20) -> None:
