@@ -1,9 +1,12 @@
 """Live updates for subscriptions: committed idea changes fanned out to every API process.
 
 After a commit, LiveHooks publish one small message per changed idea on the tenant's channel. With
-Redis, each process keeps ONE pattern subscription and hands messages to its local subscribers, so
-Redis connections do not grow with the number of open websockets; without Redis the same local
-fan-out runs in memory. Messages carry ids only: subscribers re-read the idea in their tenant scope.
+Redis, each process keeps ONE pub/sub connection and subscribes on it to a tenant's channel only
+while it has a local subscriber of that tenant: Redis connections do not grow with the number of
+open websockets, and a process serving no subscriber of a tenant receives none of its messages
+(with a pattern subscription every process read and parsed every vote of every tenant). Without
+Redis the same local fan-out runs in memory. Messages carry ids only: subscribers re-read the idea
+in their tenant scope.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -43,6 +47,11 @@ LIVE_EVENT_TYPES = frozenset(
 )
 
 
+# How long a new subscriber waits for Redis to confirm its tenant's channel before going on
+# without it (live updates are best effort; the reader subscribes again once Redis is back).
+CONFIRM_TIMEOUT = 2.0
+
+
 class Broadcaster:
     """Local fan-out to this process's subscribers; publishing goes through Redis when set."""
 
@@ -50,6 +59,11 @@ class Broadcaster:
         self.redis = redis
         self._subscribers: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._pubsub: Any = None
+        # A tenant's channel subscribed on the current connection: confirmed once Redis said so.
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        # Messages read from Redis by this process (tests and metrics: what it was sent).
+        self.received = 0
 
     async def start(self) -> None:
         if self.redis is not None and self._reader is None:
@@ -86,34 +100,79 @@ class Broadcaster:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, tenant_id: int) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """A queue of the tenant's messages; with Redis, yielded once Redis confirmed this
+        process's subscription to the tenant's channel, so nothing committed after it is missed
+        (or after ``CONFIRM_TIMEOUT``, when Redis does not answer)."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
-        self._subscribers.setdefault(tenant_id, set()).add(queue)
+        local = self._subscribers.setdefault(tenant_id, set())
+        local.add(queue)
         try:
+            if self.redis is not None:
+                await self._listen(tenant_id)
             yield queue
         finally:
-            self._subscribers[tenant_id].discard(queue)
+            local.discard(queue)
+            if not local and self._subscribers.get(tenant_id) is local:
+                del self._subscribers[tenant_id]
+                if self.redis is not None:
+                    await self._unlisten(tenant_id)
+
+    async def _listen(self, tenant_id: int) -> None:
+        channel = redis_keys.live_channel(tenant_id)
+        confirmed = self._confirmed.get(channel)
+        if confirmed is None:
+            confirmed = self._confirmed[channel] = asyncio.get_running_loop().create_future()
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):  # the reader subscribes it on reconnect
+                    await self._pubsub.subscribe(channel)
+        try:
+            await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
+        except TimeoutError:
+            log.warning("live channel of tenant %s not confirmed by Redis; going on", tenant_id)
+
+    async def _unlisten(self, tenant_id: int) -> None:
+        channel = redis_keys.live_channel(tenant_id)
+        self._confirmed.pop(channel, None)
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):  # a lost connection dropped it already
+                await self._pubsub.unsubscribe(channel)
 
     async def _read_redis(self) -> None:
+        """The one pub/sub connection: a channel of this process's own keeps it open while no
+        tenant is subscribed (redis-py stops listening on a connection with no subscription),
+        and after a lost connection every wanted channel is subscribed again."""
         assert self.redis is not None
-        prefix = redis_keys.live_channel(0)[:-1]
+        own = redis_keys.live_channel(0) + f":process:{secrets.token_hex(8)}"
         while True:
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.psubscribe(prefix + "*")
+                wanted = list(self._confirmed)
+                await pubsub.subscribe(own, *wanted)
+                self._pubsub = pubsub
+                # Subscribers that came while that was under way found no connection to use.
+                missed = [channel for channel in self._confirmed if channel not in wanted]
+                if missed:
+                    await pubsub.subscribe(*missed)
                 async for item in pubsub.listen():
-                    if item.get("type") != "pmessage":
-                        continue
-                    channel = (
-                        item["channel"].decode()
-                        if isinstance(item["channel"], bytes)
-                        else item["channel"]
-                    )
-                    self._deliver(int(channel.rsplit(":", 1)[1]), orjson.loads(item["data"]))
+                    kind = item.get("type")
+                    channel = item["channel"]
+                    if isinstance(channel, bytes):
+                        channel = channel.decode()
+                    if kind == "subscribe":
+                        confirmed = self._confirmed.get(channel)
+                        if confirmed is not None and not confirmed.done():
+                            confirmed.set_result(None)
+                    elif kind == "message":
+                        self.received += 1
+                        tenant_id = int(channel.rsplit(":", 1)[1])
+                        self._deliver(tenant_id, orjson.loads(item["data"]))
             except asyncio.CancelledError:
+                self._pubsub = None
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
             except Exception as exc:
                 log.warning("live subscription lost (%s); reconnecting", exc)
+                self._pubsub = None
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(1)
 

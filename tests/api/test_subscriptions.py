@@ -169,3 +169,41 @@ async def test_each_update_carries_the_viewers_current_vote(tenant) -> None:
         await stream.aclose()
     finally:
         events.install_hooks(*previous)
+
+
+@pytest.mark.redis
+async def test_a_process_receives_only_the_tenants_its_subscribers_follow(webhook_settings) -> None:
+    """Each API process subscribes to a tenant's channel only while one of its own subscribers
+    follows that tenant: Redis sends a vote's message to the processes that show it, not to
+    every process (a pattern subscription made each read and parse every tenant's votes)."""
+    from redis.asyncio import Redis
+
+    from runtime import redis_keys
+
+    webhook_settings(redis_prefix=f"cosource-test-{os.getpid()}-{secrets.token_hex(3)}")
+    redis = Redis.from_url(REDIS_URL)
+    showing, idle = Broadcaster(redis), Broadcaster(redis)
+    await showing.start()
+    await idle.start()
+    try:
+        async with showing.subscribe(1) as queue:
+            # PUBLISH answers how many clients Redis sent the message to.
+            assert await redis.publish(redis_keys.live_channel(1), b'{"n": 1}') == 1
+            assert await redis.publish(redis_keys.live_channel(2), b'{"n": 2}') == 0
+            assert await asyncio.wait_for(queue.get(), 5) == {"n": 1}
+            async with idle.subscribe(1) as other:  # a second process showing tenant 1
+                await showing.publish(1, {"n": 3})
+                assert await asyncio.wait_for(other.get(), 5) == {"n": 3}
+                assert await asyncio.wait_for(queue.get(), 5) == {"n": 3}
+        assert (showing.received, idle.received) == (2, 1)
+        # The last subscriber left: no process is sent tenant 1's messages any more.
+        for _ in range(50):
+            if await redis.publish(redis_keys.live_channel(1), b"{}") == 0:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("tenant 1's channel is still subscribed after its last subscriber left")
+    finally:
+        await showing.close()
+        await idle.close()
+        await redis.aclose()
