@@ -12,6 +12,10 @@ Prints, for one run on this machine, as ratios to floors measured in the same ru
   each process spent per vote over those two runs (the API server, the worker booking what the
   votes earn, and the PostgreSQL backends serving the bench's database): on two cores shared by
   all of them and wrk, their sum is what bounds the req/s.
+- ``vote mutation, ideas by 20 authors``: the same mutation on as many ideas again, each by an
+  author of its own. On the first 20 ideas (one author) every member soon casts more than five
+  votes on one author's ideas within a day, so most votes are serial voting the worker finds and
+  reverses; here none is, as in a campaign whose ideas come from many customers.
 - ``engine, cast_vote in-process``: ``engine.votes.cast_vote`` called in this process, 16 at a
   time, with no hooks: the engine's CPU per vote (no HTTP, GraphQL, token or Redis) against the
   floor server's CPU per vote (which includes its HTTP).
@@ -89,6 +93,9 @@ async def seed(url: str) -> dict[str, object]:
             thresholds=(ThresholdSpec(ThresholdMetric.UPVOTES, MEMBERS // 4),)
         )
         ideas = [await factories.idea(author, campaign) for _ in range(IDEAS)]
+        # As many ideas again, each by an author of its own: no member votes on one author's
+        # ideas more than once, so none is found to be serial voting.
+        spread = [await factories.idea(a, campaign) for a in await factories.members(IDEAS)]
     tokens = [
         issue_member_token(brand.tenant, MemberData(external_id=m.external_id)) for m in voters
     ]
@@ -99,6 +106,7 @@ async def seed(url: str) -> dict[str, object]:
         "members": [m.id for m in voters],
         "tokens": tokens,
         "ideas": [i.id for i in ideas],
+        "spread ideas": [i.id for i in spread],
     }
 
 
@@ -408,6 +416,11 @@ def run(seconds: int) -> None:
             "COSOURCE_GRAPHIQL": "false",
         }
         mutation = mutation_script(str(info["pk"]), info["tokens"], gids)  # type: ignore[arg-type]
+        spread_gids = [
+            base64.b64encode(f"Idea:{i}".encode()).decode()
+            for i in info["spread ideas"]  # type: ignore[attr-defined]
+        ]
+        spread = mutation_script(str(info["pk"]), info["tokens"], spread_gids)  # type: ignore[arg-type]
         floor_lua = floor_script(info["members"], info["ideas"])  # type: ignore[arg-type]
         floor_env = {"BENCH_DSN": url, "BENCH_TENANT": str(info["tenant"])}
         results: dict[str, WrkResult] = {}
@@ -434,7 +447,18 @@ def run(seconds: int) -> None:
                     lambda s, lua: wrk_script(f"{base}/graphql", lua, seconds=s, server=base),
                     watch=watches["mutation"],
                 )
-            checks["mutation"] = asyncio.run(counters_match_rows(url, tenant))
+                checks["mutation"] = asyncio.run(counters_match_rows(url, tenant))
+                watches["spread"] = CpuWatch(url, name, base, worker_pid)
+                results["spread"] = warmed(
+                    "vote mutation, ideas by 20 authors",
+                    url,
+                    tenant,
+                    seconds,
+                    spread,
+                    lambda s, lua: wrk_script(f"{base}/graphql", lua, seconds=s, server=base),
+                    watch=watches["spread"],
+                )
+            checks["spread"] = asyncio.run(counters_match_rows(url, tenant))
             print("measuring it under contention (2 API processes) ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
             with server("api.app:create_app", env, workers=2) as base:
@@ -496,6 +520,8 @@ def run(seconds: int) -> None:
         )
         print(watches["mutation"].row("vote mutation, CPU per vote by process", watches["floor"]))
         print(watches["floor"].row("vote floor, CPU per vote by process"))
+        print(row("vote mutation, ideas by 20 authors", results["spread"], results["floor"]))
+        print(watches["spread"].row("  the same, CPU per vote by process", watches["floor"]))
         floor_us = results["floor"].cpu_us
         engine_row = f"  {'engine, cast_vote in-process':<44}"
         if floor_us:
