@@ -184,7 +184,9 @@ def floor_script(member_ids: list[int], idea_ids: list[int]) -> str:
 async def reset_votes(url: str, tenant: int) -> None:
     """Every run starts from no votes, as its script assumes: a run replaying the last one's
     sequence would mostly re-send values already held, which change nothing and cost less. One
-    transaction, before the run's server starts."""
+    transaction, before the run's server starts; then ANALYZE, as autovacuum does within a
+    minute of such a change in production (this machine's PostgreSQL may run without it): with
+    no statistics the planner takes every table for ten pages, and plans no deployment sees."""
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
@@ -194,6 +196,7 @@ async def reset_votes(url: str, tenant: int) -> None:
                 " supporter_value_cents = 0, supporter_verified_count = 0 WHERE tenant_id = $1",
                 tenant,
             )
+        await conn.execute("ANALYZE")
     finally:
         await conn.close()
 
