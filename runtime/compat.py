@@ -437,8 +437,9 @@ class ResilientWorker(Worker):
     def _release_sem_dec_counter_on_complete(self) -> None:
         full = self.job_counter >= self.max_jobs
         super()._release_sem_dec_counter_on_complete()
-        if full:
-            self._wake.set()  # jobs may be waiting for this slot: look at the queue now
+        if full or self.burst:
+            # Jobs may be waiting for this slot, or (--burst) the queue may be empty now: look.
+            self._wake.set()
 
     async def _listen_for_wake_ups(self) -> None:
         channel = redis_keys.wake_channel()

@@ -515,3 +515,39 @@ async def test_an_idle_worker_waits_for_wake_ups_and_due_times_not_a_poll(
             await worker.close()
         await pool.aclose()
         await _forget_keys(SHARED_REDIS_URL, prefix)
+
+
+async def test_a_burst_worker_exits_when_its_last_job_ends(webhook_settings, monkeypatch) -> None:
+    """``cosource worker --burst``: the end of a job is a look at the queue, so the worker
+    leaves as soon as it is empty, not at the fallback for lost wake-ups."""
+    if not await redis_reachable(SHARED_REDIS_URL):
+        pytest.fail(f"Redis is not reachable at {SHARED_REDIS_URL} (make services)")
+    prefix = f"cosource-test-{os.getpid()}-{secrets.token_hex(3)}"
+    webhook_settings(redis_prefix=prefix)
+    monkeypatch.setattr(compat, "IDLE_POLL", 30.0)
+    ran: list[str] = []
+
+    async def record(ctx: dict[str, Any], name: str) -> None:
+        await asyncio.sleep(0.2)  # still running after the worker's first look
+        ran.append(name)
+
+    pool = await create_pool(RedisSettings.from_dsn(SHARED_REDIS_URL))
+    worker = ResilientWorker(
+        functions=[func(record, name="record")],
+        redis_settings=RedisSettings.from_dsn(SHARED_REDIS_URL),
+        queue_name=redis_keys.queue_name(),
+        handle_signals=False,
+        health_check_interval=3600,
+        keep_result=0,
+        burst=True,
+    )
+    try:
+        await pool.enqueue_job("record", "only", _queue_name=redis_keys.queue_name())
+        await asyncio.wait_for(worker.main(), 10)
+        assert ran == ["only"]
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 closes with close()
+            await worker.close()
+        await pool.aclose()
+        await _forget_keys(SHARED_REDIS_URL, prefix)
