@@ -37,7 +37,7 @@ from api.ratelimit import (
     RedisRateLimiter,
     RequestLimiter,
 )
-from api.request_gate import FairGate, RequestGate
+from api.request_gate import FairGate, RequestGate, arrived
 from api.schema import build_schema
 from api.view import GraphQLView
 from engine import db, exposure
@@ -188,6 +188,7 @@ class App(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/graphql":
+            arrived(scope)  # the request's deadline runs from here (api.view.GraphQLView.deadline)
             method = scope["method"]
             if method == "GET" and self.front is not None:
                 scope["app"] = self  # as Starlette sets it (client_ip reads app.state)
@@ -273,7 +274,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> A
             # Origins follow the publishable keys' allowed origins (api.cors), never "*".
             Middleware(PerKeyCORS, origins=origins),
             # Innermost: only requests that will run are admitted, one queue in arrival order.
-            Middleware(RequestGate, gate=gate),
+            Middleware(RequestGate, gate=gate, deadlines=graphql),
         ],
         lifespan=lifespan,
     )

@@ -38,7 +38,7 @@ from api.auth import Principal, cached_member, cached_public_key
 from api.cache import CachedResult, request_part
 from api.errors import Code, error_response, unavailable_response
 from api.request_checks import BadRequest, check_request
-from api.request_gate import FairGate
+from api.request_gate import FairGate, arrived
 from api.view import PLAN_DECLINED, GraphQLView, RequestAuth, _parse_get, _Request
 from engine import request_ids
 from engine.db import is_unavailable
@@ -313,6 +313,7 @@ class PlanPosts:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         started = time.perf_counter()
+        arrived(scope)  # stamped by api.app.App already; the deadline runs from there
         try:
             found = self._find(scope)
         except Exception:
@@ -402,7 +403,14 @@ class PlanPosts:
             return False
         request_id, bound = _begin(scope, post.sent_id, access.operation_label(name))
         state = scope["state"]
-        await self.gate.acquire()
+        if not await self.gate.acquire(view.deadline(scope)):
+            # Its deadline passed while it waited (api/request_gate.py): answered as one stopped
+            # while running, and never run.
+            try:
+                await self._send_timed_out(scope, send, state, started, post, request_id)
+            finally:
+                request_ids.unbind(bound)
+            return True
         try:
             verdict = auth = None
             principal = post.principal
@@ -424,7 +432,7 @@ class PlanPosts:
             with request_tenant(tenant_id):
                 status, headers = 200, []
                 try:
-                    async with asyncio.timeout(view.timeout_seconds):
+                    async with asyncio.timeout_at(view.deadline(scope)):
                         # A POST: a member action's plan runs too, as the full app allows.
                         answer = await plans.run(
                             key,
@@ -434,13 +442,8 @@ class PlanPosts:
                             mutations=True,
                         )
                 except TimeoutError:
-                    response = view.timed_out()
-                    state[access.OUTCOME] = response.cosource_code  # type: ignore[attr-defined]
-                    status, headers, answer = (
-                        response.status_code,
-                        response.raw_headers,
-                        bytes(response.body),
-                    )
+                    await self._send_timed_out(scope, send, state, started, post, request_id)
+                    return True
                 except Exception as exc:
                     # What GraphQLView.run answers for what escaped a plan (api/view.py).
                     if is_unavailable(exc):
@@ -474,3 +477,19 @@ class PlanPosts:
         finally:
             self.gate.release()
             request_ids.unbind(bound)
+
+    async def _send_timed_out(
+        self,
+        scope: Scope,
+        send: Send,
+        state: dict[str, Any],
+        started: float,
+        post: _Post,
+        request_id: str,
+    ) -> None:
+        """The deadline's 503 (``GraphQLView.timed_out``), at the gate or while the plan ran."""
+        response = self.view.timed_out()
+        state[access.OUTCOME] = response.cosource_code  # type: ignore[attr-defined]
+        body = bytes(response.body)
+        status, headers = response.status_code, response.raw_headers
+        await _answer(scope, send, state, started, status, headers, body, post.origin, request_id)

@@ -9,6 +9,7 @@ brand's own servers: only their key's ceiling applies. Requests with no or an un
 limited per IP. Client addresses come from X-Forwarded-For only when the direct peer is a trusted
 proxy (``COSOURCE_TRUSTED_PROXIES``). See docs/architecture.md, "Rate limits".
 
+On Redis every bucket of a request is counted by one script, in one round trip.
 A limiter that cannot reach Redis lets requests through: throttling protects the service, it must
 not become the outage.
 """
@@ -19,6 +20,7 @@ import functools
 import ipaddress
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,8 +40,15 @@ class Verdict:
     retry_after: int
 
 
+# A request's buckets with their limits, narrowest first.
+Buckets = Sequence[tuple[str | int, int]]
+
+
 class RateLimiter(Protocol):
-    async def hit(self, bucket: str | int, limit: int | None = None) -> Verdict: ...
+    async def hit(self, buckets: Buckets) -> list[Verdict]:
+        """Count one request in each bucket in turn, stopping after the first that refuses it
+        (the wider ones are not counted); the verdicts of the buckets counted, in order."""
+        ...
 
 
 def _window(now: float) -> tuple[int, int]:
@@ -48,38 +57,57 @@ def _window(now: float) -> tuple[int, int]:
 
 
 class MemoryRateLimiter:
-    def __init__(self, limit: int = 600) -> None:
-        self.limit = limit
+    def __init__(self) -> None:
         self._counts: dict[tuple[str | int, int], int] = {}
 
-    async def hit(self, bucket: str | int, limit: int | None = None) -> Verdict:
-        limit = self.limit if limit is None else limit
+    async def hit(self, buckets: Buckets) -> list[Verdict]:
         window, retry_after = _window(time.time())
         if len(self._counts) > 50_000:
             self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
-        count = self._counts.get((bucket, window), 0) + 1
-        self._counts[(bucket, window)] = count
-        return Verdict(count <= limit, max(limit - count, 0), retry_after)
+        verdicts = []
+        for bucket, limit in buckets:
+            count = self._counts.get((bucket, window), 0) + 1
+            self._counts[(bucket, window)] = count
+            verdicts.append(Verdict(count <= limit, max(limit - count, 0), retry_after))
+            if count > limit:
+                break
+        return verdicts
+
+
+# KEYS: the buckets' counters, narrowest first; ARGV[1]: their expiry; ARGV[1 + i]: KEYS[i]'s
+# limit. Counts each in turn and stops after the first over its limit: what RequestLimiter did
+# with one INCR and EXPIRE per bucket, in one round trip (docs/architecture.md, "Rate limits").
+_HIT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = count
+  if count > tonumber(ARGV[i + 1]) then break end
+end
+return counts
+"""
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, limit: int = 600) -> None:
+    def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self.limit = limit
 
-    async def hit(self, bucket: str | int, limit: int | None = None) -> Verdict:
-        limit = self.limit if limit is None else limit
+    async def hit(self, buckets: Buckets) -> list[Verdict]:
         window, retry_after = _window(time.time())
-        key = redis_keys.rate_limit(bucket, window)
+        keys = [redis_keys.rate_limit(bucket, window) for bucket, _ in buckets]
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, WINDOW_SECONDS * 2)
-                count, _ = await pipe.execute()
+            limits = [str(limit) for _, limit in buckets]
+            counts = await self.redis.eval(  # type: ignore[misc]
+                _HIT, len(keys), *keys, str(WINDOW_SECONDS * 2), *limits
+            )
         except Exception as exc:
             log.warning("rate limiter unavailable (%s); letting the request through", exc)
-            return Verdict(True, limit, 0)
-        return Verdict(count <= limit, max(limit - count, 0), retry_after)
+            return [Verdict(True, limit, 0) for _, limit in buckets]
+        return [
+            Verdict(count <= limit, max(limit - count, 0), retry_after)
+            for count, (_, limit) in zip(counts, buckets, strict=False)
+        ]
 
 
 @dataclass(frozen=True)
@@ -180,16 +208,15 @@ class RequestLimiter:
         self.limits = limits
 
     async def _check(self, buckets: list[tuple[str, int]]) -> Verdict | None:
-        tightest: Verdict | None = None
-        for bucket, limit in buckets:
-            if limit <= 0:
-                continue
-            verdict = await self.counter.hit(bucket, limit)
-            if not verdict.allowed:
-                return verdict  # not counted in the wider buckets
-            if tightest is None or verdict.remaining < tightest.remaining:
-                tightest = verdict
-        return tightest
+        """Every bucket of the request in one call (one round trip on Redis): the refusal, or
+        the verdict of the bucket closest to its limit (its remaining is the header's)."""
+        counted = [(bucket, limit) for bucket, limit in buckets if limit > 0]
+        if not counted:
+            return None
+        verdicts = await self.counter.hit(counted)
+        if not verdicts[-1].allowed:
+            return verdicts[-1]  # not counted in the wider buckets
+        return min(verdicts, key=lambda verdict: verdict.remaining)
 
     async def check(
         self, key_id: int, client: str, *, member_id: int | None, public: bool

@@ -25,8 +25,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from api import access, cors
-from api.auth import Principal, Role, authenticate, origin_allowed
+from api import access, cors, request_gate
+from api.auth import Principal, Role, authenticate, cached_public_key, origin_allowed
 from api.body_limit import BodyTooLarge
 from api.cache import CachedResult, ResultCache, cache_key
 from api.context import Context
@@ -309,7 +309,7 @@ class GraphQLView(GraphQL[Context, None]):
             enter_tenant(auth.principal.tenant_id)
             assert payload is not None
             try:
-                async with asyncio.timeout(self.timeout_seconds):
+                async with asyncio.timeout_at(self.deadline(request.scope)):
                     body = await self.plans.run(
                         plan_key,
                         payload.get("variables"),
@@ -328,7 +328,7 @@ class GraphQLView(GraphQL[Context, None]):
                 return Response(body, media_type="application/json", headers=headers)
         token = _persisted_query.set(persisted.query if persisted else None)
         try:
-            async with asyncio.timeout(self.timeout_seconds):
+            async with asyncio.timeout_at(self.deadline(request.scope)):
                 response = await super().run(request)
         except TimeoutError:
             return self.timed_out()
@@ -351,6 +351,26 @@ class GraphQLView(GraphQL[Context, None]):
             if "errors" not in orjson.loads(body):
                 return self._cacheable(request, self.cache.put(key, body), auth)
         return response
+
+    def deadline(self, scope: Scope) -> float:
+        """When this request is stopped (event loop time): ``timeout_seconds`` after it arrived,
+        so the wait at the gate counts (api.request_gate.arrived; docs/architecture.md,
+        "Request deadlines")."""
+        return request_gate.arrived(scope) + self.timeout_seconds
+
+    async def expired(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The answer to a request whose deadline passed while it waited at the gate
+        (api.request_gate.RequestGate): the deadline's 503, as :meth:`timed_out` answers one
+        stopped while running. Nothing of the request runs, so its key is only looked up in the
+        key cache, to let the pages it allows read the answer (api.cors)."""
+        request = Request(scope, receive)
+        origin = request.headers.get("origin")
+        raw_key = request.headers.get("x-cosource-key")
+        if origin is not None and raw_key and cached_public_key(raw_key.strip(), origin):
+            setattr(request.state, cors.STATE_KEY, True)
+        response = self.timed_out()
+        setattr(request.state, access.OUTCOME, response.cosource_code)  # type: ignore[attr-defined]
+        await response(scope, receive, send)
 
     def timed_out(self) -> Response:
         """The answer to a request stopped at its deadline (also api/front.py's)."""

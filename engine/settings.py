@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     max_query_complexity: int = 20_000
     max_fragments: int = 50
     max_fragment_spreads: int = 200
-    # A request still executing after this long is stopped with QUERY_TIMEOUT: a backstop behind
-    # the query limits, long enough for writes queued behind a busy idea's row lock.
+    # A request not answered this long after it arrived (the wait at the request gate included)
+    # is stopped, or never started, with QUERY_TIMEOUT: a backstop behind the query limits, long
+    # enough for writes queued behind a busy idea's row lock.
     execution_timeout_seconds: float = Field(default=30.0, gt=0)
     # Nesting of JSON variables (no input type of the schema is deeper) and operations per document.
     max_variable_depth: int = 16

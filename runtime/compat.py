@@ -34,8 +34,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
@@ -358,9 +360,14 @@ _REDIS_DOWN = (
     OSError,
 )
 _REDIS_RETRY_DELAY = 1.0
-# Longest idle wait between two looks at the queue (arq's poll_delay): deferred jobs and a lost
-# wake-up are picked up this late at worst.
-IDLE_POLL = 0.05
+# Longest idle wait between two looks at the queue with no wake-up: what a lost wake-up (one
+# published while the wake channel was reconnecting) costs at worst. Deferred jobs, crons and the
+# health record have their own due times (ResilientWorker._idle_wait); a job deferred by less than
+# this publishes a wake-up (runtime.queue.ArqJobQueue), one deferred longer is seen at a look.
+IDLE_POLL = 2.0
+# arq 0.28.0's heart_beat enqueues a cron job once its next run is within this (its cron window,
+# 2 x max(poll_delay, 0.5 s)): the worker looks again this much before the next run.
+_CRON_LEAD = 0.5
 
 
 class ResilientWorker(Worker):
@@ -369,7 +376,10 @@ class ResilientWorker(Worker):
     arq looks at its queue every ``poll_delay``: on average half of that is added to every
     delivery's latency, and a full worker waits that long to refill its slots. This worker runs
     arq's poll loop with no delay and waits in ``_poll_iteration`` instead, until an enqueue
-    publishes on the wake channel, a job frees a slot of a full worker, or IDLE_POLL passes.
+    publishes on the wake channel, a job frees a slot of a full worker, or the next thing falls
+    due with no wake-up (``_idle_wait``: the earliest deferred job in the queue, the next cron
+    job, the health record, IDLE_POLL at most). An idle worker so sends a few Redis commands
+    every IDLE_POLL instead of one every 0.05 s (docs/architecture.md, "Private-API overrides").
 
     arq alone exits on a refused Redis connection; this one waits it out. Nothing is lost meanwhile:
     deliveries are rows, and the sweeper enqueues what is due once Redis is back.
@@ -379,27 +389,57 @@ class ResilientWorker(Worker):
         check_versions()  # the overrides below are arq 0.28.0's internals
         super().__init__(*args, poll_delay=0, **kwargs)
         self._wake = asyncio.Event()
+        self._subscribed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
 
     async def _poll_iteration(self) -> None:
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen_for_wake_ups())
+            # A job enqueued before the subscription would otherwise wait for a look.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._subscribed.wait(), IDLE_POLL)
         try:
             await super()._poll_iteration()
+            wait = await self._idle_wait()
         except _REDIS_DOWN as exc:
             log.warning("Redis unavailable (%s); retrying in %.0f s", exc, _REDIS_RETRY_DELAY)
             await self._reclaim_slots()
             await asyncio.sleep(_REDIS_RETRY_DELAY)
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+            await asyncio.wait_for(self._wake.wait(), wait)
         self._wake.clear()
+
+    async def _idle_wait(self) -> float:
+        """How long the worker may wait for a wake-up before it must look at the queue again:
+        until the earliest job deferred to later is due (read from arq's queue, the sorted set
+        scored by due time), a cron job is to be enqueued, or the health record is due; at most
+        IDLE_POLL. Jobs due now that it did not start are running (here, with their completion
+        waking a full worker, or elsewhere), so only later ones count."""
+        wait = IDLE_POLL
+        if self.allow_pick_jobs and self.job_counter < self.max_jobs:
+            now_ms = timestamp_ms()
+            later = await self.pool.zrangebyscore(
+                self.queue_name, min=f"({now_ms}", max="+inf", start=0, num=1, withscores=True
+            )
+            if later:
+                wait = min(wait, (later[0][1] - now_ms) / 1000)
+        runs = [job.next_run for job in self.cron_jobs]
+        if runs:
+            if None in runs:
+                return 0.0  # arq has not scheduled it yet: its next heart beat does
+            soonest = min(run for run in runs if run is not None)
+            until = (soonest - datetime.now(tz=self.timezone)).total_seconds()
+            wait = min(wait, until - _CRON_LEAD)
+        health = self._last_health_check + self.health_check_interval - time.time()
+        return max(0.0, min(wait, health))
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         full = self.job_counter >= self.max_jobs
         super()._release_sem_dec_counter_on_complete()
-        if full:
-            self._wake.set()  # jobs may be waiting for this slot: look at the queue now
+        if full or self.burst:
+            # Jobs may be waiting for this slot, or (--burst) the queue may be empty now: look.
+            self._wake.set()
 
     async def _listen_for_wake_ups(self) -> None:
         channel = redis_keys.wake_channel()
@@ -407,6 +447,8 @@ class ResilientWorker(Worker):
             try:
                 async with self.pool.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
+                    self._subscribed.set()
+                    self._wake.set()  # wake-ups published while not subscribed were lost: look
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self._wake.set()

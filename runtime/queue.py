@@ -86,12 +86,15 @@ class ArqJobQueue:
         except Exception as exc:  # Redis down or slow: the database still holds the work.
             log.warning("enqueue %s failed (%s); the sweeper will pick it up", function, exc)
             return False
-        if job is not None and not defer_by and self.wake_channel:
+        # A job due within an idle worker's longest wait wakes the workers, so they wait for it
+        # rather than for that look; one deferred longer is seen at a look (compat.IDLE_POLL).
+        if job is not None and (defer_by or 0) < compat.IDLE_POLL and self.wake_channel:
             await self._wake_workers()
         return job is not None
 
     async def _wake_workers(self) -> None:
-        """Idle workers wait on this channel between polls: the job starts now, not at the next."""
+        """Idle workers wait on this channel between looks at the queue: the job starts now (or
+        when it is due), not at the next look."""
         try:
             async with asyncio.timeout(ENQUEUE_TIMEOUT):
                 await self.redis.publish(self.wake_channel, b"1")  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import asyncpg
@@ -392,3 +392,76 @@ async def test_a_vote_past_its_deadline_or_in_an_outage_is_answered_in_front_and
         assert _without_id(fast.headers) == _without_id(full.headers)
         answers[name] = fast.json()["errors"][0]["extensions"]["code"]
     assert answers == {"slow": "QUERY_TIMEOUT", "down": "SERVICE_UNAVAILABLE"}
+
+
+@contextmanager
+def _slots_held(api: Any) -> Iterator[None]:
+    """Every slot of the request gate taken, as by requests at work."""
+    gate = _posts(api).gate
+    held = gate.capacity
+    gate.active += held
+    try:
+        yield
+    finally:
+        for _ in range(held):
+            gate.release()
+
+
+async def test_a_deadline_passing_at_the_gate_is_answered_without_running_the_request(
+    api, tenant, monkeypatch
+) -> None:
+    """The deadline runs from arrival: a request still waiting at the gate when it passes gets
+    the deadline's 503 there, on the front path and in the full app alike, and never runs."""
+    pk = tenant.publishable_key
+    gid = await _learned(api, tenant)
+    view = _app(api).state.graphql
+    ran: list[str] = []
+    run = view.plans.run
+
+    async def counted_run(*args: Any, **kwargs: Any) -> Any:
+        ran.append("plan")
+        return await run(*args, **kwargs)
+
+    monkeypatch.setattr(view.plans, "run", counted_run)
+    monkeypatch.setattr(view, "timeout_seconds", 0.2)
+    answers = []
+    for front in (True, False):
+        with _slots_held(api), nullcontext() if front else _full_app_only(api):
+            waiting = asyncio.create_task(
+                _post(api, HOT, {"c": gid}, **{"X-Cosource-Key": pk, "Origin": SHOP})
+            )
+            done, _ = await asyncio.wait({waiting}, timeout=10)
+        assert done, "answered only once a slot was free"
+        answers.append(waiting.result())
+    fast, full = answers
+    assert fast.status_code == full.status_code == 503
+    assert fast.json()["errors"][0]["extensions"]["code"] == "QUERY_TIMEOUT"
+    assert fast.content == full.content
+    assert _without_id(fast.headers) == _without_id(full.headers)
+    assert fast.headers["access-control-allow-origin"] == SHOP  # the key's page can read it
+    assert ran == []
+    assert _posts(api).gate.active == 0
+
+
+async def test_a_request_admitted_late_has_only_the_rest_of_its_deadline(
+    api, tenant, monkeypatch
+) -> None:
+    pk = tenant.publishable_key
+    gid = await _learned(api, tenant)
+    view = _app(api).state.graphql
+    run = view.plans.run
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await run(*args, **kwargs)
+
+    monkeypatch.setattr(view.plans, "run", slow)
+    monkeypatch.setattr(view, "timeout_seconds", 0.5)
+    codes = []
+    for front in (True, False):
+        with _slots_held(api), nullcontext() if front else _full_app_only(api):
+            waiting = asyncio.create_task(_post(api, HOT, {"c": gid}, **{"X-Cosource-Key": pk}))
+            await asyncio.sleep(0.3)  # then a slot frees: 0.3 s waited + 0.3 s of work > 0.5 s
+        answer = await waiting
+        codes.append((answer.status_code, answer.json()["errors"][0]["extensions"]["code"]))
+    assert codes == [(503, "QUERY_TIMEOUT")] * 2

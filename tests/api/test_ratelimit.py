@@ -3,11 +3,15 @@ under a publishable key per visitor IP and per member, so one visitor cannot loc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import time
+from typing import Any
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.connection import Connection
 
 from api.ratelimit import (
     ClientAddress,
@@ -18,6 +22,7 @@ from api.ratelimit import (
     ip_bucket,
 )
 from engine.models import Member
+from runtime import redis_keys
 from tests.api.conftest import member_token
 
 REDIS_URL = os.environ.get("COSOURCE_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -139,8 +144,9 @@ async def test_redis_limiter_is_shared_between_limiters() -> None:
     redis = Redis.from_url(REDIS_URL)
     try:
         key_id = int.from_bytes(secrets.token_bytes(4), "big")
-        first, second = RedisRateLimiter(redis, 4), RedisRateLimiter(redis, 4)  # two API processes
-        verdicts = [await (first if i % 2 else second).hit(f"key:{key_id}") for i in range(6)]
+        first, second = RedisRateLimiter(redis), RedisRateLimiter(redis)  # two API processes
+        buckets = [(f"key:{key_id}", 4)]
+        verdicts = [(await (first if i % 2 else second).hit(buckets))[0] for i in range(6)]
         assert [v.allowed for v in verdicts] == [True, True, True, True, False, False]
         assert verdicts[3].remaining == 0
     finally:
@@ -150,7 +156,50 @@ async def test_redis_limiter_is_shared_between_limiters() -> None:
 async def test_redis_down_fails_open() -> None:
     redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     try:
-        verdict = await RedisRateLimiter(redis, 1).hit(1)
-        assert verdict.allowed
+        verdicts = await RedisRateLimiter(redis).hit([("ip:1:203.0.113.1", 1), ("key:1", 5)])
+        assert [(v.allowed, v.remaining) for v in verdicts] == [(True, 1), (True, 5)]
+        limiter = RequestLimiter(RedisRateLimiter(redis), RateLimits(key=5, ip=1))
+        verdict = await limiter.check(1, "203.0.113.1", member_id=None, public=True)
+        assert verdict is not None and verdict.allowed and verdict.remaining == 1
+    finally:
+        await redis.aclose()
+
+
+class _Counting(Connection):
+    """A connection that counts what it sends: one packed send is one round trip (a command, a
+    pipeline or a script)."""
+
+    sent = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        _Counting.sent += 1
+        await super().send_packed_command(command, check_health)
+
+
+@pytest.mark.redis
+async def test_every_bucket_of_a_request_is_counted_in_one_round_trip() -> None:
+    redis = Redis(connection_pool=ConnectionPool.from_url(REDIS_URL, connection_class=_Counting))
+    try:
+        await redis.ping()  # the connection's own handshake is not the limiter's
+        if time.time() % 60 > 57:  # all three in one window
+            await asyncio.sleep(60 - time.time() % 60)
+        limiter = RequestLimiter(RedisRateLimiter(redis), RateLimits(key=5, ip=3, member=2))
+        key_id, member_id = (int.from_bytes(secrets.token_bytes(4), "big") for _ in range(2))
+        verdicts = []
+        for _ in range(3):
+            _Counting.sent = 0
+            verdicts.append(
+                await limiter.check(key_id, "203.0.113.9", member_id=member_id, public=True)
+            )
+            assert _Counting.sent == 1  # IP, member and key: one round trip
+        first, second, third = verdicts
+        assert first is not None and first.allowed and first.remaining == 1  # the member's
+        assert second is not None and second.allowed and second.remaining == 0
+        assert third is not None and not third.allowed and third.retry_after >= 1
+        # Refused by the member's bucket: not counted in the key's ceiling.
+        window = int(time.time() // 60)
+        counted = await redis.get(redis_keys.rate_limit(f"key:{key_id}", window))
+        assert counted is not None and int(counted) == 2
+        assert 0 < await redis.ttl(redis_keys.rate_limit(f"member:{member_id}", window)) <= 120
     finally:
         await redis.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -184,3 +185,25 @@ async def test_concurrent_votes_run_at_most_the_configured_number_at_once(
     assert all(not b["data"]["vote"]["userErrors"] for b in bodies), bodies
     assert max(b["data"]["vote"]["idea"]["counts"]["upvotes"] for b in bodies) == 12
     assert at_once[1] == 2
+
+
+async def test_a_waiter_whose_deadline_passes_leaves_the_queue_holding_nothing() -> None:
+    loop = asyncio.get_running_loop()
+    gate = FairGate(1)
+    await gate.acquire()
+    late = asyncio.create_task(gate.acquire(loop.time() + 0.05))
+    patient = asyncio.create_task(gate.acquire())
+    assert await late is False
+    assert gate.waiting == 1  # only the patient one is left
+    gate.release()
+    assert await patient is True
+    # Admitted in the very loop turn its deadline passed (the slot handed over before the
+    # deadline's timer ran): it gives the slot back instead of running late.
+    handed = asyncio.create_task(gate.acquire(loop.time() + 0.01))
+    await _settle()
+    time.sleep(0.02)  # the loop does not run meanwhile  # noqa: ASYNC251
+    gate.release()
+    assert await handed is False
+    assert gate.active == 0 and gate.waiting == 0
+    assert await gate.acquire(loop.time() - 1) is False  # already past: not even a free slot
+    assert gate.active == 0

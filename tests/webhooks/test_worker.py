@@ -8,9 +8,11 @@ do well; the embedded default (SQLite, in-process jobs) is covered in test_deliv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -429,3 +431,123 @@ async def test_redis_lost_while_a_job_start_watches_its_key_is_waited_out(monkey
     await worker._poll_iteration()  # returns: waited out, not raised
     assert worker.job_counter == 0
     await worker._listener
+
+
+async def _until(changed: asyncio.Event, condition: Callable[[], bool]) -> None:
+    async def wait() -> None:
+        while not condition():
+            changed.clear()
+            await changed.wait()
+
+    await asyncio.wait_for(wait(), 10)
+
+
+async def test_an_idle_worker_waits_for_wake_ups_and_due_times_not_a_poll(
+    webhook_settings, monkeypatch
+) -> None:
+    """An idle worker looks at its queue when a wake-up arrives or something falls due (here a
+    deferred job), not on a timer: with the fallback for lost wake-ups set to 30 s, jobs due now
+    and a job deferred by half a second still run, and a second of idleness costs no look."""
+    if not await redis_reachable(SHARED_REDIS_URL):
+        pytest.fail(f"Redis is not reachable at {SHARED_REDIS_URL} (make services)")
+    prefix = f"cosource-test-{os.getpid()}-{secrets.token_hex(3)}"
+    webhook_settings(redis_prefix=prefix)
+    monkeypatch.setattr(compat, "IDLE_POLL", 30.0)
+    looks = [0]
+    look = Worker._poll_iteration
+
+    async def counted(self: Worker) -> None:
+        looks[0] += 1
+        await look(self)
+
+    monkeypatch.setattr(Worker, "_poll_iteration", counted)
+    ran: list[str] = []
+    changed = asyncio.Event()
+
+    async def record(ctx: dict[str, Any], name: str) -> None:
+        ran.append(name)
+        changed.set()
+
+    pool = await create_pool(RedisSettings.from_dsn(SHARED_REDIS_URL))
+    queue = ArqJobQueue(pool, redis_keys.queue_name(), redis_keys.wake_channel())
+    worker = ResilientWorker(
+        functions=[func(record, name="record")],
+        redis_settings=RedisSettings.from_dsn(SHARED_REDIS_URL),
+        queue_name=redis_keys.queue_name(),
+        handle_signals=False,
+        health_check_interval=3600,
+        keep_result=0,
+    )
+    running = asyncio.create_task(worker.main())
+    try:
+        await asyncio.wait_for(worker._subscribed.wait(), 10)
+        assert await queue.enqueue("record", "now")  # woken by its publish
+        await _until(changed, lambda: ran == ["now"])
+        # A retry due in half a second: its wake-up makes the worker read when it is due.
+        job_id, defer_by = redis_keys.drain_wake(0.5)
+        assert await queue.enqueue("record", "deferred", job_id=job_id, defer_by=defer_by)
+        await _until(changed, lambda: ran == ["now", "deferred"])
+        # Deferred beyond the fallback: no wake-up; the worker reads its due time at a look.
+        job_id, defer_by = redis_keys.drain_wake(60)
+        assert await queue.enqueue("record", "later", job_id=job_id, defer_by=defer_by)
+        await pool.enqueue_job("record", "quiet", _queue_name=redis_keys.queue_name())
+        assert await queue.enqueue("record", "poke")  # a look: "quiet" and "poke" run
+        await _until(changed, lambda: sorted(ran[2:]) == ["poke", "quiet"])
+        assert abs(await worker._idle_wait() - 30.0) < 1  # "later" is due after the fallback
+        looks[0] = 0
+        await asyncio.sleep(1)
+        assert looks[0] <= 1  # idle: arq polled 20 times a second
+        # A lost wake-up (a job written with none) waits for the fallback, and no longer.
+        monkeypatch.setattr(compat, "IDLE_POLL", 0.2)
+        assert await queue.enqueue("record", "poke")  # the next wait is the shorter one
+        await _until(changed, lambda: ran.count("poke") == 2)
+        await pool.enqueue_job("record", "lost", _queue_name=redis_keys.queue_name())
+        await _until(changed, lambda: "lost" in ran)
+        assert "later" not in ran
+    finally:
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)  # jobs finishing
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        worker.tasks.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 closes with close()
+            await worker.close()
+        await pool.aclose()
+        await _forget_keys(SHARED_REDIS_URL, prefix)
+
+
+async def test_a_burst_worker_exits_when_its_last_job_ends(webhook_settings, monkeypatch) -> None:
+    """``cosource worker --burst``: the end of a job is a look at the queue, so the worker
+    leaves as soon as it is empty, not at the fallback for lost wake-ups."""
+    if not await redis_reachable(SHARED_REDIS_URL):
+        pytest.fail(f"Redis is not reachable at {SHARED_REDIS_URL} (make services)")
+    prefix = f"cosource-test-{os.getpid()}-{secrets.token_hex(3)}"
+    webhook_settings(redis_prefix=prefix)
+    monkeypatch.setattr(compat, "IDLE_POLL", 30.0)
+    ran: list[str] = []
+
+    async def record(ctx: dict[str, Any], name: str) -> None:
+        await asyncio.sleep(0.2)  # still running after the worker's first look
+        ran.append(name)
+
+    pool = await create_pool(RedisSettings.from_dsn(SHARED_REDIS_URL))
+    worker = ResilientWorker(
+        functions=[func(record, name="record")],
+        redis_settings=RedisSettings.from_dsn(SHARED_REDIS_URL),
+        queue_name=redis_keys.queue_name(),
+        handle_signals=False,
+        health_check_interval=3600,
+        keep_result=0,
+        burst=True,
+    )
+    try:
+        await pool.enqueue_job("record", "only", _queue_name=redis_keys.queue_name())
+        await asyncio.wait_for(worker.main(), 10)
+        assert ran == ["only"]
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 closes with close()
+            await worker.close()
+        await pool.aclose()
+        await _forget_keys(SHARED_REDIS_URL, prefix)
