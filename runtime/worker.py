@@ -3,6 +3,8 @@ campaign-schedule crons."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from typing import Any
 
@@ -46,6 +48,10 @@ async def _startup(ctx: dict[str, Any]) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     # arq runs jobs in tasks that inherit this context, so no global fallback is needed here.
     await composition.init_db(global_fallback=False)
+    # arq runs on_shutdown in a task of its own, whose context has none of the connections made
+    # here: closing them needs this context (an SQLite connection left open keeps its thread,
+    # and with it the process, alive after SIGTERM).
+    ctx["db_context"] = contextvars.copy_context()
     ctx["queue"] = arq_ctx_queue(ctx)
     # One client for every send of this process: connection reuse is most of throughput.
     ctx["http"] = make_client(max_keepalive_connections=MAX_JOBS)
@@ -64,7 +70,11 @@ async def _startup(ctx: dict[str, Any]) -> None:
 async def _shutdown(ctx: dict[str, Any]) -> None:
     if "http" in ctx:
         await ctx["http"].aclose()
-    await db.close_db()
+    context = ctx.get("db_context")
+    if context is None:
+        await db.close_db()
+    else:
+        await asyncio.get_running_loop().create_task(db.close_db(), context=context)
 
 
 def _every(seconds: float) -> set[int]:
