@@ -27,7 +27,8 @@ from engine.reputation import batch as reputation_batch
 from engine.reputation.consumer import HANDLERS as REPUTATION_HANDLERS
 from engine.reputation.consumer import consume as reputation
 from engine.settings import get_settings
-from engine.tenancy import current_tenant_id_or_none, tenant_scope
+from engine.sql import Statement
+from engine.tenancy import current_tenant_id, current_tenant_id_or_none, tenant_scope
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,26 @@ async def _claim_and_book(
         if not claimed:
             return 0
         await reputation_batch.consume(claimed)
-        await DomainEvent.filter(id__in=[e.id for e in claimed]).update(processed_at=utcnow())
+        uow = events.current_unit_of_work()
+        assert uow is not None
+        await _MARK_PROCESSED.execute(
+            uow.connection,
+            tenant=current_tenant_id(),
+            ids=[e.id for e in claimed],
+            now=utcnow(),
+        )
     return len(claimed)
+
+
+# The same text for any number of events (docs/architecture.md, "Statements whose text does not
+# depend on how many keys they carry").
+_MARK_PROCESSED = Statement(
+    lambda d: (
+        "UPDATE domain_event SET processed_at = :now WHERE id IN ("
+        + d.probe(":ids::bigint[]", "SELECT id FROM domain_event WHERE tenant_id = :tenant", "id")
+        + ")"
+    )
+)
 
 
 @dataclass(frozen=True)
