@@ -25,8 +25,8 @@ class Statement:
 
     A parameter cast to an array (``:ids::bigint[]``) is a list: one array on PostgreSQL, one
     JSON text on SQLite (for its ``json_each``); :meth:`Dialect.probe` and :meth:`Dialect.keys`
-    write the statements that read by such a list (docs/architecture.md, "Statements whose text
-    does not depend on how many keys they carry").
+    write the statements that read by such a list (docs/architecture.md, "Reading by a list of
+    keys").
 
     Hot statements (``webhooks/leases.py``) are module constants, so rendering happens once per
     process; ``fetch`` renders its template on each call.
@@ -117,6 +117,13 @@ class Dialect:
                 f" ({select} AND {column} = k.key OFFSET 0 {lock}) AS r"
             )
         return f"{select} AND {column} IN (SELECT value FROM json_each({keys}))"
+
+    def one_of(self, keys: str) -> str:
+        """``= ANY(...)`` of the list parameter ``keys`` (``IN`` its rows on SQLite), for a
+        filter on rows the statement reads anyway (not a lookup: see :meth:`probe`)."""
+        if self.postgres:
+            return f"= ANY({keys})"
+        return f"IN (SELECT value FROM json_each({keys}))"
 
     def keys(self, keys: str) -> str:
         """A FROM item ``k`` with one row (column ``key``) per item of the list parameter ``keys``,

@@ -115,7 +115,7 @@ def _connection() -> Any:
 
 
 # One list parameter per set of votes (engine.sql): the same text for any number of them
-# (docs/architecture.md, "Statements whose text does not depend on how many keys they carry").
+# (docs/architecture.md, "Reading by a list of keys").
 _LOCK_VOTES = Statement(
     lambda d: (
         d.probe(

@@ -155,8 +155,8 @@ class Credits:
 
 
 # A batch's two reads, one list parameter per set of keys (engine.sql): the same text for any
-# number of votes or members, probing the indexes per key (docs/architecture.md, "Statements
-# whose text does not depend on how many keys they carry").
+# number of votes or members, probing the indexes per key (docs/architecture.md, "Reading by a
+# list of keys").
 _SELECT = "SELECT " + ", ".join(f'"{c}"' for c in sorted(VoteCredit._meta.db_fields))
 _OF_VOTES = Statement(
     lambda d: d.probe(
@@ -171,7 +171,7 @@ _AROUND = Statement(
         ":voters::bigint[]",
         f"""{_SELECT} FROM reputation_vote_credit WHERE tenant_id = :tenant
         AND {d.ts("cast_at")} >= {d.ts(":lo")} AND {d.ts("cast_at")} <= {d.ts(":hi")}
-        AND author_id {"= ANY(:authors::bigint[])" if d.postgres else "IN (SELECT value FROM json_each(:authors::bigint[]))"}""",
+        AND author_id {d.one_of(":authors::bigint[]")}""",
         "voter_id",
     )
 )

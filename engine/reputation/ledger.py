@@ -316,9 +316,9 @@ async def lock_members(member_ids: Iterable[int]) -> dict[int, Member]:
     return {member.id: member for member in members}
 
 
-# The batch's reads by key, one list parameter each (engine.sql): the same text for any number of
-# keys, and a plan that probes the index per key (docs/architecture.md, "Statements whose text
-# does not depend on how many keys they carry").
+# The batch's reads by key, one list parameter each (engine.sql): the same text for any number
+# of keys, and a plan that probes the index per key (docs/architecture.md, "Reading by a list
+# of keys").
 _HELD_KEYS = Statement(
     lambda d: d.probe(
         ":keys::text[]",
@@ -333,12 +333,15 @@ _HELD_BADGES = Statement(
         "source_key",
     )
 )
+# One pass over the tenant's vote-earned entries of the day: a probe per member would be an
+# index range each, but without statistics PostgreSQL ties the member's index with the
+# (tenant, day) one and may scan the whole day once per member.
 _VOTE_POINTS = Statement(
     lambda d: (
-        f"""SELECT k.key, (SELECT SUM(points) FROM reputation_entry
-    WHERE tenant_id = :tenant AND member_id = k.key AND vote_earned
-    AND {d.ts("occurred_at")} >= {d.ts(":start")} AND {d.ts("occurred_at")} < {d.ts(":end")})
-    FROM {d.keys(":members::bigint[]")}"""
+        f"""SELECT member_id, SUM(points) FROM reputation_entry
+    WHERE tenant_id = :tenant AND vote_earned
+    AND {d.ts("occurred_at")} >= {d.ts(":start")} AND {d.ts("occurred_at")} < {d.ts(":end")}
+    AND member_id {d.one_of(":members::bigint[]")} GROUP BY member_id"""
     )
 )
 _MEMBER_COLUMNS = ", ".join(f'"{name}"' for name in sorted(Member._meta.db_fields))
