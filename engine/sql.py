@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from tortoise import connections
 
 # ``:name`` with an optional PostgreSQL cast (``:ids::bigint[]``); ``::`` alone is a cast.
@@ -22,18 +23,33 @@ class Statement:
     """SQL with ``:name`` parameters, rendered once per dialect: ``$n`` on PostgreSQL (one per
     name, casts kept), ``?`` per occurrence on SQLite (casts dropped: they are PostgreSQL's).
 
+    A parameter cast to an array (``:ids::bigint[]``) is a list: one array on PostgreSQL, one
+    JSON text on SQLite (for its ``json_each``); :meth:`Dialect.probe` and :meth:`Dialect.keys`
+    write the statements that read by such a list (docs/architecture.md, "Reading by a list of
+    keys").
+
     Hot statements (``webhooks/leases.py``) are module constants, so rendering happens once per
     process; ``fetch`` renders its template on each call.
     """
 
-    def __init__(self, template: str) -> None:
-        self.template = " ".join(template.split())
+    def __init__(self, template: str | Callable[[Dialect], str]) -> None:
+        """``template`` is the text, or a function of the dialect that writes it (for the
+        expressions of :class:`Dialect`), called once per dialect."""
+        self._build = template if callable(template) else None
+        self.template = "" if callable(template) else " ".join(template.split())
         self._rendered: dict[str, tuple[str, list[str]]] = {}
+        self._lists: set[str] = set()
 
     def render(self, dialect: str) -> tuple[str, list[str]]:
         """The SQL text for ``dialect`` and the parameter names in placeholder order."""
         if dialect not in self._rendered:
             order: list[str] = []
+            text = self.template
+            if self._build is not None:
+                text = " ".join(self._build(Dialect(dialect)).split())
+            # A parameter cast to an array is a list: an array for asyncpg, JSON for SQLite.
+            self._lists.update(m.group(1) for m in _NAME.finditer(text) if m.group(2)[-2:] == "[]")
+            template = text
 
             def place(match: re.Match[str]) -> str:
                 name, cast = match.group(1), match.group(2)
@@ -44,18 +60,32 @@ class Statement:
                 order.append(name)
                 return "?"
 
-            self._rendered[dialect] = (_NAME.sub(place, self.template), order)
+            self._rendered[dialect] = (_NAME.sub(place, template), order)
         return self._rendered[dialect]
+
+    def values(self, dialect: str, params: Mapping[str, Any]) -> list[Any]:
+        """The positional values for ``dialect``, lists spelled for it."""
+        _, order = self.render(dialect)
+        postgres = dialect == "postgres"
+        return [
+            _listed(params[name], postgres)
+            if name in self._lists
+            else spell(params[name], postgres)
+            for name in order
+        ]
 
     async def execute(self, client: Any, **params: Any) -> tuple[int, list[Any]]:
         """Run on ``client`` (a connection or a transaction); the row count and the rows."""
         dialect = client.capabilities.dialect
-        sql, order = self.render(dialect)
-        postgres = dialect == "postgres"
-        count, rows = await client.execute_query(
-            sql, [spell(params[name], postgres) for name in order]
-        )
+        sql, _ = self.render(dialect)
+        count, rows = await client.execute_query(sql, self.values(dialect, params))
         return count, list(rows)
+
+
+def _listed(values: Any, postgres: bool) -> Any:
+    """A list parameter: an array for asyncpg, JSON text for SQLite's ``json_each``."""
+    items = list(values)
+    return items if postgres else orjson.dumps(items).decode()
 
 
 class Dialect:
@@ -70,6 +100,37 @@ class Dialect:
         if self.postgres and expression.startswith(":"):
             return f"CAST({expression} AS TIMESTAMPTZ)"
         return expression
+
+    def probe(self, keys: str, select: str, column: str, lock: str = "") -> str:
+        """The rows of ``select`` (one table's ``SELECT ... WHERE ...``) whose ``column`` is one
+        of the list parameter ``keys`` (``":ids::bigint[]"``), locked by ``lock`` (``"FOR
+        UPDATE"``, PostgreSQL only).
+
+        PostgreSQL: each key probes the table (``unnest`` joined LATERAL to the select, fenced
+        with ``OFFSET 0`` so the planner cannot flatten it into a hash join), so the plan reads
+        the keys' rows by index whatever the table's statistics say; without statistics the
+        planner takes the tenant's rows for a handful and would rather hash all of them. Rows
+        come in the keys' order, and so do the locks. SQLite: ``column IN`` the list's rows."""
+        if self.postgres:
+            return (
+                f"SELECT r.* FROM unnest({keys}) AS k(key) CROSS JOIN LATERAL"
+                f" ({select} AND {column} = k.key OFFSET 0 {lock}) AS r"
+            )
+        return f"{select} AND {column} IN (SELECT value FROM json_each({keys}))"
+
+    def one_of(self, keys: str) -> str:
+        """``= ANY(...)`` of the list parameter ``keys`` (``IN`` its rows on SQLite), for a
+        filter on rows the statement reads anyway (not a lookup: see :meth:`probe`)."""
+        if self.postgres:
+            return f"= ANY({keys})"
+        return f"IN (SELECT value FROM json_each({keys}))"
+
+    def keys(self, keys: str) -> str:
+        """A FROM item ``k`` with one row (column ``key``) per item of the list parameter ``keys``,
+        to probe per key with a correlated subquery (executed once per key, by index)."""
+        if self.postgres:
+            return f"unnest({keys}) AS k(key)"
+        return f"(SELECT value AS key FROM json_each({keys})) AS k"
 
     def ts(self, expression: str) -> str:
         """A timestamp comparable across rows and parameters (SQLite keeps them as text)."""

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from engine import counters, events, ranking
 from engine.clock import utcnow
 from engine.errors import DomainError, ErrorCode, NotFound
 from engine.models.campaigns import Campaign
 from engine.models.ideas import Idea
-from engine.models.interactions import Vote
 from engine.reputation.models import AuditKind, ReputationAudit
+from engine.sql import Statement
+from engine.tenancy import current_tenant_id
 from engine.thresholds import VOTE_METRICS, record_crossings
 
 
@@ -70,33 +72,27 @@ async def _apply(
     if not vote_ids:
         return 0
     marked = None if sign < 0 else audit_id  # the votes this step may move
-    idea_ids = sorted(
-        set(
-            await Vote.filter(id__in=vote_ids, discounted_by=marked).values_list(
-                "idea_id", flat=True
-            )
-        )
-    )
-    if not idea_ids:
-        return 0
+    client = _connection()
+    tenant = current_tenant_id()
     # The lock order of every member action (docs/architecture.md, "Lock order"): the vote rows,
     # then the ideas.
-    rows = (
-        await Vote.filter(id__in=vote_ids, discounted_by=marked).order_by("id").select_for_update()
+    _, rows = await _LOCK_VOTES.execute(
+        client, tenant=tenant, ids=sorted(set(vote_ids)), marked=marked
     )
+    if not rows:
+        return 0
+    idea_ids = sorted({int(row[1]) for row in rows})
     ideas = await Idea.filter(id__in=idea_ids).order_by("id").select_for_update(no_key=True)
     deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    marks: dict[int | None, list[int]] = defaultdict(list)  # one UPDATE per audit, not per vote
-    for vote in rows:
-        marks[(audit_of or {}).get(vote.id, audit_id) if sign < 0 else None].append(vote.id)
-    now = utcnow()
-    for mark, ids in marks.items():
-        await Vote.filter(id__in=ids).update(discounted_by=mark, updated_at=now)
-    for vote in rows:
-        delta = deltas[vote.idea_id]
-        delta["upvotes"] += sign * (vote.value == 1)
-        delta["downvotes"] += sign * (vote.value == -1)
-        delta["net_votes"] += sign * vote.value
+    # Every vote marked with its audit (or unmarked) in one statement.
+    ids = [int(row[0]) for row in rows]
+    marks = [(audit_of or {}).get(i, audit_id) if sign < 0 else None for i in ids]
+    await _MARK_VOTES.execute(client, tenant=tenant, ids=ids, audits=marks, now=utcnow())
+    for _, idea_id, value in rows:
+        delta = deltas[int(idea_id)]
+        delta["upvotes"] += sign * (value == 1)
+        delta["downvotes"] += sign * (value == -1)
+        delta["net_votes"] += sign * value
     campaigns = {c.id: c for c in await Campaign.filter(id__in={i.campaign_id for i in ideas})}
     for idea in ideas:
         campaign = campaigns[idea.campaign_id]
@@ -109,3 +105,40 @@ async def _apply(
         if sign > 0:
             await record_crossings(idea, campaign, fresh.counters, VOTE_METRICS)
     return len(rows)
+
+
+def _connection() -> Any:
+    uow = events.current_unit_of_work()
+    if uow is None:
+        raise RuntimeError("votes are discounted and restored inside a unit of work")
+    return uow.connection
+
+
+# One list parameter per set of votes (engine.sql): the same text for any number of them
+# (docs/architecture.md, "Reading by a list of keys").
+_LOCK_VOTES = Statement(
+    lambda d: (
+        d.probe(
+            ":ids::bigint[]",
+            "SELECT id, idea_id, value FROM vote WHERE tenant_id = :tenant AND discounted_by "
+            + ("IS NOT DISTINCT FROM :marked::bigint" if d.postgres else "IS :marked"),
+            "id",
+            "FOR UPDATE",
+        )
+        + " ORDER BY id"
+    )
+)
+_MARK_VOTES = Statement(
+    lambda d: (
+        "UPDATE vote SET discounted_by = m.audit, updated_at = :now FROM "
+        + (
+            "(SELECT r.id, k.audit FROM unnest(:ids::bigint[], :audits::bigint[]) AS k(key, audit)"
+            " CROSS JOIN LATERAL (SELECT id FROM vote WHERE tenant_id = :tenant AND id = k.key"
+            " OFFSET 0) AS r) AS m WHERE vote.id = m.id"
+            if d.postgres
+            else "(SELECT i.value AS id, a.value AS audit FROM json_each(:ids::bigint[]) AS i"
+            " JOIN json_each(:audits::bigint[]) AS a ON a.key = i.key) AS m"
+            " WHERE vote.tenant_id = :tenant AND vote.id = m.id"
+        )
+    )
+)

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.reputation.ledger import Booking, connection
+from engine.reputation.ledger import Booking, connection, read
 from engine.reputation.models import VoteCredit
-from engine.sql import Params
+from engine.sql import Params, Statement
 from engine.tenancy import current_tenant_id
 
 _COLUMNS = (
@@ -67,22 +67,27 @@ class Credits:
         statements), so serial-voting detection finds every peer here."""
         ids = sorted(set(vote_ids) - set(self._by_vote))
         casts = [first, last]
-        for credit in await VoteCredit.filter(vote_id__in=ids):
-            self._keep(credit)
-            if credit.cast_at is not None:
-                casts.append(credit.cast_at)
+        tenant = current_tenant_id()
+        if ids:
+            for credit in await _credits(_OF_VOTES, tenant=tenant, votes=ids):
+                self._keep(credit)
+                if credit.cast_at is not None:
+                    casts.append(credit.cast_at)
         for vote_id in ids:
             self._by_vote.setdefault(vote_id, None)
         lo, hi = min(casts) - window, max(casts) + window
-        around = await VoteCredit.filter(
-            voter_id__in=sorted(voter_ids),
-            author_id__in=sorted(member_ids),
-            cast_at__gte=lo,
-            cast_at__lte=hi,
-        )
-        for credit in around:
-            if self._by_vote.get(credit.vote_id) is None:
-                self._keep(credit)
+        if voter_ids and member_ids:
+            around = await _credits(
+                _AROUND,
+                tenant=tenant,
+                voters=sorted(voter_ids),
+                authors=sorted(member_ids),
+                lo=lo,
+                hi=hi,
+            )
+            for credit in around:
+                if self._by_vote.get(credit.vote_id) is None:
+                    self._keep(credit)
         for voter in voter_ids:
             for author in member_ids:
                 self._complete[(voter, author)] = (lo, hi)
@@ -94,6 +99,10 @@ class Credits:
             if credit is not None:
                 self._keep(credit)
         return self._by_vote[vote_id]
+
+    def known(self, vote_id: int) -> VoteCredit | None:
+        """The vote's credit as loaded or made here, without reading (None when not known)."""
+        return self._by_vote.get(vote_id)
 
     def _keep(self, credit: VoteCredit) -> None:
         self._by_vote[credit.vote_id] = credit
@@ -143,6 +152,33 @@ class Credits:
                 f" ON CONFLICT (vote_id) DO UPDATE SET {_UPDATED}",
                 p.values,
             )
+
+
+# A batch's two reads, one list parameter per set of keys (engine.sql): the same text for any
+# number of votes or members, probing the indexes per key (docs/architecture.md, "Reading by a
+# list of keys").
+_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in sorted(VoteCredit._meta.db_fields))
+_OF_VOTES = Statement(
+    lambda d: d.probe(
+        ":votes::bigint[]",
+        f"{_SELECT} FROM reputation_vote_credit WHERE tenant_id = :tenant",
+        "vote_id",
+    )
+)
+# Per voter: the index (tenant, voter, author, cast_at) holds a voter's few credits together.
+_AROUND = Statement(
+    lambda d: d.probe(
+        ":voters::bigint[]",
+        f"""{_SELECT} FROM reputation_vote_credit WHERE tenant_id = :tenant
+        AND {d.ts("cast_at")} >= {d.ts(":lo")} AND {d.ts("cast_at")} <= {d.ts(":hi")}
+        AND author_id {d.one_of(":authors::bigint[]")}""",
+        "voter_id",
+    )
+)
+
+
+async def _credits(statement: Statement, **params: Any) -> list[VoteCredit]:
+    return [VoteCredit._init_from_db(**row) for row in await read(statement, **params)]
 
 
 def _values(credit: VoteCredit, tenant_id: int) -> list[Any]:

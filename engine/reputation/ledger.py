@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.functions import Sum
-
 from engine import events, payloads
 from engine.clock import utcnow
 from engine.conflicts import Conflict
@@ -35,9 +33,9 @@ from engine.models.events import DomainEvent
 from engine.models.members import Member
 from engine.reputation import badges
 from engine.reputation.levels import level_for
-from engine.reputation.models import MemberBadge, Reason, ReputationEntry
+from engine.reputation.models import Reason, ReputationEntry
 from engine.reputation.rules import Rules
-from engine.sql import Params
+from engine.sql import Params, Statement
 from engine.tenancy import current_tenant_id
 
 Flush = Callable[[], Awaitable[None]]
@@ -198,23 +196,19 @@ class Booking:
     async def know_keys(self, keys: Iterable[str]) -> None:
         """Which of these source keys the ledger holds (the members are locked: it stays so)."""
         wanted = sorted(set(keys) - self._checked)
-        for start in range(0, len(wanted), _ROWS_PER_INSERT):
-            part = wanted[start : start + _ROWS_PER_INSERT]
-            found: list[Any] = await ReputationEntry.filter(source_key__in=part).values_list(
-                "source_key", flat=True
-            )
-            self._checked.update(part)
-            self._held.update(str(key) for key in found)
+        if not wanted:
+            return
+        rows = await read(_HELD_KEYS, tenant=current_tenant_id(), keys=wanted)
+        self._checked.update(wanted)
+        self._held.update(str(row[0]) for row in rows)
 
     async def know_badges(self, keys: Iterable[str]) -> None:
         wanted = sorted(set(keys) - self._badges_checked)
         if not wanted:
             return
-        found: list[Any] = await MemberBadge.filter(source_key__in=wanted).values_list(
-            "source_key", flat=True
-        )
+        rows = await read(_HELD_BADGES, tenant=current_tenant_id(), keys=wanted)
         self._badges_checked.update(wanted)
-        self._badges_held.update(str(key) for key in found)
+        self._badges_held.update(str(row[0]) for row in rows)
 
     async def know_vote_points(self, member_ids: Iterable[int], days: Iterable[datetime]) -> None:
         """Today's vote points of these members on these days, one statement per day."""
@@ -223,18 +217,14 @@ class Booking:
             missing = [m for m in ids if (m, day) not in self._vote_points]
             if not missing:
                 continue
-            rows: list[Any] = (
-                await ReputationEntry.filter(
-                    member_id__in=missing,
-                    vote_earned=True,
-                    occurred_at__gte=day,
-                    occurred_at__lt=day + timedelta(days=1),
-                )
-                .annotate(total=Sum("points"))
-                .group_by("member_id")
-                .values_list("member_id", "total")
+            rows = await read(
+                _VOTE_POINTS,
+                tenant=current_tenant_id(),
+                members=missing,
+                start=day,
+                end=day + timedelta(days=1),
             )
-            stored = {int(m): int(t or 0) for m, t in rows}
+            stored = {int(row[0]): int(row[1] or 0) for row in rows}
             for member_id in missing:
                 self._vote_points[(member_id, day)] = stored.get(
                     member_id, 0
@@ -321,8 +311,57 @@ async def lock_members(member_ids: Iterable[int]) -> dict[int, Member]:
     # NO KEY UPDATE: a vote, pledge or comment inserted meanwhile takes KEY SHARE on its member
     # (the foreign key) and must not wait here, or a booking that goes on to lock ideas
     # (engine.vote_reversal) and a vote holding its idea would wait for each other.
-    rows = await Member.filter(id__in=ids).order_by("id").select_for_update(no_key=True)
-    return {row.id: row for row in rows}
+    rows = await read(_LOCK_MEMBERS, tenant=current_tenant_id(), ids=ids)
+    members = [Member._init_from_db(**row) for row in rows]
+    return {member.id: member for member in members}
+
+
+# The batch's reads by key, one list parameter each (engine.sql): the same text for any number
+# of keys, and a plan that probes the index per key (docs/architecture.md, "Reading by a list
+# of keys").
+_HELD_KEYS = Statement(
+    lambda d: d.probe(
+        ":keys::text[]",
+        "SELECT source_key FROM reputation_entry WHERE tenant_id = :tenant",
+        "source_key",
+    )
+)
+_HELD_BADGES = Statement(
+    lambda d: d.probe(
+        ":keys::text[]",
+        "SELECT source_key FROM member_badge WHERE tenant_id = :tenant",
+        "source_key",
+    )
+)
+# One pass over the tenant's vote-earned entries of the day: a probe per member would be an
+# index range each, but without statistics PostgreSQL ties the member's index with the
+# (tenant, day) one and may scan the whole day once per member.
+_VOTE_POINTS = Statement(
+    lambda d: (
+        f"""SELECT member_id, SUM(points) FROM reputation_entry
+    WHERE tenant_id = :tenant AND vote_earned
+    AND {d.ts("occurred_at")} >= {d.ts(":start")} AND {d.ts("occurred_at")} < {d.ts(":end")}
+    AND member_id {d.one_of(":members::bigint[]")} GROUP BY member_id"""
+    )
+)
+_MEMBER_COLUMNS = ", ".join(f'"{name}"' for name in sorted(Member._meta.db_fields))
+_LOCK_MEMBERS = Statement(
+    lambda d: (
+        d.probe(
+            ":ids::bigint[]",
+            f'SELECT {_MEMBER_COLUMNS} FROM "member" WHERE tenant_id = :tenant',
+            "id",
+            "FOR NO KEY UPDATE",
+        )
+        + " ORDER BY id"
+    )
+)
+
+
+async def read(statement: Statement, **params: Any) -> list[Any]:
+    """The rows of one statement in the booking's transaction."""
+    _, rows = await statement.execute(connection(), **params)
+    return rows
 
 
 _batch: ContextVar[Booking | None] = ContextVar("cosource_reputation_batch", default=None)

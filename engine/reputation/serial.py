@@ -13,25 +13,59 @@ votes of one batch see each other before any is written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from engine import vote_reversal
+from engine.clock import utcnow
 from engine.models.events import DomainEvent
-from engine.models.ideas import Idea
 from engine.reputation.credits import credits
-from engine.reputation.ledger import Booking
+from engine.reputation.ledger import Booking, connection, read
 from engine.reputation.models import AuditKind, Reason, ReputationAudit, VoteCredit
+from engine.sql import Params, Statement
+from engine.tenancy import current_tenant_id
 
 WINDOW = timedelta(hours=24)
+SIDES = ("author", "voter")
 
 
 async def prepare(book: Booking, events: list[DomainEvent]) -> None:
-    """Which audits the batch's events already wrote (a replay), one statement for all."""
-    found: list[Any] = await ReputationAudit.filter(
-        event_id__in=[e.id for e in events]
-    ).values_list("source_key", flat=True)
-    book.state["audits"] = ({e.id for e in events}, {str(k) for k in found})
+    """Which audits the batch's events already wrote (a replay), one statement for all, by the
+    source keys :func:`detect` would give them (the credits are in the store already)."""
+    store = credits(book)
+    keys = []
+    for event in events:
+        act = event.data
+        credit = store.known(int(act["voteId"]))
+        # Events recorded before the payloads were unified name the voter "voterId".
+        voter = (
+            credit.voter_id if credit else int(act["memberId" if "memberId" in act else "voterId"])
+        )
+        author = credit.author_id if credit else int(act["authorId"])
+        keys.append(_audit_key(event.id, voter, author))
+    rows = await read(_HELD_AUDITS, tenant=current_tenant_id(), keys=sorted(set(keys)))
+    book.state["audits"] = (set(keys), {str(row[1]): int(row[0]) for row in rows})
+
+
+def _audit_key(event_id: int, voter_id: int, author_id: int) -> str:
+    return f"serial:{event_id}:{voter_id}:{author_id}"
+
+
+_HELD_AUDITS = Statement(
+    lambda d: d.probe(
+        ":keys::text[]",
+        "SELECT id, source_key FROM reputation_audit WHERE tenant_id = :tenant",
+        "source_key",
+    )
+)
+_TITLES = Statement(
+    lambda d: d.probe(
+        ":ids::bigint[]", "SELECT id, title FROM idea WHERE tenant_id = :tenant", "id"
+    )
+)
 
 
 async def detect(book: Booking, credit: VoteCredit, event: DomainEvent, subject: str = "") -> None:
@@ -61,7 +95,11 @@ async def detect(book: Booking, credit: VoteCredit, event: DomainEvent, subject:
     titles: dict[int, str] = {credit.idea_id: subject} if subject else {}
     others = {p.idea_id for p in newly} - set(titles)
     if others:
-        titles.update(await Idea.filter(id__in=sorted(others)).values_list("id", "title"))
+        rows = await read(_TITLES, tenant=current_tenant_id(), ids=sorted(others))
+        titles.update((int(row[0]), str(row[1])) for row in rows)
+    # Whether the reversals exist (a replay): known for the batch's own votes, one statement for
+    # the older votes of a group found the first time.
+    await book.know_keys(f"serial:{p.vote_id}:{side}" for p in newly for side in SIDES)
     reversed_author = reversed_voter = 0
     for p in sorted(newly, key=lambda c: c.vote_id):
         for side, member_id in (("author", p.author_id), ("voter", p.voter_id)):
@@ -88,42 +126,96 @@ async def detect(book: Booking, credit: VoteCredit, event: DomainEvent, subject:
         p.serial = True
         store.save(p)
     times = [p.cast_at for p in group.values() if p.cast_at is not None]
-    key = f"serial:{event.id}:{credit.voter_id}:{credit.author_id}"
-    checked, held = book.state.get("audits") or (set(), set())
-    audit = None
-    if event.id not in checked or key in held:
+    key = _audit_key(event.id, credit.voter_id, credit.author_id)
+    found = _found(book)
+    # The audits prepare() looked for (a batch), and those it found; else look this one up.
+    prepared: tuple[set[str], dict[str, int]] = book.state.get("audits") or (set(), {})
+    audit_id = prepared[1].get(key)
+    if audit_id is None and key not in prepared[0]:
         audit = await ReputationAudit.filter(source_key=key).first()
-    if audit is None:
-        audit = await ReputationAudit.create(
-            kind=AuditKind.SERIAL_VOTING,
-            source_key=key,
-            voter_id=credit.voter_id,
-            author_id=credit.author_id,
-            vote_ids=sorted(p.vote_id for p in group.values()),
-            points_reversed=reversed_author,
-            window_start=min(times),
-            window_end=max(times),
-            event_id=event.id,
-            detail=(
-                f"{len(group)} votes by member {credit.voter_id} on ideas of member "
-                f"{credit.author_id} within 24 h (limit {limit}); {len(newly)} newly reversed: "
-                f"{reversed_author} points of the author, {reversed_voter} of the voter"
-            ),
+        audit_id = audit.id if audit is not None else None
+    if audit_id is None:
+        # Written with the batch's other audits when the booking finishes (one INSERT).
+        found.audits[key] = (
+            AuditKind.SERIAL_VOTING.value,
+            key,
+            credit.voter_id,
+            credit.author_id,
+            orjson.dumps(sorted(p.vote_id for p in group.values())).decode(),
+            reversed_author,
+            min(times),
+            max(times),
+            event.id,
+            f"{len(group)} votes by member {credit.voter_id} on ideas of member "
+            f"{credit.author_id} within 24 h (limit {limit}); {len(newly)} newly reversed: "
+            f"{reversed_author} points of the author, {reversed_voter} of the voter",
         )
     # The votes themselves stop counting too, not only their points (engine.vote_reversal), when
     # the booking ends: the ideas are locked once for every group the batch found, last.
-    discounts(book).append((audit.id, [p.vote_id for p in newly]))
+    found.discounts.append((audit_id if audit_id is not None else key, [p.vote_id for p in newly]))
 
 
-def discounts(book: Booking) -> list[tuple[int, list[int]]]:
-    """(audit id, vote ids) found by this booking, discounted together when it finishes."""
-    found = book.state.get("discounts")
+_AUDIT_COLUMNS = (
+    "tenant_id",
+    "kind",
+    "source_key",
+    "voter_id",
+    "author_id",
+    "vote_ids",
+    "points_reversed",
+    "window_start",
+    "window_end",
+    "event_id",
+    "detail",
+    "created_at",
+)
+# Rows per INSERT: 12 parameters each stays far below both databases' limits.
+_AUDITS_PER_INSERT = 500
+
+
+@dataclass
+class _Found:
+    """What a booking's detections found: the audits to write (by source key) and the votes to
+    discount, each with its audit's id or, for an audit not yet written, its source key."""
+
+    audits: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    discounts: list[tuple[int | str, list[int]]] = field(default_factory=list)
+
+    async def flush(self) -> None:
+        ids = await self._insert_audits()
+        found = [(a if isinstance(a, int) else ids[a], votes) for a, votes in self.discounts]
+        self.discounts = []
+        await vote_reversal.discount_many(found)
+
+    async def _insert_audits(self) -> dict[str, int]:
+        audits, self.audits = list(self.audits.values()), {}
+        ids: dict[str, int] = {}
+        if not audits:
+            return ids
+        client = connection()
+        postgres = client.capabilities.dialect == "postgres"
+        tenant_id, now = current_tenant_id(), utcnow()
+        for start in range(0, len(audits), _AUDITS_PER_INSERT):
+            p = Params(postgres)
+            rows = ", ".join(
+                f"({', '.join(p(value) for value in (tenant_id, *row, now))})"
+                for row in audits[start : start + _AUDITS_PER_INSERT]
+            )
+            # execute_query_dict: Tortoise's execute_query drops the rows of an INSERT.
+            written = await client.execute_query_dict(
+                f"INSERT INTO reputation_audit ({', '.join(_AUDIT_COLUMNS)}) VALUES {rows}"
+                " RETURNING id, source_key",
+                p.values,
+            )
+            ids.update((str(row["source_key"]), int(row["id"])) for row in written)
+        return ids
+
+
+def _found(book: Booking) -> _Found:
+    """The booking's findings, made on first use and written when it finishes."""
+    found = book.state.get("serial")
     if found is None:
-        found = book.state["discounts"] = []
-
-        async def flush() -> None:
-            await vote_reversal.discount_many(found)
-
-        book.flushes.append(flush)
-    assert isinstance(found, list)
+        found = book.state["serial"] = _Found()
+        book.flushes.append(found.flush)
+    assert isinstance(found, _Found)
     return found

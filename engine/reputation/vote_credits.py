@@ -29,9 +29,11 @@ from engine.models.events import DomainEvent
 from engine.models.members import Member
 from engine.reputation import badges, serial
 from engine.reputation.credits import credits
-from engine.reputation.ledger import Booking, booking, current_batch
+from engine.reputation.ledger import Booking, booking, current_batch, read
 from engine.reputation.models import Reason, VoteCredit
 from engine.reputation.rules import Rules
+from engine.sql import Statement
+from engine.tenancy import current_tenant_id
 
 SIDES = ("author", "voter")
 
@@ -84,12 +86,20 @@ async def members_of(events: Sequence[DomainEvent]) -> set[int]:
     acts = [VoteActivity.from_event(e.data) for e in events]
     if not acts:
         return set()
-    credited = dict(
-        await VoteCredit.filter(vote_id__in=sorted({a.vote_id for a in acts})).values_list(
-            "vote_id", "author_id"
-        )
+    rows = await read(
+        _CREDITED, tenant=current_tenant_id(), votes=sorted({a.vote_id for a in acts})
     )
-    return {m for a in acts for m in (a.voter_id, int(credited.get(a.vote_id, a.author_id)))}
+    credited = {int(row[0]): int(row[1]) for row in rows}
+    return {m for a in acts for m in (a.voter_id, credited.get(a.vote_id, a.author_id))}
+
+
+_CREDITED = Statement(
+    lambda d: d.probe(
+        ":votes::bigint[]",
+        "SELECT vote_id, author_id FROM reputation_vote_credit WHERE tenant_id = :tenant",
+        "vote_id",
+    )
+)
 
 
 async def prepare(book: Booking, events: Sequence[DomainEvent]) -> None:
@@ -109,10 +119,14 @@ async def prepare(book: Booking, events: Sequence[DomainEvent]) -> None:
         serial.WINDOW,
     )
     await book.know_keys(
-        f"vote:{a.vote_id}:v{a.version}:{side}{undo}"
-        for a in acts
-        for side in SIDES
-        for undo in ("", ":undo")
+        [
+            f"vote:{a.vote_id}:v{a.version}:{side}{undo}"
+            for a in acts
+            for side in SIDES
+            for undo in ("", ":undo")
+        ]
+        # What serial-voting detection would reverse of these votes.
+        + [f"serial:{a.vote_id}:{side}" for a in acts for side in SIDES]
     )
     await book.know_badges(
         key

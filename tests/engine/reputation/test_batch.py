@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from engine import consumers, votes
-from engine.models import DomainEvent, Member
+from engine.models import DomainEvent, Idea, Member, Vote
 from engine.reputation import vote_credits
-from engine.reputation.models import ReputationEntry, VoteCredit
+from engine.reputation.models import ReputationAudit, ReputationEntry, VoteCredit
 from engine.votes import VoteValue
 from tests import factories
 from tests.conftest import count_queries
@@ -150,3 +150,59 @@ async def test_a_round_cut_short_by_an_event_not_batched_has_more_behind_it(tena
     assert rounds[0] == consumers.Round(1, drained=False)  # idea.created, the votes behind it
     assert rounds[-1] == consumers.Round(3, drained=True)  # the three votes, nothing after
     assert await consumers.process_round(set()) == consumers.Round(0, drained=True)
+
+
+async def test_serial_votes_of_a_batch_run_the_same_statements_for_8_voters_as_for_24(
+    tenant,
+) -> None:
+    # Every voter is serial already (three votes, limit 2): each event of a measured batch finds
+    # a group with its own vote newly in it, writes an audit and discounts that vote.
+    await set_rules(serial_vote_limit=2, idea_votes_badge=1000)
+    author = await factories.member()
+    voters = await factories.members(24)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(5)]
+    await _drain()
+    for idea in ideas[:3]:
+        for voter in voters:
+            await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    await _drain(limit=100)
+    counts = []
+    for size, idea in ((8, ideas[3]), (24, ideas[4])):
+        for voter in voters[:size]:
+            await votes.cast_vote(voter, idea.id, VoteValue.UP)
+        pending: list[Any] = await DomainEvent.filter(processed_at=None).values_list(
+            "id", flat=True
+        )
+        with count_queries() as log:
+            assert await consumers.process_batch(100) == size
+        counts.append(log.count)
+        assert await ReputationAudit.filter(event_id__in=pending).count() == size
+        assert (await Idea.get(id=idea.id)).upvotes == 0
+    assert counts[0] == counts[1], counts
+    assert await Vote.filter(discounted_by__isnull=True).count() == 0
+
+
+async def test_a_replayed_batch_reuses_the_audits_it_wrote(tenant) -> None:
+    """An event booked twice writes each audit once: the batch finds the audit by source key."""
+    await set_rules(serial_vote_limit=2)
+    author = await factories.member()
+    voters = await factories.members(3)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(3)]
+    await _drain()
+    for voter in voters:
+        for idea in ideas:
+            await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    assert await consumers.process_batch(100) == 9
+    found = await ReputationAudit.all()
+    audits = {a.voter_id: a.id for a in found}
+    assert len(audits) == 3
+    # The events that found the groups, again, as if the credits' serial marks were lost: each
+    # finds its group again and its audit by source key.
+    await VoteCredit.all().update(serial=False)
+    await DomainEvent.filter(id__in=[a.event_id for a in found]).update(processed_at=None)
+    assert await consumers.process_batch(100) == 3
+    assert {a.voter_id: a.id for a in await ReputationAudit.all()} == audits
+    for vote in await Vote.all():
+        assert vote.discounted_by == audits[vote.member_id]
