@@ -180,17 +180,25 @@ def _read_sql(model: Any, column: str, discountable: bool, gated: bool, postgres
     if gated and postgres:
         own.append(f"{campaign_gate.shared_sql('c.id')} AS gate")
     if postgres:
+        # The member FOR SHARE, before their own row (the inner LATERAL reads m.id, so it runs
+        # after): a change of their value or flag (an UPDATE of the row) waits for this commit,
+        # and one in flight makes this statement wait for its commit, so whichever commits last
+        # recounts with both (docs/architecture.md, "Lock order").
+        member = (
+            f"LEFT JOIN LATERAL (SELECT * FROM member WHERE id = {p(0)}"
+            " AND tenant_id = i.tenant_id FOR SHARE) m ON true"
+        )
         mine = (
             f"LEFT JOIN LATERAL (SELECT * FROM {table} WHERE idea_id = i.id AND member_id = m.id"
             " FOR UPDATE) r ON true"
         )
     else:  # SQLite has one writer at a time: nothing to lock
+        member = f"LEFT JOIN member m ON m.id = {p(0)} AND m.tenant_id = i.tenant_id"
         mine = f"LEFT JOIN {table} r ON r.idea_id = i.id AND r.member_id = m.id"
     return (
         f"SELECT {', '.join(selected + own)} FROM idea i"
         " JOIN campaign c ON c.id = i.campaign_id AND c.tenant_id = i.tenant_id"
-        f" LEFT JOIN member m ON m.id = {p(0)} AND m.tenant_id = i.tenant_id"
-        f" {mine} WHERE i.id = {p(0)} AND i.tenant_id = {p(0)}"
+        f" {member} {mine} WHERE i.id = {p(0)} AND i.tenant_id = {p(0)}"
     )
 
 
