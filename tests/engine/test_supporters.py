@@ -296,7 +296,8 @@ class _Hold:
 
 
 class _HoldAction(AfterCommitHook):
-    """The action's unit of work, between its recount and its COMMIT (its event is recorded)."""
+    """The action's unit of work, between its supporters' step and its COMMIT (its event is
+    recorded)."""
 
     def __init__(self, hold: _Hold, event_type: str, member_id: int) -> None:
         self.hold, self.event_type, self.member_id = hold, event_type, member_id
@@ -346,9 +347,9 @@ async def _run_against(
 async def test_an_action_racing_a_value_change_leaves_exact_supporters(
     database, database_url, tenant, monkeypatch, kind, order, changer, earlier_row
 ) -> None:
-    """The action is held open after its recount (or the change after its own) while the other
+    """The action is held open after its step (or the change after its recount) while the other
     runs: whichever commits last, the idea's supporters equal a recount of the rows. Before the
-    fix the change missed the action's uncommitted row and the action recounted the member's old
+    fix the change missed the action's uncommitted row and the action stepped by the member's old
     value, so the idea kept it for good. ``earlier_row``: the member's row exists (retracted),
     so the action updates it and no foreign key check touches the member."""
     if database != "postgres":
