@@ -12,7 +12,8 @@ trip) and applied with two set-based statements:
    then runs again with ``ON CONFLICT DO NOTHING``, leaving that member to step 2;
 2. an ``UPDATE ... FROM`` the staging table of the members where a given value differs, which
    returns the ids of those whose verified flag or value was given, so the ideas they support are
-   recounted (engine.supporters) in the same transaction.
+   recounted (engine.supporters) in the same transaction. It waits for those members' votes and
+   pledges in flight (they hold the member FOR SHARE), so the next statement finds their rows.
 
 "Absent means leave as is" cannot ride in a single ``INSERT ... ON CONFLICT DO UPDATE``:
 ``EXCLUDED`` only holds the inserted row, where a new member already has its default name, flag

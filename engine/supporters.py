@@ -9,10 +9,13 @@ copies rows onto the target only for members not already there (engine.merges), 
 rows already count each member once across merged ideas; unmerge takes the copies back and the
 recount follows. Step and recount ride in the counter UPDATE that a vote, pledge or merge already
 makes (engine.counters.bump), so they cost no extra statement (docs/architecture.md,
-"Integrations"). A change of a member's value or verified
-flag (upsertMember, imports, inbound webhooks) recounts the ideas that member supports, after
-locking those idea rows, in the transaction that changed the member: with the idea row lock as the
-common point, a concurrent vote and a value change cannot leave a stale sum behind.
+"Integrations"). A change of a member's value or verified flag (upsertMember, imports,
+inbound webhooks) recounts the ideas that member supports, after locking those idea rows, in the
+transaction that changed the member. The member's row is the common point with a concurrent vote
+or pledge: the action holds it FOR SHARE from its first statement (engine.interactions), so the
+change's UPDATE waits for the action and then finds its row, or the action waits for the change
+and steps by the new value; either way no stale sum is left behind (docs/architecture.md, "Lock
+order").
 """
 
 from __future__ import annotations

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import asyncpg
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from tortoise import connections
 
-from engine import member_import, merges, pledges, vote_reversal, votes
+from engine import events, member_import, merges, pledges, privacy, supporters, vote_reversal, votes
 from engine.errors import DomainError
+from engine.events import AfterCommitHook, EventType
 from engine.members import MemberData, upsert_member
 from engine.models import DomainEvent, Idea, Member, Pledge, ThresholdMetric, Vote
 from engine.reputation.models import ReputationAudit
@@ -244,3 +249,141 @@ async def test_supporters_always_equal_a_recount(
                 pass  # refused (a self-vote, a merged idea, nothing to unmerge): nothing moved
             for idea in ideas:
                 assert await _supporters(idea.id) == await _recounted(idea.id), (step, idea.id)
+
+
+# A member action on an idea, and a change of the member's value or flag, racing (PostgreSQL).
+
+
+async def _act(kind: str, member: Member, idea_id: int, amount: int) -> None:
+    if kind == "vote":
+        await votes.cast_vote(member, idea_id, VoteValue(amount))
+    else:
+        await pledges.pledge(member, idea_id, amount)
+
+
+async def _change(changer: str, member: Member) -> None:
+    if changer == "value":
+        await upsert_member(MemberData(external_id=member.external_id, customer_value_cents=9_000))
+    elif changer == "verified":
+        await upsert_member(MemberData(external_id=member.external_id, verified=False))
+    elif changer == "import":
+        rows = [{"externalId": member.external_id, "customerValueCents": 9_000}]
+        assert (await member_import.import_members(rows)).updated == 1
+    else:
+        await privacy.erase_member(member.id)
+
+
+async def _pid() -> int:
+    """The backend of the transaction this task is in."""
+    rows = await connections.get("default").execute_query_dict("SELECT pg_backend_pid() AS pid")
+    return int(rows[0]["pid"])
+
+
+class _Hold:
+    """Stops one transaction just before its COMMIT until released, and says which backend."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def stop(self) -> None:
+        if self.held.is_set():
+            return
+        self.pid = await _pid()
+        self.held.set()
+        await self.release.wait()
+
+
+class _HoldAction(AfterCommitHook):
+    """The action's unit of work, between its supporters' step and its COMMIT (its event is
+    recorded)."""
+
+    def __init__(self, hold: _Hold, event_type: str, member_id: int) -> None:
+        self.hold, self.event_type, self.member_id = hold, event_type, member_id
+
+    async def before_commit(self, connection: Any, recorded: Sequence[DomainEvent]) -> None:
+        if any(e.type == self.event_type and e.member_id == self.member_id for e in recorded):
+            await self.hold.stop()
+
+    async def after_commit(self, recorded: Sequence[DomainEvent]) -> None:
+        return None
+
+
+async def _run_against(
+    database_url: str, hold: _Hold, first: Awaitable[None], second: Callable[[], Awaitable[None]]
+) -> None:
+    """``first`` until it is held open, then ``second`` until it finished or waits for the held
+    transaction (a lock), then release ``first``: both must finish."""
+    held = asyncio.ensure_future(first)
+    await asyncio.wait(
+        {held, asyncio.ensure_future(hold.held.wait())}, return_when="FIRST_COMPLETED"
+    )
+    assert hold.held.is_set(), held.result()
+    other = asyncio.ensure_future(second())
+    watcher = await asyncpg.connect(database_url)
+    try:
+        # Polled: a lock wait announces itself nowhere else.
+        while not other.done():
+            blocked = await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                hold.pid,
+            )
+            if blocked:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await watcher.close()
+        hold.release.set()
+    await asyncio.gather(held, other)
+
+
+@pytest.mark.parametrize("kind", ["vote", "pledge"])
+@pytest.mark.parametrize("order", ["action first", "change first"])
+@pytest.mark.parametrize(
+    ("changer", "earlier_row"),
+    [("value", False), ("verified", False), ("import", True), ("erase", True)],
+)
+async def test_an_action_racing_a_value_change_leaves_exact_supporters(
+    database, database_url, tenant, monkeypatch, kind, order, changer, earlier_row
+) -> None:
+    """The action is held open after its step (or the change after its recount) while the other
+    runs: whichever commits last, the idea's supporters equal a recount of the rows. Before the
+    fix the change missed the action's uncommitted row and the action stepped by the member's old
+    value, so the idea kept it for good. ``earlier_row``: the member's row exists (retracted),
+    so the action updates it and no foreign key check touches the member."""
+    if database != "postgres":
+        pytest.skip("SQLite has one writer: the two cannot interleave")
+    author = await factories.member()
+    idea = await factories.idea(author, await factories.campaign())
+    fan = await factories.member(customer_value_cents=1_000, verified=True)
+    if earlier_row:
+        await _act(kind, fan, idea.id, -1 if kind == "vote" else 1)
+        await _act(kind, fan, idea.id, 0)
+    hold = _Hold()
+    if order == "action first":
+        event_type = EventType.IDEA_VOTED if kind == "vote" else EventType.IDEA_PLEDGED
+        previous = events.installed_hooks()
+        events.install_hooks(*previous, _HoldAction(hold, event_type, fan.id))
+        try:
+            await _run_against(
+                database_url, hold, _act(kind, fan, idea.id, 1), lambda: _change(changer, fan)
+            )
+        finally:
+            events.install_hooks(*previous)
+    else:
+        refresh = supporters.refresh_ideas
+
+        async def refresh_then_hold(idea_ids: list[int]) -> int:
+            recounted = await refresh(idea_ids)
+            await hold.stop()
+            return recounted
+
+        monkeypatch.setattr(supporters, "refresh_ideas", refresh_then_hold)
+        await _run_against(
+            database_url, hold, _change(changer, fan), lambda: _act(kind, fan, idea.id, 1)
+        )
+    changed = await Member.get(id=fan.id)
+    assert (changed.customer_value_cents, changed.verified) != (1_000, True)
+    assert (await _supporters(idea.id)).count == 1
+    assert await _supporters(idea.id) == await _recounted(idea.id)
