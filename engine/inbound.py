@@ -28,7 +28,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from engine import events
+from engine import events, member_gate
 from engine.errors import DomainError, ErrorCode, FieldError
 from engine.members import MemberData, upsert_member
 from engine.models.integrations import InboundReceipt, IntegrationKind
@@ -183,11 +183,15 @@ async def apply_once(
             return Result(Status.IGNORED)
         data = change.data
         if change.add_cents:
-            current = (
-                await Member.filter(external_id=data.external_id.strip())
-                .select_for_update()
-                .first()
+            external_id = data.external_id.strip()
+            # The member's gate before their row, as every change of a value takes them
+            # (engine.member_gate): a vote in flight holds the gate and may yet insert a row
+            # whose foreign key waits for this row lock.
+            found: list[Any] = await Member.filter(external_id=external_id).values_list(
+                "id", flat=True
             )
+            await member_gate.hold(int(i) for i in found)
+            current = await Member.filter(external_id=external_id).select_for_update().first()
             base = current.customer_value_cents if current else 0
             data = MemberData(**{**data.__dict__, "customer_value_cents": base + change.add_cents})
         member = await upsert_member(data)

@@ -4,11 +4,11 @@ What differs between them is data, a :class:`Kind`: the table and its value colu
 a change moves the idea's counters, the threshold metrics it can reach, and the admission rule. The
 routine is the same for all, and its order is the lock order (docs/architecture.md, "Lock order"):
 
-1. one statement reads the idea and its campaign, unlocked, locks the member ``FOR SHARE`` (a change
+1. one statement reads the idea, its campaign and the member, unlocked, locks the member's own
+   row for this idea (``FOR UPDATE``: only the same member acting on the same idea waits there; the
+   previous value is now known) and takes the member's gate shared (engine.member_gate: a change
    of their value or verified flag cannot commit between this action's supporters' step and its
-   commit) and then the member's own row for this idea (``FOR UPDATE``: only the same member acting
-   on the same idea waits there; the previous value is now known); votes and scores also take the
-   campaign gate in it;
+   commit); votes and scores also take the campaign gate in it;
 2. admission: the kind's one function says whether this change is allowed, and under which idea
    state (a :class:`~engine.counters.Guard`) that answer holds; no statement of its own unless a
    vote budget must be counted;
@@ -32,7 +32,7 @@ from typing import Any
 
 from tortoise import connections
 
-from engine import campaign_gate, counters, events, payloads, ranking, sql
+from engine import campaign_gate, counters, events, member_gate, payloads, ranking, sql
 from engine.conflicts import retrying
 from engine.counters import Bump, Guard, Outcome, RowWrite
 from engine.errors import NotFound, Unauthenticated
@@ -181,21 +181,17 @@ def _read_sql(model: Any, column: str, discountable: bool, gated: bool, postgres
     own = ["r.id AS r__id", f"r.{column} AS r__value", f"{discounted} AS r__discounted_by"]
     if gated and postgres:
         own.append(f"{campaign_gate.shared_sql('c.id')} AS gate")
+    member = f"LEFT JOIN member m ON m.id = {p(0)} AND m.tenant_id = i.tenant_id"
     if postgres:
-        # The member FOR SHARE, before their own row (the inner LATERAL reads m.id, so it runs
-        # after): a change of their value or flag (an UPDATE of the row) waits for this commit,
-        # and one in flight makes this statement wait for its commit, so whichever commits last
-        # counts both (docs/architecture.md, "Lock order").
-        member = (
-            f"LEFT JOIN LATERAL (SELECT * FROM member WHERE id = {p(0)}"
-            " AND tenant_id = i.tenant_id FOR SHARE) m ON true"
-        )
+        # The member's gate: a change of their value or flag waits for this commit, and one in
+        # flight makes this statement wait for its commit, so whichever commits last counts
+        # both (engine.member_gate; docs/architecture.md, "Lock order").
+        own.append(f"{member_gate.shared_sql('m.id')} AS member_gate")
         mine = (
             f"LEFT JOIN LATERAL (SELECT * FROM {table} WHERE idea_id = i.id AND member_id = m.id"
             " FOR UPDATE) r ON true"
         )
     else:  # SQLite has one writer at a time: nothing to lock
-        member = f"LEFT JOIN member m ON m.id = {p(0)} AND m.tenant_id = i.tenant_id"
         mine = f"LEFT JOIN {table} r ON r.idea_id = i.id AND r.member_id = m.id"
     return (
         f"SELECT {', '.join(selected + own)} FROM idea i"
@@ -205,10 +201,11 @@ def _read_sql(model: Any, column: str, discountable: bool, gated: bool, postgres
 
 
 async def read_action(kind: Kind, member_id: int, idea_id: int) -> Reading:
-    """Step 1 in one statement: the idea with its campaign, read without a lock, the member, locked
-    ``FOR SHARE`` (docs/architecture.md, "Lock order"), and the member's row of this kind locked
-    (``FOR UPDATE``); the campaign gate is taken last, after the rows were read, so the campaign's
-    state must be checked again by a later statement (``Guard.campaign_open``)."""
+    """Step 1 in one statement: the idea with its campaign and the member, read without a lock,
+    and the member's row of this kind locked (``FOR UPDATE``); the member's gate and the campaign
+    gate are taken last, after the rows were read, so the campaign's state must be checked again
+    by a later statement (``Guard.campaign_open``), and the member's value is read again by the
+    supporters' step (docs/architecture.md, "Lock order")."""
     client: Any = connections.get("default")
     postgres = client.capabilities.dialect == "postgres"
     text = _read_sql(kind.model, kind.column, kind.discountable, kind.gated, postgres)

@@ -12,8 +12,8 @@ trip) and applied with two set-based statements:
    then runs again with ``ON CONFLICT DO NOTHING``, leaving that member to step 2;
 2. an ``UPDATE ... FROM`` the staging table of the members where a given value differs, which
    returns the ids of those whose verified flag or value was given, so the ideas they support are
-   recounted (engine.supporters) in the same transaction. It waits for those members' votes and
-   pledges in flight (they hold the member FOR SHARE), so the next statement finds their rows.
+   recounted (engine.supporters) in the same transaction, once those members' votes and pledges
+   in flight committed (engine.member_gate), so that the recount finds their rows.
 
 "Absent means leave as is" cannot ride in a single ``INSERT ... ON CONFLICT DO UPDATE``:
 ``EXCLUDED`` only holds the inserted row, where a new member already has its default name, flag
@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 from tortoise import connections
 
-from engine import events, supporters
+from engine import events, member_gate, supporters
 from engine.clock import utcnow
 from engine.models.members import Member
 from engine.tenancy import current_tenant_id
@@ -161,6 +161,8 @@ async def _write_postgres(
     member_ids = await raw.fetchval(_UPDATE, tenant_id, now)
     if not member_ids:
         return created, []
+    # Their votes and pledges in flight commit first, so that their rows are found next.
+    await raw.execute(member_gate.HOLD_SQL, member_gate.buckets(member_ids))
     rows = await raw.fetch(_SUPPORTED, tenant_id, member_ids)
     return created, sorted(int(r["idea_id"]) for r in rows)
 

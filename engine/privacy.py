@@ -29,7 +29,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from engine import supporters
+from engine import member_gate, supporters
 from engine.clock import iso, utcnow
 from engine.errors import NotFound
 from engine.models.events import DomainEvent
@@ -172,6 +172,9 @@ def set_erasers(*erasers: Eraser) -> None:
 async def erase_member(member_id: int) -> Member:
     """Anonymise one member of the tenant in scope (idempotent)."""
     async with in_transaction():
+        # The gate before the row: a vote in flight holds the gate and may yet insert a row
+        # whose foreign key waits for this lock (engine.member_gate).
+        await member_gate.hold([member_id])
         member = await Member.filter(id=member_id).select_for_update().first()
         if member is None:
             raise NotFound("member", "memberId")

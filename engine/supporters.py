@@ -11,11 +11,11 @@ recount follows. Step and recount ride in the counter UPDATE that a vote, pledge
 makes (engine.counters.bump), so they cost no extra statement (docs/architecture.md,
 "Integrations"). A change of a member's value or verified flag (upsertMember, imports,
 inbound webhooks) recounts the ideas that member supports, after locking those idea rows, in the
-transaction that changed the member. The member's row is the common point with a concurrent vote
-or pledge: the action holds it FOR SHARE from its first statement (engine.interactions), so the
-change's UPDATE waits for the action and then finds its row, or the action waits for the change
-and steps by the new value; either way no stale sum is left behind (docs/architecture.md, "Lock
-order").
+transaction that changed the member. The member's gate (engine.member_gate) is the common point with a
+concurrent vote or pledge: the action holds it shared from its first statement, the change takes
+it before it looks for the ideas, so the change waits for the action and then finds its row, or
+the action waits for the change and steps by the new value; either way no stale sum is left behind
+(docs/architecture.md, "Lock order").
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pypika_tortoise.terms import Term
 from tortoise.expressions import Expression, RawSQL, ResolveContext, ResolveResult
 
+from engine import member_gate
 from engine.models.campaigns import Campaign, ThresholdMetric
 from engine.models.ideas import Idea
 from engine.models.interactions import Pledge, Vote
@@ -148,7 +149,11 @@ async def refresh_for_members(member_ids: Iterable[int]) -> int:
     Returns how many ideas were recounted. Ideas newly over a SUPPORTER_VALUE threshold record
     their crossing (and its event) here too.
     """
-    return await refresh_ideas(await supported_idea_ids(member_ids))
+    ids = list(member_ids)
+    # First wait for these members' votes and pledges in flight, so their rows are found below,
+    # and hold off the ones to come until this commits (engine.member_gate).
+    await member_gate.hold(ids)
+    return await refresh_ideas(await supported_idea_ids(ids))
 
 
 async def refresh_ideas(idea_ids: list[int]) -> int:
