@@ -434,34 +434,29 @@ def run(seconds: int) -> None:
             print("measuring the vote mutation (first sight, then warmed up) ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
             with server("api.app:create_app", env) as base:
-                watches["mutation"] = CpuWatch(url, name, base, worker_pid)
                 # A fresh process whose every token is new: what the first seconds after a
                 # deploy cost (kept as its own row).
                 results["first sight"] = wrk_script(
                     f"{base}/graphql", mutation, seconds=seconds, server=base
                 )
                 checks["first sight"] = asyncio.run(counters_match_rows(url, tenant))
-                results["mutation"] = warmed(
-                    "vote mutation",
-                    url,
-                    tenant,
-                    seconds,
-                    mutation,
-                    lambda s, lua: wrk_script(f"{base}/graphql", lua, seconds=s, server=base),
-                    watch=watches["mutation"],
-                )
-                checks["mutation"] = asyncio.run(counters_match_rows(url, tenant))
-                watches["spread"] = CpuWatch(url, name, base, worker_pid)
-                results["spread"] = warmed(
-                    "vote mutation, ideas by 20 authors",
-                    url,
-                    tenant,
-                    seconds,
-                    spread,
-                    lambda s, lua: wrk_script(f"{base}/graphql", lua, seconds=s, server=base),
-                    watch=watches["spread"],
-                )
-            checks["spread"] = asyncio.run(counters_match_rows(url, tenant))
+                for key, title, lua in (
+                    ("mutation", "vote mutation", mutation),
+                    ("spread", "vote mutation, ideas by 20 authors", spread),
+                ):
+                    watches[key] = CpuWatch(url, name, base, worker_pid)
+                    results[key] = warmed(
+                        title,
+                        url,
+                        tenant,
+                        seconds,
+                        lua,
+                        lambda s, script: wrk_script(
+                            f"{base}/graphql", script, seconds=s, server=base
+                        ),
+                        watch=watches[key],
+                    )
+                    checks[key] = asyncio.run(counters_match_rows(url, tenant))
             print("measuring it under contention (2 API processes) ...", flush=True)
             asyncio.run(reset_votes(url, tenant))
             with server("api.app:create_app", env, workers=2) as base:
