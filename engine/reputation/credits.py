@@ -189,9 +189,4 @@ def _values(credit: VoteCredit, tenant_id: int) -> list[Any]:
 
 def credits(book: Booking) -> Credits:
     """The booking's store, made on first use and flushed when the booking finishes."""
-    store = book.state.get("credits")
-    if store is None:
-        store = book.state["credits"] = Credits()
-        book.flushes.append(store.flush)
-    assert isinstance(store, Credits)
-    return store
+    return book.part("credits", Credits)

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from engine import events, payloads
 from engine.clock import utcnow
@@ -39,6 +39,15 @@ from engine.sql import Params, Statement
 from engine.tenancy import current_tenant_id
 
 Flush = Callable[[], Awaitable[None]]
+
+
+class Part(Protocol):
+    """Per-booking state that writes what it gathered when the booking finishes."""
+
+    async def flush(self) -> None: ...
+
+
+P = TypeVar("P", bound=Part)
 
 ENTRY_COLUMNS = (
     "tenant_id",
@@ -90,6 +99,15 @@ class Booking:
     _badges_held: set[str] = field(default_factory=set)
     # Net vote-earned points per (member, UTC day), entries of this booking included.
     _vote_points: dict[tuple[int, datetime], int] = field(default_factory=dict)
+
+    def part(self, name: str, make: Callable[[], P]) -> P:
+        """The booking's ``name`` state (the vote credits, the serial findings): made on first
+        use, and flushed when the booking finishes, in the order first used."""
+        found: P | None = self.state.get(name)
+        if found is None:
+            found = self.state[name] = make()
+            self.flushes.append(found.flush)
+        return found
 
     async def add(
         self,

@@ -213,9 +213,4 @@ class _Found:
 
 def _found(book: Booking) -> _Found:
     """The booking's findings, made on first use and written when it finishes."""
-    found = book.state.get("serial")
-    if found is None:
-        found = book.state["serial"] = _Found()
-        book.flushes.append(found.flush)
-    assert isinstance(found, _Found)
-    return found
+    return book.part("serial", _Found)
