@@ -162,16 +162,15 @@ async def _claim_and_book(
         )
         if not claimed:
             return 0
-        uow = events.current_unit_of_work()
-        assert uow is not None
-        if uow.connection.capabilities.dialect == "postgres":
+        client = events.unit_connection("a batch is booked")
+        if client.capabilities.dialect == "postgres":
             # Every statement of the batch planned for its own keys and the tables as they are
             # now, not by a generic plan made when they were smaller (docs/architecture.md,
             # "Reading by a list of keys").
-            await uow.connection.execute_query(_CUSTOM_PLANS)
+            await client.execute_query(_CUSTOM_PLANS)
         await reputation_batch.consume(claimed)
         await _MARK_PROCESSED.execute(
-            uow.connection,
+            client,
             tenant=current_tenant_id(),
             ids=[e.id for e in claimed],
             now=utcnow(),

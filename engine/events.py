@@ -155,6 +155,15 @@ def current_unit_of_work() -> UnitOfWork | None:
     return _current_uow.get()
 
 
+def unit_connection(what: str) -> Any:
+    """The current unit of work's connection, for statements written by hand that must run in
+    it; ``what`` says why one is needed when there is none."""
+    uow = _current_uow.get()
+    if uow is None:
+        raise RuntimeError(f"{what} inside a unit of work")
+    return uow.connection
+
+
 def unit_of_work() -> _Transaction:
     """One transaction; events recorded in it reach the hooks. A nested call joins the outer one.
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
 from engine import counters, events, ranking
 from engine.clock import utcnow
@@ -72,7 +71,7 @@ async def _apply(
     if not vote_ids:
         return 0
     marked = None if sign < 0 else audit_id  # the votes this step may move
-    client = _connection()
+    client = events.unit_connection("votes are discounted and restored")
     tenant = current_tenant_id()
     # The lock order of every member action (docs/architecture.md, "Lock order"): the vote rows,
     # then the ideas.
@@ -105,13 +104,6 @@ async def _apply(
         if sign > 0:
             await record_crossings(idea, campaign, fresh.counters, VOTE_METRICS)
     return len(rows)
-
-
-def _connection() -> Any:
-    uow = events.current_unit_of_work()
-    if uow is None:
-        raise RuntimeError("votes are discounted and restored inside a unit of work")
-    return uow.connection
 
 
 # One list parameter per set of votes (engine.sql): the same text for any number of them

@@ -313,10 +313,7 @@ class Booking:
 
 
 def connection() -> Any:
-    uow = events.current_unit_of_work()
-    if uow is None:
-        raise RuntimeError("a booking writes inside its unit of work")
-    return uow.connection
+    return events.unit_connection("a booking writes")
 
 
 async def lock_members(member_ids: Iterable[int]) -> dict[int, Member]:
