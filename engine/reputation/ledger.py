@@ -348,15 +348,15 @@ _HELD_BADGES = Statement(
         "source_key",
     )
 )
-# One pass over the tenant's vote-earned entries of the day: a probe per member would be an
-# index range each, but without statistics PostgreSQL ties the member's index with the
-# (tenant, day) one and may scan the whole day once per member.
+# Per member, the day's range of their own entries (index tenant, member, occurred_at): what a
+# batch reads stays the size of its members' days, where one pass over the tenant's day grew with
+# the whole brand's volume. Members with no entry that day come back with NULL.
 _VOTE_POINTS = Statement(
     lambda d: (
-        f"""SELECT member_id, SUM(points) FROM reputation_entry
-    WHERE tenant_id = :tenant AND vote_earned
-    AND {d.ts("occurred_at")} >= {d.ts(":start")} AND {d.ts("occurred_at")} < {d.ts(":end")}
-    AND member_id {d.one_of(":members::bigint[]")} GROUP BY member_id"""
+        f"""SELECT k.key, (SELECT SUM(points) FROM reputation_entry
+    WHERE tenant_id = :tenant AND member_id = k.key AND vote_earned
+    AND {d.ts("occurred_at")} >= {d.ts(":start")} AND {d.ts("occurred_at")} < {d.ts(":end")})
+    FROM {d.keys(":members::bigint[]")}"""
     )
 )
 _MEMBER_COLUMNS = ", ".join(f'"{name}"' for name in sorted(Member._meta.db_fields))
