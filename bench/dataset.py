@@ -55,11 +55,24 @@ def _quiet(step: str) -> None:
     pass
 
 
+@dataclass(frozen=True)
+class Sizes:
+    ideas: int = IDEAS
+    members: int = MEMBERS
+    votes: int = VOTES
+
+
 async def seed(
-    pg_url: str, *, rng_seed: int = 7, progress: Callable[[str], None] = _quiet
+    pg_url: str,
+    *,
+    rng_seed: int = 7,
+    progress: Callable[[str], None] = _quiet,
+    sizes: Sizes | None = None,
 ) -> Dataset:
     """Create a brand with its campaigns through the engine, then COPY the bulk rows;
-    ``progress`` hears each step as it starts."""
+    ``progress`` hears each step as it starts. ``sizes`` overrides the environment's (the vote
+    bench seeds a smaller brand beside its own, so its tables hold other brands' rows)."""
+    sizes = sizes or Sizes()
     started = time.perf_counter()
     rng = random.Random(rng_seed)
     brand = await create_tenant(f"Bench {secrets.token_hex(3)}")
@@ -75,7 +88,7 @@ async def seed(
             slugs.append(row.slug)
     conn = await asyncpg.connect(pg_url)
     try:
-        await _load(conn, rng, tenant_id, campaign_ids, progress)
+        await _load(conn, rng, tenant_id, campaign_ids, progress, sizes)
     finally:
         await conn.close()
     return Dataset(
@@ -84,9 +97,9 @@ async def seed(
         brand.publishable_key,
         campaign_ids,
         slugs,
-        IDEAS,
-        MEMBERS,
-        VOTES,
+        sizes.ideas,
+        sizes.members,
+        sizes.votes,
         time.perf_counter() - started,
     )
 
@@ -97,6 +110,7 @@ async def _load(
     tenant_id: int,
     campaigns: list[int],
     progress: Callable[[str], None],
+    sizes: Sizes,
 ) -> None:
     now = datetime.now(UTC)
     window = timedelta(weeks=WEEKS).total_seconds()
@@ -104,7 +118,7 @@ async def _load(
     def moment() -> datetime:
         return now - timedelta(seconds=rng.random() * window)
 
-    progress(f"{MEMBERS} members")
+    progress(f"{sizes.members} members")
     await conn.copy_records_to_table(
         "member",
         columns=MEMBER_COLUMNS,
@@ -122,7 +136,7 @@ async def _load(
                 now,
                 now,
             )
-            for i in range(MEMBERS)
+            for i in range(sizes.members)
         ),
     )
     member_ids = [
@@ -132,8 +146,8 @@ async def _load(
         )
     ]
     # Ideas first without counters; their ids are needed for the votes.
-    created: list[datetime] = [moment() for _ in range(IDEAS)]
-    progress(f"{IDEAS} ideas")
+    created: list[datetime] = [moment() for _ in range(sizes.ideas)]
+    progress(f"{sizes.ideas} ideas")
     await conn.copy_records_to_table(
         "idea",
         columns=[
@@ -189,7 +203,7 @@ async def _load(
                 created[i],
                 created[i],
             )
-            for i in range(IDEAS)
+            for i in range(sizes.ideas)
         ),
     )
     ideas = await conn.fetch(
@@ -200,9 +214,9 @@ async def _load(
     idea_weights = [1.0 / (rank + 5) for rank in range(len(idea_ids))]
     rng.shuffle(idea_weights)
     member_weights = [1.0 / (rank + 20) for rank in range(len(member_ids))]
-    progress(f"{VOTES} votes with their events")
+    progress(f"{sizes.votes} votes with their events")
     pairs: set[tuple[int, int]] = set()
-    wanted = min(VOTES, len(idea_ids) * len(member_ids))
+    wanted = min(sizes.votes, len(idea_ids) * len(member_ids))
     while len(pairs) < wanted:
         batch = wanted - len(pairs)
         for idea_id, member_id in zip(
