@@ -183,7 +183,9 @@ _CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 _MARK_PROCESSED = Statement(
     lambda d: (
         "UPDATE domain_event SET processed_at = :now WHERE id IN ("
-        + d.probe(":ids::bigint[]", "SELECT id FROM domain_event WHERE tenant_id = :tenant", "id")
+        + d.probe(
+            ":ids::bigint[]", f"SELECT id FROM domain_event WHERE {d.owner()} = :tenant", "id"
+        )
         + ")"
     )
 )

@@ -112,7 +112,7 @@ _LOCK_VOTES = Statement(
     lambda d: (
         d.probe(
             ":ids::bigint[]",
-            "SELECT id, idea_id, value FROM vote WHERE tenant_id = :tenant AND discounted_by "
+            f"SELECT id, idea_id, value FROM vote WHERE {d.owner()} = :tenant AND discounted_by "
             + ("IS NOT DISTINCT FROM :marked::bigint" if d.postgres else "IS :marked"),
             "id",
             "FOR UPDATE",
@@ -125,7 +125,7 @@ _MARK_VOTES = Statement(
         "UPDATE vote SET discounted_by = m.audit, updated_at = :now FROM "
         + (
             "(SELECT r.id, k.audit FROM unnest(:ids::bigint[], :audits::bigint[]) AS k(key, audit)"
-            " CROSS JOIN LATERAL (SELECT id FROM vote WHERE tenant_id = :tenant AND id = k.key"
+            f" CROSS JOIN LATERAL (SELECT id FROM vote WHERE {d.owner()} = :tenant AND id = k.key"
             " OFFSET 0) AS r) AS m WHERE vote.id = m.id"
             if d.postgres
             else "(SELECT i.value AS id, a.value AS audit FROM json_each(:ids::bigint[]) AS i"

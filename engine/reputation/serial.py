@@ -63,7 +63,7 @@ _HELD_AUDITS = Statement(
 )
 _TITLES = Statement(
     lambda d: d.probe(
-        ":ids::bigint[]", "SELECT id, title FROM idea WHERE tenant_id = :tenant", "id"
+        ":ids::bigint[]", f"SELECT id, title FROM idea WHERE {d.owner()} = :tenant", "id"
     )
 )
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
-from engine import events
+import orjson
+import pytest
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from engine import events, vote_reversal
 from engine.sql import Statement
 from engine.tenancy import _current_tenant, current_tenant_id, tenant_scope
 from engine.tenants import create_tenant
@@ -69,3 +75,59 @@ async def test_keys_give_one_row_per_key_for_a_correlated_subquery(tenant) -> No
         (member.id, 1),
         (member.id + 10_000, 0),
     ]
+
+
+# Votes of one brand, bulk: every member of the tenant on every idea of it.
+_FILL_VOTES = (
+    "INSERT INTO vote (tenant_id, idea_id, member_id, value, version, created_at, updated_at)"
+    " SELECT $1, i.id, m.id, 1, 1, now(), now() FROM idea i CROSS JOIN member m"
+    " WHERE i.tenant_id = $1 AND m.tenant_id = $1"
+)
+
+
+async def _brand(members: int, ideas: int) -> int:
+    """A brand of its own with ``members`` members (its ideas' author among them) and ``ideas``
+    ideas in one campaign."""
+    brand = await create_tenant(f"Brand {secrets.token_hex(4)}")
+    with tenant_scope(brand.tenant.id):
+        author = await factories.member()
+        campaign = await factories.campaign()
+        for _ in range(ideas):
+            await factories.idea(author, campaign)
+        await factories.members(members - 1)
+    return brand.tenant.id
+
+
+async def test_a_lookup_by_primary_key_stays_on_it_when_the_brand_grew_since_analyze(
+    database,
+) -> None:
+    """The statistics say the brand has no votes (it had none at the last ANALYZE, as a new or
+    fast-growing brand's may): its lookups by vote id must still read one row per key, not all
+    of the brand's votes by the index that starts with the tenant (docs/architecture.md,
+    "Reading by a list of keys")."""
+    if database != "postgres":
+        pytest.skip("plans of PostgreSQL's planner")
+    client = connections.get("default")
+    await client.execute_query(_FILL_VOTES, [await _brand(40, 40)])  # another brand's 1 600
+    tenant_id = await _brand(30, 30)
+    await client.execute_query("ANALYZE vote")
+    await client.execute_query(_FILL_VOTES, [tenant_id])  # 900 votes since
+    rows = await client.execute_query_dict(
+        "SELECT id FROM vote WHERE tenant_id = $1 ORDER BY id LIMIT 50", [tenant_id]
+    )
+    ids = [int(r["id"]) for r in rows]
+    # Buffers per key: a probe reads a few, an update writes the row and its index entries too.
+    # Through the tenant's index each key read the brand's 900 votes: 330 and 350 per key.
+    for statement, values, per_key in (
+        (vote_reversal._LOCK_VOTES, {"marked": None}, 10),
+        (vote_reversal._MARK_VOTES, {"audits": [None] * len(ids), "now": datetime.now(UTC)}, 40),
+    ):
+        text, names = statement.render("postgres")
+        args = {"tenant": tenant_id, "ids": ids, **values}
+        async with in_transaction() as conn:  # rolled back: nothing is marked
+            plan = await conn.execute_query_dict(
+                f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {text}", [args[n] for n in names]
+            )
+            await conn.rollback()
+        top = orjson.loads(plan[0]["QUERY PLAN"])[0]["Plan"]
+        assert top["Shared Hit Blocks"] + top.get("Shared Read Blocks", 0) < per_key * len(ids)
