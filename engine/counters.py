@@ -295,7 +295,10 @@ def _row_sql(row: _RowShape, p: Params) -> str:
         version = ", version = version + 1" if versioned else ""
         return (
             f"UPDATE {table} SET {column} = {p(Slot('value'))}, updated_at = {p(Slot('now'))}"
-            f"{version} WHERE id = {p(Slot('row_id'))} AND tenant_id = {p(Slot('tenant_id'))}"
+            # The tenant checked on the row the key found, never through a tenant-first index
+            # (engine.sql.owner; docs/architecture.md, "Reading by a list of keys").
+            f"{version} WHERE id = {p(Slot('row_id'))}"
+            f" AND {sql.owner()} = {p(Slot('tenant_id'))}"
             f" RETURNING id, {'version' if versioned else 'NULL AS version'}"
         )
     columns = ["tenant_id", "idea_id", "member_id", column, "created_at", "updated_at"]

@@ -88,6 +88,17 @@ def _listed(values: Any, postgres: bool) -> Any:
     return items if postgres else orjson.dumps(items).decode()
 
 
+def owner(column: str = "tenant_id") -> str:
+    """The tenant column of a lookup by primary key, as a filter no index can serve
+    (``tenant_id + 0``, on both backends): the key finds the row, the tenant is then checked
+    on it. Written as a bare column, the planner may read a tenant's rows by an index that
+    starts with the tenant and test each against the key, which it believes cheaper when its
+    statistics say the tenant has few rows: for a brand that grew since the last ANALYZE, a
+    batch's probe of 200 votes read 730 000 buffers instead of 800 (docs/architecture.md,
+    "Reading by a list of keys")."""
+    return f"{column} + 0"
+
+
 class Dialect:
     """Expressions whose spelling differs between SQLite and PostgreSQL."""
 
@@ -101,15 +112,8 @@ class Dialect:
             return f"CAST({expression} AS TIMESTAMPTZ)"
         return expression
 
-    def owner(self, column: str = "tenant_id") -> str:
-        """The tenant column of a lookup by primary key, as a filter no index can serve
-        (``tenant_id + 0``, on both backends): the key finds the row, the tenant is then checked
-        on it. Written as a bare column, the planner may read a tenant's rows by an index that
-        starts with the tenant and test each against the key, which it believes cheaper when its
-        statistics say the tenant has few rows: for a brand that grew since the last ANALYZE, a
-        batch's probe of 200 votes read 730 000 buffers instead of 800 (docs/architecture.md,
-        "Reading by a list of keys")."""
-        return f"{column} + 0"
+    # The tenant column of a lookup by primary key (see :func:`owner`), inside templates.
+    owner = staticmethod(owner)
 
     def probe(self, keys: str, select: str, column: str, lock: str = "") -> str:
         """The rows of ``select`` (one table's ``SELECT ... WHERE ...``) whose ``column`` is one
