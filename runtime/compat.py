@@ -463,6 +463,13 @@ class ResilientWorker(Worker):
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+        # arq's close gathers the job tasks without return_exceptions: a job its signal handler
+        # had cancelled (a cron job running at SIGTERM) raised CancelledError there, before
+        # on_shutdown, and a SQLite worker's database thread kept the process alive. They are
+        # waited for here, and arq's gather finds none (docs/architecture.md, "Private-API
+        # overrides").
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self.tasks.clear()
         await super().close()
 
     async def _reclaim_slots(self) -> None:
