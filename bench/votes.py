@@ -196,16 +196,23 @@ def floor_script(member_ids: list[int], idea_ids: list[int]) -> str:
 async def reset_votes(url: str, tenant: int) -> None:
     """Every run starts from no votes, as its script assumes: a run replaying the last one's
     sequence would mostly re-send values already held, which change nothing and cost less. One
-    transaction (the other brand's votes stay), before the run's server starts; then VACUUM of
-    the vote table and ANALYZE, as autovacuum does within a minute of such a change in production (this machine's PostgreSQL may run without it): with
-    no statistics the planner takes every table for ten pages, and plans no deployment sees."""
+    transaction (the other brand's votes stay; the ledger's entries stay, as a busy day's would),
+    before the run's server starts; then VACUUM of the vote and credit tables and ANALYZE, as
+    autovacuum does within a minute of such a change in production (this machine's PostgreSQL
+    may run without it): with no statistics the planner takes every table for ten pages, and
+    plans no deployment sees."""
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
             # The worker may still be booking the warm-up's votes: wait for it, as TRUNCATE did,
             # rather than deadlock with its row locks.
             await conn.execute("LOCK TABLE vote IN EXCLUSIVE MODE")
+            await conn.execute("LOCK TABLE reputation_vote_credit IN EXCLUSIVE MODE")
             await conn.execute("DELETE FROM vote WHERE tenant_id = $1", tenant)
+            # Their credits too: no deployment keeps a credit whose vote is gone, and each
+            # run's new vote ids would add another credit per voter and idea within the 24 hours
+            # serial-voting detection reads, so the worker's reads grew run after run.
+            await conn.execute("DELETE FROM reputation_vote_credit WHERE tenant_id = $1", tenant)
             await conn.execute("TRUNCATE threshold_crossing")
             await conn.execute(
                 "UPDATE idea SET upvotes = 0, downvotes = 0, net_votes = 0, supporter_count = 0,"
@@ -213,6 +220,7 @@ async def reset_votes(url: str, tenant: int) -> None:
                 tenant,
             )
         await conn.execute("VACUUM (ANALYZE) vote")
+        await conn.execute("VACUUM (ANALYZE) reputation_vote_credit")
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
