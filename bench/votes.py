@@ -205,9 +205,8 @@ async def reset_votes(url: str, tenant: int) -> None:
     try:
         async with conn.transaction():
             # The worker may still be booking the warm-up's votes: wait for it, as TRUNCATE did,
-            # rather than deadlock with its row locks.
-            await conn.execute("LOCK TABLE vote IN EXCLUSIVE MODE")
-            await conn.execute("LOCK TABLE reputation_vote_credit IN EXCLUSIVE MODE")
+            # rather than deadlock with its row locks (vote first: it writes credits after votes).
+            await conn.execute("LOCK TABLE vote, reputation_vote_credit IN EXCLUSIVE MODE")
             await conn.execute("DELETE FROM vote WHERE tenant_id = $1", tenant)
             # Their credits too: no deployment keeps a credit whose vote is gone, and each
             # run's new vote ids would add another credit per voter and idea within the 24 hours
@@ -219,8 +218,7 @@ async def reset_votes(url: str, tenant: int) -> None:
                 " supporter_value_cents = 0, supporter_verified_count = 0 WHERE tenant_id = $1",
                 tenant,
             )
-        await conn.execute("VACUUM (ANALYZE) vote")
-        await conn.execute("VACUUM (ANALYZE) reputation_vote_credit")
+        await conn.execute("VACUUM (ANALYZE) vote, reputation_vote_credit")
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
