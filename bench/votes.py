@@ -203,25 +203,36 @@ async def reset_votes(url: str, tenant: int) -> None:
     plans no deployment sees."""
     conn = await asyncpg.connect(url)
     try:
-        async with conn.transaction():
-            # The worker may still be booking the warm-up's votes: wait for it, as TRUNCATE did,
-            # rather than deadlock with its row locks (vote first: it writes credits after votes).
-            await conn.execute("LOCK TABLE vote, reputation_vote_credit IN EXCLUSIVE MODE")
-            await conn.execute("DELETE FROM vote WHERE tenant_id = $1", tenant)
-            # Their credits too: no deployment keeps a credit whose vote is gone, and each
-            # run's new vote ids would add another credit per voter and idea within the 24 hours
-            # serial-voting detection reads, so the worker's reads grew run after run.
-            await conn.execute("DELETE FROM reputation_vote_credit WHERE tenant_id = $1", tenant)
-            await conn.execute("TRUNCATE threshold_crossing")
-            await conn.execute(
-                "UPDATE idea SET upvotes = 0, downvotes = 0, net_votes = 0, supporter_count = 0,"
-                " supporter_value_cents = 0, supporter_verified_count = 0 WHERE tenant_id = $1",
-                tenant,
-            )
+        for attempt in range(5):
+            try:
+                await _delete_votes(conn, tenant)
+                break
+            except asyncpg.DeadlockDetectedError:
+                # The worker, still booking the warm-up's votes, took a credit's lock before
+                # a vote's in a transaction of its own: PostgreSQL rolled the reset back.
+                if attempt == 4:
+                    raise
         await conn.execute("VACUUM (ANALYZE) vote, reputation_vote_credit")
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
+
+
+async def _delete_votes(conn: asyncpg.Connection, tenant: int) -> None:
+    async with conn.transaction():
+        # The worker may still be booking the warm-up's votes: wait for it, as TRUNCATE did.
+        await conn.execute("LOCK TABLE vote, reputation_vote_credit IN EXCLUSIVE MODE")
+        await conn.execute("DELETE FROM vote WHERE tenant_id = $1", tenant)
+        # Their credits too: no deployment keeps a credit whose vote is gone, and each run's new
+        # vote ids would add another credit per voter and idea within the 24 hours serial-voting
+        # detection reads, so the worker's reads grew run after run.
+        await conn.execute("DELETE FROM reputation_vote_credit WHERE tenant_id = $1", tenant)
+        await conn.execute("TRUNCATE threshold_crossing")
+        await conn.execute(
+            "UPDATE idea SET upvotes = 0, downvotes = 0, net_votes = 0, supporter_count = 0,"
+            " supporter_value_cents = 0, supporter_verified_count = 0 WHERE tenant_id = $1",
+            tenant,
+        )
 
 
 async def counters_match_rows(url: str, tenant: int) -> bool:
