@@ -12,6 +12,10 @@ Prints, for one run on this machine, as ratios to floors measured in the same ru
   each process spent per vote over those two runs (the API server, the worker booking what the
   votes earn, and the PostgreSQL backends serving the bench's database): on two cores shared by
   all of them and wrk, their sum is what bounds the req/s.
+- ``vote mutation, PostgreSQL writes per vote`` and ``vote floor, PostgreSQL writes per vote``:
+  over the same two runs, the WAL the cluster wrote and the new versions of idea rows (and how
+  many of them were HOT, touching no index) per vote, as PostgreSQL counts them: steadier than
+  CPU on a shared machine. The floor writes one idea row version per vote.
 - ``vote mutation, ideas by 20 authors``: the same mutation on as many ideas again, each by an
   author of its own. On the first 20 ideas (one author) every member soon casts more than five
   votes on one author's ideas within a day, so most votes are serial voting the worker finds and
@@ -49,6 +53,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -254,6 +259,8 @@ async def counters_match_rows(url: str, tenant: int) -> bool:
 
 # The in-process loop: this many votes at once (as wrk's connections), each run this many votes.
 ENGINE_CONCURRENCY, ENGINE_VOTES, ENGINE_RUNS = 16, 2000, 3
+# PostgreSQL's backends report table statistics at most once a second.
+STATS_DELAY = 1.2
 
 
 async def engine_cpu_us(url: str, info: dict[str, object]) -> float:
@@ -302,6 +309,26 @@ class CpuWatch:
         self.url, self.name, self.base, self.worker_pid = url, name, base, worker_pid
         self._start: dict[tuple[str, int], float] = {}
         self.ms: dict[str, float] = {}
+        self._writes: tuple[float, int, int] = (0.0, 0, 0)
+        # Per vote: WAL bytes, idea row versions written, of them HOT (see writes_row).
+        self.writes: tuple[float, float, float] | None = None
+
+    def _written(self) -> tuple[float, int, int]:
+        """The cluster's WAL position and the idea table's updates (all and HOT) so far."""
+
+        async def read() -> tuple[float, int, int]:
+            conn = await asyncpg.connect(self.url)
+            try:
+                wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
+                row = await conn.fetchrow(
+                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                    " WHERE relname = 'idea'"
+                )
+            finally:
+                await conn.close()
+            return float(wal), int(row["n_tup_upd"]), int(row["n_tup_hot_upd"])
+
+        return asyncio.run(read())
 
     def _backends(self) -> list[int]:
         async def read() -> list[int]:
@@ -333,12 +360,30 @@ class CpuWatch:
         return taken
 
     def start(self) -> None:
+        time.sleep(STATS_DELAY)  # the warm-up's table statistics reach pg_stat_user_tables
+        self._writes = self._written()
         self._start = self._snapshot()
 
     def stop(self, votes: float) -> None:
         for key, seconds in self._snapshot().items():
             spent = seconds - self._start.get(key, 0.0)
             self.ms[key[0]] = self.ms.get(key[0], 0.0) + spent * 1000 / max(1.0, votes)
+        time.sleep(STATS_DELAY)
+        wal, updates, hot = (b - a for a, b in zip(self._writes, self._written(), strict=True))
+        votes = max(1.0, votes)
+        self.writes = (wal / votes, updates / votes, hot / votes)
+
+    def writes_row(self, name: str) -> str:
+        """PostgreSQL's writes per vote over the run, counted by PostgreSQL itself, so steadier
+        than CPU on a shared machine: WAL (the whole cluster's, the worker's booking included)
+        and new versions of idea rows (a HOT one touches no index)."""
+        if self.writes is None:
+            return f"  {name:<44} not measured"
+        wal, updates, hot = self.writes
+        return (
+            f"  {name:<44} idea row versions {updates:4.2f} (HOT {hot:4.2f})"
+            f"   WAL {wal / 1024:5.2f} kB"
+        )
 
     def row(self, name: str, floor: CpuWatch | None = None) -> str:
         parts = "".join(
@@ -552,6 +597,8 @@ def run(seconds: int) -> None:
         )
         print(watches["mutation"].row("vote mutation, CPU per vote by process", watches["floor"]))
         print(watches["floor"].row("vote floor, CPU per vote by process"))
+        print(watches["mutation"].writes_row("vote mutation, PostgreSQL writes per vote"))
+        print(watches["floor"].writes_row("vote floor, PostgreSQL writes per vote"))
         print(row("vote mutation, ideas by 20 authors", results["spread"], results["floor"]))
         print(watches["spread"].row("  the same, CPU per vote by process", watches["floor"]))
         floor_us = results["floor"].cpu_us
