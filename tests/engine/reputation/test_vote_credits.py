@@ -245,6 +245,7 @@ async def test_a_credit_read_by_a_batch_is_the_model_tortoise_would_build(tenant
     built, tortoise = credits.loaded(mine[0]), VoteCredit._init_from_db(**mine[0])
     assert built.__dict__ == tortoise.__dict__
     assert type(built.__dict__["cast_at"]) is type(tortoise.__dict__["cast_at"])
+    assert built.cast_at is not None and tortoise.cast_at is not None
     assert built.cast_at.tzinfo == tortoise.cast_at.tzinfo
     built.author_points += 1  # still a model: it saves as one read by Tortoise does
     await built.save(update_fields=["author_points"])
