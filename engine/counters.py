@@ -176,7 +176,7 @@ async def bump(
         if isinstance(tried, Bump):
             return tried
         rows = tried  # None: not tried; else the counters moved, and what follows settles them
-    # The one statement found the idea moved: it left a NaN sort key for the next one to set.
+    # The one statement found the idea moved: it left NaN sort keys for the next one to set.
     stale = rows is not None
     if rows is None:
         alone, counting = _counting_sql(shape, tuple(changes), guard, metrics, postgres)
@@ -339,7 +339,7 @@ async def _at_once(
         base, **{name: getattr(base, name) + delta for name, delta in changes.items()}
     )
     created_at, rules = ranked
-    # All four keys, whatever moved: a NaN one marks a version that moved (see the SQL).
+    # All four keys, whatever moved: the same row's NaN marks a version that moved (see SQL).
     sort_keys = ranks(expected, created_at, rules)
     shape = (row.table, row.column, row.row_id is None, row.versioned)
     # The row's id and version in the event: known only once the statement wrote the row.
@@ -393,9 +393,9 @@ def _at_once_sql(
     """PostgreSQL's one statement for a member action (:func:`bump` with ``seen``): the row, then
     the guarded counter UPDATE that takes the idea's lock and, when the locked row is the version
     seen (slot ``seen``), also writes the sort keys (slots ``rank.<key>``) and the supporters'
-    step on ``step``, then the event, inserted only then. When the version moved, the keys stay
-    as they were but ``discover_rank``, set to NaN (which no computed key is), and ``settled`` is
-    false: the settling statement that follows writes them all, in the same transaction. It returns one row: the member's row, the
+    step on ``step``, then the event, inserted only then. When the version moved, the keys are
+    set to NaN, which no computed key is, and ``settled`` is false: the settling statement that
+    follows writes them, in the same transaction. It returns one row: the member's row, the
     idea's counters, ``settled`` and the event's id (the idea's all NULL when the guard failed).
 
     The HOT half-life the keys used needs no check of its own here: a change of it recomputes
@@ -404,17 +404,15 @@ def _at_once_sql(
     p = Params(True)
     write = _row_sql(row, p)
     seen = f"idea.xmin::text = {p(Slot('seen'))}"
-    # Otherwise the keys stay as they were, but for the marker: unchanged indexed columns keep
-    # the update HOT (no index entry), as the counter UPDATE of the two statements was.
     extra = [
         f"{name} = CASE WHEN {seen} THEN {p(Slot(f'rank.{name}'))}"
-        f" ELSE {_NAN if name == _MARKER else name} END"
+        " ELSE CAST('NaN' AS DOUBLE PRECISION) END"
         for name in _RANK_COLUMNS
     ]
     if step is not None:
         extra.append(supporters.step_row_sql(step, p, unless=f"NOT ({seen})"))
     counting = _update_sql(
-        p, changed, guard, metrics, extra=extra, returning=[f"{_MARKER} <> 'NaN' AS settled"]
+        p, changed, guard, metrics, extra=extra, returning=["hot_rank <> 'NaN' AS settled"]
     )
     added: dict[str, str] = {}
     if event_keys is not None:
@@ -431,10 +429,6 @@ def _at_once_sql(
 
 
 _RANK_COLUMNS = ("top_rank", "hot_rank", "controversy", "discover_rank")
-# The key that marks a version that moved: NaN until the settling statement sets it. No index
-# holds it (engine.models.ideas), so the marker alone does not make the update non-HOT.
-_MARKER = "discover_rank"
-_NAN = "CAST('NaN' AS DOUBLE PRECISION)"
 
 
 async def _run(
