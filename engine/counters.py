@@ -4,8 +4,7 @@ The UPDATE takes the idea's row lock (PostgreSQL; SQLite runs it inside its sing
 counters it returns and the sort keys written from them are this transaction's: no lost update, and
 threshold checks see a consistent value. It is the last lock a member action takes
 (docs/architecture.md, "Lock order"): it comes after every statement that does not need the idea
-locked, and only the sort keys, the event and (rarely) a threshold crossing follow it before COMMIT
-(on PostgreSQL usually in the same statement: see :func:`bump`).
+locked, and only the sort keys, the event and (rarely) a threshold crossing follow it before COMMIT.
 
 Callers that read the idea without a lock pass a :class:`Guard`: the states their admission relied
 on (visible, not merged, not frozen, not in some statuses) are re-checked by the UPDATE itself, and
@@ -82,8 +81,7 @@ class Guard:
 class RowWrite:
     """The member's own row (a vote, a score, a pledge) written by the statement that moves the
     counters: ``row_id`` None inserts it, otherwise its value column is set (and its version
-    bumped when ``versioned``). ``event_key`` names the row's id in the event's data (and
-    ``version`` its version when ``versioned``): the one-statement path fills them in SQL."""
+    bumped when ``versioned``)."""
 
     table: str
     column: str
@@ -92,18 +90,6 @@ class RowWrite:
     value: int
     row_id: int | None
     versioned: bool
-    event_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Seen:
-    """The idea as the caller's unlocked read found it (PostgreSQL): the row version's ``xmin``
-    and its counters. While the row the UPDATE locks is still that version, the counters after
-    it are these plus the deltas, so the sort keys and the event are known before the statement
-    and one statement writes everything (see :func:`bump`)."""
-
-    version: str
-    counters: Counters
 
 
 @dataclass(frozen=True)
@@ -131,7 +117,6 @@ async def bump(
     metrics: Iterable[ThresholdMetric] = (),
     row: RowWrite | None = None,
     event: EventOf | None = None,
-    seen: Seen | None = None,
 ) -> Bump:
     """Move the idea's counters; with ``row`` and ``event``, everything a member action writes.
 
@@ -141,14 +126,6 @@ async def bump(
     anything else recounts them: engine.supporters; its snapshot comes after the lock, so it sees
     every row and member value committed before) and inserts the event. SQLite, which cannot write inside
     a WITH, runs the same statements one by one under its single writer.
-
-    With ``seen`` (a member action on PostgreSQL), one statement first tries all of it: its UPDATE
-    only applies while the locked row is still the version the caller read (``xmin``), so nothing
-    committed on the idea since, and the sort keys and the event computed from the counters as
-    read plus the deltas are the ones the two statements would write. The supporters' step in it
-    is exact for the same reason: any change of the member's other kind of row moves this idea's
-    counters, hence its version. When the version moved (a concurrent action won the lock first),
-    the statement has written only the member's row, and the two statements follow.
     """
     if not _KNOWN.issuperset(deltas):
         raise ValueError(f"unknown counters {sorted(set(deltas) - _KNOWN)}")
@@ -166,25 +143,12 @@ async def bump(
     if row is not None:
         shape = (row.table, row.column, row.row_id is None, row.versioned)
         values.update(value=row.value, row_id=row.row_id, member_id=row.member_id)
+    alone, counting = _counting_sql(shape, tuple(changes), guard, metrics, postgres)
 
     written_row: dict[str, Any] = {}
-    rows: Sequence[Mapping[str, Any]] | None = None
-    if seen is not None and row is not None and event is not None and postgres:
-        tried = await _at_once(
-            client, row, changes, guard, metrics, values, seen, (created_at, rules), event
-        )
-        if isinstance(tried, Bump):
-            return tried
-        rows = tried  # None: not tried; else the counters moved, and what follows settles them
-    # The one statement found the idea moved: it left NaN sort keys for the next one to set.
-    stale = rows is not None
-    if rows is None:
-        alone, counting = _counting_sql(shape, tuple(changes), guard, metrics, postgres)
-        if alone is not None:  # SQLite: the member's row first, by itself
-            written_row = dict(
-                (await _run(client, alone[0], bind(alone[1], postgres, values), row))[0]
-            )
-        rows = await _run(client, counting[0], bind(counting[1], postgres, values), row)
+    if alone is not None:  # SQLite: the member's row first, by itself
+        written_row = dict((await _run(client, alone[0], bind(alone[1], postgres, values), row))[0])
+    rows = await _run(client, counting[0], bind(counting[1], postgres, values), row)
     if not rows:
         if guard is None:
             raise LookupError(f"idea {idea_id} is gone")
@@ -205,7 +169,7 @@ async def bump(
     # With the idea locked: sort keys, supporters, the event.
     pending = event(bumped) if event is not None else None
     sort_keys: dict[str, float] = {}
-    if stale or not _UNRANKED.issuperset(changes):
+    if not _UNRANKED.issuperset(changes):
         sort_keys = ranks(counters, created_at, rules)
     moved = [name for name in supporters.SUPPORT_COUNTERS if name in changes]
     recount = bool(moved)
@@ -313,124 +277,6 @@ def _settle_sql(
     return f"{text} RETURNING {', '.join(returning or ['id'])}", p.values
 
 
-async def _at_once(
-    client: Any,
-    row: RowWrite,
-    changes: dict[str, int],
-    guard: Guard | None,
-    metrics: tuple[ThresholdMetric, ...],
-    values: dict[str, Any],
-    seen: Seen,
-    ranked: tuple[datetime, RankRules],
-    event: EventOf,
-) -> Bump | list[Mapping[str, Any]] | None:
-    """The one-statement path of :func:`bump`: the Bump when the idea was the version seen;
-    otherwise what the counter UPDATE returned (no row when its guard failed), the member's row
-    written, for the settling statement to follow; None when the path does not apply (a change
-    that recounts the supporters rather than stepping them)."""
-    moved = [name for name in supporters.SUPPORT_COUNTERS if name in changes]
-    if len(moved) > 1:
-        return None
-    step = moved[0] if moved else None
-    if step is not None:
-        values["support_step"] = changes[step]
-    base = seen.counters
-    expected = replace(
-        base, **{name: getattr(base, name) + delta for name, delta in changes.items()}
-    )
-    created_at, rules = ranked
-    # All four keys, whatever moved: the same row's NaN marks a version that moved (see SQL).
-    sort_keys = ranks(expected, created_at, rules)
-    shape = (row.table, row.column, row.row_id is None, row.versioned)
-    # The row's id and version in the event: known only once the statement wrote the row.
-    pending = event(Bump(expected, False, row.row_id, None))
-    keys = None if row.event_key is None else (row.event_key, "version" if row.versioned else None)
-    text, slots = _at_once_sql(shape, tuple(changes), guard, metrics, step, keys)
-    values.update(events.event_values(pending))
-    for name, key in sort_keys.items():
-        values[f"rank.{name}"] = key
-    values["seen"] = seen.version
-    found = dict((await _run(client, text, bind(slots, True, values), row))[0])
-    if found["settled"] is None:  # the guard failed
-        return []
-    if not found["settled"]:
-        return [found]
-    counters = Counters(**{name: int(found[name]) for name in _COUNTER_FIELDS})
-    if replace(counters, **dict.fromkeys(supporters.SUPPORTER_FIELDS, 0)) != replace(
-        expected, **dict.fromkeys(supporters.SUPPORTER_FIELDS, 0)
-    ):
-        # Cannot happen while xmin names the row version; should it ever, the unit of work runs
-        # again rather than commit sort keys or an event computed from other counters.
-        raise Conflict(f"idea {row.idea_id}'s counters are not the ones its version said")
-    version = found["row_version"]
-    if row.event_key is not None:
-        pending.data[row.event_key] = found["row_id"]
-        if row.versioned:
-            pending.data["version"] = int(version)
-    events.attach(pending, int(found["event_id"]))
-    may_cross = bool(metrics) and (
-        bool(found["may_cross"])
-        # the SUPPORTER_VALUE decision is record_crossings', as in the two statements
-        or counters.supporter_value_cents != base.supporter_value_cents
-    )
-    return Bump(
-        counters,
-        may_cross,
-        found["row_id"],
-        int(version) if version is not None else None,
-    )
-
-
-@cache
-def _at_once_sql(
-    row: _RowShape,
-    changed: tuple[str, ...],
-    guard: Guard | None,
-    metrics: tuple[ThresholdMetric, ...],
-    step: str | None,
-    event_keys: tuple[str, str | None] | None,
-) -> _Statement:
-    """PostgreSQL's one statement for a member action (:func:`bump` with ``seen``): the row, then
-    the guarded counter UPDATE that takes the idea's lock and, when the locked row is the version
-    seen (slot ``seen``), also writes the sort keys (slots ``rank.<key>``) and the supporters'
-    step on ``step``, then the event, inserted only then. When the version moved, the keys are
-    set to NaN, which no computed key is, and ``settled`` is false: the settling statement that
-    follows writes them, in the same transaction. It returns one row: the member's row, the
-    idea's counters, ``settled`` and the event's id (the idea's all NULL when the guard failed).
-
-    The HOT half-life the keys used needs no check of its own here: a change of it recomputes
-    every key of the campaign in its transaction (:func:`rerank_hot`), which moves this row's
-    version, or waits for this one's lock and then reads its counters."""
-    p = Params(True)
-    write = _row_sql(row, p)
-    seen = f"idea.xmin::text = {p(Slot('seen'))}"
-    extra = [
-        f"{name} = CASE WHEN {seen} THEN {p(Slot(f'rank.{name}'))}"
-        " ELSE CAST('NaN' AS DOUBLE PRECISION) END"
-        for name in _RANK_COLUMNS
-    ]
-    if step is not None:
-        extra.append(supporters.step_row_sql(step, p, unless=f"NOT ({seen})"))
-    counting = _update_sql(
-        p, changed, guard, metrics, extra=extra, returning=["hot_rank <> 'NaN' AS settled"]
-    )
-    added: dict[str, str] = {}
-    if event_keys is not None:
-        added[event_keys[0]] = "(SELECT id FROM w)"
-        if event_keys[1] is not None:
-            added[event_keys[1]] = "(SELECT version FROM w)"
-    insert = events.insert_template(p, source="u WHERE u.settled", added=added)
-    text = (
-        f"WITH w AS ({write}), u AS ({counting}), ev AS ({insert})"
-        " SELECT w.id AS row_id, w.version AS row_version, u.*, (SELECT id FROM ev) AS event_id"
-        " FROM w LEFT JOIN u ON true"
-    )
-    return text, p.values
-
-
-_RANK_COLUMNS = ("top_rank", "hot_rank", "controversy", "discover_rank")
-
-
 async def _run(
     client: Any, text: str, values: list[Any], row: RowWrite | None
 ) -> Sequence[Mapping[str, Any]]:
@@ -473,16 +319,12 @@ def _update_sql(
     changed: tuple[str, ...],
     guard: Guard | None,
     metrics: tuple[ThresholdMetric, ...],
-    *,
-    extra: Sequence[str] = (),
-    returning: Sequence[str] = (),
 ) -> str:
-    """The guarded relative UPDATE that takes the idea's lock, returning its counters (and
-    ``returning``); ``extra`` are more SET terms (the one-statement path's, :func:`_at_once_sql`)."""
+    """The guarded relative UPDATE that takes the idea's lock, returning its counters."""
     # With nothing to add the row is still written: the caller wants its lock and its counters.
-    sets = [f"{name} = {name} + {p(Slot(f'delta.{name}'))}" for name in changed]
-    sets += extra
-    sets = sets or ["upvotes = upvotes"]
+    sets = [f"{name} = {name} + {p(Slot(f'delta.{name}'))}" for name in changed] or [
+        "upvotes = upvotes"
+    ]
     where = [f"id = {p(Slot('idea_id'))}", f"tenant_id = {p(Slot('tenant_id'))}"]
     if guard is not None:
         if not guard.hidden_ok:
@@ -498,18 +340,16 @@ def _update_sql(
                 + open_sql("campaign", p, Slot("now"))
                 + ")"
             )
-    returning_sql = ", ".join([*_COUNTER_FIELDS, *returning])
+    returning = ", ".join(_COUNTER_FIELDS)
     if metrics:
-        returning_sql += (
+        returning += (
             ", EXISTS (SELECT 1 FROM threshold t WHERE t.tenant_id = idea.tenant_id"
             " AND t.campaign_id = idea.campaign_id AND t.archived_at IS NULL AND ("
             + " OR ".join(f"(t.metric = {p(m.value)} AND {_REACHED[m]})" for m in metrics)
             + ") AND NOT EXISTS (SELECT 1 FROM threshold_crossing c"
             " WHERE c.idea_id = idea.id AND c.threshold_id = t.id)) AS may_cross"
         )
-    return (
-        f"UPDATE idea SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING {returning_sql}"
-    )
+    return f"UPDATE idea SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING {returning}"
 
 
 def _hot_keys_sql(

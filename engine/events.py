@@ -16,7 +16,7 @@ spine".
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
@@ -314,26 +314,11 @@ def _values(event: DomainEvent) -> list[Any]:
     ]
 
 
-def insert_template(
-    p: Params, *, source: str | None = None, added: Mapping[str, str] | None = None
-) -> str:
+def insert_template(p: Params) -> str:
     """``INSERT ... RETURNING id`` of an event, its values left as slots (``event.<column>``) so
-    the text is built once: bind them with :func:`event_values`.
-
-    With ``source`` (PostgreSQL, inside a WITH) the event is inserted once per row of that
-    relation, so not at all when it is empty; ``added`` sets keys of the event's data to SQL
-    expressions, for values only the same statement knows (the id of a row it inserts)."""
-    placed = []
-    for slot in _EVENT_SLOTS:
-        value = p(slot)
-        if added and slot == "event.data":
-            pairs = ", ".join(f"'{key}', {expression}" for key, expression in added.items())
-            value = f"CAST({value} AS jsonb) || jsonb_build_object({pairs})"
-        placed.append(value)
-    head = f"INSERT INTO domain_event ({', '.join(_EVENT_COLUMNS)})"
-    if source is not None:
-        return f"{head} SELECT {', '.join(placed)} FROM {source} RETURNING id"
-    return f"{head} VALUES ({', '.join(placed)}) RETURNING id"
+    the text is built once: bind them with :func:`event_values`."""
+    placed = ", ".join(p(slot) for slot in _EVENT_SLOTS)
+    return f"INSERT INTO domain_event ({', '.join(_EVENT_COLUMNS)}) VALUES ({placed}) RETURNING id"
 
 
 def event_values(event: DomainEvent) -> dict[str, Any]:

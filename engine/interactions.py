@@ -13,10 +13,9 @@ routine is the same for all, and its order is the lock order (docs/architecture.
    state (a :class:`~engine.counters.Guard`) that answer holds; no statement of its own unless a
    vote budget must be counted;
 3. last, ``counters.bump``: one statement writes the member's row and moves the counters with a
-   guarded UPDATE that takes the idea's row lock (and re-checks the campaign behind the gate); on
-   PostgreSQL it also writes the sort keys, the supporters and the event when the idea is still the
-   row version step 1 read, otherwise one more statement does; the crossing only when the UPDATE
-   said a threshold may have been met. Then COMMIT.
+   guarded UPDATE that takes the idea's row lock (and re-checks the campaign behind the gate), one
+   more writes the sort keys, the supporters and the event; the crossing only when the UPDATE said
+   a threshold may have been met. Then COMMIT.
 
 Concurrent actions on one idea therefore hold its lock for one statement and the commit, not for
 the whole action. A lost race (the idea was merged, frozen or hidden, or the campaign closed, after
@@ -91,8 +90,6 @@ class Reading:
     row_id: int | None
     previous: int
     discounted: bool
-    # PostgreSQL: the idea row's version as read (xmin), for counters.bump's one statement.
-    version: str | None = None
 
 
 async def interact(kind: Kind, member: Member | int, idea_id: int, value: int) -> Outcome:
@@ -150,12 +147,8 @@ async def _interact(kind: Kind, member_id: int, idea_id: int, value: int) -> Out
                 value,
                 read.row_id,
                 kind.versioned,
-                f"{kind.name}Id",
             ),
             event=event,
-            seen=None
-            if read.version is None
-            else counters.Seen(read.version, counters.counters_of(idea)),
         )
         crossed = []
         if bumped.may_cross:
@@ -188,8 +181,6 @@ def _read_sql(model: Any, column: str, discountable: bool, gated: bool, postgres
     own = ["r.id AS r__id", f"r.{column} AS r__value", f"{discounted} AS r__discounted_by"]
     if gated and postgres:
         own.append(f"{campaign_gate.shared_sql('c.id')} AS gate")
-    if postgres:
-        own.append("i.xmin::text AS version")
     member = f"LEFT JOIN member m ON m.id = {p(0)} AND m.tenant_id = i.tenant_id"
     if postgres:
         # The member's gate: a change of their value or flag waits for this commit, and one in
@@ -241,5 +232,4 @@ async def read_action(kind: Kind, member_id: int, idea_id: int) -> Reading:
         row_id=None if row_id is None else int(row_id),
         previous=0 if previous is None else int(previous),
         discounted=discounted_by is not None,
-        version=rows[0].get("version"),
     )

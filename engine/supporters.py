@@ -91,7 +91,7 @@ _OTHER_SUPPORT = {
 }
 
 
-def step_row_sql(counter: str, p: Params, *, unless: str | None = None) -> str:
+def step_row_sql(counter: str, p: Params) -> str:
     """One member's step as one SET term, for the member action that moved ``counter`` (one of
     :data:`SUPPORT_COUNTERS`) by the slot ``support_step`` (+1: began supporting through this
     kind of row, -1: stopped): the supporters move by that member (slot ``member_id``) alone,
@@ -101,12 +101,8 @@ def step_row_sql(counter: str, p: Params, *, unless: str | None = None) -> str:
     rows are as the last recount or step left them, and each member action steps by its member
     only, under the idea's row lock (docs/architecture.md, "One vote, end to end"). The statement
     must come after that lock was taken, so that its snapshot sees the other kind of row as
-    committed by any action that held the lock before; or, as the one statement of a member action
-    does (engine.counters), step only ``unless`` a condition on the locked row says the statement's
-    snapshot may not be the lock's."""
+    committed by any action that held the lock before."""
     other = _OTHER_SUPPORT[counter].format(m=p(Slot("member_id")))
-    if unless is not None:
-        other = f"({unless}) OR {other}"
     step = p(Slot("support_step"))
     columns = ", ".join(SUPPORTER_FIELDS)
     return (

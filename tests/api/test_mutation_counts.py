@@ -38,16 +38,16 @@ async def test_a_vote_runs_a_fixed_number_of_statements(api, tenant, monkeypatch
     assert [name for name, _ in held] == ["process_events"]
     assert data["vote"]["idea"]["counts"] == {"upvotes": 1, "downvotes": 0, "netVotes": 1}
     assert data["vote"]["idea"]["viewerVote"] == "UP"
-    # PostgreSQL: one read (the idea with its campaign and its row version, and the member,
-    # unlocked; the member's vote locked; the campaign gate, a shared advisory lock, so no vote
-    # commits after its campaign closed); one statement that writes the vote, moves the counters
-    # with the guarded UPDATE (it takes the idea's lock, re-checks the campaign behind the gate
-    # and applies only to the idea's version as read), writes the sort keys and the supporters'
-    # step with them, says whether a threshold may be reached and inserts the event
-    # (engine.counters.bump). SQLite cannot write inside a WITH: the steps one statement each.
+    # PostgreSQL: one read (the idea with its campaign and the member, unlocked; the member's vote
+    # locked; the campaign gate, a shared advisory lock, so no vote commits after its campaign
+    # closed); one statement that writes the vote and moves the counters with the guarded UPDATE
+    # (it takes the idea's lock, re-checks the campaign behind the gate and says whether a
+    # threshold may be reached); one that writes the sort keys, recounts the supporters (a
+    # statement of its own after the lock, so it sees member values committed before it) and
+    # inserts the event. SQLite cannot write inside a WITH: the same steps one statement each.
     # The viewer's vote is the one just cast. A change that adds one must update this.
-    assert log.count == (2 if database == "postgres" else 5), log.statements
+    assert log.count == (3 if database == "postgres" else 5), log.statements
     locking = "WITH w AS" if database == "postgres" else "UPDATE idea"
     locked = log.statements.index(next(s for s in log.statements if s.startswith(locking)))
     # Statements that run while the idea's row lock is held, the locking one included.
-    assert len(log.statements) - locked == (1 if database == "postgres" else 3)
+    assert len(log.statements) - locked == (2 if database == "postgres" else 3)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-import asyncpg
 import pytest
 
-from engine import campaigns, counters, interactions, ranking, votes
+from engine import campaigns, ranking, votes
 from engine.errors import DomainError, ErrorCode
 from engine.models import CampaignMode, CampaignStatus, DomainEvent, Idea, Vote
 from engine.votes import VoteValue
 from tests import factories
-from tests.conftest import count_queries
 
 
 async def _counts(idea_id: int) -> tuple[int, int, int]:
@@ -148,51 +145,3 @@ async def test_a_vote_says_it_changed_and_ranks_the_idea_by_its_votes(tenant) ->
     expected = ranking.top_rank(outcome.counters, contest=False)
     assert expected != ranking.top_rank(outcome.counters, contest=True)
     assert (await Idea.get(id=idea.id)).top_rank == expected
-
-
-@pytest.mark.parametrize("edited", [False, True])
-async def test_a_vote_writes_in_one_statement_unless_the_idea_moved_since_it_was_read(
-    tenant, database, database_url, monkeypatch, edited
-) -> None:
-    """PostgreSQL writes a vote in one statement when the idea's row is still the version its
-    read saw, and in two when something committed on the idea in between (here an edit from
-    another connection, which moves no counter): the first moves the counters, the second
-    settles sort keys, supporters and the event (engine.counters.bump). Either way they are the
-    ones of the rows, and the event names the vote's id and version."""
-    if database != "postgres":
-        pytest.skip("the one statement is PostgreSQL's (SQLite writes inside no WITH)")
-    author, voter = await factories.members(2)
-    idea = await factories.idea(author, await factories.campaign())
-    await votes.cast_vote(voter, idea.id, VoteValue.DOWN)
-    real = interactions.read_action
-
-    async def read_then_edit(*args: Any) -> interactions.Reading:
-        read = await real(*args)
-        if edited:
-            other = await asyncpg.connect(database_url)
-            try:
-                await other.execute("UPDATE idea SET title = title || '!' WHERE id = $1", idea.id)
-            finally:
-                await other.close()
-        return read
-
-    monkeypatch.setattr(interactions, "read_action", read_then_edit)
-    with count_queries() as log:
-        outcome = await votes.cast_vote(voter, idea.id, VoteValue.UP)
-    writes = [s for s in log.statements if not s.startswith("SELECT")]
-    assert len(writes) == (2 if edited else 1), writes
-    stored = await Idea.get(id=idea.id)
-    assert (stored.upvotes, stored.downvotes, stored.net_votes) == (1, 0, 1)
-    assert outcome.counters == counters.counters_of(stored)
-    assert stored.top_rank == ranking.top_rank(outcome.counters, contest=False)
-    campaign = await stored.campaign
-    assert stored.hot_rank == ranking.hot_rank(1, stored.created_at, campaign.hot_half_life_hours)
-    assert stored.supporter_count == 1
-    vote = await Vote.get(idea_id=idea.id, member_id=voter.id)
-    cast, changed = await DomainEvent.filter(type="idea.voted", idea_id=idea.id).order_by("id")
-    # The first vote inserted its row in the same statement as its event.
-    assert (cast.data["voteId"], cast.data["version"], cast.data["value"]) == (vote.id, 1, -1)
-    assert (
-        (changed.data["voteId"], changed.data["version"]) == (vote.id, vote.version) == (vote.id, 2)
-    )
-    assert changed.data["counts"]["netVotes"] == 1
