@@ -387,3 +387,30 @@ async def test_an_action_racing_a_value_change_leaves_exact_supporters(
     assert (changed.customer_value_cents, changed.verified) != (1_000, True)
     assert (await _supporters(idea.id)).count == 1
     assert await _supporters(idea.id) == await _recounted(idea.id)
+
+
+@pytest.mark.parametrize("first", ["vote", "pledge"])
+async def test_an_action_that_waited_for_the_members_other_action_steps_from_what_committed(
+    database, database_url, tenant, first
+) -> None:
+    """The member's other kind of row commits while this action waits for the idea's lock: the
+    supporters' step, a statement after that lock (engine.counters.bump), sees it and steps by
+    nothing, so the member counts once. A step inside the UPDATE that waited would read the
+    snapshot from before the other row committed, and the member would count twice."""
+    if database != "postgres":
+        pytest.skip("SQLite has one writer: the two cannot interleave")
+    author = await factories.member()
+    idea = await factories.idea(author, await factories.campaign())
+    fan = await factories.member(customer_value_cents=1_000, verified=True)
+    second = "pledge" if first == "vote" else "vote"
+    hold = _Hold()
+    event_type = EventType.IDEA_VOTED if first == "vote" else EventType.IDEA_PLEDGED
+    previous = events.installed_hooks()
+    events.install_hooks(*previous, _HoldAction(hold, event_type, fan.id))
+    try:
+        await _run_against(
+            database_url, hold, _act(first, fan, idea.id, 1), lambda: _act(second, fan, idea.id, 1)
+        )
+    finally:
+        events.install_hooks(*previous)
+    assert await _supporters(idea.id) == Supporters(1, 1_000, 1) == await _recounted(idea.id)
