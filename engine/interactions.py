@@ -222,7 +222,7 @@ async def read_action(kind: Kind, member_id: int, idea_id: int) -> Reading:
     if parts[2]["id"] is None:
         raise Unauthenticated("the member of this token no longer exists")
     idea, campaign, member = (
-        read._init_from_db(**part) for (read, _), part in zip(_read_columns(), parts, strict=True)
+        sql.from_row(read, part) for (read, _), part in zip(_read_columns(), parts, strict=True)
     )
     row_id, previous, discounted_by = found[start : start + 3]
     return Reading(

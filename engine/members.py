@@ -14,7 +14,7 @@ from engine import supporters
 from engine.errors import DomainError, ErrorCode, FieldError
 from engine.events import unit_of_work
 from engine.models.members import Member
-from engine.sql import Params
+from engine.sql import Params, from_row
 from engine.tenancy import current_tenant_id
 from engine.text import NAME_MAX, check_text, clean, require_texts
 
@@ -112,7 +112,7 @@ async def _find(external_id: str) -> Member | None:
     client: Any = connections.get("default")
     sql = _find_sql(client.capabilities.dialect == "postgres")
     rows = await client.execute_query_dict(sql, [current_tenant_id(), external_id])
-    return Member._init_from_db(**rows[0]) if rows else None
+    return from_row(Member, rows[0]) if rows else None
 
 
 def _default_name(external_id: str) -> str:

@@ -10,13 +10,13 @@ events in batches").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from engine.reputation.ledger import Booking, connection, read
 from engine.reputation.models import VoteCredit
-from engine.sql import Params, Statement
+from engine.sql import Params, Statement, from_row
 from engine.tenancy import current_tenant_id
 
 _COLUMNS = (
@@ -178,32 +178,8 @@ _AROUND = Statement(
 
 
 async def _credits(statement: Statement, **params: Any) -> list[VoteCredit]:
-    return [loaded(row) for row in await read(statement, **params)]
-
-
-_META = VoteCredit._meta
-_CUSTOM_PK = _META.db_pk_column not in _META.generated_db_fields
-
-
-def loaded(row: Mapping[str, Any]) -> VoteCredit:
-    """``VoteCredit._init_from_db(**row)``, as Tortoise 1.1.9 builds it (the tests compare the
-    two), without setting its four flags through ``Model.__setattr__``, whose failing
-    ``hasattr`` on a new instance made them cost more than the row's values: a batch reads
-    thousands of credits for serial-voting detection, and building them was a quarter of the
-    worker's CPU in the vote bench."""
-    credit = VoteCredit.__new__(VoteCredit)
-    state = credit.__dict__
-    state.update(
-        _partial=False, _saved_in_db=True, _custom_generated_pk=_CUSTOM_PK, _await_when_save={}
-    )
-    for key, name, _ in _META.db_native_fields:
-        state[name] = row[key]
-    for key, name, field in _META.db_default_fields:
-        value = row[key]
-        state[name] = value if value is None else field.field_type(value)
-    for key, name, field in _META.db_complex_fields:
-        state[name] = field.to_python_value(row[key])
-    return credit
+    # Thousands per batch for serial-voting detection: built as sql.from_row builds them.
+    return [from_row(VoteCredit, row) for row in await read(statement, **params)]
 
 
 def _values(credit: VoteCredit, tenant_id: int) -> list[Any]:

@@ -35,7 +35,7 @@ from engine.reputation import badges
 from engine.reputation.levels import level_for
 from engine.reputation.models import Reason, ReputationEntry
 from engine.reputation.rules import Rules
-from engine.sql import Params, Statement
+from engine.sql import Params, Statement, from_row
 from engine.tenancy import current_tenant_id
 
 Flush = Callable[[], Awaitable[None]]
@@ -327,7 +327,7 @@ async def lock_members(member_ids: Iterable[int]) -> dict[int, Member]:
     # (the foreign key) and must not wait here, or a booking that goes on to lock ideas
     # (engine.vote_reversal) and a vote holding its idea would wait for each other.
     rows = await read(_LOCK_MEMBERS, tenant=current_tenant_id(), ids=ids)
-    members = [Member._init_from_db(**row) for row in rows]
+    members = [from_row(Member, row) for row in rows]
     return {member.id: member for member in members}
 
 

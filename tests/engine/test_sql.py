@@ -142,3 +142,37 @@ async def test_a_lookup_by_primary_key_stays_on_it_when_the_brand_grew_since_ana
             await conn.rollback()
         top = orjson.loads(plan[0]["QUERY PLAN"])[0]["Plan"]
         assert top["Shared Hit Blocks"] + top.get("Shared Read Blocks", 0) < per_key * keys, text
+
+
+async def test_a_model_built_from_a_row_is_the_one_tortoise_builds(tenant) -> None:
+    """sql.from_row skips Tortoise's per-attribute setup: the instance must be the same, for
+    every model the hot paths build so (a vote credit, a member, an idea, a campaign), and a
+    row without every column still gets Tortoise's partial model."""
+    from engine.models import Campaign, Idea, Member
+    from engine.reputation.models import VoteCredit
+    from engine.sql import from_row
+    from engine.votes import VoteValue, cast_vote
+    from tests.engine.reputation.support import process_pending
+
+    author, voter = await factories.members(2)
+    idea = await factories.idea(author, await factories.campaign())
+    await cast_vote(voter, idea.id, VoteValue.UP)
+    await process_pending()
+    client: Any = connections.get("default")
+    for model in (VoteCredit, Member, Idea, Campaign):
+        table = model._meta.db_table
+        rows = await client.execute_query_dict(f'SELECT * FROM "{table}"')
+        assert rows, table
+        for row in rows:
+            built, tortoise = from_row(model, row), model._init_from_db(**row)
+            assert built.__dict__ == tortoise.__dict__, table
+            for name, value in tortoise.__dict__.items():
+                assert type(built.__dict__[name]) is type(value), (table, name)
+    credit = from_row(
+        VoteCredit, (await client.execute_query_dict("SELECT * FROM reputation_vote_credit"))[0]
+    )
+    credit.author_points += 1  # still a model: it saves as one Tortoise read does
+    await credit.save(update_fields=["author_points"])
+    assert (await VoteCredit.get(id=credit.id)).author_points == credit.author_points
+    partial = from_row(Member, {"id": voter.id, "display_name": voter.display_name})
+    assert partial._partial and partial.display_name == voter.display_name

@@ -8,12 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import patch
 
-from tortoise import connections
-
 from engine import consumers, events, votes
 from engine.events import EventType
 from engine.models import DomainEvent
-from engine.reputation import credits
 from engine.reputation.consumer import consume
 from engine.reputation.models import MemberBadge, ReputationEntry, VoteCredit
 from engine.reputation.reasons import describe
@@ -229,24 +226,3 @@ async def test_downvotes_are_not_capped(tenant) -> None:
         "points", "withheld"
     ) == [(0, 1)]
     assert await DomainEvent.filter(type="member.level_changed").count() == 0
-
-
-async def test_a_credit_read_by_a_batch_is_the_model_tortoise_would_build(tenant) -> None:
-    """credits.loaded skips Tortoise's per-attribute setup: the instance must be the same."""
-
-    author, voter = await factories.members(2)
-    idea = await factories.idea(author, await factories.campaign())
-    await votes.cast_vote(voter, idea.id, VoteValue.UP)
-    await process_pending()
-    client: Any = connections.get("default")
-    rows = await client.execute_query_dict(f"{credits._SELECT} FROM reputation_vote_credit")
-    mine = [row for row in rows if row["voter_id"] == voter.id]
-    assert len(mine) == 1 and mine[0]["cast_at"] is not None
-    built, tortoise = credits.loaded(mine[0]), VoteCredit._init_from_db(**mine[0])
-    assert built.__dict__ == tortoise.__dict__
-    assert type(built.__dict__["cast_at"]) is type(tortoise.__dict__["cast_at"])
-    assert built.cast_at is not None and tortoise.cast_at is not None
-    assert built.cast_at.tzinfo == tortoise.cast_at.tzinfo
-    built.author_points += 1  # still a model: it saves as one read by Tortoise does
-    await built.save(update_fields=["author_points"])
-    assert (await VoteCredit.get(id=built.id)).author_points == tortoise.author_points + 1
