@@ -161,7 +161,9 @@ async def test_a_model_built_from_a_row_is_the_one_tortoise_builds(tenant) -> No
     client: Any = connections.get("default")
     for model in (VoteCredit, Member, Idea, Campaign):
         table = model._meta.db_table
-        rows = await client.execute_query_dict(f'SELECT * FROM "{table}"')
+        rows = await client.execute_query_dict(
+            f'SELECT * FROM "{table}" WHERE tenant_id = {current_tenant_id()}'
+        )
         assert rows, table
         for row in rows:
             built, tortoise = from_row(model, row), model._init_from_db(**row)
@@ -169,7 +171,12 @@ async def test_a_model_built_from_a_row_is_the_one_tortoise_builds(tenant) -> No
             for name, value in tortoise.__dict__.items():
                 assert type(built.__dict__[name]) is type(value), (table, name)
     credit = from_row(
-        VoteCredit, (await client.execute_query_dict("SELECT * FROM reputation_vote_credit"))[0]
+        VoteCredit,
+        (
+            await client.execute_query_dict(
+                f"SELECT * FROM reputation_vote_credit WHERE tenant_id = {current_tenant_id()}"
+            )
+        )[0],
     )
     credit.author_points += 1  # still a model: it saves as one Tortoise read does
     await credit.save(update_fields=["author_points"])
