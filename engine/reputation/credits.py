@@ -11,6 +11,7 @@ events in batches").
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,39 @@ _UPDATED = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("tenan
 _ROWS_PER_UPSERT = 500
 
 
+@dataclass(frozen=True, slots=True)
+class SerialPeer:
+    """A credit already marked serial, as detection sees a peer: serial for good, so never
+    changed or written by this booking, and only its vote and time count. Batches of a serial
+    voter read thousands of these; building each as a model cost most of a worker's batch."""
+
+    vote_id: int
+    cast_at: datetime
+    serial: bool = True
+
+
+# What detection reads of a peer: a credit it may mark, or one marked before.
+Peer = VoteCredit | SerialPeer
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """Every credit of these voters on these authors cast within [lo, hi] is in the store."""
+
+    voters: frozenset[int]
+    authors: frozenset[int]
+    lo: datetime
+    hi: datetime
+
+    def covers(self, voter_id: int, author_id: int, lo: datetime, hi: datetime) -> bool:
+        return (
+            voter_id in self.voters
+            and author_id in self.authors
+            and self.lo <= lo
+            and hi <= self.hi
+        )
+
+
 class Credits:
     def __init__(self) -> None:
         # vote id -> its credit, or None when the vote has none yet.
@@ -50,8 +84,11 @@ class Credits:
         self._dirty: dict[int, VoteCredit] = {}
         # The same credits by (voter, author), what serial-voting detection looks up.
         self._by_pair: dict[tuple[int, int], dict[int, VoteCredit]] = {}
-        # (voter, author) pairs whose credits cast within [lo, hi] are all in _by_vote.
-        self._complete: dict[tuple[int, int], tuple[datetime, datetime]] = {}
+        # Peers already serial, by (voter, author), read for detection only (not in _by_vote).
+        self._serial_by_pair: dict[tuple[int, int], dict[int, SerialPeer]] = {}
+        # What was loaded for detection (one per load; a dict of every voter-author pair made
+        # voters x members entries per batch).
+        self._loaded: list[_Loaded] = []
 
     async def load(
         self,
@@ -77,7 +114,7 @@ class Credits:
             self._by_vote.setdefault(vote_id, None)
         lo, hi = min(casts) - window, max(casts) + window
         if voter_ids and member_ids:
-            around = await _credits(
+            rows = await read(
                 _AROUND,
                 tenant=tenant,
                 voters=sorted(voter_ids),
@@ -85,12 +122,25 @@ class Credits:
                 lo=lo,
                 hi=hi,
             )
-            for credit in around:
-                if self._by_vote.get(credit.vote_id) is None:
-                    self._keep(credit)
-        for voter in voter_ids:
-            for author in member_ids:
-                self._complete[(voter, author)] = (lo, hi)
+            self._keep_around(rows)
+        self._loaded.append(_Loaded(frozenset(voter_ids), frozenset(member_ids), lo, hi))
+
+    def _keep_around(self, rows: Iterable[Any]) -> None:
+        """Peers read for detection: a serial one as a :class:`SerialPeer`, unless the batch
+        holds its credit; the others as credits, unless the batch holds them already."""
+        for row in rows:
+            vote_id = int(row["vote_id"])
+            if self._by_vote.get(vote_id) is not None:
+                continue
+            cast_at = row["cast_at"]
+            if row["serial"] and cast_at is not None:
+                if not isinstance(cast_at, datetime):  # SQLite's text
+                    cast_at = _CAST_AT.to_python_value(cast_at)
+                pair = (int(row["voter_id"]), int(row["author_id"]))
+                peer = SerialPeer(vote_id, cast_at)
+                self._serial_by_pair.setdefault(pair, {})[vote_id] = peer
+            else:
+                self._keep(from_row(VoteCredit, row))
 
     async def get(self, vote_id: int) -> VoteCredit | None:
         if vote_id not in self._by_vote:
@@ -113,26 +163,31 @@ class Credits:
         self._keep(credit)
         self._dirty[credit.vote_id] = credit
 
-    async def peers(
-        self, voter_id: int, author_id: int, lo: datetime, hi: datetime
-    ) -> list[VoteCredit]:
+    async def peers(self, voter_id: int, author_id: int, lo: datetime, hi: datetime) -> list[Peer]:
         """Credits of this voter on this author's ideas cast within [lo, hi], as this booking
-        knows them."""
-        known = self._complete.get((voter_id, author_id))
-        if known is None or lo < known[0] or hi > known[1]:
-            for credit in await VoteCredit.filter(
-                voter_id=voter_id, author_id=author_id, cast_at__gte=lo, cast_at__lte=hi
-            ):
-                if self._by_vote.get(credit.vote_id) is None:
-                    self._keep(credit)
-        return sorted(
-            (
-                c
-                for c in self._by_pair.get((voter_id, author_id), {}).values()
-                if c.cast_at is not None and lo <= c.cast_at <= hi
-            ),
-            key=lambda c: c.vote_id,
-        )
+        knows them (those serial before it as :class:`SerialPeer`), by vote id."""
+        if not any(done.covers(voter_id, author_id, lo, hi) for done in self._loaded):
+            rows = await read(
+                _AROUND,
+                tenant=current_tenant_id(),
+                voters=[voter_id],
+                authors=[author_id],
+                lo=lo,
+                hi=hi,
+            )
+            self._keep_around(rows)
+            self._loaded.append(_Loaded(frozenset({voter_id}), frozenset({author_id}), lo, hi))
+        pair = (voter_id, author_id)
+        found: dict[int, Peer] = {
+            vote_id: peer
+            for vote_id, peer in self._serial_by_pair.get(pair, {}).items()
+            if lo <= peer.cast_at <= hi
+        }
+        # A credit the batch holds wins over the serial peer read for the same vote.
+        for credit in self._by_pair.get(pair, {}).values():
+            if credit.cast_at is not None and lo <= credit.cast_at <= hi:
+                found[credit.vote_id] = credit
+        return [found[vote_id] for vote_id in sorted(found)]
 
     async def flush(self) -> None:
         dirty, self._dirty = list(self._dirty.values()), {}
@@ -175,6 +230,9 @@ _AROUND = Statement(
         "voter_id",
     )
 )
+
+
+_CAST_AT = VoteCredit._meta.fields_map["cast_at"]
 
 
 async def _credits(statement: Statement, **params: Any) -> list[VoteCredit]:

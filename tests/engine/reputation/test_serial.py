@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import consumers, votes
 from engine.events import EventType
+from engine.reputation import serial
+from engine.reputation.credits import SerialPeer
 from engine.reputation.models import ReputationAudit, ReputationEntry, VoteCredit
 from engine.reputation.reasons import describe
 from engine.votes import VoteValue
@@ -115,3 +120,30 @@ async def test_retracted_serial_votes_still_count_as_cast(tenant) -> None:
         ("UPVOTE_RECEIVED", 10),
         ("SERIAL_VOTING_REVERSED", -10),
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    offsets=st.lists(st.integers(min_value=-72, max_value=72), max_size=40),
+    at=st.integers(min_value=-30, max_value=30),
+    limit=st.integers(min_value=1, max_value=8),
+)
+def test_the_offending_group_is_every_peer_of_every_crowded_window_holding_the_vote(
+    offsets: list[int], at: int, limit: int
+) -> None:
+    """serial._offending by time order and bisection finds what the definition says: each
+    peer cast within a day before the vote starts a window of a day; every peer of a window
+    holding more than ``limit`` peers is in the group. Hours apart: many at the same time, many
+    exactly a day apart."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    window = serial.WINDOW / hour  # 24
+    peers = [SerialPeer(vote_id, base + offset * hour) for vote_id, offset in enumerate(offsets)]
+    cast_at = base + at * hour
+    expected: set[int] = set()
+    for start in offsets:
+        if at - window <= start <= at:
+            inside = [i for i, t in enumerate(offsets) if start <= t <= start + window]
+            if len(inside) > limit:
+                expected.update(inside)
+    assert set(serial._offending(list(peers), cast_at, limit)) == expected
