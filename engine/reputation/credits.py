@@ -94,36 +94,40 @@ class Credits:
         self,
         vote_ids: Iterable[int],
         voter_ids: set[int],
-        member_ids: set[int],
+        author_ids: set[int],
         first: datetime,
         last: datetime,
         window: timedelta,
     ) -> None:
-        """A batch's credits: these votes', and every credit of these voters on these members'
-        ideas cast within ``window`` of the batch's events or of those votes' first casts (two
-        statements), so serial-voting detection finds every peer here."""
+        """A batch's credits: these votes', and every credit of these voters on the ideas of
+        these authors (and of the authors those votes were credited to) cast within ``window``
+        of the batch's events or of those votes' first casts (two statements), so serial-voting
+        detection finds every peer here. Only authors: with every member the batch locked in the
+        list, PostgreSQL probed each voter's credits once per locked member, voters included."""
         ids = sorted(set(vote_ids) - set(self._by_vote))
         casts = [first, last]
         tenant = current_tenant_id()
+        authors = set(author_ids)
         if ids:
             for credit in await _credits(_OF_VOTES, tenant=tenant, votes=ids):
                 self._keep(credit)
+                authors.add(credit.author_id)
                 if credit.cast_at is not None:
                     casts.append(credit.cast_at)
         for vote_id in ids:
             self._by_vote.setdefault(vote_id, None)
         lo, hi = min(casts) - window, max(casts) + window
-        if voter_ids and member_ids:
+        if voter_ids and authors:
             rows = await read(
                 _AROUND,
                 tenant=tenant,
                 voters=sorted(voter_ids),
-                authors=sorted(member_ids),
+                authors=sorted(authors),
                 lo=lo,
                 hi=hi,
             )
             self._keep_around(rows)
-        self._loaded.append(_Loaded(frozenset(voter_ids), frozenset(member_ids), lo, hi))
+        self._loaded.append(_Loaded(frozenset(voter_ids), frozenset(authors), lo, hi))
 
     def _keep_around(self, rows: Iterable[Any]) -> None:
         """Peers read for detection: a serial one as a :class:`SerialPeer`, unless the batch

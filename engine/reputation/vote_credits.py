@@ -113,7 +113,7 @@ async def prepare(book: Booking, events: Sequence[DomainEvent]) -> None:
     await store.load(
         [a.vote_id for a in acts],
         {a.voter_id for a in acts},
-        set(book.members),
+        {a.author_id for a in acts},
         min(e.occurred_at for e in events),
         max(e.occurred_at for e in events),
         serial.WINDOW,
