@@ -105,13 +105,11 @@ def _pending(
     unscoped: bool = False,
     batched: bool = True,
 ) -> Any:
-    """Unprocessed events of batched types, or (``batched=False``) of any other, even one nobody
+    """Unprocessed events of batched types, or (``batched=False``) of any type, even one nobody
     consumes: a bare script stores every event unprocessed, and ``process_event`` marks those."""
     query = (_unscoped() if unscoped else DomainEvent).filter(processed_at=None)
     if batched:
         query = query.filter(type__in=sorted(BATCHED))
-    else:
-        query = query.exclude(type__in=sorted(BATCHED))
     if ids is not None:
         query = query.filter(id__in=list(ids))
     if skip:
@@ -232,7 +230,7 @@ async def _claim(skip: set[int], limit: int, single: list[int], below: int | Non
     except Exception:
         log.exception("a batch of events failed; processing them one at a time")
         done = 0
-        for event_id in await _pending_ids(True, limit, skip, below):
+        for event_id in await _pending_ids(limit, skip, below):
             try:
                 done += await process_batch(1, ids=[event_id])
             except Exception:
@@ -257,16 +255,13 @@ def _head(skip: set[int], count: int) -> Any:
     every processed event to find none (docs/architecture.md, "Consuming events in batches").
     A first such event further than ``count`` back waits for the batches before it, as it would.
     """
-    query = _unscoped().filter(processed_at=None)
-    if skip:
-        query = query.exclude(id__in=sorted(skip))
+    query = _pending(None, sorted(skip), None, unscoped=True, batched=False)
     return query.order_by("id").limit(count).values_list("id", "type")
 
 
-async def _pending_ids(
-    batched: bool, limit: int, skip: set[int], below: int | None = None
-) -> list[int]:
-    query = _pending(None, sorted(skip), below, unscoped=True, batched=batched)
+async def _pending_ids(limit: int, skip: set[int], below: int | None = None) -> list[int]:
+    """The oldest pending events of batched types, for the one-at-a-time retry of a batch."""
+    query = _pending(None, sorted(skip), below, unscoped=True)
     rows: list[Any] = await query.order_by("id").limit(limit).values_list("id", flat=True)
     return [int(r) for r in rows]
 
