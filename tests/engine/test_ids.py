@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from engine import ids
@@ -25,3 +26,24 @@ def test_the_time_part_reads_back_as_milliseconds() -> None:
     for char in value[:10]:  # 10 characters = 50 bits: 2 zero bits, then the 48 of the time
         millis = millis * 32 + ids._ALPHABET.index(char)
     assert before <= millis <= after
+
+
+def test_random_parts_are_never_handed_out_twice_across_refills_and_forks() -> None:
+    """The random bits come from a per-process pool (engine.ids): a pool inherited by a fork
+    would give the child the parent's next ids."""
+    ids._pool.clear()
+    seen = {ids.ulid()[10:] for _ in range(3 * ids._POOL_IDS + 7)}  # several refills
+    assert len(seen) == 3 * ids._POOL_IDS + 7
+    assert ids._pool  # the rest of the last refill is left for the next ids
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next random parts, then out without running pytest's exit
+        os.close(reader)
+        os.write(writer, ",".join(ids.ulid()[10:] for _ in range(20)).encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        child = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    parent = {ids.ulid()[10:] for _ in range(20)}
+    assert len(child) == 20 and not child & parent
