@@ -26,11 +26,15 @@ _pool: list[str] = []
 _stamp: tuple[int, str] = (-1, "")  # (millisecond, its characters), replaced as one value
 
 
+def _encode(value: int, shifts: tuple[int, ...]) -> str:
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in shifts])
+
+
 def _refill() -> None:
     data = os.urandom(_RANDOM_BYTES * _POOL_IDS)
     for at in range(0, len(data), _RANDOM_BYTES):
         value = int.from_bytes(data[at : at + _RANDOM_BYTES], "big")
-        _pool.append("".join([_PAIRS[(value >> shift) & 1023] for shift in _RANDOM_SHIFTS]))
+        _pool.append(_encode(value, _RANDOM_SHIFTS))
 
 
 os.register_at_fork(after_in_child=_pool.clear)
@@ -51,10 +55,7 @@ def ulid() -> str:
     millis = time.time_ns() // 1_000_000
     stamp = _stamp
     if stamp[0] != millis:
-        stamp = _stamp = (
-            millis,
-            "".join([_PAIRS[(millis >> shift) & 1023] for shift in _TIME_SHIFTS]),
-        )
+        stamp = _stamp = (millis, _encode(millis, _TIME_SHIFTS))
     return stamp[1] + _random_part()
 
 
