@@ -104,23 +104,21 @@ class Credits:
         of the batch's events or of those votes' first casts (two statements), so serial-voting
         detection finds every peer here. Only authors: with every member the batch locked in the
         list, PostgreSQL probed each voter's credits once per locked member, voters included."""
-        ids = sorted(set(vote_ids) - set(self._by_vote))
+        vote_ids = list(vote_ids)
+        await self.load_votes(vote_ids)
         casts = [first, last]
-        tenant = current_tenant_id()
         authors = set(author_ids)
-        if ids:
-            for credit in await _credits(_OF_VOTES, tenant=tenant, votes=ids):
-                self._keep(credit)
+        for vote_id in vote_ids:
+            credit = self._by_vote.get(vote_id)
+            if credit is not None:
                 authors.add(credit.author_id)
                 if credit.cast_at is not None:
                     casts.append(credit.cast_at)
-        for vote_id in ids:
-            self._by_vote.setdefault(vote_id, None)
         lo, hi = min(casts) - window, max(casts) + window
         if voter_ids and authors:
             rows = await read(
                 _AROUND,
-                tenant=tenant,
+                tenant=current_tenant_id(),
                 voters=sorted(voter_ids),
                 authors=sorted(authors),
                 lo=lo,
@@ -128,6 +126,15 @@ class Credits:
             )
             self._keep_around(rows)
         self._loaded.append(_Loaded(frozenset(voter_ids), frozenset(authors), lo, hi))
+
+    async def load_votes(self, vote_ids: Iterable[int]) -> None:
+        """These votes' credits (one statement for those not in the store yet)."""
+        ids = sorted(set(vote_ids) - set(self._by_vote))
+        if ids:
+            for credit in await _credits(_OF_VOTES, tenant=current_tenant_id(), votes=ids):
+                self._keep(credit)
+        for vote_id in ids:
+            self._by_vote.setdefault(vote_id, None)
 
     def _keep_around(self, rows: Iterable[Any]) -> None:
         """Peers read for detection: a serial one as a :class:`SerialPeer`, unless the batch

@@ -51,6 +51,23 @@ async def prepare(book: Booking, events: list[DomainEvent]) -> None:
     book.state["audits"] = (set(keys), {str(row[1]): int(row[0]) for row in rows})
 
 
+def settled(credit: VoteCredit | None, occurred_at: datetime) -> bool:
+    """Whether detecting on a cast of this vote at ``occurred_at`` can find nothing new: its credit
+    is serial already (for good: a restore gives the votes back to the counters, not the points)
+    and this cast does not move its first cast earlier. Every window holding the vote was looked
+    at when its group was found, and a vote cast since into such a window was looked at with its
+    own cast, which checks every window holding it; the same members' bookings run one after the
+    other (ledger.lock_members), so none of them missed another's credits. A serial voter's
+    clicks then read no peers: in the vote bench, where every voter is serial, that read was a
+    worker's largest statement."""
+    return (
+        credit is not None
+        and credit.serial
+        and credit.cast_at is not None
+        and credit.cast_at <= occurred_at
+    )
+
+
 def _audit_key(event_id: int, voter_id: int, author_id: int) -> str:
     return f"serial:{event_id}:{voter_id}:{author_id}"
 

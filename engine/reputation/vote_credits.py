@@ -110,14 +110,22 @@ async def prepare(book: Booking, events: Sequence[DomainEvent]) -> None:
     if not acts:
         return
     store = credits(book)
-    await store.load(
-        [a.vote_id for a in acts],
-        {a.voter_id for a in acts},
-        {a.author_id for a in acts},
-        min(e.occurred_at for e in events),
-        max(e.occurred_at for e in events),
-        serial.WINDOW,
-    )
+    await store.load_votes(a.vote_id for a in acts)
+    # Only the casts detection will look at need their peers (serial.settled).
+    looking = [
+        (act, event)
+        for act, event in zip(acts, events, strict=True)
+        if act.value != 0 and not serial.settled(store.known(act.vote_id), event.occurred_at)
+    ]
+    if looking:
+        await store.load(
+            [act.vote_id for act, _ in looking],
+            {act.voter_id for act, _ in looking},
+            {act.author_id for act, _ in looking},
+            min(event.occurred_at for _, event in looking),
+            max(event.occurred_at for _, event in looking),
+            serial.WINDOW,
+        )
     await book.know_keys(
         [
             f"vote:{a.vote_id}:v{a.version}:{side}{undo}"
@@ -134,7 +142,7 @@ async def prepare(book: Booking, events: Sequence[DomainEvent]) -> None:
         for key in (f"badge:first-vote:{a.voter_id}", f"badge:popular-idea:{a.idea_id}")
     )
     await book.know_vote_points(book.members, [e.occurred_at for e in events])
-    await serial.prepare(book, list(events))
+    await serial.prepare(book, [event for _, event in looking])
 
 
 async def apply_vote(event: DomainEvent, rules: Rules) -> None:
@@ -164,11 +172,13 @@ async def apply_vote(event: DomainEvent, rules: Rules) -> None:
         fresh = act.version > credit.version
         if fresh:
             credit.version, credit.value = act.version, act.value
+        settled = serial.settled(credit, event.occurred_at)
         if act.value != 0 and (credit.cast_at is None or event.occurred_at < credit.cast_at):
             credit.cast_at = event.occurred_at
         store.save(credit)
         if act.value != 0:
-            await serial.detect(book, credit, event, act.subject)
+            if not settled:
+                await serial.detect(book, credit, event, act.subject)
             voter = book.members[act.voter_id]
             await book.award(
                 voter,

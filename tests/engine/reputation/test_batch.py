@@ -183,6 +183,42 @@ async def test_serial_votes_of_a_batch_run_the_same_statements_for_8_voters_as_f
     assert await Vote.filter(discounted_by__isnull=True).count() == 0
 
 
+async def test_changes_of_serial_votes_read_no_peers_and_find_nothing_new(tenant) -> None:
+    """Once a voter's votes are serial, their changes (and a retraction and recast) look for no
+    group: the batch reads none of the voter's other credits, writes no audit and discounts
+    nothing new, and a vote cast later into the window is still found."""
+    await set_rules(serial_vote_limit=2, idea_votes_badge=1000)
+    author = await factories.member()
+    voters = await factories.members(4)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(4)]
+    await _drain()
+    for voter in voters:
+        for idea in ideas[:3]:
+            await votes.cast_vote(voter, idea.id, VoteValue.UP)
+    await _drain(limit=100)
+    audits = await ReputationAudit.all().count()
+    assert audits == 4
+    for value in (VoteValue.DOWN, VoteValue.NONE, VoteValue.UP):
+        for voter in voters:
+            await votes.cast_vote(voter, ideas[0].id, value)
+        with count_queries() as log:
+            assert await consumers.process_batch(100) == len(voters)
+        peers = [
+            s
+            for s in log.statements
+            if s.startswith("SELECT") and "reputation_vote_credit" in s and ">=" in s
+        ]
+        assert peers == [], peers
+        assert await ReputationAudit.all().count() == audits
+    # A fourth idea's vote joins the window: found, alone, with its own audit.
+    await votes.cast_vote(voters[0], ideas[3].id, VoteValue.UP)
+    await _drain()
+    assert await ReputationAudit.all().count() == audits + 1
+    assert await Vote.filter(discounted_by__isnull=True).count() == 0
+    assert all(i.upvotes == 0 for i in await Idea.filter(campaign_id=campaign.id))
+
+
 async def test_a_replayed_batch_reuses_the_audits_it_wrote(tenant) -> None:
     """An event booked twice writes each audit once: the batch finds the audit by source key."""
     await set_rules(serial_vote_limit=2)
