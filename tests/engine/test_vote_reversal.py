@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from engine import merges, vote_reversal, votes
+from engine import interactions, merges, vote_reversal, votes
 from engine.errors import DomainError, ErrorCode
-from engine.models import Idea, ThresholdCrossing, ThresholdMetric, Vote
+from engine.models import Idea, Member, ThresholdCrossing, ThresholdMetric, Vote
 from engine.reputation.models import ReputationAudit
 from engine.thresholds import ThresholdSpec
 from engine.votes import VoteValue
@@ -116,3 +116,41 @@ async def test_serial_votes_leave_the_supporters_until_restored(tenant) -> None:
     assert first.supporter_count == 2
     assert first.supporter_value_cents == 90_000 + (honest.customer_value_cents or 0)
     assert first.supporter_verified_count == 1 + int(honest.verified)
+
+
+async def _serial_votes(count: int = 6) -> tuple[Member, list[Idea]]:
+    """A member whose ``count`` upvotes on one author's ideas were found serial (discounted)."""
+    author, serial = await factories.members(2)
+    campaign = await factories.campaign()
+    ideas = [await factories.idea(author, campaign) for _ in range(count)]
+    for idea in ideas:
+        await votes.cast_vote(serial, idea.id, VoteValue.UP)
+    await process_pending()
+    return serial, ideas
+
+
+async def test_a_merge_between_reading_and_locking_refuses_a_discounted_vote(
+    tenant, monkeypatch
+) -> None:
+    """The shared lock a discounted vote takes re-checks the idea as the counter UPDATE does:
+    merged after the first read, the vote runs again and is refused, and its row keeps its
+    value."""
+    serial, ideas = await _serial_votes()
+    source, target = ideas[0], ideas[1]
+    stale = await interactions.read_action(votes.VOTES, serial.id, source.id)
+    assert stale.discounted
+    await merges.merge_ideas(source.id, target.id)
+    reads = 0
+    real = interactions.read_action
+
+    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
+        nonlocal reads
+        reads += 1
+        return stale if reads == 1 else await real(kind, member_id, idea_id)
+
+    monkeypatch.setattr(interactions, "read_action", first_read_stale)
+    with pytest.raises(DomainError) as caught:
+        await votes.cast_vote(serial, source.id, VoteValue.DOWN)
+    assert caught.value.code == ErrorCode.IDEA_CLOSED
+    assert reads == 2
+    assert (await Vote.get(idea_id=source.id, member_id=serial.id)).value == VoteValue.UP
