@@ -4,7 +4,9 @@ The UPDATE takes the idea's row lock (PostgreSQL; SQLite runs it inside its sing
 counters it returns and the sort keys written from them are this transaction's: no lost update, and
 threshold checks see a consistent value. It is the last lock a member action takes
 (docs/architecture.md, "Lock order"): it comes after every statement that does not need the idea
-locked, and only the sort keys, the event and (rarely) a threshold crossing follow it before COMMIT.
+locked, and only the sort keys, the event and (rarely) a threshold crossing follow it before COMMIT
+(for a member action that read the idea first, in the same statement when the locked row is the
+one it read: see :func:`bump`).
 
 Callers that read the idea without a lock pass a :class:`Guard`: the states their admission relied
 on (visible, not merged, not frozen, not in some statuses) are re-checked by the UPDATE itself, and
@@ -90,6 +92,9 @@ class RowWrite:
     value: int
     row_id: int | None
     versioned: bool
+    # The key of the row's id in the event's data (and "version" beside it when versioned):
+    # what the statement that writes the row and the event at once fills in (see bump).
+    event_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ async def bump(
     metrics: Iterable[ThresholdMetric] = (),
     row: RowWrite | None = None,
     event: EventOf | None = None,
+    seen: Idea | None = None,
 ) -> Bump:
     """Move the idea's counters; with ``row`` and ``event``, everything a member action writes.
 
@@ -126,6 +132,12 @@ async def bump(
     anything else recounts them: engine.supporters; its snapshot comes after the lock, so it sees
     every row and member value committed before) and inserts the event. SQLite, which cannot write inside
     a WITH, runs the same statements one by one under its single writer.
+
+    With ``seen`` (the idea as the caller read it, unlocked) a member action is one statement on
+    PostgreSQL: the sort keys, the supporters' step and the event are computed from ``seen`` and
+    the deltas, and written with the counters only if the row, once locked, still holds what
+    ``seen`` held; otherwise that statement moved the counters alone and the second one follows
+    as above (docs/architecture.md, "One vote, end to end").
     """
     if not _KNOWN.issuperset(deltas):
         raise ValueError(f"unknown counters {sorted(set(deltas) - _KNOWN)}")
@@ -143,6 +155,12 @@ async def bump(
     if row is not None:
         shape = (row.table, row.column, row.row_id is None, row.versioned)
         values.update(value=row.value, row_id=row.row_id, member_id=row.member_id)
+    if seen is not None and postgres and row is not None and row.event_key and event is not None:
+        done = await _bump_at_once(
+            client, values, seen, created_at, changes, rules, guard, metrics, row, event
+        )
+        if done is not None:
+            return done
     alone, counting = _counting_sql(shape, tuple(changes), guard, metrics, postgres)
 
     written_row: dict[str, Any] = {}
@@ -156,18 +174,38 @@ async def bump(
     found = dict(rows[0])
     if written_row:
         found.update(row_id=written_row["id"], row_version=written_row["version"])
+    bumped = _bumped(found)
+    pending = event(bumped) if event is not None else None
+    return await _settle(client, values, bumped, pending, created_at, changes, rules, metrics, row)
+
+
+def _bumped(found: Mapping[str, Any]) -> Bump:
     counters = Counters(**{name: int(found[name]) for name in _COUNTER_FIELDS})
-    may_cross = bool(found.get("may_cross"))
     version = found.get("row_version")
-    bumped = Bump(
+    row_id = found.get("row_id")
+    return Bump(
         counters,
-        may_cross,
-        found.get("row_id"),
+        bool(found.get("may_cross")),
+        int(row_id) if row_id is not None else None,
         int(version) if version is not None else None,
     )
 
-    # With the idea locked: sort keys, supporters, the event.
-    pending = event(bumped) if event is not None else None
+
+async def _settle(
+    client: Any,
+    values: dict[str, Any],
+    bumped: Bump,
+    pending: DomainEvent | None,
+    created_at: datetime,
+    changes: Mapping[str, int],
+    rules: RankRules,
+    metrics: tuple[ThresholdMetric, ...],
+    row: RowWrite | None,
+) -> Bump:
+    """With the idea locked: sort keys, supporters, the event (bump's second statement)."""
+    postgres = client.capabilities.dialect == "postgres"
+    idea_id = values["idea_id"]
+    counters, may_cross = bumped.counters, bumped.may_cross
     sort_keys: dict[str, float] = {}
     if not _UNRANKED.issuperset(changes):
         sort_keys = ranks(counters, created_at, rules)
@@ -206,6 +244,138 @@ async def bump(
         counters = replace(counters, **{name: int(fresh[name]) for name in fresh})
         bumped = replace(bumped, counters=counters, may_cross=may_cross)
     return bumped
+
+
+# What a statement written from ``seen`` compares with the locked row: every counter the event's
+# counts or a sort key read, and the sort keys (a half-life change rewrites hot_rank alone).
+_SEEN_FIELDS = (*_COUNTER_FIELDS[:8], "top_rank", "hot_rank", "controversy", "discover_rank")
+
+
+async def _bump_at_once(
+    client: Any,
+    values: dict[str, Any],
+    seen: Idea,
+    created_at: datetime,
+    changes: dict[str, int],
+    rules: RankRules,
+    guard: Guard | None,
+    metrics: tuple[ThresholdMetric, ...],
+    row: RowWrite,
+    event: EventOf,
+) -> Bump | None:
+    """bump's one statement from ``seen`` (PostgreSQL), or two when the locked row moved since;
+    None (nothing written) for a change that recounts the supporters rather than stepping them."""
+    moved = [name for name in supporters.SUPPORT_COUNTERS if name in changes]
+    if len(moved) > 1:
+        return None
+    base = counters_of(seen)
+    expected = replace(
+        base, **{name: getattr(base, name) + delta for name, delta in changes.items()}
+    )
+    sort_keys: dict[str, float] = {}
+    if not _UNRANKED.issuperset(changes):
+        sort_keys = ranks(expected, created_at, rules)
+    # A member action steps the supporters by its member.
+    step = moved[0] if moved else None
+    if step is not None:
+        values["support_step"] = changes[step]
+    for name in _SEEN_FIELDS:
+        values[f"seen.{name}"] = getattr(seen, name)
+    for name, key in sort_keys.items():
+        values[f"rank.{name}"] = key
+    values["half_life"] = rules.hot_half_life_hours
+    # The row's id and version are the statement's: the event gets them there, and here after.
+    pending = event(Bump(expected, False, row.row_id, None))
+    values.update(events.event_values(pending))
+    shape = (row.table, row.column, row.row_id is None, row.versioned)
+    text, slots = _at_once_sql(
+        shape, tuple(changes), guard, metrics, tuple(sort_keys), step, row.event_key
+    )
+    rows = await _run(client, text, bind(slots, True, values), row)
+    if not rows:
+        if guard is None:
+            raise LookupError(f"idea {row.idea_id} is gone")
+        raise Conflict(f"idea {row.idea_id} changed since it was read")
+    found = dict(rows[0])
+    bumped = _bumped(found)
+    pending.data[row.event_key] = bumped.row_id
+    if row.versioned:
+        pending.data["version"] = bumped.row_version
+    if found["fresh"]:
+        events.attach(pending, int(found["event_id"]))
+        if metrics and bumped.counters.supporter_value_cents != seen.supporter_value_cents:
+            # The SUPPORTER_VALUE decision is record_crossings' (as in _settle).
+            bumped = replace(bumped, may_cross=True)
+        return bumped
+    # The locked row was not the one read: what depends on it is written from the row itself,
+    # as when nothing was seen (the supporters were not stepped either).
+    return await _settle(
+        client, values, bumped, event(bumped), created_at, changes, rules, metrics, row
+    )
+
+
+@cache
+def _at_once_sql(
+    row: _RowShape,
+    changed: tuple[str, ...],
+    guard: Guard | None,
+    metrics: tuple[ThresholdMetric, ...],
+    sort_keys: tuple[str, ...],
+    step: str | None,
+    event_key: str,
+) -> _Statement:
+    """Everything a member action writes, in one statement (PostgreSQL): the member's row (w);
+    the idea locked by the guarded read, with whether it still holds what was seen (l); the
+    counters moved and, only if it does, the sort keys and the supporters' step (u); and then the
+    event (ev). Slots: those of :func:`_counting_sql` and of :func:`_settle_sql`, and
+    ``seen.<column>`` for each of ``_SEEN_FIELDS``."""
+    p = Params(True)
+    write = _row_sql(row, p)
+    where = _guard_where(p, guard)
+    fresh = (
+        f"({', '.join(_SEEN_FIELDS)})"
+        f" = ({', '.join(p(Slot(f'seen.{name}')) for name in _SEEN_FIELDS)})"
+    )
+    if sort_keys:
+        # The half-life the keys were computed with (see _settle_sql).
+        fresh += (
+            " AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = idea.campaign_id"
+            f" AND c.hot_half_life_hours = {p(Slot('half_life'))})"
+        )
+    locked = f"SELECT id, {fresh} AS fresh FROM idea WHERE {' AND '.join(where)} FOR NO KEY UPDATE"
+    sets = [f"{name} = idea.{name} + {p(Slot(f'delta.{name}'))}" for name in changed] or [
+        "upvotes = idea.upvotes"
+    ]
+    sets += [
+        f"{name} = CASE WHEN l.fresh THEN {p(Slot(f'rank.{name}'))} ELSE idea.{name} END"
+        for name in sort_keys
+    ]
+    if step is not None:
+        sets.append(supporters.step_row_sql(step, p, when="l.fresh"))
+    returning = ", ".join(f"idea.{name}" for name in _COUNTER_FIELDS) + ", l.fresh"
+    if metrics:
+        returning += ", " + _may_cross_sql(p, metrics)
+    counting = (
+        f"UPDATE idea SET {', '.join(sets)} FROM l WHERE idea.id = l.id RETURNING {returning}"
+    )
+    keys = f"'{event_key}', (SELECT id FROM w)"
+    if row[3]:
+        keys += ", 'version', (SELECT version FROM w)"
+    # Typed: the values of an INSERT ... SELECT take the select's types, not the columns'.
+    columns = []
+    for slot, (column, kind) in zip(events.event_slots(), events.EVENT_TYPES, strict=True):
+        value = f"CAST({p(slot)} AS {kind})"
+        columns.append(f"{value} || jsonb_build_object({keys})" if column == "data" else value)
+    inserted = (
+        f"INSERT INTO domain_event ({', '.join(events.EVENT_COLUMNS)})"
+        f" SELECT {', '.join(columns)} FROM u WHERE u.fresh RETURNING id"
+    )
+    text = (
+        f"WITH w AS ({write}), l AS ({locked}), u AS ({counting}), ev AS ({inserted})"
+        " SELECT u.*, (SELECT id FROM w) AS row_id, (SELECT version FROM w) AS row_version,"
+        " (SELECT id FROM ev) AS event_id FROM u"
+    )
+    return text, p.values
 
 
 _KNOWN = frozenset(_COUNTER_FIELDS) - frozenset(supporters.SUPPORTER_FIELDS)
@@ -325,6 +495,15 @@ def _update_sql(
     sets = [f"{name} = {name} + {p(Slot(f'delta.{name}'))}" for name in changed] or [
         "upvotes = upvotes"
     ]
+    where = _guard_where(p, guard)
+    returning = ", ".join(_COUNTER_FIELDS)
+    if metrics:
+        returning += ", " + _may_cross_sql(p, metrics)
+    return f"UPDATE idea SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING {returning}"
+
+
+def _guard_where(p: Params, guard: Guard | None) -> list[str]:
+    """The idea by id and tenant, and what the guard says must still hold of it."""
     where = [f"id = {p(Slot('idea_id'))}", f"tenant_id = {p(Slot('tenant_id'))}"]
     if guard is not None:
         if not guard.hidden_ok:
@@ -340,16 +519,18 @@ def _update_sql(
                 + open_sql("campaign", p, Slot("now"))
                 + ")"
             )
-    returning = ", ".join(_COUNTER_FIELDS)
-    if metrics:
-        returning += (
-            ", EXISTS (SELECT 1 FROM threshold t WHERE t.tenant_id = idea.tenant_id"
-            " AND t.campaign_id = idea.campaign_id AND t.archived_at IS NULL AND ("
-            + " OR ".join(f"(t.metric = {p(m.value)} AND {_REACHED[m]})" for m in metrics)
-            + ") AND NOT EXISTS (SELECT 1 FROM threshold_crossing c"
-            " WHERE c.idea_id = idea.id AND c.threshold_id = t.id)) AS may_cross"
-        )
-    return f"UPDATE idea SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING {returning}"
+    return where
+
+
+def _may_cross_sql(p: Params, metrics: tuple[ThresholdMetric, ...]) -> str:
+    """Whether a threshold of ``metrics`` is met by the updated row and not yet crossed."""
+    return (
+        "EXISTS (SELECT 1 FROM threshold t WHERE t.tenant_id = idea.tenant_id"
+        " AND t.campaign_id = idea.campaign_id AND t.archived_at IS NULL AND ("
+        + " OR ".join(f"(t.metric = {p(m.value)} AND {_REACHED[m]})" for m in metrics)
+        + ") AND NOT EXISTS (SELECT 1 FROM threshold_crossing c"
+        " WHERE c.idea_id = idea.id AND c.threshold_id = t.id)) AS may_cross"
+    )
 
 
 def _hot_keys_sql(

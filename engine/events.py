@@ -289,7 +289,7 @@ def _unsaved(**values: Any) -> DomainEvent:
     return event
 
 
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = _EVENT_COLUMNS = (
     "tenant_id",
     "public_id",
     "type",
@@ -301,6 +301,26 @@ _EVENT_COLUMNS = (
     "data",
     "request_id",
     "attempts",
+)
+# Each column's PostgreSQL type, for a statement that selects the values (engine.counters).
+EVENT_TYPES = tuple(
+    zip(
+        _EVENT_COLUMNS,
+        (
+            "BIGINT",
+            "VARCHAR",
+            "VARCHAR",
+            "TIMESTAMPTZ",
+            "TIMESTAMPTZ",
+            "BIGINT",
+            "BIGINT",
+            "BIGINT",
+            "JSONB",
+            "VARCHAR",
+            "INT",
+        ),
+        strict=True,
+    )
 )
 _DATA = DomainEvent._meta.fields_map["data"]  # the model's own JSON encoding
 # The event's values in a statement built once (engine.counters): sql.bind takes event_values.
@@ -319,6 +339,11 @@ def insert_template(p: Params) -> str:
     the text is built once: bind them with :func:`event_values`."""
     placed = ", ".join(p(slot) for slot in _EVENT_SLOTS)
     return f"INSERT INTO domain_event ({', '.join(_EVENT_COLUMNS)}) VALUES ({placed}) RETURNING id"
+
+
+def event_slots() -> tuple[Slot, ...]:
+    """The slots of :func:`insert_template`, in the order of ``EVENT_COLUMNS``."""
+    return _EVENT_SLOTS
 
 
 def event_values(event: DomainEvent) -> dict[str, Any]:

@@ -12,13 +12,14 @@ routine is the same for all, and its order is the lock order (docs/architecture.
 2. admission: the kind's one function says whether this change is allowed, and under which idea
    state (a :class:`~engine.counters.Guard`) that answer holds; no statement of its own unless a
    vote budget must be counted;
-3. last, ``counters.bump``: one statement writes the member's row and moves the counters with a
-   guarded UPDATE that takes the idea's row lock (and re-checks the campaign behind the gate), one
-   more writes the sort keys, the supporters and the event; the crossing only when the UPDATE said
-   a threshold may have been met. Then COMMIT.
+3. last, ``counters.bump``: one statement writes the member's row, takes the idea's row lock
+   through the guard (re-checking the campaign behind the gate), moves the counters and, when the
+   locked idea is still the one step 1 read, writes the sort keys, the supporters and the event
+   computed from that read; otherwise one more statement writes those from the locked row. The
+   crossing only when the UPDATE said a threshold may have been met. Then COMMIT.
 
-Concurrent actions on one idea therefore hold its lock for one statement and the commit, not for
-the whole action. A lost race (the idea was merged, frozen or hidden, or the campaign closed, after
+Concurrent actions on one idea therefore hold its lock for the end of one statement and the
+commit, not for the whole action. A lost race (the idea was merged, frozen or hidden, or the campaign closed, after
 step 1; two first actions of one member at once) rolls back and runs again from step 1
 (``engine.conflicts``).
 """
@@ -147,8 +148,10 @@ async def _interact(kind: Kind, member_id: int, idea_id: int, value: int) -> Out
                 value,
                 read.row_id,
                 kind.versioned,
+                event_key=f"{kind.name}Id",
             ),
             event=event,
+            seen=idea,
         )
         crossed = []
         if bumped.may_cross:

@@ -91,7 +91,7 @@ _OTHER_SUPPORT = {
 }
 
 
-def step_row_sql(counter: str, p: Params) -> str:
+def step_row_sql(counter: str, p: Params, when: str | None = None) -> str:
     """One member's step as one SET term, for the member action that moved ``counter`` (one of
     :data:`SUPPORT_COUNTERS`) by the slot ``support_step`` (+1: began supporting through this
     kind of row, -1: stopped): the supporters move by that member (slot ``member_id``) alone,
@@ -101,8 +101,11 @@ def step_row_sql(counter: str, p: Params) -> str:
     rows are as the last recount or step left them, and each member action steps by its member
     only, under the idea's row lock (docs/architecture.md, "One vote, end to end"). The statement
     must come after that lock was taken, so that its snapshot sees the other kind of row as
-    committed by any action that held the lock before."""
+    committed by any action that held the lock before. With ``when`` (an SQL condition), the
+    step is taken only where it holds (engine.counters, a vote written at once)."""
     other = _OTHER_SUPPORT[counter].format(m=p(Slot("member_id")))
+    if when is not None:
+        other = f"NOT ({when}) OR {other}"
     step = p(Slot("support_step"))
     columns = ", ".join(SUPPORTER_FIELDS)
     return (

@@ -16,6 +16,7 @@ from engine.models import CampaignStatus, Idea, IdeaStatus, Pledge, Vote
 from engine.ranking import RankRules
 from engine.votes import VoteValue
 from tests import factories
+from tests.conftest import count_queries
 
 
 async def test_a_deadlock_between_two_transactions_is_retried_and_both_commit(
@@ -196,3 +197,81 @@ def test_a_rollback_on_a_connection_the_server_closed_is_an_outage() -> None:
     wrapped.__cause__ = closed
     assert is_unavailable(wrapped)
     assert not is_unavailable(asyncpg.exceptions.InterfaceError("too many query arguments"))
+
+
+async def test_a_vote_whose_idea_moved_since_it_was_read_settles_from_the_locked_row(
+    tenant, monkeypatch
+) -> None:
+    """A vote is written in one statement from the idea as it was read; another vote committed
+    in between, the statement moves the counters alone and the sort keys, the supporters' step
+    and the event follow from the locked row: nothing is computed from the stale read."""
+    from engine import counters as counters_module
+    from engine.events import EventType
+    from engine.models import DomainEvent
+    from engine.ranking import ranks, rules_of
+
+    author, early, late = await factories.members(3)
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    stale = await interactions.read_action(votes.VOTES, late.id, idea.id)
+    await votes.cast_vote(early, idea.id, VoteValue.UP)
+    real = interactions.read_action
+    reads = 0
+
+    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
+        nonlocal reads
+        reads += 1
+        return stale if reads == 1 else await real(kind, member_id, idea_id)
+
+    settled = 0
+    real_settle = counters_module._settle
+
+    async def counting_settle(*args, **kwargs):
+        nonlocal settled
+        settled += 1
+        return await real_settle(*args, **kwargs)
+
+    monkeypatch.setattr(interactions, "read_action", first_read_stale)
+    monkeypatch.setattr(counters_module, "_settle", counting_settle)
+    outcome = await votes.cast_vote(late, idea.id, VoteValue.UP)
+    assert reads == 1  # not a conflict: the same attempt finished the vote
+    assert outcome.counters.upvotes == 2 and outcome.counters.supporter_count == 2
+    fresh = await Idea.get(id=idea.id)
+    assert (fresh.upvotes, fresh.supporter_count) == (2, 2)
+    expected = ranks(counters_module.counters_of(fresh), fresh.created_at, rules_of(campaign))
+    assert {name: getattr(fresh, name) for name in expected} == expected
+    event = await DomainEvent.filter(type=EventType.IDEA_VOTED, member_id=late.id).get()
+    assert event.data["counts"]["upvotes"] == 2
+    vote = await Vote.get(idea_id=idea.id, member_id=late.id)
+    assert (event.data["voteId"], event.data["version"]) == (vote.id, vote.version)
+    # PostgreSQL wrote the vote at once and found the row moved; SQLite always settles apart.
+    assert settled == 1
+
+
+async def test_a_vote_of_an_idea_as_read_is_one_statement_with_its_event(tenant, database) -> None:
+    """On PostgreSQL a vote's row, counters, sort keys, supporters and event are one statement
+    (SQLite: the same values, statement by statement)."""
+    from engine import counters as counters_module
+    from engine.events import EventType
+    from engine.models import DomainEvent
+    from engine.ranking import ranks, rules_of
+
+    author, voter = await factories.members(2)
+    campaign = await factories.campaign()
+    idea = await factories.idea(author, campaign)
+    for value in (VoteValue.UP, VoteValue.DOWN):
+        with count_queries() as log:
+            outcome = await votes.cast_vote(voter, idea.id, value)
+        fresh = await Idea.get(id=idea.id)
+        assert (fresh.upvotes, fresh.downvotes) == (value == 1, value == -1)
+        assert outcome.counters == counters_module.counters_of(fresh)
+        expected = ranks(outcome.counters, fresh.created_at, rules_of(campaign))
+        assert {name: getattr(fresh, name) for name in expected} == expected
+        assert fresh.supporter_count == (value == 1)
+        vote = await Vote.get(idea_id=idea.id, member_id=voter.id)
+        event = await DomainEvent.filter(type=EventType.IDEA_VOTED).order_by("-id").first()
+        assert event is not None and event.data["value"] == value
+        assert (event.data["voteId"], event.data["version"]) == (vote.id, vote.version)
+        written = [s for s in log.statements if not s.startswith(("BEGIN", "COMMIT"))]
+        if database == "postgres":
+            assert len(written) == 2, written  # the read, then everything else

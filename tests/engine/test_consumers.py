@@ -60,7 +60,8 @@ async def test_a_round_finds_the_pending_events_without_reading_the_processed_on
                 blocks.append(top["Shared Hit Blocks"] + top.get("Shared Read Blocks", 0))
             # The table's 20 000 processed events and their old versions fill about 550 pages
             # (main read them all, every round); the pending index's entries for them, dead
-            # until a vacuum, about 60.
-            assert blocks[-1] < 120, (name, blocks, text)
+            # until a vacuum, about 60, and those of the other tests' events in the same
+            # database (123 seen in a full run), far from the 550.
+            assert blocks[-1] < 250, (name, blocks, text)
     finally:
         await client.execute_query("DELETE FROM domain_event WHERE tenant_id = $1", [tenant_id])
