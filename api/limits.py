@@ -41,6 +41,7 @@ from strawberry.schema.schema import validate_document
 
 from api.errors import Code
 from engine.pagination import MAX_PAGE_SIZE
+from engine.settings import Settings
 
 _PAGE_ARGUMENTS = ("first", "last")
 # How often one response name may appear in one selection set (inline fragments flattened). Real
@@ -56,6 +57,16 @@ class Limits:
     max_complexity: int
     max_fragments: int
     max_spreads: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_complexity=settings.max_query_complexity,
+            max_fragments=settings.max_fragments,
+            max_spreads=settings.max_fragment_spreads,
+        )
 
 
 @dataclass(frozen=True)

@@ -52,13 +52,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
     # Depth, aliases, complexity, fragments and spreads in one memoised pass before graphql-core's
     # rules (api/limits.py: the Strawberry limiters re-walk fragments at every spread).
-    limits = Limits(
-        max_depth=settings.max_query_depth,
-        max_aliases=settings.max_aliases,
-        max_complexity=settings.max_query_complexity,
-        max_fragments=settings.max_fragments,
-        max_spreads=settings.max_fragment_spreads,
-    )
+    limits = Limits.of(settings)
     extensions: list[Any] = [
         Authentication,
         ConsolePermissions,

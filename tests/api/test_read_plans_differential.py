@@ -289,18 +289,6 @@ def request(draw: st.DrawFn, world: World) -> tuple[str, dict[str, Any], str]:
     return document, variables, role
 
 
-def _limits() -> Limits:
-    """The limits the API checks every document against (api.schema.build_schema)."""
-    found = get_settings()
-    return Limits(
-        max_depth=found.max_query_depth,
-        max_aliases=found.max_aliases,
-        max_complexity=found.max_query_complexity,
-        max_fragments=found.max_fragments,
-        max_spreads=found.max_fragment_spreads,
-    )
-
-
 @settings(
     max_examples=60,
     deadline=None,
@@ -314,7 +302,7 @@ async def test_compiled_plans_answer_exactly_what_the_executor_answers(
     document, variables, role = data.draw(request(world))
     # A document over the limits (api/limits.py: 30 aliases, say, which many roots of many
     # aliased fields reach) is refused before either path runs: not what this compares.
-    assume(not measure(parse(document), _limits()))
+    assume(not measure(parse(document), Limits.of(get_settings())))
     auth = {
         "public": {"pk": tenant.publishable_key},
         "member": {"pk": tenant.publishable_key, "token": world.token},

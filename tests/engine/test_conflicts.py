@@ -17,6 +17,7 @@ from engine.ranking import RankRules
 from engine.votes import VoteValue
 from tests import factories
 from tests.conftest import count_queries
+from tests.engine.stale import first_read_stale
 
 
 async def test_a_deadlock_between_two_transactions_is_retried_and_both_commit(
@@ -99,19 +100,11 @@ async def test_a_merge_between_reading_and_locking_the_idea_refuses_the_vote(
     source, target = [await factories.idea(author, campaign) for _ in range(2)]
     stale = await interactions.read_action(votes.VOTES, voter.id, source.id)
     await merges.merge_ideas(source.id, target.id)
-    reads = 0
-    real = interactions.read_action
-
-    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
-        nonlocal reads
-        reads += 1
-        return stale if reads == 1 else await real(kind, member_id, idea_id)
-
-    monkeypatch.setattr(interactions, "read_action", first_read_stale)
+    reads = first_read_stale(monkeypatch, stale)
     with pytest.raises(DomainError) as caught:
         await votes.cast_vote(voter, source.id, VoteValue.UP)
     assert caught.value.code == ErrorCode.IDEA_CLOSED
-    assert reads == 2
+    assert reads() == 2
     assert not await Vote.filter(idea_id=source.id).exists()
     assert (await Idea.get(id=source.id)).upvotes == 0
 
@@ -127,19 +120,11 @@ async def test_a_close_between_reading_and_locking_the_idea_refuses_the_vote(
     idea = await factories.idea(author, campaign)
     stale = await interactions.read_action(votes.VOTES, voter.id, idea.id)
     await campaigns.set_campaign_status(campaign.id, CampaignStatus.CLOSED)
-    reads = 0
-    real = interactions.read_action
-
-    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
-        nonlocal reads
-        reads += 1
-        return stale if reads == 1 else await real(kind, member_id, idea_id)
-
-    monkeypatch.setattr(interactions, "read_action", first_read_stale)
+    reads = first_read_stale(monkeypatch, stale)
     with pytest.raises(DomainError) as caught:
         await votes.cast_vote(voter, idea.id, VoteValue.UP)
     assert caught.value.code == ErrorCode.CAMPAIGN_NOT_OPEN
-    assert reads == 2
+    assert reads() == 2
     assert not await Vote.filter(idea_id=idea.id).exists()
     assert (await Idea.get(id=idea.id)).upvotes == 0
 
@@ -150,15 +135,7 @@ async def test_production_starting_meanwhile_locks_the_pledge(tenant, monkeypatc
     await pledges.pledge(buyer, idea.id, 3)
     stale = await interactions.read_action(pledges.PLEDGES, buyer.id, idea.id)
     await ideas.set_idea_status(idea.id, IdeaStatus.IN_PROGRESS, "making it")
-    reads = 0
-    real = interactions.read_action
-
-    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
-        nonlocal reads
-        reads += 1
-        return stale if reads == 1 else await real(kind, member_id, idea_id)
-
-    monkeypatch.setattr(interactions, "read_action", first_read_stale)
+    first_read_stale(monkeypatch, stale)
     with pytest.raises(DomainError) as caught:
         await pledges.pledge(buyer, idea.id, 1)
     assert caught.value.code == ErrorCode.PLEDGE_LOCKED
@@ -215,13 +192,6 @@ async def test_a_vote_whose_idea_moved_since_it_was_read_settles_from_the_locked
     idea = await factories.idea(author, campaign)
     stale = await interactions.read_action(votes.VOTES, late.id, idea.id)
     await votes.cast_vote(early, idea.id, VoteValue.UP)
-    real = interactions.read_action
-    reads = 0
-
-    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
-        nonlocal reads
-        reads += 1
-        return stale if reads == 1 else await real(kind, member_id, idea_id)
 
     settled = 0
     real_settle = counters_module._settle
@@ -231,10 +201,10 @@ async def test_a_vote_whose_idea_moved_since_it_was_read_settles_from_the_locked
         settled += 1
         return await real_settle(*args, **kwargs)
 
-    monkeypatch.setattr(interactions, "read_action", first_read_stale)
+    reads = first_read_stale(monkeypatch, stale)
     monkeypatch.setattr(counters_module, "_settle", counting_settle)
     outcome = await votes.cast_vote(late, idea.id, VoteValue.UP)
-    assert reads == 1  # not a conflict: the same attempt finished the vote
+    assert reads() == 1  # not a conflict: the same attempt finished the vote
     assert outcome.counters.upvotes == 2 and outcome.counters.supporter_count == 2
     fresh = await Idea.get(id=idea.id)
     assert (fresh.upvotes, fresh.supporter_count) == (2, 2)

@@ -14,6 +14,7 @@ from engine.thresholds import ThresholdSpec
 from engine.votes import VoteValue
 from tests import factories
 from tests.engine.reputation.support import process_pending
+from tests.engine.stale import first_read_stale
 
 
 async def _upvotes() -> dict[int, int]:
@@ -140,17 +141,9 @@ async def test_a_merge_between_reading_and_locking_refuses_a_discounted_vote(
     stale = await interactions.read_action(votes.VOTES, serial.id, source.id)
     assert stale.discounted
     await merges.merge_ideas(source.id, target.id)
-    reads = 0
-    real = interactions.read_action
-
-    async def first_read_stale(kind: interactions.Kind, member_id: int, idea_id: int):
-        nonlocal reads
-        reads += 1
-        return stale if reads == 1 else await real(kind, member_id, idea_id)
-
-    monkeypatch.setattr(interactions, "read_action", first_read_stale)
+    reads = first_read_stale(monkeypatch, stale)
     with pytest.raises(DomainError) as caught:
         await votes.cast_vote(serial, source.id, VoteValue.DOWN)
     assert caught.value.code == ErrorCode.IDEA_CLOSED
-    assert reads == 2
+    assert reads() == 2
     assert (await Vote.get(idea_id=source.id, member_id=serial.id)).value == VoteValue.UP
