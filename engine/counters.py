@@ -326,8 +326,8 @@ def _at_once_sql(
 ) -> _Statement:
     """Everything a member action writes, in one statement (PostgreSQL): the member's row (w);
     the idea locked by the guarded read, with whether it still holds what was seen (l); the
-    counters moved and, only if it does, the sort keys and the supporters' step (u); and then the
-    event (ev). Slots: those of :func:`_counting_sql` and of :func:`_settle_sql`, and
+    counters moved and, only if it does, the sort keys and the supporters' step (u: with nothing
+    to move, the locked row as it is); and then the event (ev). Slots: those of :func:`_counting_sql` and of :func:`_settle_sql`, and
     ``seen.<column>`` for each of ``_SEEN_FIELDS``."""
     p = Params(True)
     write = _row_sql(row, p)
@@ -342,22 +342,19 @@ def _at_once_sql(
             " AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = idea.campaign_id"
             f" AND c.hot_half_life_hours = {p(Slot('half_life'))})"
         )
-    locked = f"SELECT id, {fresh} AS fresh FROM idea WHERE {' AND '.join(where)} FOR NO KEY UPDATE"
-    sets = [f"{name} = idea.{name} + {p(Slot(f'delta.{name}'))}" for name in changed] or [
-        "upvotes = idea.upvotes"
-    ]
-    sets += [
-        f"{name} = CASE WHEN l.fresh THEN {p(Slot(f'rank.{name}'))} ELSE idea.{name} END"
-        for name in sort_keys
-    ]
-    if step is not None:
-        sets.append(supporters.step_row_sql(step, p, when="l.fresh"))
-    returning = ", ".join(f"idea.{name}" for name in _COUNTER_FIELDS) + ", l.fresh"
-    if metrics:
-        returning += ", " + _may_cross_sql(p, metrics)
-    counting = (
-        f"UPDATE idea SET {', '.join(sets)} FROM l WHERE idea.id = l.id RETURNING {returning}"
-    )
+    if not changed and not metrics:
+        # Nothing to move (a discounted vote, engine.vote_reversal): the lock alone, and no row
+        # version that changes nothing. The values are the locked row's, not the snapshot's.
+        locked = (
+            f"SELECT {', '.join(_COUNTER_FIELDS)}, {fresh} AS fresh FROM idea"
+            f" WHERE {' AND '.join(where)} FOR NO KEY UPDATE"
+        )
+        counting = "SELECT * FROM l"
+    else:
+        locked = (
+            f"SELECT id, {fresh} AS fresh FROM idea WHERE {' AND '.join(where)} FOR NO KEY UPDATE"
+        )
+        counting = _moving_sql(p, changed, metrics, sort_keys, step)
     keys = f"'{event_key}', (SELECT id FROM w)"
     if row[3]:
         keys += ", 'version', (SELECT version FROM w)"
@@ -376,6 +373,29 @@ def _at_once_sql(
         " (SELECT id FROM ev) AS event_id FROM u"
     )
     return text, p.values
+
+
+def _moving_sql(
+    p: Params,
+    changed: tuple[str, ...],
+    metrics: tuple[ThresholdMetric, ...],
+    sort_keys: tuple[str, ...],
+    step: str | None,
+) -> str:
+    """:func:`_at_once_sql`'s UPDATE of the idea locked by ``l``."""
+    sets = [f"{name} = idea.{name} + {p(Slot(f'delta.{name}'))}" for name in changed] or [
+        "upvotes = idea.upvotes"
+    ]
+    sets += [
+        f"{name} = CASE WHEN l.fresh THEN {p(Slot(f'rank.{name}'))} ELSE idea.{name} END"
+        for name in sort_keys
+    ]
+    if step is not None:
+        sets.append(supporters.step_row_sql(step, p, when="l.fresh"))
+    returning = ", ".join(f"idea.{name}" for name in _COUNTER_FIELDS) + ", l.fresh"
+    if metrics:
+        returning += ", " + _may_cross_sql(p, metrics)
+    return f"UPDATE idea SET {', '.join(sets)} FROM l WHERE idea.id = l.id RETURNING {returning}"
 
 
 _KNOWN = frozenset(_COUNTER_FIELDS) - frozenset(supporters.SUPPORTER_FIELDS)

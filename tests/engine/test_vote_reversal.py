@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from tortoise import connections
 
 from engine import interactions, merges, vote_reversal, votes
 from engine.errors import DomainError, ErrorCode
-from engine.models import Idea, Member, ThresholdCrossing, ThresholdMetric, Vote
+from engine.events import EventType
+from engine.models import DomainEvent, Idea, Member, ThresholdCrossing, ThresholdMetric, Vote
 from engine.reputation.models import ReputationAudit
 from engine.thresholds import ThresholdSpec
 from engine.votes import VoteValue
@@ -147,3 +150,26 @@ async def test_a_merge_between_reading_and_locking_refuses_a_discounted_vote(
     assert caught.value.code == ErrorCode.IDEA_CLOSED
     assert reads() == 2
     assert (await Vote.get(idea_id=source.id, member_id=serial.id)).value == VoteValue.UP
+
+
+async def test_a_discounted_vote_changed_writes_no_idea_row_version(tenant, database) -> None:
+    """A change of a discounted vote moves no counter: on PostgreSQL it locks the idea and writes
+    the vote row and the event, but no new version of the idea's row (which would copy the whole
+    row into the WAL for nothing)."""
+    serial, ideas = await _serial_votes()
+    idea = await Idea.get(id=ideas[0].id)
+    client: Any = connections.get("default")
+    xmin = f"SELECT xmin::text AS v FROM idea WHERE id = {idea.id}"
+    before = await client.execute_query_dict(xmin) if database == "postgres" else None
+    outcome = await votes.cast_vote(serial, idea.id, VoteValue.DOWN)
+    assert outcome.changed and (outcome.counters.upvotes, outcome.counters.downvotes) == (0, 0)
+    if database == "postgres":
+        assert await client.execute_query_dict(xmin) == before
+    vote = await Vote.get(idea_id=idea.id, member_id=serial.id)
+    assert (vote.value, vote.version) == (VoteValue.DOWN, 2)
+    event = await DomainEvent.filter(type=EventType.IDEA_VOTED, idea_id=idea.id).order_by("-id")
+    assert event[0].data["value"] == VoteValue.DOWN
+    assert (event[0].data["voteId"], event[0].data["version"]) == (vote.id, 2)
+    assert event[0].data["counts"]["upvotes"] == 0
+    after = await Idea.get(id=idea.id)
+    assert (after.upvotes, after.downvotes, after.top_rank) == (0, 0, idea.top_rank)
