@@ -155,9 +155,16 @@ async def bump(
     if row is not None:
         shape = (row.table, row.column, row.row_id is None, row.versioned)
         values.update(value=row.value, row_id=row.row_id, member_id=row.member_id)
-    if seen is not None and postgres and row is not None and row.event_key and event is not None:
+    if (
+        seen is not None
+        and postgres
+        and shape is not None
+        and row is not None
+        and row.event_key
+        and event is not None
+    ):
         done = await _bump_at_once(
-            client, values, seen, created_at, changes, rules, guard, metrics, row, event
+            client, values, seen, created_at, changes, rules, guard, metrics, row, shape, event
         )
         if done is not None:
             return done
@@ -261,6 +268,7 @@ async def _bump_at_once(
     guard: Guard | None,
     metrics: tuple[ThresholdMetric, ...],
     row: RowWrite,
+    shape: _RowShape,
     event: EventOf,
 ) -> Bump | None:
     """bump's one statement from ``seen`` (PostgreSQL), or two when the locked row moved since;
@@ -287,7 +295,6 @@ async def _bump_at_once(
     # The row's id and version are the statement's: the event gets them there, and here after.
     pending = event(Bump(expected, False, row.row_id, None))
     values.update(events.event_values(pending))
-    shape = (row.table, row.column, row.row_id is None, row.versioned)
     text, slots = _at_once_sql(
         shape, tuple(changes), guard, metrics, tuple(sort_keys), step, row.event_key
     )
@@ -327,8 +334,9 @@ def _at_once_sql(
     """Everything a member action writes, in one statement (PostgreSQL): the member's row (w);
     the idea locked by the guarded read, with whether it still holds what was seen (l); the
     counters moved and, only if it does, the sort keys and the supporters' step (u: with nothing
-    to move, the locked row as it is); and then the event (ev). Slots: those of :func:`_counting_sql` and of :func:`_settle_sql`, and
-    ``seen.<column>`` for each of ``_SEEN_FIELDS``."""
+    to move, the locked row as it is); and then the event (ev). Slots: those of
+    :func:`_counting_sql` and of :func:`_settle_sql`, and ``seen.<column>`` for each of
+    ``_SEEN_FIELDS``."""
     p = Params(True)
     write = _row_sql(row, p)
     where = _guard_where(p, guard)
@@ -358,15 +366,7 @@ def _at_once_sql(
     keys = f"'{event_key}', (SELECT id FROM w)"
     if row[3]:
         keys += ", 'version', (SELECT version FROM w)"
-    # Typed: the values of an INSERT ... SELECT take the select's types, not the columns'.
-    columns = []
-    for slot, (column, kind) in zip(events.event_slots(), events.EVENT_TYPES, strict=True):
-        value = f"CAST({p(slot)} AS {kind})"
-        columns.append(f"{value} || jsonb_build_object({keys})" if column == "data" else value)
-    inserted = (
-        f"INSERT INTO domain_event ({', '.join(events.EVENT_COLUMNS)})"
-        f" SELECT {', '.join(columns)} FROM u WHERE u.fresh RETURNING id"
-    )
+    inserted = events.insert_select_template(p, "u", "u.fresh", f"jsonb_build_object({keys})")
     text = (
         f"WITH w AS ({write}), l AS ({locked}), u AS ({counting}), ev AS ({inserted})"
         " SELECT u.*, (SELECT id FROM w) AS row_id, (SELECT version FROM w) AS row_version,"

@@ -289,7 +289,7 @@ def _unsaved(**values: Any) -> DomainEvent:
     return event
 
 
-EVENT_COLUMNS = _EVENT_COLUMNS = (
+_EVENT_COLUMNS = (
     "tenant_id",
     "public_id",
     "type",
@@ -302,25 +302,20 @@ EVENT_COLUMNS = _EVENT_COLUMNS = (
     "request_id",
     "attempts",
 )
-# Each column's PostgreSQL type, for a statement that selects the values (engine.counters).
-EVENT_TYPES = tuple(
-    zip(
-        _EVENT_COLUMNS,
-        (
-            "BIGINT",
-            "VARCHAR",
-            "VARCHAR",
-            "TIMESTAMPTZ",
-            "TIMESTAMPTZ",
-            "BIGINT",
-            "BIGINT",
-            "BIGINT",
-            "JSONB",
-            "VARCHAR",
-            "INT",
-        ),
-        strict=True,
-    )
+# Each column's PostgreSQL type, in the order of _EVENT_COLUMNS: the values of an INSERT ... SELECT
+# take the select's types, not the columns' (insert_select_template).
+_EVENT_TYPES = (
+    "BIGINT",
+    "VARCHAR",
+    "VARCHAR",
+    "TIMESTAMPTZ",
+    "TIMESTAMPTZ",
+    "BIGINT",
+    "BIGINT",
+    "BIGINT",
+    "JSONB",
+    "VARCHAR",
+    "INT",
 )
 _DATA = DomainEvent._meta.fields_map["data"]  # the model's own JSON encoding
 # The event's values in a statement built once (engine.counters): sql.bind takes event_values.
@@ -341,9 +336,20 @@ def insert_template(p: Params) -> str:
     return f"INSERT INTO domain_event ({', '.join(_EVENT_COLUMNS)}) VALUES ({placed}) RETURNING id"
 
 
-def event_slots() -> tuple[Slot, ...]:
-    """The slots of :func:`insert_template`, in the order of ``EVENT_COLUMNS``."""
-    return _EVENT_SLOTS
+def insert_select_template(p: Params, source: str, where: str, data_extra: str) -> str:
+    """:func:`insert_template` as ``INSERT ... SELECT ... FROM source WHERE where`` (PostgreSQL),
+    the same slots, and the data merged with the JSON object ``data_extra`` builds (an SQL
+    expression): for a statement whose other parts decide whether the event is written and give
+    values it carries (engine.counters)."""
+    values = [
+        f"CAST({p(slot)} AS {kind})" for slot, kind in zip(_EVENT_SLOTS, _EVENT_TYPES, strict=True)
+    ]
+    data = _EVENT_COLUMNS.index("data")
+    values[data] = f"{values[data]} || {data_extra}"
+    return (
+        f"INSERT INTO domain_event ({', '.join(_EVENT_COLUMNS)})"
+        f" SELECT {', '.join(values)} FROM {source} WHERE {where} RETURNING id"
+    )
 
 
 def event_values(event: DomainEvent) -> dict[str, Any]:
